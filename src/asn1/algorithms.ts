@@ -1,0 +1,86 @@
+import { createPublicKey, verify as cryptoVerify, constants, type KeyObject } from "node:crypto";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
+import { RsaSaPssParams, id_mgf1, sha256, sha384, sha512 } from "@peculiar/asn1-rsa";
+import { hashOf, type SignatureAlgorithmName } from "../signers/signer.js";
+
+const OID = {
+  ecdsaSha256: "1.2.840.10045.4.3.2",
+  ecdsaSha384: "1.2.840.10045.4.3.3",
+  ecdsaSha512: "1.2.840.10045.4.3.4",
+  rsaSha256: "1.2.840.113549.1.1.11",
+  rsaSha384: "1.2.840.113549.1.1.12",
+  rsaSha512: "1.2.840.113549.1.1.13",
+  rsaPss: "1.2.840.113549.1.1.10",
+} as const;
+
+/** OIDs of signature algorithms we refuse to accept on input (MD2/MD4/MD5/SHA-1 based). */
+export const WEAK_SIGNATURE_OIDS = new Set([
+  "1.2.840.113549.1.1.2", // md2WithRSA
+  "1.2.840.113549.1.1.3", // md4WithRSA
+  "1.2.840.113549.1.1.4", // md5WithRSA
+  "1.2.840.113549.1.1.5", // sha1WithRSA
+  "1.3.14.3.2.29", // sha1WithRSA (OIW)
+  "1.2.840.10045.4.1", // ecdsa-with-SHA1
+  "1.2.840.10040.4.3", // dsa-with-sha1
+]);
+
+const NULL_PARAMS = new Uint8Array([0x05, 0x00]).buffer;
+const HASH_ALG = { sha256, sha384, sha512 } as const;
+const HASH_LEN = { sha256: 32, sha384: 48, sha512: 64 } as const;
+
+export function algorithmIdentifier(alg: SignatureAlgorithmName): AlgorithmIdentifier {
+  const hash = hashOf(alg);
+  if (alg.startsWith("ecdsa")) {
+    return new AlgorithmIdentifier({ algorithm: hash === "sha512" ? OID.ecdsaSha512 : hash === "sha384" ? OID.ecdsaSha384 : OID.ecdsaSha256 });
+  }
+  if (alg.startsWith("rsa-pkcs1")) {
+    const oid = hash === "sha512" ? OID.rsaSha512 : hash === "sha384" ? OID.rsaSha384 : OID.rsaSha256;
+    return new AlgorithmIdentifier({ algorithm: oid, parameters: NULL_PARAMS });
+  }
+  const params = new RsaSaPssParams({
+    hashAlgorithm: HASH_ALG[hash],
+    maskGenAlgorithm: new AlgorithmIdentifier({ algorithm: id_mgf1, parameters: AsnConvert.serialize(HASH_ALG[hash]) }),
+    saltLength: HASH_LEN[hash],
+  });
+  return new AlgorithmIdentifier({ algorithm: OID.rsaPss, parameters: AsnConvert.serialize(params) });
+}
+
+export type VerifyParams = { hash: "sha256" | "sha384" | "sha512"; pss?: { saltLength: number } };
+
+/**
+ * Maps a signature AlgorithmIdentifier from untrusted input to verification parameters.
+ * Returns undefined for anything not on the allow-list (including all MD5/SHA-1 algorithms).
+ */
+export function verifyParamsFor(alg: AlgorithmIdentifier): VerifyParams | undefined {
+  switch (alg.algorithm) {
+    case OID.ecdsaSha256: case OID.rsaSha256: return { hash: "sha256" };
+    case OID.ecdsaSha384: case OID.rsaSha384: return { hash: "sha384" };
+    case OID.ecdsaSha512: case OID.rsaSha512: return { hash: "sha512" };
+    case OID.rsaPss: {
+      if (!alg.parameters) return undefined;
+      const p = AsnConvert.parse(alg.parameters, RsaSaPssParams);
+      const name = Object.entries(HASH_ALG).find(([, v]) => v.algorithm === p.hashAlgorithm.algorithm)?.[0] as VerifyParams["hash"] | undefined;
+      if (!name || p.saltLength > 512) return undefined;
+      return { hash: name, pss: { saltLength: p.saltLength } };
+    }
+    default: return undefined;
+  }
+}
+
+/** Verifies a signature with node:crypto (OpenSSL). */
+export function verifySignature(key: KeyObject | ArrayBuffer | Uint8Array, params: VerifyParams, data: Uint8Array, signature: Uint8Array): boolean {
+  const pub = isKeyObject(key) ? key : createPublicKey({ key: Buffer.from(key as ArrayBuffer), format: "der", type: "spki" });
+  try {
+    if (params.pss) {
+      return cryptoVerify(params.hash, data, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: params.pss.saltLength }, signature);
+    }
+    return cryptoVerify(params.hash, data, pub, signature);
+  } catch {
+    return false;
+  }
+}
+
+function isKeyObject(k: unknown): k is KeyObject {
+  return typeof k === "object" && k !== null && "asymmetricKeyType" in k && "export" in k;
+}

@@ -1,0 +1,49 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { AuditEvent, Store } from "../store/types.js";
+
+export type AuditInput = { type: string; actor: string; target?: string; data?: Record<string, unknown> };
+
+/** Deterministic JSON (sorted keys) so the hash does not depend on property order. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+}
+
+export function eventHash(prevHash: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">): string {
+  return createHash("sha256")
+    .update(prevHash)
+    .update(canonicalJson({ seq, ts: e.ts, type: e.type, actor: e.actor, target: e.target ?? null, data: e.data }))
+    .digest("hex");
+}
+
+export type ChainVerdict = { ok: true; events: number } | { ok: false; events: number; brokenAt: number; why: string };
+
+/** Append-only, hash-chained audit trail; every event is also a pino log line. */
+export class AuditLog {
+  constructor(private readonly store: Store, private readonly log?: Logger) {}
+
+  record(input: AuditInput): AuditEvent {
+    const e = this.store.appendAudit({ ts: new Date().toISOString(), type: input.type, actor: input.actor, target: input.target, data: input.data ?? {} }, eventHash);
+    this.log?.info({ audit: { seq: e.seq, type: e.type, actor: e.actor, target: e.target, data: e.data } }, `audit ${e.type}`);
+    return e;
+  }
+
+  /** Walks the whole chain; reports the first event whose link or content does not match. */
+  verify(): ChainVerdict {
+    let prev = "0".repeat(64);
+    let expectedSeq = 1;
+    let n = 0;
+    for (const e of this.store.allAudit()) {
+      n++;
+      if (e.seq !== expectedSeq) return { ok: false, events: n, brokenAt: expectedSeq, why: `event ${expectedSeq} is missing` };
+      if (e.prevHash !== prev) return { ok: false, events: n, brokenAt: e.seq, why: "previous-hash link does not match" };
+      if (eventHash(prev, e.seq, e) !== e.hash) return { ok: false, events: n, brokenAt: e.seq, why: "content does not match its hash" };
+      prev = e.hash;
+      expectedSeq++;
+    }
+    return { ok: true, events: n };
+  }
+}

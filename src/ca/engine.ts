@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import type { AuditLog } from "../audit/audit-log.js";
+import { GatewayError } from "../errors.js";
+import type { IssuancePlan } from "../policy/decide.js";
+import type { Protocol, RequesterIdentity } from "../policy/request.js";
+import type { Metrics } from "../server/metrics.js";
+import type { CertificateRecord, Store } from "../store/types.js";
+import type { CaRegistry, CertificateAuthority } from "./authority.js";
+import { lintEndEntity } from "./lint.js";
+import { newSerial, serialHex } from "./serial.js";
+import { signAndVerify, toArrayBuffer } from "./sign-object.js";
+import { endEntityTbs, type PublicUrls } from "./template.js";
+import { Certificate } from "@peculiar/asn1-x509";
+
+export interface IssueContext {
+  requestId: string;
+  protocol: Protocol;
+  requester: RequesterIdentity;
+  renewalOf?: string;
+}
+
+export interface IssuedCertificate {
+  serial: string;
+  der: Uint8Array;
+  /** Issuing CA first, then upwards. */
+  chain: Uint8Array[];
+  ca: CertificateAuthority;
+  notAfter: Date;
+}
+
+/**
+ * The issuing engine: prepare TBS → lint → persist intent → sign once → verify →
+ * store → audit. A crash between steps leaves the certificate row in stage "intent"
+ * (serial reserved, not signed) or "failed" with the reason.
+ */
+export class IssuingEngine {
+  constructor(
+    private readonly cas: CaRegistry,
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly urls: PublicUrls,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  async issue(plan: IssuancePlan, ctx: IssueContext): Promise<IssuedCertificate> {
+    const started = process.hrtime.bigint();
+    const ca = this.cas.get(plan.profile.issuer);
+    if (ca.role !== "issuing") throw new GatewayError("RA_ERR_CONFIG", `profile ${plan.profile.name} names ${ca.name}, which is not an issuing CA`);
+    const serialBytes = newSerial();
+    const serial = serialHex(serialBytes);
+    const tbs = endEntityTbs(plan, ca, serialBytes, this.urls);
+    const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+
+    const findings = lintEndEntity(tbsDer, plan, ca);
+    if (findings.length) {
+      this.audit.record({ type: "issuance.lint_failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: ctx.requestId, data: { profile: plan.profile.name, findings } });
+      throw new GatewayError("RA_ERR_LINT_FAILED", "the prepared certificate failed its pre-signing checks", { findings });
+    }
+
+    const record: CertificateRecord = {
+      serial, caName: ca.name, profile: plan.profile.name, protocol: ctx.protocol, requestId: ctx.requestId,
+      requesterKind: ctx.requester.kind, requesterId: ctx.requester.id, subject: plan.subject.map(([k, v]) => `${k}=${v}`).join(", "),
+      sans: [...plan.sans.dns.map((d) => `dns:${d}`), ...plan.sans.ip.map((i) => `ip:${i}`), ...plan.sans.email.map((e) => `email:${e}`), ...plan.sans.uri.map((u) => `uri:${u}`)],
+      notBefore: tbs.validity.notBefore.getTime().toISOString(), notAfter: tbs.validity.notAfter.getTime().toISOString(),
+      keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
+      stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
+    };
+    this.store.insertCertificateIntent(record);
+
+    let sig: Buffer;
+    const signStart = process.hrtime.bigint();
+    try {
+      sig = await signAndVerify(ca.signer, tbsDer);
+    } catch (e) {
+      const err = e instanceof GatewayError ? e : new GatewayError("RA_ERR_SIGNER_FAILED", "the signer failed");
+      this.store.failIssuance(serial, err.message);
+      this.audit.record({ type: "issuance.failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial, data: { requestId: ctx.requestId, code: err.code, signer: ca.signer.id } });
+      throw err;
+    }
+    this.metrics?.signerSeconds.observe({ signer: ca.name }, Number(process.hrtime.bigint() - signStart) / 1e9);
+
+    const der = new Uint8Array(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: tbs.signature, signatureValue: toArrayBuffer(sig) })));
+    this.store.completeIssuance(serial, der);
+    if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);
+    this.audit.record({
+      type: "certificate.issued", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial,
+      data: { requestId: ctx.requestId, protocol: ctx.protocol, profile: plan.profile.name, ca: ca.name, subject: record.subject, sans: record.sans, notAfter: record.notAfter, ignoredExtensions: plan.ignoredExtensions, renewalOf: ctx.renewalOf },
+    });
+    this.metrics?.issuances.inc({ protocol: ctx.protocol, profile: plan.profile.name });
+    this.metrics?.issuanceSeconds.observe({ profile: plan.profile.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    return { serial, der, chain: [ca.certDer, ...ca.chain], ca, notAfter: new Date(record.notAfter) };
+  }
+}

@@ -1,0 +1,26 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * 136 random bits from the CSPRNG as a positive, minimally encoded DER INTEGER of
+ * 17 or 18 octets (≤ 20). A zero first octet is re-drawn so the encoding stays minimal.
+ */
+export function newSerial(): Uint8Array {
+  let b = randomBytes(17);
+  while (b[0] === 0) b = randomBytes(17);
+  return b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b;
+}
+
+/** Lowercase hex without the sign octet: the form used in the store, CRL lookups and the API. */
+export function serialHex(serial: Uint8Array | ArrayBuffer): string {
+  const b = Buffer.from(serial instanceof Uint8Array ? serial : new Uint8Array(serial));
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i).toString("hex");
+}
+
+/** Hex serial → DER INTEGER content octets (positive, minimal). */
+export function serialBytes(hex: string): Uint8Array {
+  const clean = hex.toLowerCase().replace(/^0x/, "").replace(/:/g, "");
+  const b = Buffer.from(clean.length % 2 ? `0${clean}` : clean, "hex");
+  return b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b;
+}

@@ -1,0 +1,37 @@
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate, CertificateList, TBSCertList, TBSCertificate } from "@peculiar/asn1-x509";
+import { algorithmIdentifier, verifyParamsFor, verifySignature } from "../asn1/algorithms.js";
+import { GatewayError } from "../errors.js";
+import type { Signer } from "../signers/signer.js";
+
+/** Signs DER `tbs` once and verifies the result with the signer's public key before anyone sees it. */
+export async function signAndVerify(signer: Signer, tbs: Uint8Array): Promise<Buffer> {
+  let sig: Buffer;
+  try {
+    sig = await signer.sign(tbs);
+  } catch (e) {
+    throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer failed", { signer: signer.id, cause: (e as Error).message });
+  }
+  const params = verifyParamsFor(algorithmIdentifier(signer.algorithm));
+  if (!params || !verifySignature(signer.publicKey, params, tbs, sig)) {
+    throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer produced a signature that does not verify", { signer: signer.id });
+  }
+  return sig;
+}
+
+export async function signCertificate(signer: Signer, tbs: TBSCertificate): Promise<{ der: Uint8Array; tbsDer: Uint8Array }> {
+  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+  const sig = await signAndVerify(signer, tbsDer);
+  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: tbs.signature, signatureValue: toArrayBuffer(sig) });
+  return { der: new Uint8Array(AsnConvert.serialize(cert)), tbsDer };
+}
+
+export async function signCrl(signer: Signer, tbs: TBSCertList): Promise<Uint8Array> {
+  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+  const sig = await signAndVerify(signer, tbsDer);
+  return new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signature: tbs.signature, signatureValue: toArrayBuffer(sig) })));
+}
+
+export function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}

@@ -1,0 +1,95 @@
+import { z } from "zod";
+
+/** A secret given inline, from an environment variable or from a file. */
+export const secretSchema = z.union([
+  z.string().min(1),
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof secretSchema>;
+
+const listener = z
+  .object({ host: z.string().default("0.0.0.0"), port: z.number().int().min(0).max(65535) })
+  .strict();
+
+const keyAlgorithm = z.enum(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]);
+
+export const configSchema = z
+  .object({
+    dataDir: z.string().default("./data"),
+    profilesDir: z.string().default("./profiles"),
+    defaultProfile: z.string().default("tls-server"),
+    listen: z
+      .object({
+        https: listener.default({ host: "0.0.0.0", port: 8443 }),
+        http: listener.default({ host: "0.0.0.0", port: 8080 }),
+      })
+      .strict()
+      .default({ https: { host: "0.0.0.0", port: 8443 }, http: { host: "0.0.0.0", port: 8080 } }),
+    /** Base URLs clients reach us at; they go into certificates (CDP, AIA) and protocol documents. */
+    externalUrl: z
+      .object({ https: z.url().optional(), http: z.url().optional() })
+      .strict()
+      .default({}),
+    tls: z
+      .object({ certFile: z.string(), keyFile: z.string() })
+      .strict()
+      .optional(),
+    devPki: z
+      .object({
+        enabled: z.boolean().default(true),
+        keyAlgorithm: keyAlgorithm.default("ec-p256"),
+        rootSubject: z.string().default("CN=Enrollment Gateway Dev Root CA,O=Enrollment Gateway"),
+        issuingSubject: z.string().default("CN=Enrollment Gateway Dev Issuing CA,O=Enrollment Gateway"),
+        tlsNames: z.array(z.string()).default(["localhost", "127.0.0.1", "::1"]),
+      })
+      .strict()
+      .default({
+        enabled: true,
+        keyAlgorithm: "ec-p256",
+        rootSubject: "CN=Enrollment Gateway Dev Root CA,O=Enrollment Gateway",
+        issuingSubject: "CN=Enrollment Gateway Dev Issuing CA,O=Enrollment Gateway",
+        tlsNames: ["localhost", "127.0.0.1", "::1"],
+      }),
+    /** Extra CA directories (made by `gateway ca init`) outside `<dataDir>/cas`. */
+    cas: z.array(z.object({ dir: z.string() }).strict()).default([]),
+    pkcs11: z
+      .object({
+        module: z.string().default("/usr/lib/softhsm/libsofthsm2.so"),
+        pin: secretSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    crl: z
+      .object({
+        validityHours: z.number().positive().max(24 * 30).default(24),
+        regenerateMinutes: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ validityHours: 24, regenerateMinutes: 60 }),
+    ocsp: z
+      .object({ responseValidityMinutes: z.number().positive().max(7 * 24 * 60).default(60) })
+      .strict()
+      .default({ responseValidityMinutes: 60 }),
+    admin: z
+      .object({
+        /** Extra admin tokens besides the generated one, e.g. `{ env: GATEWAY_ADMIN_TOKEN }`. */
+        tokens: z.array(z.object({ name: z.string().min(1), token: secretSchema }).strict()).default([]),
+      })
+      .strict()
+      .default({ tokens: [] }),
+    limits: z
+      .object({
+        maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+      })
+      .strict()
+      .default({ maxBodyBytes: 64 * 1024 }),
+    expiryWarningDays: z.number().int().positive().default(30),
+    log: z
+      .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
+      .strict()
+      .default({ level: "info" }),
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof configSchema>;

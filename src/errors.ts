@@ -1,0 +1,72 @@
+/**
+ * The one internal error type. Every failure a client can cause carries a stable
+ * code; each front-end maps `kind` (and sometimes `code`) onto its own protocol.
+ */
+export type ErrorKind = "badRequest" | "unauthorized" | "rejected" | "notFound" | "pending" | "conflict" | "internal";
+
+/** Registry of codes: one place, each documented; a test checks they stay unique. */
+export const ERROR_CODES = {
+  RA_ERR_MALFORMED: { kind: "badRequest", doc: "The request could not be parsed (bad DER, bad JSON, bad encoding)." },
+  RA_ERR_DER_LIMIT: { kind: "badRequest", doc: "DER input exceeded a parsing limit (size, depth, node count) or had lying lengths." },
+  RA_ERR_BODY_TOO_LARGE: { kind: "badRequest", doc: "The request body exceeded the configured cap." },
+  RA_ERR_BAD_CSR_SIGNATURE: { kind: "badRequest", doc: "The CSR's self-signature does not verify." },
+  RA_ERR_CSR_NOT_DER: { kind: "badRequest", doc: "The CSR is not DER-encoded (re-encoding changed its bytes)." },
+  RA_ERR_WEAK_SIGNATURE_ALG: { kind: "rejected", doc: "The CSR is signed with MD5, SHA-1 or an unknown algorithm." },
+  RA_ERR_KEY_NOT_ALLOWED: { kind: "rejected", doc: "The public key type or size is not allowed by the profile." },
+  RA_ERR_KEY_WEAK: { kind: "rejected", doc: "The public key is weak (RSA below 2048 bits, modulus not a multiple of 8, unnamed curve)." },
+  RA_ERR_NAME_NOT_ALLOWED: { kind: "rejected", doc: "A requested name is not allowed by the profile's name rules." },
+  RA_ERR_TOO_MANY_NAMES: { kind: "rejected", doc: "The request carries more subject alternative names than the profile allows." },
+  RA_ERR_NO_NAMES: { kind: "rejected", doc: "The request carries no name the profile could put in the certificate." },
+  RA_ERR_VALIDITY_TOO_LONG: { kind: "rejected", doc: "The requested validity exceeds the profile's maximum." },
+  RA_ERR_UNKNOWN_PROFILE: { kind: "notFound", doc: "The requested profile does not exist." },
+  RA_ERR_PROFILE_NOT_ALLOWED: { kind: "unauthorized", doc: "The requester may not use this profile (identity or protocol not allowed)." },
+  RA_ERR_UNAUTHORIZED: { kind: "unauthorized", doc: "Authentication failed or is missing." },
+  RA_ERR_NOT_FOUND: { kind: "notFound", doc: "The referenced object (certificate, approval, secret) does not exist." },
+  RA_ERR_PENDING_APPROVAL: { kind: "pending", doc: "The request awaits an administrator's approval." },
+  RA_ERR_APPROVAL_REJECTED: { kind: "rejected", doc: "An administrator rejected the request." },
+  RA_ERR_ALREADY_DECIDED: { kind: "conflict", doc: "The approval was already approved or rejected." },
+  RA_ERR_ALREADY_REVOKED: { kind: "conflict", doc: "The certificate is already revoked." },
+  RA_ERR_BAD_REVOCATION_REASON: { kind: "badRequest", doc: "The revocation reason is not an RFC 5280 reason code usable here." },
+  RA_ERR_LINT_FAILED: { kind: "internal", doc: "The prepared certificate failed a pre-signing lint; nothing was signed." },
+  RA_ERR_SIGNER_FAILED: { kind: "internal", doc: "The signer failed or produced a signature that does not verify." },
+  RA_ERR_CONFIG: { kind: "badRequest", doc: "The configuration is invalid." },
+  RA_ERR_INTERNAL: { kind: "internal", doc: "An unexpected internal failure; details are in the log." },
+} as const satisfies Record<string, { kind: ErrorKind; doc: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GatewayError extends Error {
+  readonly kind: ErrorKind;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra facts for the log, never sent to clients. */
+    readonly detail?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "GatewayError";
+    this.kind = ERROR_CODES[code].kind;
+  }
+}
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}
+
+/** Wraps anything thrown into a GatewayError without leaking internals into the message. */
+export function toGatewayError(e: unknown): GatewayError {
+  if (e instanceof GatewayError) return e;
+  return new GatewayError("RA_ERR_INTERNAL", "internal error", { cause: e instanceof Error ? e.message : String(e) });
+}
+
+export function httpStatusFor(kind: ErrorKind): number {
+  switch (kind) {
+    case "badRequest": return 400;
+    case "unauthorized": return 401;
+    case "rejected": return 403;
+    case "notFound": return 404;
+    case "pending": return 202;
+    case "conflict": return 409;
+    default: return 500;
+  }
+}

@@ -1,0 +1,123 @@
+import type { KeyObject } from "node:crypto";
+import { GatewayError, toGatewayError } from "../errors.js";
+import type { KeySpec } from "../signers/signer.js";
+import { parseCsr, type ParsedCsr } from "./csr.js";
+import { checkKeyAllowed, describeKey } from "./keys.js";
+import { checkNames, sameNames } from "./names.js";
+import type { Profile, ProfileSet } from "./profile.js";
+import type { EnrollmentRequest, RequesterIdentity, SanSet } from "./request.js";
+
+/** Everything the issuing engine may take from a request: nothing else reaches the certificate. */
+export interface IssuancePlan {
+  profile: Profile;
+  publicKey: KeyObject;
+  keySpec: KeySpec;
+  /** RDNs in order as [attribute short name, value]. */
+  subject: Array<[string, string]>;
+  sans: SanSet;
+  notBefore: Date;
+  notAfter: Date;
+  /** Extension OIDs the CSR asked for: recorded for the audit trail, never copied. */
+  ignoredExtensions: string[];
+}
+
+export type PolicyDecision =
+  | { decision: "issue"; plan: IssuancePlan }
+  | { decision: "pending"; plan: IssuancePlan; reason: string }
+  | { decision: "reject"; error: GatewayError; profile?: string };
+
+export interface PolicyContext {
+  profiles: ProfileSet;
+  defaultProfile: string;
+  now?: () => Date;
+}
+
+/** The policy layer: pure checks, in order, first failure wins. Never throws; a rejection is a decision. */
+export function decide(req: EnrollmentRequest, ctx: PolicyContext, generatedKey?: KeyObject): PolicyDecision {
+  let profile: Profile | undefined;
+  try {
+    profile = ctx.profiles.get(req.profile ?? ctx.defaultProfile);
+    checkRequesterAllowed(req, profile);
+    const plan = buildPlan(req, profile, (ctx.now ?? (() => new Date()))(), generatedKey);
+    if (profile.approval) return { decision: "pending", plan, reason: `profile ${profile.name} requires approval` };
+    return { decision: "issue", plan };
+  } catch (e) {
+    return { decision: "reject", error: toGatewayError(e), profile: profile?.name };
+  }
+}
+
+export function identityMatches(id: RequesterIdentity, pattern: string): boolean {
+  if (pattern === "*") return true;
+  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  return re.test(`${id.kind}:${id.id}`);
+}
+
+function checkRequesterAllowed(req: EnrollmentRequest, profile: Profile): void {
+  if (!profile.protocols.includes(req.protocol)) {
+    throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", `profile ${profile.name} is not offered over ${req.protocol}`);
+  }
+  if (!profile.identities.some((p) => identityMatches(req.requester, p))) {
+    throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", `${req.requester.kind} ${req.requester.id} may not use profile ${profile.name}`);
+  }
+}
+
+function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generatedKey?: KeyObject): IssuancePlan {
+  let csr: ParsedCsr | undefined;
+  let publicKey: KeyObject;
+  let sans: SanSet & { other?: number };
+  let csrCn: string | undefined;
+  if (req.csr) {
+    csr = parseCsr(req.csr);
+    publicKey = csr.publicKey;
+    sans = csr.sans;
+    csrCn = csr.commonName;
+  } else if (req.keyGen && generatedKey) {
+    publicKey = generatedKey;
+    sans = req.keyGen.names;
+    csrCn = req.keyGen.subject;
+  } else {
+    throw new GatewayError("RA_ERR_MALFORMED", "the request has neither a CSR nor a key generation request");
+  }
+  const keySpec = describeKey(publicKey);
+  checkKeyAllowed(keySpec, profile.keys);
+  if (req.expectedNames && !sameNames(req.expectedNames, sans)) {
+    throw new GatewayError("RA_ERR_NAME_NOT_ALLOWED", "the CSR's names differ from the names that were authorized");
+  }
+  checkNames(sans, profile);
+  const { notBefore, notAfter } = validity(req, profile, now);
+  return {
+    profile,
+    publicKey,
+    keySpec,
+    subject: subjectFor(profile, sans, csrCn),
+    sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri },
+    notBefore,
+    notAfter,
+    ignoredExtensions: csr?.requestedExtensions ?? [],
+  };
+}
+
+function validity(req: EnrollmentRequest, profile: Profile, now: Date): { notBefore: Date; notAfter: Date } {
+  const notBefore = req.validity?.notBefore ?? new Date(now.getTime() - profile.validity.backdate);
+  const notAfter = req.validity?.notAfter ?? new Date(notBefore.getTime() + profile.validity.default);
+  if (notAfter <= notBefore) throw new GatewayError("RA_ERR_MALFORMED", "notAfter must be later than notBefore");
+  if (notAfter.getTime() - notBefore.getTime() > profile.validity.max) {
+    throw new GatewayError("RA_ERR_VALIDITY_TOO_LONG", `requested validity exceeds the profile maximum of ${Math.floor(profile.validity.max / 86_400_000)} days`);
+  }
+  if (notBefore.getTime() < now.getTime() - 86_400_000) throw new GatewayError("RA_ERR_MALFORMED", "notBefore lies more than a day in the past");
+  return { notBefore, notAfter };
+}
+
+function subjectFor(profile: Profile, sans: SanSet, csrCn: string | undefined): Array<[string, string]> {
+  const rdns: Array<[string, string]> = Object.entries(profile.subject.fixed);
+  const cn =
+    profile.subject.commonName === "fromCsr" ? csrCn
+    : profile.subject.commonName === "firstSan" ? sans.dns[0] ?? sans.ip[0] ?? sans.email[0] ?? sans.uri[0] ?? csrCn
+    : undefined;
+  if (profile.subject.commonName === "fromCsr" && !cn) throw new GatewayError("RA_ERR_NO_NAMES", "the profile takes the common name from the CSR, which has none");
+  if (cn !== undefined) {
+    if (cn.length > profile.subject.maxCommonNameLength) throw new GatewayError("RA_ERR_NAME_NOT_ALLOWED", `common name longer than ${profile.subject.maxCommonNameLength} characters`);
+    rdns.push(["CN", cn]);
+  }
+  return rdns;
+}

@@ -1,0 +1,132 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { formatIssues } from "../config/load.js";
+import { GatewayError } from "../errors.js";
+import { parseDuration } from "./duration.js";
+
+const duration = z.union([z.string(), z.number().positive()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+export const KEY_USAGES = [
+  "digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
+  "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly",
+] as const;
+
+const EKU_OIDS = {
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+  clientAuth: "1.3.6.1.5.5.7.3.2",
+  codeSigning: "1.3.6.1.5.5.7.3.3",
+  emailProtection: "1.3.6.1.5.5.7.3.4",
+  timeStamping: "1.3.6.1.5.5.7.3.8",
+  ocspSigning: "1.3.6.1.5.5.7.3.9",
+  ipsecIKE: "1.3.6.1.5.5.7.3.17",
+} as const;
+export type EkuName = keyof typeof EKU_OIDS;
+export function ekuOid(name: string): string {
+  return (EKU_OIDS as Record<string, string>)[name] ?? name;
+}
+
+const keyRule = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ec"), curves: z.array(z.enum(["P-256", "P-384"])).min(1).default(["P-256", "P-384"]) }).strict(),
+  z.object({
+    type: z.literal("rsa"),
+    minBits: z.number().int().min(2048).default(2048),
+    maxBits: z.number().int().max(8192).default(4096),
+  }).strict(),
+]);
+
+const nameRule = z.object({
+  /** DNS suffixes ("example.com" allows example.com and *.example.com names below it) */
+  suffixes: z.array(z.string()).default([]),
+  /** Full-match regular expressions, as an alternative to suffixes. */
+  patterns: z.array(z.string()).default([]),
+}).strict();
+
+export const profileSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+  description: z.string().default(""),
+  /** Name of the issuing CA that signs; "default" is the first issuing CA (the dev CA on a zero-config start). */
+  issuer: z.string().default("default"),
+  protocols: z.array(z.enum(["acme", "est", "scep", "cmp", "admin"])).min(1),
+  /** Identity patterns "kind:id" with "*" wildcards; empty means any authenticated identity. */
+  identities: z.array(z.string()).default(["*"]),
+  approval: z.boolean().default(false),
+  keys: z.array(keyRule).min(1),
+  subject: z.object({
+    /** Where the CN comes from: the CSR's CN, the first SAN, or none. */
+    commonName: z.enum(["fromCsr", "firstSan", "none"]).default("firstSan"),
+    /** Fixed RDNs added by the gateway, in order, e.g. {O: "Example"}. Never taken from the request. */
+    fixed: z.record(z.string(), z.string()).default({}),
+    maxCommonNameLength: z.number().int().positive().max(64).default(64),
+  }).strict().default({ commonName: "firstSan", fixed: {}, maxCommonNameLength: 64 }),
+  names: z.object({
+    dns: nameRule.extend({ wildcards: z.boolean().default(false) }).optional(),
+    /** CIDR ranges allowed for IP SANs. */
+    ip: z.array(z.string()).optional(),
+    email: nameRule.optional(),
+    uri: z.object({ patterns: z.array(z.string()).min(1) }).strict().optional(),
+    maxSans: z.number().int().min(1).max(1000).default(10),
+    /** When true, a request without any SAN is rejected. */
+    requireSan: z.boolean().default(true),
+  }).strict(),
+  validity: z.object({ default: duration, max: duration, backdate: duration.default(60 * 1000) }).strict()
+    .refine((v) => v.default <= v.max, { message: "default must not exceed max" }),
+  keyUsage: z.array(z.enum(KEY_USAGES)).min(1),
+  extendedKeyUsage: z.array(z.string()).default([]),
+  renewal: z.object({ windowDays: z.number().positive().default(30), revokeReplaced: z.boolean().default(false) })
+    .strict().default({ windowDays: 30, revokeReplaced: false }),
+}).strict();
+
+export type Profile = z.infer<typeof profileSchema>;
+export type KeyRule = z.infer<typeof keyRule>;
+
+export function parseProfile(raw: unknown, source: string): Profile {
+  const r = profileSchema.safeParse(raw);
+  if (!r.success) throw new GatewayError("RA_ERR_CONFIG", `profile ${source} is invalid:\n${formatIssues(r.error.issues)}`);
+  for (const p of [...(r.data.names.dns?.patterns ?? []), ...(r.data.names.email?.patterns ?? []), ...(r.data.names.uri?.patterns ?? [])]) {
+    try {
+      new RegExp(p);
+    } catch {
+      throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: names pattern ${JSON.stringify(p)} is not a valid regular expression`);
+    }
+  }
+  return r.data;
+}
+
+export class ProfileSet {
+  private readonly byName = new Map<string, Profile>();
+  constructor(profiles: Profile[]) {
+    for (const p of profiles) {
+      if (this.byName.has(p.name)) throw new GatewayError("RA_ERR_CONFIG", `profile ${p.name} is defined twice`);
+      this.byName.set(p.name, p);
+    }
+  }
+  static loadDir(dir: string): ProfileSet {
+    let files: string[];
+    try {
+      files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+    } catch (e) {
+      throw new GatewayError("RA_ERR_CONFIG", `profilesDir ${dir}: ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`);
+    }
+    return new ProfileSet(files.map((f) => parseProfile(parseYaml(readFileSync(join(dir, f), "utf8")), join(dir, f))));
+  }
+  get(name: string): Profile {
+    const p = this.byName.get(name);
+    if (!p) throw new GatewayError("RA_ERR_UNKNOWN_PROFILE", `unknown profile "${name}"`);
+    return p;
+  }
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+  all(): Profile[] {
+    return [...this.byName.values()];
+  }
+}

@@ -1,0 +1,45 @@
+import type { KeySpec } from "../signers/signer.js";
+
+export type Protocol = "acme" | "est" | "scep" | "cmp" | "admin";
+
+/** Who is asking, as the front-end authenticated them (e.g. `{kind: "acme-account", id: "42"}`). */
+export interface RequesterIdentity {
+  kind: string;
+  id: string;
+  attributes?: Record<string, string>;
+}
+
+export interface SanSet {
+  dns: string[];
+  ip: string[];
+  email: string[];
+  uri: string[];
+}
+
+/** The one protocol-neutral request every front-end produces. */
+export interface EnrollmentRequest {
+  requestId: string;
+  protocol: Protocol;
+  requester: RequesterIdentity;
+  /** Profile asked for; the configured default when absent. */
+  profile?: string;
+  /** PKCS#10 DER. Exactly one of `csr` and `keyGen`. */
+  csr?: Uint8Array;
+  /** Server-side key generation: the gateway makes the key and returns it once. */
+  keyGen?: { spec: KeySpec; subject?: string; names: SanSet };
+  /** Names the protocol already validated (e.g. ACME order identifiers); the CSR must match them exactly. */
+  expectedNames?: SanSet;
+  validity?: { notBefore?: Date; notAfter?: Date };
+  /** Serial (hex) of the certificate this one renews. */
+  renewalOf?: string;
+  /** Attestation facts the front-end verified (format, device identifiers). */
+  attestation?: Record<string, string>;
+}
+
+export function emptySans(): SanSet {
+  return { dns: [], ip: [], email: [], uri: [] };
+}
+
+export function sanCount(s: SanSet): number {
+  return s.dns.length + s.ip.length + s.email.length + s.uri.length;
+}

@@ -1,0 +1,20 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Store } from "../store/types.js";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: "gateway_enrollment_requests_total", help: "Enrollment requests by protocol, profile and result", labelNames: ["protocol", "profile", "result"], registers: [this.registry] });
+  readonly issuances = new Counter({ name: "gateway_issuances_total", help: "Certificates issued by protocol and profile", labelNames: ["protocol", "profile"], registers: [this.registry] });
+  readonly issuanceSeconds = new Histogram({ name: "gateway_issuance_duration_seconds", help: "Engine time from plan to stored certificate", labelNames: ["profile"], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
+  readonly signerSeconds = new Histogram({ name: "gateway_signer_duration_seconds", help: "Time spent in the signer per signature", labelNames: ["signer"], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1], registers: [this.registry] });
+  readonly httpRequests = new Counter({ name: "gateway_http_requests_total", help: "HTTP requests by listener, method and status", labelNames: ["listener", "method", "status"], registers: [this.registry] });
+
+  constructor(store: Store, expiryDays: number) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: "gateway_pending_approvals", help: "Requests waiting for an administrator", registers: [this.registry], collect() { this.set(store.countPending()); } });
+    new Gauge({
+      name: "gateway_certificates_expiring", help: `Valid certificates expiring within ${expiryDays} days`, registers: [this.registry],
+      collect() { this.set(store.countExpiringWithin(expiryDays)); },
+    });
+  }
+}

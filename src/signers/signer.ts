@@ -1,0 +1,43 @@
+import type { KeyObject } from "node:crypto";
+
+/** Signature algorithms the gateway can produce, named by key type and hash. */
+export type SignatureAlgorithmName =
+  | "ecdsa-sha256"
+  | "ecdsa-sha384"
+  | "ecdsa-sha512"
+  | "rsa-pkcs1-sha256"
+  | "rsa-pkcs1-sha384"
+  | "rsa-pkcs1-sha512"
+  | "rsa-pss-sha256"
+  | "rsa-pss-sha384"
+  | "rsa-pss-sha512";
+
+export type KeySpec =
+  | { kind: "ec"; curve: "P-256" | "P-384" }
+  | { kind: "rsa"; bits: number; pss?: boolean };
+
+/**
+ * The one interface every signing key sits behind (software or PKCS#11).
+ * `sign` receives the exact bytes to be signed (e.g. a DER TBSCertificate) and
+ * returns the signature in X.509 encoding: DER `Ecdsa-Sig-Value` for ECDSA,
+ * the raw big-endian signature for RSA.
+ */
+export interface Signer {
+  /** Stable description for logs and /readyz, never secret (e.g. "software:issuing-ca" or a pkcs11: URI without PIN). */
+  readonly id: string;
+  readonly publicKey: KeyObject;
+  readonly algorithm: SignatureAlgorithmName;
+  sign(data: Uint8Array): Promise<Buffer>;
+  /** Cheap liveness probe (token present, session open). */
+  ping(): Promise<boolean>;
+  close?(): Promise<void>;
+}
+
+export function defaultAlgorithmFor(spec: KeySpec): SignatureAlgorithmName {
+  if (spec.kind === "ec") return spec.curve === "P-384" ? "ecdsa-sha384" : "ecdsa-sha256";
+  return spec.pss ? "rsa-pss-sha256" : "rsa-pkcs1-sha256";
+}
+
+export function hashOf(alg: SignatureAlgorithmName): "sha256" | "sha384" | "sha512" {
+  return alg.endsWith("sha512") ? "sha512" : alg.endsWith("sha384") ? "sha384" : "sha256";
+}

@@ -1,0 +1,91 @@
+/** Versioned schema migrations; index + 1 is the version stored in PRAGMA user_version. Append only. */
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    ca_name TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    requester_kind TEXT NOT NULL,
+    requester_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    sans TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    key_algorithm TEXT NOT NULL,
+    stage TEXT NOT NULL CHECK (stage IN ('intent','issued','failed')),
+    stage_detail TEXT,
+    tbs_sha256 TEXT NOT NULL,
+    der BLOB,
+    renewal_of TEXT,
+    replaced_by TEXT,
+    revoked_at TEXT,
+    revocation_reason INTEGER,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX certificates_not_after ON certificates(not_after);
+  CREATE INDEX certificates_profile ON certificates(profile);
+  CREATE INDEX certificates_ca_revoked ON certificates(ca_name, revoked_at);
+
+  CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    protocol TEXT NOT NULL,
+    requester_kind TEXT NOT NULL,
+    requester_id TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    error_code TEXT,
+    payload TEXT NOT NULL,
+    certificate_serial TEXT,
+    decided_by TEXT,
+    created_at TEXT NOT NULL,
+    decided_at TEXT
+  );
+  CREATE INDEX requests_status ON requests(status);
+
+  CREATE TABLE audit_events (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    target TEXT,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX audit_type ON audit_events(type);
+  CREATE INDEX audit_target ON audit_events(target);
+  -- Append-only: the database refuses edits; tampering needs deliberate schema changes and is caught by the hash chain.
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+  CREATE TABLE enrollment_secrets (
+    id TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    subject TEXT,
+    protocols TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+  );
+
+  CREATE TABLE admin_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+  );
+
+  CREATE TABLE crls (
+    ca_name TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    this_update TEXT NOT NULL,
+    next_update TEXT NOT NULL,
+    der BLOB NOT NULL,
+    PRIMARY KEY (ca_name, number)
+  );
+  `,
+];

@@ -1,0 +1,258 @@
+import Database from "better-sqlite3";
+import type {
+  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CrlRecord, EnrollmentSecretRecord, RequestRecord, RequestStatus, Store,
+} from "./types.js";
+import { MIGRATIONS } from "./migrations.js";
+
+type Row = Record<string, unknown>;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private st(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  ping(): boolean {
+    return (this.st("SELECT 1 AS ok").get() as Row).ok === 1;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Raw handle for tests that must tamper with data on purpose. */
+  get raw(): Database.Database {
+    return this.db;
+  }
+
+  insertCertificateIntent(r: CertificateRecord): void {
+    this.st(`INSERT INTO certificates (serial, ca_name, profile, protocol, request_id, requester_kind, requester_id, subject, sans,
+      not_before, not_after, key_algorithm, stage, stage_detail, tbs_sha256, renewal_of, created_at)
+      VALUES (@serial, @caName, @profile, @protocol, @requestId, @requesterKind, @requesterId, @subject, @sans,
+      @notBefore, @notAfter, @keyAlgorithm, 'intent', NULL, @tbsSha256, @renewalOf, @createdAt)`).run({
+      ...r, sans: JSON.stringify(r.sans), renewalOf: r.renewalOf ?? null,
+    });
+  }
+
+  completeIssuance(serial: string, der: Uint8Array): void {
+    const res = this.st("UPDATE certificates SET stage = 'issued', der = ? WHERE serial = ? AND stage = 'intent'").run(Buffer.from(der), serial);
+    if (res.changes !== 1) throw new Error(`certificate ${serial} was not in the intent stage`);
+  }
+
+  failIssuance(serial: string, detail: string): void {
+    this.st("UPDATE certificates SET stage = 'failed', stage_detail = ? WHERE serial = ? AND stage = 'intent'").run(detail, serial);
+  }
+
+  getCertificate(serial: string): CertificateRecord | undefined {
+    const row = this.st("SELECT * FROM certificates WHERE serial = ?").get(serial.toLowerCase()) as Row | undefined;
+    return row ? toCert(row) : undefined;
+  }
+
+  findCertificates(q: CertificateQuery): CertificateRecord[] {
+    const where: string[] = [];
+    const args: Record<string, unknown> = {};
+    const now = new Date().toISOString();
+    switch (q.status) {
+      case "valid": where.push("stage = 'issued' AND revoked_at IS NULL AND not_after > @now"); args.now = now; break;
+      case "revoked": where.push("revoked_at IS NOT NULL"); break;
+      case "expired": where.push("stage = 'issued' AND not_after <= @now"); args.now = now; break;
+      case "intent": where.push("stage = 'intent'"); break;
+      case "failed": where.push("stage = 'failed'"); break;
+    }
+    if (q.profile) { where.push("profile = @profile"); args.profile = q.profile; }
+    if (q.protocol) { where.push("protocol = @protocol"); args.protocol = q.protocol; }
+    if (q.caName) { where.push("ca_name = @caName"); args.caName = q.caName; }
+    if (q.name) { where.push("(instr(lower(subject), lower(@name)) > 0 OR instr(lower(sans), lower(@name)) > 0)"); args.name = q.name; }
+    if (q.expiringBefore) { where.push("not_after < @expiringBefore"); args.expiringBefore = q.expiringBefore; }
+    const sql = `SELECT * FROM certificates ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC LIMIT @limit OFFSET @offset`;
+    return (this.db.prepare(sql).all({ ...args, limit: Math.min(q.limit ?? 100, 1000), offset: q.offset ?? 0 }) as Row[]).map(toCert);
+  }
+
+  markReplaced(oldSerial: string, newSerial: string): void {
+    this.st("UPDATE certificates SET replaced_by = ? WHERE serial = ?").run(newSerial, oldSerial);
+  }
+
+  revoke(serial: string, reason: number, at: string): boolean {
+    return this.st("UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND stage = 'issued' AND revoked_at IS NULL")
+      .run(at, reason, serial).changes === 1;
+  }
+
+  revokedFor(caName: string): Array<{ serial: string; revokedAt: string; reason: number }> {
+    return (this.st("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_name = ? AND revoked_at IS NOT NULL ORDER BY revoked_at")
+      .all(caName) as Row[]).map((r) => ({ serial: r.serial as string, revokedAt: r.revoked_at as string, reason: r.revocation_reason as number }));
+  }
+
+  countExpiringWithin(days: number): number {
+    const now = new Date();
+    const until = new Date(now.getTime() + days * 86_400_000).toISOString();
+    return (this.st("SELECT count(*) AS n FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND not_after > ? AND not_after <= ?")
+      .get(now.toISOString(), until) as Row).n as number;
+  }
+
+  insertRequest(r: RequestRecord): void {
+    this.st(`INSERT INTO requests (id, protocol, requester_kind, requester_id, profile, status, reason, error_code, payload, certificate_serial, created_at)
+      VALUES (@id, @protocol, @requesterKind, @requesterId, @profile, @status, @reason, @errorCode, @payload, @certificateSerial, @createdAt)`).run({
+      ...r, reason: r.reason ?? null, errorCode: r.errorCode ?? null, certificateSerial: r.certificateSerial ?? null,
+    });
+  }
+
+  getRequest(id: string): RequestRecord | undefined {
+    const row = this.st("SELECT * FROM requests WHERE id = ?").get(id) as Row | undefined;
+    return row ? toRequest(row) : undefined;
+  }
+
+  listRequests(status?: RequestStatus, limit = 100): RequestRecord[] {
+    const rows = status
+      ? this.st("SELECT * FROM requests WHERE status = ? ORDER BY created_at LIMIT ?").all(status, limit)
+      : this.st("SELECT * FROM requests ORDER BY created_at DESC LIMIT ?").all(limit);
+    return (rows as Row[]).map(toRequest);
+  }
+
+  decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): boolean {
+    return this.st("UPDATE requests SET status = ?, decided_by = ?, reason = COALESCE(?, reason), decided_at = ? WHERE id = ? AND status = 'pending'")
+      .run(status, by, reason ?? null, new Date().toISOString(), id).changes === 1;
+  }
+
+  updateRequest(id: string, f: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): void {
+    this.st(`UPDATE requests SET status = COALESCE(@status, status), reason = COALESCE(@reason, reason),
+      error_code = COALESCE(@errorCode, error_code), certificate_serial = COALESCE(@certificateSerial, certificate_serial) WHERE id = @id`)
+      .run({ id, status: f.status ?? null, reason: f.reason ?? null, errorCode: f.errorCode ?? null, certificateSerial: f.certificateSerial ?? null });
+  }
+
+  countPending(): number {
+    return (this.st("SELECT count(*) AS n FROM requests WHERE status = 'pending'").get() as Row).n as number;
+  }
+
+  appendAudit(
+    e: Omit<AuditEvent, "seq" | "prevHash" | "hash">,
+    hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string,
+  ): AuditEvent {
+    // One IMMEDIATE transaction: read the chain head and append, so concurrent writers cannot fork the chain.
+    return this.db.transaction(() => {
+      const head = this.st("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
+      const seq = head ? (head.seq as number) + 1 : 1;
+      const prevHash = head ? (head.hash as string) : "0".repeat(64);
+      const hash = hashFn(prevHash, seq, e);
+      this.st("INSERT INTO audit_events (seq, ts, type, actor, target, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .run(seq, e.ts, e.type, e.actor, e.target ?? null, JSON.stringify(e.data), prevHash, hash);
+      return { ...e, seq, prevHash, hash };
+    }).immediate();
+  }
+
+  queryAudit(q: AuditQuery): AuditEvent[] {
+    const where: string[] = ["seq > @after"];
+    const args: Record<string, unknown> = { after: q.afterSeq ?? 0, limit: Math.min(q.limit ?? 100, 1000) };
+    if (q.type) { where.push("type = @type"); args.type = q.type; }
+    if (q.target) { where.push("target = @target"); args.target = q.target; }
+    return (this.db.prepare(`SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`).all(args) as Row[]).map(toAudit);
+  }
+
+  *allAudit(): Iterable<AuditEvent> {
+    for (const row of this.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as Iterable<Row>) yield toAudit(row);
+  }
+
+  insertSecret(r: EnrollmentSecretRecord): void {
+    this.st(`INSERT INTO enrollment_secrets (id, profile, subject, protocols, secret_hash, created_at, expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(r.id, r.profile, r.subject ?? null, JSON.stringify(r.protocols), r.secretHash, r.createdAt, r.expiresAt);
+  }
+
+  redeemSecret(id: string, now: string): EnrollmentSecretRecord | undefined {
+    const row = this.st("UPDATE enrollment_secrets SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ? RETURNING *")
+      .get(now, id, now) as Row | undefined;
+    return row ? toSecret(row) : undefined;
+  }
+
+  getSecret(id: string): EnrollmentSecretRecord | undefined {
+    const row = this.st("SELECT * FROM enrollment_secrets WHERE id = ?").get(id) as Row | undefined;
+    return row ? toSecret(row) : undefined;
+  }
+
+  insertAdminToken(id: string, name: string, hash: string): void {
+    this.st("INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)").run(id, name, hash, new Date().toISOString());
+  }
+
+  findAdminTokenByHash(hash: string): { id: string; name: string } | undefined {
+    return this.st("SELECT id, name FROM admin_tokens WHERE token_hash = ?").get(hash) as { id: string; name: string } | undefined;
+  }
+
+  countAdminTokens(): number {
+    return (this.st("SELECT count(*) AS n FROM admin_tokens").get() as Row).n as number;
+  }
+
+  saveCrl(r: CrlRecord): void {
+    this.st("INSERT INTO crls (ca_name, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)")
+      .run(r.caName, r.number, r.thisUpdate, r.nextUpdate, Buffer.from(r.der));
+  }
+
+  latestCrl(caName: string): CrlRecord | undefined {
+    const row = this.st("SELECT * FROM crls WHERE ca_name = ? ORDER BY number DESC LIMIT 1").get(caName) as Row | undefined;
+    return row
+      ? { caName: row.ca_name as string, number: row.number as number, thisUpdate: row.this_update as string, nextUpdate: row.next_update as string, der: new Uint8Array(row.der as Buffer) }
+      : undefined;
+  }
+
+  nextCrlNumber(caName: string): number {
+    return ((this.st("SELECT max(number) AS n FROM crls WHERE ca_name = ?").get(caName) as Row).n as number | null ?? 0) + 1;
+  }
+}
+
+function toCert(r: Row): CertificateRecord {
+  return {
+    serial: r.serial as string, caName: r.ca_name as string, profile: r.profile as string, protocol: r.protocol as CertificateRecord["protocol"],
+    requestId: r.request_id as string, requesterKind: r.requester_kind as string, requesterId: r.requester_id as string,
+    subject: r.subject as string, sans: JSON.parse(r.sans as string) as string[], notBefore: r.not_before as string, notAfter: r.not_after as string,
+    keyAlgorithm: r.key_algorithm as string, stage: r.stage as CertificateRecord["stage"], stageDetail: (r.stage_detail as string) ?? undefined,
+    tbsSha256: r.tbs_sha256 as string, der: r.der ? new Uint8Array(r.der as Buffer) : undefined, renewalOf: (r.renewal_of as string) ?? undefined,
+    replacedBy: (r.replaced_by as string) ?? undefined, revokedAt: (r.revoked_at as string) ?? undefined,
+    revocationReason: (r.revocation_reason as number) ?? undefined, createdAt: r.created_at as string,
+  };
+}
+
+function toRequest(r: Row): RequestRecord {
+  return {
+    id: r.id as string, protocol: r.protocol as RequestRecord["protocol"], requesterKind: r.requester_kind as string, requesterId: r.requester_id as string,
+    profile: r.profile as string, status: r.status as RequestStatus, reason: (r.reason as string) ?? undefined, errorCode: (r.error_code as string) ?? undefined,
+    payload: r.payload as string, certificateSerial: (r.certificate_serial as string) ?? undefined, decidedBy: (r.decided_by as string) ?? undefined,
+    createdAt: r.created_at as string, decidedAt: (r.decided_at as string) ?? undefined,
+  };
+}
+
+function toAudit(r: Row): AuditEvent {
+  return {
+    seq: r.seq as number, ts: r.ts as string, type: r.type as string, actor: r.actor as string, target: (r.target as string) ?? undefined,
+    data: JSON.parse(r.data as string) as Record<string, unknown>, prevHash: r.prev_hash as string, hash: r.hash as string,
+  };
+}
+
+function toSecret(r: Row): EnrollmentSecretRecord {
+  return {
+    id: r.id as string, profile: r.profile as string, subject: (r.subject as string) ?? undefined, protocols: JSON.parse(r.protocols as string) as string[],
+    secretHash: r.secret_hash as string, createdAt: r.created_at as string, expiresAt: r.expires_at as string, usedAt: (r.used_at as string) ?? undefined,
+  };
+}

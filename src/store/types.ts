@@ -1,0 +1,141 @@
+import type { Protocol } from "../policy/request.js";
+
+export type IssuanceStage = "intent" | "issued" | "failed";
+
+export interface CertificateRecord {
+  serial: string; // lowercase hex, no leading 00
+  caName: string;
+  profile: string;
+  protocol: Protocol;
+  requestId: string;
+  requesterKind: string;
+  requesterId: string;
+  subject: string;
+  sans: string[]; // "dns:x", "ip:y", ...
+  notBefore: string; // ISO
+  notAfter: string;
+  keyAlgorithm: string;
+  /** Issuance cycle: "intent" = serial reserved and TBS linted, not yet signed; "issued"; "failed" (reason in stageDetail). */
+  stage: IssuanceStage;
+  stageDetail?: string;
+  tbsSha256: string;
+  der?: Uint8Array;
+  renewalOf?: string;
+  replacedBy?: string;
+  revokedAt?: string;
+  revocationReason?: number;
+  createdAt: string;
+}
+
+export type RequestStatus = "pending" | "approved" | "rejected" | "issued" | "failed";
+
+export interface RequestRecord {
+  id: string;
+  protocol: Protocol;
+  requesterKind: string;
+  requesterId: string;
+  profile: string;
+  status: RequestStatus;
+  reason?: string;
+  errorCode?: string;
+  /** The serialisable EnrollmentRequest (CSR base64), kept so an approval can issue later. */
+  payload: string;
+  certificateSerial?: string;
+  decidedBy?: string;
+  createdAt: string;
+  decidedAt?: string;
+}
+
+export interface AuditEvent {
+  seq: number;
+  ts: string;
+  type: string;
+  actor: string;
+  target?: string;
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface EnrollmentSecretRecord {
+  id: string;
+  profile: string;
+  subject?: string;
+  protocols: string[];
+  secretHash: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt?: string;
+}
+
+export interface CertificateQuery {
+  status?: "valid" | "revoked" | "expired" | "intent" | "failed";
+  profile?: string;
+  protocol?: string;
+  caName?: string;
+  /** Substring of the subject or any SAN. */
+  name?: string;
+  expiringBefore?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface CrlRecord {
+  caName: string;
+  number: number;
+  thisUpdate: string;
+  nextUpdate: string;
+  der: Uint8Array;
+}
+
+export interface AuditQuery {
+  type?: string;
+  target?: string;
+  afterSeq?: number;
+  limit?: number;
+}
+
+/**
+ * The storage repository. SQLite is the embedded implementation; every method is
+ * synchronous in meaning (one statement or one transaction) so a PostgreSQL
+ * implementation can keep the same contract.
+ */
+export interface Store {
+  ping(): boolean;
+  close(): void;
+
+  insertCertificateIntent(rec: CertificateRecord): void;
+  completeIssuance(serial: string, der: Uint8Array): void;
+  failIssuance(serial: string, detail: string): void;
+  getCertificate(serial: string): CertificateRecord | undefined;
+  findCertificates(q: CertificateQuery): CertificateRecord[];
+  markReplaced(oldSerial: string, newSerial: string): void;
+  revoke(serial: string, reason: number, at: string): boolean;
+  revokedFor(caName: string): Array<{ serial: string; revokedAt: string; reason: number }>;
+  countExpiringWithin(days: number): number;
+
+  insertRequest(rec: RequestRecord): void;
+  getRequest(id: string): RequestRecord | undefined;
+  listRequests(status?: RequestStatus, limit?: number): RequestRecord[];
+  /** Atomically moves a pending request to its decision; false if it was not pending. */
+  decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): boolean;
+  updateRequest(id: string, fields: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): void;
+  countPending(): number;
+
+  appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">, hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string): AuditEvent;
+  queryAudit(q: AuditQuery): AuditEvent[];
+  allAudit(): Iterable<AuditEvent>;
+
+  insertSecret(rec: EnrollmentSecretRecord): void;
+  /** Redeems a one-time secret atomically: returns it once, then never again. */
+  redeemSecret(id: string, now: string): EnrollmentSecretRecord | undefined;
+  getSecret(id: string): EnrollmentSecretRecord | undefined;
+
+  insertAdminToken(id: string, name: string, hash: string): void;
+  findAdminTokenByHash(hash: string): { id: string; name: string } | undefined;
+  countAdminTokens(): number;
+
+  saveCrl(rec: CrlRecord): void;
+  latestCrl(caName: string): CrlRecord | undefined;
+  nextCrlNumber(caName: string): number;
+}
