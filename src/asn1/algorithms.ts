@@ -12,6 +12,8 @@ const OID = {
   rsaSha384: "1.2.840.113549.1.1.12",
   rsaSha512: "1.2.840.113549.1.1.13",
   rsaPss: "1.2.840.113549.1.1.10",
+  ed25519: "1.3.101.112",
+  ed448: "1.3.101.113",
 } as const;
 
 /** OIDs of signature algorithms we refuse to accept on input (MD2/MD4/MD5/SHA-1 based). */
@@ -46,7 +48,8 @@ export function algorithmIdentifier(alg: SignatureAlgorithmName): AlgorithmIdent
   return new AlgorithmIdentifier({ algorithm: OID.rsaPss, parameters: AsnConvert.serialize(params) });
 }
 
-export type VerifyParams = { hash: "sha256" | "sha384" | "sha512"; pss?: { saltLength: number } };
+/** `hash: null` is for EdDSA, which hashes internally. */
+export type VerifyParams = { hash: "sha256" | "sha384" | "sha512" | null; pss?: { saltLength: number } };
 
 /**
  * Maps a signature AlgorithmIdentifier from untrusted input to verification parameters.
@@ -60,10 +63,11 @@ export function verifyParamsFor(alg: AlgorithmIdentifier): VerifyParams | undefi
     case OID.rsaPss: {
       if (!alg.parameters) return undefined;
       const p = AsnConvert.parse(alg.parameters, RsaSaPssParams);
-      const name = Object.entries(HASH_ALG).find(([, v]) => v.algorithm === p.hashAlgorithm.algorithm)?.[0] as VerifyParams["hash"] | undefined;
+      const name = Object.entries(HASH_ALG).find(([, v]) => v.algorithm === p.hashAlgorithm.algorithm)?.[0] as "sha256" | "sha384" | "sha512" | undefined;
       if (!name || p.saltLength > 512) return undefined;
       return { hash: name, pss: { saltLength: p.saltLength } };
     }
+    case OID.ed25519: case OID.ed448: return { hash: null };
     default: return undefined;
   }
 }

@@ -139,7 +139,7 @@ function subjectPublicKeyBits(spkiDer: Uint8Array): Uint8Array {
 function keyIdOf(cert: X509Certificate): Uint8Array {
   const asn = AsnConvert.parse(cert.raw, Certificate);
   const ext = asn.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
-  if (ext) return new Uint8Array(AsnConvert.parse(ext.extnValue, SubjectKeyIdentifier));
+  if (ext) return new Uint8Array(AsnConvert.parse(ext.extnValue, SubjectKeyIdentifier).buffer);
   return keyIdForSpki(new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" })));
 }
 

@@ -22,11 +22,11 @@ export function basicConstraints(ca: boolean, pathLen?: number): Extension {
 }
 
 export function keyUsageFlags(names: readonly string[]): number {
-  return names.reduce((acc, n) => acc | (1 << KEY_USAGES.indexOf(n as (typeof KEY_USAGES)[number])), 0) as KeyUsageFlags;
+  return names.reduce<number>((acc, n) => acc | (1 << KEY_USAGES.indexOf(n as (typeof KEY_USAGES)[number])), 0);
 }
 
 export function keyUsage(names: readonly string[]): Extension {
-  return ext(id_ce_keyUsage, true, new KeyUsage(keyUsageFlags(names)));
+  return ext(id_ce_keyUsage, true, new KeyUsage(keyUsageFlags(names) as KeyUsageFlags));
 }
 
 export function extendedKeyUsage(oids: string[]): Extension {

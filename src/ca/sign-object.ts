@@ -29,7 +29,7 @@ export async function signCertificate(signer: Signer, tbs: TBSCertificate): Prom
 export async function signCrl(signer: Signer, tbs: TBSCertList): Promise<Uint8Array> {
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
   const sig = await signAndVerify(signer, tbsDer);
-  return new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signature: tbs.signature, signatureValue: toArrayBuffer(sig) })));
+  return new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signatureAlgorithm: tbs.signature, signature: toArrayBuffer(sig) })));
 }
 
 export function toArrayBuffer(b: Uint8Array): ArrayBuffer {

@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Extension, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Time, Validity, Version } from "@peculiar/asn1-x509";
 import { algorithmIdentifier } from "../asn1/algorithms.js";
@@ -16,8 +16,13 @@ export interface TbsInput {
   extensions: Extension[];
 }
 
+/** The public half of a key given as either half. */
+export function publicOf(key: KeyObject): KeyObject {
+  return key.type === "public" ? key : createPublicKey(key);
+}
+
 export function spkiOf(key: KeyObject): SubjectPublicKeyInfo {
-  return AsnConvert.parse(key.export({ type: "spki", format: "der" }), SubjectPublicKeyInfo);
+  return AsnConvert.parse(publicOf(key).export({ type: "spki", format: "der" }), SubjectPublicKeyInfo);
 }
 
 /** Times are truncated to whole seconds: X.509 times carry no fractions. */

@@ -69,6 +69,6 @@ export function readSecret(ref: SecretRef, what: string): string {
   try {
     return readFileSync(ref.file, "utf8").trim();
   } catch (e) {
-    throw new GatewayError("RA_ERR_CONFIG", `${what}: cannot read secret file ${ref.file}: ${(e as Error).code ?? "error"}`);
+    throw new GatewayError("RA_ERR_CONFIG", `${what}: cannot read secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
   }
 }

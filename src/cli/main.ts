@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config/load.js";
+import { isGatewayError } from "../errors.js";
+import { openGateway } from "../gateway.js";
+import { createLogger } from "../log.js";
+import { ProfileSet } from "../policy/profile.js";
+import { startServers } from "../server/listen.js";
+import { adminCommand } from "./admin-commands.js";
+import { caCommand } from "./ca-commands.js";
+
+const USAGE = `usage: gateway <command> [options]
+
+  serve                         start the gateway (HTTPS ${8443}, HTTP ${8080} by default)
+  check-config                  validate the configuration and profiles, then exit
+  ca init [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--pss] [--root-name N] [--issuing-name N]
+          [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]
+  ca list
+  cert list [--status S] [--profile P] [--name TEXT] [--expiring-days N]
+  cert show SERIAL [--pem]
+  cert issue --profile P --csr FILE [--out FILE]
+  cert revoke SERIAL [--reason keyCompromise|superseded|...]
+  approvals list | approve ID [--comment C] | reject ID [--reason R]
+  audit verify | audit list [--type T] [--limit N]
+  secret create --profile P [--subject S] [--protocols est,scep,cmp] [--ttl-minutes N]
+  token create --name NAME      mint another admin API token (printed once)
+
+common options: --config FILE (or GATEWAY_CONFIG), --data-dir DIR`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { config: { type: "string" }, "data-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  const [cmd, ...rest] = positionals;
+  if (!cmd || values.help) {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const configPath = (values.config as string | undefined) ?? process.env.GATEWAY_CONFIG;
+  const { config, source } = loadConfig(configPath, { dataDir: values["data-dir"] as string | undefined });
+
+  if (cmd === "check-config") {
+    const profiles = ProfileSet.loadDir(config.profilesDir);
+    console.log(`configuration ${source} is valid; ${profiles.all().length} profiles: ${profiles.all().map((p) => p.name).join(", ")}`);
+    return 0;
+  }
+  if (cmd === "serve") {
+    const log = createLogger(config.log.level);
+    const gw = await openGateway(config, log);
+    const servers = await startServers(gw);
+    const https = `https://localhost:${servers.httpsPort}`;
+    const http = `http://localhost:${servers.httpPort}`;
+    console.log([
+      `enrollment gateway ready (config: ${source}, data: ${gw.paths.data})`,
+      `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
+      `  health         ${https}/healthz  ${http}/healthz  /readyz`,
+      `  metrics        ${http}/metrics`,
+      ...gw.cas.all.map((c) => `  CRL ${c.name.padEnd(10)} ${http}/crl/${c.name}.crl     certificate ${http}/ca/${c.name}.crt`),
+      `  OCSP           ${http}/ocsp`,
+      `  TLS cert       ${gw.paths.tls.cert}   root CA for clients: ${http}/ca/${gw.cas.all.find((c) => c.role === "root")?.name ?? gw.cas.issuing[0].name}.crt`,
+    ].join("\n"));
+    const stop = async () => {
+      await servers.close();
+      await gw.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    return -1; // keep running
+  }
+  if (cmd === "ca") return caCommand(config, rest, argv);
+  return adminCommand(config, cmd, rest, argv);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e: unknown) => {
+    if (isGatewayError(e)) console.error(`error: ${e.message} [${e.code}]`);
+    else console.error(`error: ${(e as Error).message ?? String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,21 @@
+import type { EnrollmentRequest } from "../policy/request.js";
+
+/** JSON form of a request kept with pending approvals (CSR as base64, dates as ISO). */
+export function serializeRequest(req: EnrollmentRequest): string {
+  return JSON.stringify({
+    ...req,
+    csr: req.csr ? Buffer.from(req.csr).toString("base64") : undefined,
+    validity: req.validity ? { notBefore: req.validity.notBefore?.toISOString(), notAfter: req.validity.notAfter?.toISOString() } : undefined,
+  });
+}
+
+export function deserializeRequest(text: string): EnrollmentRequest {
+  const o = JSON.parse(text) as Omit<EnrollmentRequest, "csr" | "validity"> & { csr?: string; validity?: { notBefore?: string; notAfter?: string } };
+  return {
+    ...o,
+    csr: o.csr ? new Uint8Array(Buffer.from(o.csr, "base64")) : undefined,
+    validity: o.validity
+      ? { notBefore: o.validity.notBefore ? new Date(o.validity.notBefore) : undefined, notAfter: o.validity.notAfter ? new Date(o.validity.notAfter) : undefined }
+      : undefined,
+  };
+}

@@ -1,0 +1,53 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import type { AuditLog } from "../audit/audit-log.js";
+import { GatewayError } from "../errors.js";
+import type { ProfileSet } from "../policy/profile.js";
+import type { EnrollmentSecretRecord, Store } from "../store/types.js";
+
+export interface MintedSecret {
+  id: string;
+  /** Shown once; only its hash is stored. */
+  secret: string;
+  profile: string;
+  subject?: string;
+  protocols: string[];
+  expiresAt: string;
+}
+
+const hash = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** One-time enrollment secrets for SCEP challenges, EST Basic auth and CMP shared-secret MAC. */
+export class EnrollmentSecrets {
+  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog) {}
+
+  mint(opts: { profile: string; subject?: string; protocols?: string[]; ttlMinutes?: number }, actor: string): MintedSecret {
+    this.profiles.get(opts.profile);
+    const ttl = Math.min(Math.max(opts.ttlMinutes ?? 60, 1), 7 * 24 * 60);
+    const id = randomUUID();
+    const secret = randomBytes(24).toString("base64url");
+    const now = new Date();
+    const rec: EnrollmentSecretRecord = {
+      id, profile: opts.profile, subject: opts.subject, protocols: opts.protocols ?? ["est", "scep", "cmp"], secretHash: hash(secret),
+      createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 60_000).toISOString(),
+    };
+    this.store.insertSecret(rec);
+    this.audit.record({ type: "secret.created", actor, target: id, data: { profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt } });
+    return { id, secret, profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt };
+  }
+
+  /**
+   * Checks `secret` in constant time, then consumes the record atomically: a second
+   * redemption (or a concurrent one) fails. Every failure reads the same to the caller.
+   */
+  redeem(id: string, secret: string, protocol: string): EnrollmentSecretRecord {
+    const fail = () => new GatewayError("RA_ERR_UNAUTHORIZED", "enrollment secret not valid");
+    const rec = this.store.getSecret(id);
+    const want = Buffer.from(rec?.secretHash ?? "0".repeat(64), "hex");
+    const got = Buffer.from(hash(secret), "hex");
+    if (!rec || !timingSafeEqual(want, got) || !rec.protocols.includes(protocol)) throw fail();
+    const redeemed = this.store.redeemSecret(id, new Date().toISOString());
+    if (!redeemed) throw fail();
+    this.audit.record({ type: "secret.redeemed", actor: `secret:${id}`, target: id, data: { protocol, profile: rec.profile } });
+    return redeemed;
+  }
+}

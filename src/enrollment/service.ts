@@ -1,0 +1,99 @@
+import { randomUUID, type KeyObject } from "node:crypto";
+import type { AuditLog } from "../audit/audit-log.js";
+import type { IssuingEngine, IssuedCertificate } from "../ca/engine.js";
+import { GatewayError } from "../errors.js";
+import { decide, type PolicyContext } from "../policy/decide.js";
+import type { EnrollmentRequest } from "../policy/request.js";
+import type { Metrics } from "../server/metrics.js";
+import { generateSoftwareKey } from "../signers/software.js";
+import type { Store } from "../store/types.js";
+import { deserializeRequest, serializeRequest } from "./payload.js";
+
+export type EnrollmentOutcome =
+  | { status: "issued"; requestId: string; certificate: IssuedCertificate; privateKey?: KeyObject }
+  | { status: "pending"; requestId: string; reason: string };
+
+/**
+ * Runs a front-end's request through policy and, when allowed, the engine. Every
+ * outcome is recorded and audited. A rejection is thrown as a GatewayError for the
+ * front-end to render in its protocol.
+ */
+export class EnrollmentService {
+  constructor(
+    private readonly policy: PolicyContext,
+    private readonly engine: IssuingEngine,
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  async enroll(req: EnrollmentRequest): Promise<EnrollmentOutcome> {
+    const actor = `${req.requester.kind}:${req.requester.id}`;
+    const generated = req.keyGen ? generateSoftwareKey(req.keyGen.spec) : undefined;
+    const d = decide(req, this.policy, generated);
+    const profile = d.decision === "reject" ? d.profile ?? req.profile ?? this.policy.defaultProfile : d.plan.profile.name;
+    const base = {
+      id: req.requestId, protocol: req.protocol, requesterKind: req.requester.kind, requesterId: req.requester.id, profile,
+      payload: serializeRequest(req), createdAt: new Date().toISOString(),
+    };
+    if (d.decision === "reject") {
+      this.store.insertRequest({ ...base, status: "rejected", reason: d.error.message, errorCode: d.error.code });
+      this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: d.error.code, reason: d.error.message } });
+      this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "rejected" });
+      throw d.error;
+    }
+    if (d.decision === "pending") {
+      if (req.keyGen) {
+        throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", "server-side key generation is not offered for profiles that need approval");
+      }
+      this.store.insertRequest({ ...base, status: "pending", reason: d.reason });
+      this.audit.record({ type: "request.pending", actor, target: req.requestId, data: { protocol: req.protocol, profile, reason: d.reason, sans: d.plan.sans } });
+      this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "pending" });
+      return { status: "pending", requestId: req.requestId, reason: d.reason };
+    }
+    this.store.insertRequest({ ...base, status: "approved", reason: "policy" });
+    this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: { protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions } });
+    const certificate = await this.issueRecorded(req, d.plan);
+    this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "issued" });
+    return { status: "issued", requestId: req.requestId, certificate, privateKey: generated };
+  }
+
+  private async issueRecorded(req: EnrollmentRequest, plan: Parameters<IssuingEngine["issue"]>[0]): Promise<IssuedCertificate> {
+    try {
+      const cert = await this.engine.issue(plan, { requestId: req.requestId, protocol: req.protocol, requester: req.requester, renewalOf: req.renewalOf });
+      this.store.updateRequest(req.requestId, { status: "issued", certificateSerial: cert.serial });
+      return cert;
+    } catch (e) {
+      const code = e instanceof GatewayError ? e.code : "RA_ERR_INTERNAL";
+      this.store.updateRequest(req.requestId, { status: "failed", errorCode: code });
+      throw e;
+    }
+  }
+
+  /** An administrator's approval: policy runs again (profiles may have changed) and the certificate is issued. */
+  async approve(requestId: string, by: string, comment?: string): Promise<IssuedCertificate> {
+    const rec = this.store.getRequest(requestId);
+    if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", `no request ${requestId}`);
+    if (!this.store.decideRequest(requestId, "approved", by, comment)) throw new GatewayError("RA_ERR_ALREADY_DECIDED", `request ${requestId} is ${rec.status}`);
+    this.audit.record({ type: "request.approved", actor: by, target: requestId, data: { profile: rec.profile, comment } });
+    const req = deserializeRequest(rec.payload);
+    const d = decide(req, this.policy);
+    if (d.decision === "reject") {
+      this.store.updateRequest(requestId, { status: "failed", errorCode: d.error.code, reason: d.error.message });
+      this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { code: d.error.code, reason: d.error.message, afterApproval: true } });
+      throw d.error;
+    }
+    return this.issueRecorded(req, d.plan);
+  }
+
+  reject(requestId: string, by: string, reason: string): void {
+    const rec = this.store.getRequest(requestId);
+    if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", `no request ${requestId}`);
+    if (!this.store.decideRequest(requestId, "rejected", by, reason)) throw new GatewayError("RA_ERR_ALREADY_DECIDED", `request ${requestId} is ${rec.status}`);
+    this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { profile: rec.profile, reason, byAdmin: true } });
+  }
+
+  static newRequestId(): string {
+    return randomUUID();
+  }
+}

@@ -1,0 +1,125 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { AuditLog } from "./audit/audit-log.js";
+import { CaRegistry, caDirsUnder, loadAuthorities } from "./ca/authority.js";
+import { IssuingEngine } from "./ca/engine.js";
+import { initCaPair, issueTlsServerCert, writeSecretFile } from "./ca/init.js";
+import { readSecret } from "./config/load.js";
+import type { GatewayConfig } from "./config/schema.js";
+import { EnrollmentService } from "./enrollment/service.js";
+import { GatewayError } from "./errors.js";
+import { ProfileSet } from "./policy/profile.js";
+import { CrlPublisher } from "./revocation/crl.js";
+import { RevocationService } from "./revocation/revoke.js";
+import { Metrics } from "./server/metrics.js";
+import { SqliteStore } from "./store/sqlite.js";
+import type { Store } from "./store/types.js";
+
+export interface Gateway {
+  config: GatewayConfig;
+  log: Logger;
+  store: Store;
+  audit: AuditLog;
+  cas: CaRegistry;
+  profiles: ProfileSet;
+  engine: IssuingEngine;
+  enrollment: EnrollmentService;
+  revocation: RevocationService;
+  crls: CrlPublisher;
+  metrics: Metrics;
+  urls: { http: string; https: string };
+  paths: { data: string; db: string; adminToken: string; tls: { cert: string; key: string } };
+  /** The generated admin token, only on the start that created it (to print where it is, never the value). */
+  createdAdminToken: boolean;
+  close(): Promise<void>;
+}
+
+export function publicUrls(config: GatewayConfig): { http: string; https: string } {
+  const strip = (u: string) => u.replace(/\/+$/, "");
+  return {
+    http: strip(config.externalUrl.http ?? `http://localhost:${config.listen.http.port}`),
+    https: strip(config.externalUrl.https ?? `https://localhost:${config.listen.https.port}`),
+  };
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/**
+ * Opens (and on first start creates) everything: data dir, database, dev PKI, TLS
+ * material, admin token. A second start reuses all of it.
+ */
+export async function openGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+  const data = config.dataDir;
+  mkdirSync(data, { recursive: true, mode: 0o700 });
+  const casDir = join(data, "cas");
+  const paths = {
+    data,
+    db: join(data, "gateway.db"),
+    adminToken: join(data, "admin-token"),
+    tls: { cert: config.tls?.certFile ?? join(data, "tls", "server.pem"), key: config.tls?.keyFile ?? join(data, "tls", "server-key.pem") },
+  };
+  const store = new SqliteStore(paths.db);
+  const audit = new AuditLog(store, log);
+  const urls = publicUrls(config);
+  const profiles = ProfileSet.loadDir(config.profilesDir);
+
+  let dirs = [...caDirsUnder(casDir), ...config.cas.map((c) => c.dir)];
+  const hasIssuing = () => dirs.some((d) => existsSync(join(d, "ca.json")) && readFileSync(join(d, "ca.json"), "utf8").includes('"role": "issuing"'));
+  if (!hasIssuing()) {
+    if (!config.devPki.enabled) throw new GatewayError("RA_ERR_CONFIG", "no issuing CA is configured and devPki.enabled is false");
+    await initCaPair({
+      casDir, rootName: "dev-root", issuingName: "dev-issuing", rootSubject: config.devPki.rootSubject, issuingSubject: config.devPki.issuingSubject,
+      keyAlgorithm: config.devPki.keyAlgorithm, httpBase: urls.http,
+    });
+    audit.record({ type: "ca.initialized", actor: "system", target: "dev-issuing", data: { root: "dev-root", keyAlgorithm: config.devPki.keyAlgorithm, backend: "software", dev: true } });
+    log.warn("created a development PKI with software keys; use `gateway ca init --pkcs11` for production");
+    dirs = [...caDirsUnder(casDir), ...config.cas.map((c) => c.dir)];
+  }
+  const cas = await loadAuthorities(dirs);
+  for (const p of profiles.all()) {
+    if (!cas.find(p.issuer)) throw new GatewayError("RA_ERR_CONFIG", `profile ${p.name}: issuer ${p.issuer} is not a configured CA`);
+  }
+  if (!profiles.has(config.defaultProfile)) throw new GatewayError("RA_ERR_CONFIG", `defaultProfile: no profile named ${config.defaultProfile}`);
+
+  if (!config.tls && !existsSync(paths.tls.cert)) {
+    const issuing = cas.issuing[0];
+    await issueTlsServerCert(issuing, config.devPki.tlsNames, join(data, "tls"));
+  }
+
+  let createdAdminToken = false;
+  if (!existsSync(paths.adminToken)) {
+    const token = `gw_${randomBytes(32).toString("base64url")}`;
+    writeSecretFile(paths.adminToken, `${token}\n`);
+    createdAdminToken = true;
+  }
+  const fileToken = readFileSync(paths.adminToken, "utf8").trim();
+  ensureToken(store, "bootstrap", fileToken);
+  for (const t of config.admin.tokens) ensureToken(store, t.name, readSecret(t.token, `admin.tokens.${t.name}`));
+
+  const metrics = new Metrics(store, config.expiryWarningDays);
+  const engine = new IssuingEngine(cas, store, audit, urls, metrics);
+  const enrollment = new EnrollmentService({ profiles, defaultProfile: config.defaultProfile }, engine, store, audit, metrics);
+  const crls = new CrlPublisher(store, config.crl.validityHours);
+  const revocation = new RevocationService(store, cas, crls, audit);
+  audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
+
+  return {
+    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken,
+    async close() {
+      for (const ca of cas.all) {
+        await ca.signer.close?.();
+        await ca.ocsp?.signer.close?.();
+      }
+      store.close();
+    },
+  };
+}
+
+function ensureToken(store: Store, name: string, token: string): void {
+  const h = hashToken(token);
+  if (!store.findAdminTokenByHash(h)) store.insertAdminToken(`${name}-${h.slice(0, 8)}`, name, h);
+}

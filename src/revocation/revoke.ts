@@ -1,0 +1,30 @@
+import type { AuditLog } from "../audit/audit-log.js";
+import type { CaRegistry } from "../ca/authority.js";
+import { GatewayError } from "../errors.js";
+import type { Store } from "../store/types.js";
+import type { CrlPublisher } from "./crl.js";
+import { parseReason, reasonName } from "./reasons.js";
+
+export class RevocationService {
+  constructor(
+    private readonly store: Store,
+    private readonly cas: CaRegistry,
+    private readonly crls: CrlPublisher,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Revokes, audits, and regenerates the CA's CRL at once so CRL and OCSP agree immediately. */
+  async revoke(serialHexText: string, reason: string | number | undefined, actor: string): Promise<{ serial: string; reason: string; revokedAt: string }> {
+    const code = parseReason(reason);
+    const serial = serialHexText.toLowerCase().replace(/:/g, "").replace(/^0+(?=.)/, "");
+    const rec = this.store.getCertificate(serial);
+    if (!rec || rec.stage !== "issued") throw new GatewayError("RA_ERR_NOT_FOUND", `no issued certificate with serial ${serial}`);
+    if (rec.revokedAt) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} was revoked at ${rec.revokedAt}`);
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+    if (!this.store.revoke(serial, code, at)) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} is already revoked`);
+    this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
+    const ca = this.cas.find(rec.caName);
+    if (ca) await this.crls.publish(ca);
+    return { serial, reason: reasonName(code), revokedAt: at };
+  }
+}

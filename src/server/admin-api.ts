@@ -1,0 +1,162 @@
+import express, { type NextFunction, type Request, type Response, Router } from "express";
+import { derToPem, pemToDer } from "../ca/authority.js";
+import type { EnrollmentSecrets } from "../enrollment/secrets.js";
+import { EnrollmentService } from "../enrollment/service.js";
+import { GatewayError } from "../errors.js";
+import type { Gateway } from "../gateway.js";
+import { hashToken } from "../gateway.js";
+import type { CertificateQuery, CertificateRecord } from "../store/types.js";
+import { jsonErrors } from "./middleware.js";
+
+declare module "express-serve-static-core" {
+  interface Request {
+    admin?: { id: string; name: string };
+  }
+}
+
+function bearer(gw: Gateway) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.header("authorization") ?? "");
+    // Tokens are stored as SHA-256; looking up the hash leaks no timing about the token.
+    const found = m ? gw.store.findAdminTokenByHash(hashToken(m[1])) : undefined;
+    if (!found) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="gateway-admin"');
+      next(new GatewayError("RA_ERR_UNAUTHORIZED", "a valid admin bearer token is required"));
+      return;
+    }
+    req.admin = found;
+    next();
+  };
+}
+
+const actor = (req: Request) => `admin:${req.admin?.name ?? "unknown"}`;
+
+function certJson(r: CertificateRecord) {
+  const now = new Date().toISOString();
+  const status = r.stage !== "issued" ? r.stage : r.revokedAt ? "revoked" : r.notAfter <= now ? "expired" : "valid";
+  const { der: _der, ...rest } = r;
+  return { ...rest, status };
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v.length > 0 ? v : undefined;
+}
+
+/** Parses a CSR given as PEM or base64 DER. */
+export function csrBytes(input: unknown): Uint8Array {
+  if (typeof input !== "string" || !input.trim()) throw new GatewayError("RA_ERR_MALFORMED", "csr is required (PEM or base64 DER)");
+  try {
+    return input.includes("-----BEGIN") ? pemToDer(input) : new Uint8Array(Buffer.from(input.replace(/\s+/g, ""), "base64"));
+  } catch {
+    throw new GatewayError("RA_ERR_MALFORMED", "csr is neither PEM nor base64 DER");
+  }
+}
+
+export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
+  const r = Router();
+  r.use(bearer(gw));
+  r.use(express.json({ limit: gw.config.limits.maxBodyBytes }));
+
+  r.get("/certificates", (req, res) => {
+    const q: CertificateQuery = {
+      status: str(req.query.status) as CertificateQuery["status"], profile: str(req.query.profile), protocol: str(req.query.protocol),
+      caName: str(req.query.ca), name: str(req.query.name), limit: Number(req.query.limit ?? 100), offset: Number(req.query.offset ?? 0),
+      expiringBefore: str(req.query.expiringBefore)
+        ?? (req.query.expiringWithinDays ? new Date(Date.now() + Number(req.query.expiringWithinDays) * 86_400_000).toISOString() : undefined),
+    };
+    if (q.status && !["valid", "revoked", "expired", "intent", "failed"].includes(q.status)) throw new GatewayError("RA_ERR_MALFORMED", "status must be valid, revoked, expired, intent or failed");
+    res.json({ certificates: gw.store.findCertificates(q).map(certJson) });
+  });
+
+  r.get("/certificates/:serial", (req, res) => {
+    const rec = gw.store.getCertificate(String(req.params.serial));
+    if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
+    const format = str(req.query.format) ?? "json";
+    if (format === "json") {
+      res.json({ certificate: certJson(rec), pem: rec.der ? derToPem(rec.der) : undefined });
+      return;
+    }
+    if (!rec.der) throw new GatewayError("RA_ERR_NOT_FOUND", "the certificate was never signed");
+    if (format === "der") res.type("application/pkix-cert").send(Buffer.from(rec.der));
+    else if (format === "pem") res.type("application/x-pem-file").send(derToPem(rec.der));
+    else throw new GatewayError("RA_ERR_MALFORMED", "format must be json, pem or der");
+  });
+
+  r.post("/certificates/:serial/revoke", async (req, res) => {
+    const out = await gw.revocation.revoke(String(req.params.serial), req.body?.reason, actor(req));
+    res.json(out);
+  });
+
+  r.post("/enroll", async (req, res) => {
+    const body = req.body ?? {};
+    const days = body.validityDays !== undefined ? Number(body.validityDays) : undefined;
+    const notBefore = new Date(Date.now() - 60_000);
+    const outcome = await gw.enrollment.enroll({
+      requestId: EnrollmentService.newRequestId(), protocol: "admin", requester: { kind: "admin", id: req.admin?.name ?? "unknown" },
+      profile: str(body.profile), csr: csrBytes(body.csr),
+      validity: days ? { notBefore, notAfter: new Date(notBefore.getTime() + days * 86_400_000) } : undefined,
+    });
+    if (outcome.status === "pending") {
+      res.status(202).json({ status: "pending", requestId: outcome.requestId, reason: outcome.reason });
+      return;
+    }
+    const c = outcome.certificate;
+    res.status(201).json({ status: "issued", requestId: outcome.requestId, serial: c.serial, certificate: derToPem(c.der), chain: c.chain.map((d) => derToPem(d)) });
+  });
+
+  r.get("/approvals", (req, res) => {
+    const status = (str(req.query.status) ?? "pending") as "pending";
+    res.json({ approvals: gw.store.listRequests(status, Number(req.query.limit ?? 100)).map(({ payload: _p, ...rest }) => rest) });
+  });
+  r.get("/approvals/:id", (req, res) => {
+    const rec = gw.store.getRequest(String(req.params.id));
+    if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", "no such request");
+    const { payload: _p, ...rest } = rec;
+    res.json({ approval: rest });
+  });
+  r.post("/approvals/:id/approve", async (req, res) => {
+    const c = await gw.enrollment.approve(String(req.params.id), actor(req), str(req.body?.comment));
+    res.json({ status: "issued", serial: c.serial, certificate: derToPem(c.der) });
+  });
+  r.post("/approvals/:id/reject", (req, res) => {
+    gw.enrollment.reject(String(req.params.id), actor(req), str(req.body?.reason) ?? "rejected by an administrator");
+    res.json({ status: "rejected" });
+  });
+
+  r.get("/audit", (req, res) => {
+    res.json({ events: gw.store.queryAudit({ type: str(req.query.type), target: str(req.query.target), afterSeq: Number(req.query.after ?? 0), limit: Number(req.query.limit ?? 100) }) });
+  });
+  r.get("/audit/verify", (_req, res) => {
+    res.json(gw.audit.verify());
+  });
+
+  r.post("/enrollment-secrets", (req, res) => {
+    const b = req.body ?? {};
+    if (!str(b.profile)) throw new GatewayError("RA_ERR_MALFORMED", "profile is required");
+    const protocols = Array.isArray(b.protocols) ? b.protocols.map(String) : undefined;
+    res.status(201).json(secrets.mint({ profile: b.profile, subject: str(b.subject), protocols, ttlMinutes: b.ttlMinutes !== undefined ? Number(b.ttlMinutes) : undefined }, actor(req)));
+  });
+
+  r.get("/cas", (_req, res) => {
+    res.json({
+      cas: gw.cas.all.map((c) => ({
+        name: c.name, role: c.role, subject: c.cert.subject, notAfter: new Date(c.cert.validTo).toISOString(), signer: c.signer.id, algorithm: c.signer.algorithm,
+        certificate: derToPem(c.certDer), crl: `${gw.urls.http}/crl/${c.name}.crl`,
+      })),
+    });
+  });
+  r.post("/cas/:name/crl", async (req, res) => {
+    const ca = gw.cas.find(String(req.params.name));
+    if (!ca) throw new GatewayError("RA_ERR_NOT_FOUND", "no such CA");
+    const crl = await gw.crls.publish(ca);
+    res.json({ ca: ca.name, number: crl.number, thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate });
+  });
+
+  r.get("/profiles", (_req, res) => {
+    res.json({ profiles: gw.profiles.all().map((p) => ({ name: p.name, description: p.description, issuer: p.issuer, protocols: p.protocols, approval: p.approval })) });
+  });
+
+  r.use(jsonErrors);
+  return r;
+}
+

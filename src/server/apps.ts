@@ -1,0 +1,35 @@
+import express, { type Express } from "express";
+import { EnrollmentSecrets } from "../enrollment/secrets.js";
+import type { Gateway } from "../gateway.js";
+import { adminRouter } from "./admin-api.js";
+import { jsonErrors, requestContext } from "./middleware.js";
+import { opsRouter } from "./ops.js";
+import { publicRouter } from "./public-routes.js";
+
+export interface Apps {
+  https: Express;
+  http: Express;
+  secrets: EnrollmentSecrets;
+}
+
+/** The HTTPS app (admin API; later ACME/EST) and the plain HTTP app (CRL, OCSP; later SCEP/CMP). */
+export function buildApps(gw: Gateway): Apps {
+  const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit);
+  const base = (name: string) => {
+    const app = express();
+    app.disable("x-powered-by");
+    app.set("trust proxy", false);
+    app.use(requestContext(gw.log, name, gw.metrics));
+    app.use(opsRouter(gw));
+    return app;
+  };
+  const https = base("https");
+  https.use("/admin/api/v1", adminRouter(gw, secrets));
+  https.use(publicRouter(gw));
+  https.use(jsonErrors);
+
+  const http = base("http");
+  http.use(publicRouter(gw));
+  http.use(jsonErrors);
+  return { https, http, secrets };
+}

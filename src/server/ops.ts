@@ -1,0 +1,27 @@
+import { Router } from "express";
+import type { Gateway } from "../gateway.js";
+
+/** Liveness, readiness (database and every CA signer reachable) and Prometheus metrics. */
+export function opsRouter(gw: Gateway): Router {
+  const r = Router();
+  r.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  r.get("/readyz", async (_req, res) => {
+    const checks: Record<string, boolean> = {};
+    try {
+      checks.database = gw.store.ping();
+    } catch {
+      checks.database = false;
+    }
+    for (const ca of gw.cas.all) {
+      checks[`signer:${ca.name}`] = await ca.signer.ping().catch(() => false);
+    }
+    const ok = Object.values(checks).every(Boolean);
+    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "not ready", checks });
+  });
+  r.get("/metrics", async (_req, res) => {
+    res.type(gw.metrics.registry.contentType).send(await gw.metrics.registry.metrics());
+  });
+  return r;
+}

@@ -1,0 +1,62 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Runs the real OpenSSL CLI; throws with its stderr when it fails. */
+export function openssl(args: string[], opts: { input?: string | Buffer; cwd?: string } = {}): string {
+  return execFileSync("openssl", args, { input: opts.input, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] }).toString();
+}
+
+/** Like `openssl` but returns stdout+stderr and the exit status instead of throwing. */
+export function opensslStatus(args: string[], cwd?: string): { code: number; out: string } {
+  try {
+    const out = execFileSync("openssl", args, { cwd, stdio: ["pipe", "pipe", "pipe"] }).toString();
+    return { code: 0, out };
+  } catch (e) {
+    const err = e as { status: number; stdout: Buffer; stderr: Buffer };
+    return { code: err.status, out: `${err.stdout}${err.stderr}` };
+  }
+}
+
+export function tempDir(prefix = "gw-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export type KeyKind = "ec-p256" | "ec-p384" | "rsa-1024" | "rsa-2048" | "rsa-3072" | "ed25519";
+
+export function genKey(dir: string, name: string, kind: KeyKind = "ec-p256"): string {
+  const path = join(dir, `${name}.key`);
+  const args = kind.startsWith("ec")
+    ? ["genpkey", "-algorithm", "EC", "-pkeyopt", `ec_paramgen_curve:${kind === "ec-p384" ? "P-384" : "P-256"}`]
+    : kind === "ed25519" ? ["genpkey", "-algorithm", "ED25519"]
+    : ["genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${kind.slice(4)}`];
+  openssl([...args, "-out", path]);
+  return path;
+}
+
+export interface CsrOptions {
+  subject?: string;
+  sans?: string[]; // "DNS:x", "IP:y", "email:z", "URI:u"
+  digest?: "sha1" | "sha256" | "sha384";
+  extraExt?: string[]; // e.g. "basicConstraints=critical,CA:TRUE"
+  key?: KeyKind;
+}
+
+/** Makes a real PKCS#10 with OpenSSL and returns its DER. */
+export function makeCsr(dir: string, name: string, o: CsrOptions = {}): { der: Uint8Array; keyPath: string; pem: string } {
+  const keyPath = genKey(dir, name, o.key ?? "ec-p256");
+  const args = ["req", "-new", "-key", keyPath, "-subj", o.subject ?? "/CN=ignored", `-${o.digest ?? "sha256"}`, "-outform", "PEM", "-out", join(dir, `${name}.csr`)];
+  if (o.sans?.length) args.push("-addext", `subjectAltName=${o.sans.join(",")}`);
+  for (const e of o.extraExt ?? []) args.push("-addext", e);
+  openssl(args);
+  const pem = readFileSync(join(dir, `${name}.csr`), "utf8");
+  const der = new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ""), "base64"));
+  return { der, keyPath, pem };
+}
+
+export function writePem(dir: string, name: string, pem: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, pem);
+  return p;
+}
