@@ -5,7 +5,6 @@ import { isGatewayError } from "../errors.js";
 import { openGateway } from "../gateway.js";
 import { createLogger } from "../log.js";
 import { ProfileSet } from "../policy/profile.js";
-import { startServers } from "../server/listen.js";
 import { adminCommand } from "./admin-commands.js";
 import { caCommand } from "./ca-commands.js";
 
@@ -50,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "serve") {
     const log = createLogger(config.log.level);
     const gw = await openGateway(config, log);
+    const { startServers } = await import("../server/listen.js");
     const servers = await startServers(gw);
     const https = `https://localhost:${servers.httpsPort}`;
     const http = `http://localhost:${servers.httpPort}`;

@@ -3,7 +3,7 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest } from "@peculiar/asn1-csr";
 import { Extensions, SubjectAlternativeName, id_ce_subjectAltName, id_ce_basicConstraints, BasicConstraints } from "@peculiar/asn1-x509";
 import { nameToString } from "../asn1/name.js";
-import { checkDer, DEFAULT_DER_LIMITS } from "../asn1/der-limits.js";
+import { checkDer } from "../asn1/der-limits.js";
 import { childSpans } from "../asn1/der-walk.js";
 import { verifyParamsFor, verifySignature, WEAK_SIGNATURE_OIDS } from "../asn1/algorithms.js";
 import { GatewayError } from "../errors.js";
@@ -32,7 +32,7 @@ export interface ParsedCsr {
  * (re-encode and compare), signature algorithm allow-list, self-signature.
  */
 export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
-  checkDer(der, { ...DEFAULT_DER_LIMITS, maxBytes });
+  checkDer(der, { maxBytes, maxDepth: 24, maxNodes: 4000 });
   let csr: CertificationRequest;
   try {
     csr = AsnConvert.parse(der, CertificationRequest);
