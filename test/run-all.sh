@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages the tests need when missing,
+# type-checks, runs every test (unit, HTTP, OpenSSL and SoftHSM2 interop) and
+# prints "N passed, N failed" last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+{ command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
+if ((${#need[@]})); then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+[ -d node_modules ] || npm ci --no-audit --no-fund
+
+npx tsc --noEmit -p .
+mkdir -p test-output
+status=0
+npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json --outputFile.json=test-output/vitest.json || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-output/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+'
+exit $status
