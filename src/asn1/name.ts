@@ -2,12 +2,27 @@
 import "reflect-metadata";
 import { Name as X509Name } from "@peculiar/x509";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { Name as AsnName } from "@peculiar/asn1-x509";
+import { AttributeTypeAndValue, AttributeValue, Name as AsnName, RelativeDistinguishedName } from "@peculiar/asn1-x509";
 
-/** RDNs in order, as [short name or OID, value] → ASN.1 Name (UTF8String values, escaping handled by the library). */
+const ATTRIBUTE_OIDS: Record<string, string> = {
+  CN: "2.5.4.3", SN: "2.5.4.4", serialNumber: "2.5.4.5", C: "2.5.4.6", L: "2.5.4.7", ST: "2.5.4.8", STREET: "2.5.4.9",
+  O: "2.5.4.10", OU: "2.5.4.11", T: "2.5.4.12", GN: "2.5.4.42", E: "1.2.840.113549.1.9.1",
+  DC: "0.9.2342.19200300.100.1.25", UID: "0.9.2342.19200300.100.1.1",
+};
+
+/**
+ * RDNs in order, as [short name or dotted OID, value] → ASN.1 Name. UTF8String values,
+ * except where RFC 5280 fixes the type (C and serialNumber PrintableString; E and DC IA5String).
+ */
 export function buildName(rdns: Array<[string, string]>): AsnName {
-  const json = rdns.map(([k, v]) => ({ [k]: [v] }));
-  return AsnConvert.parse(new X509Name(json).toArrayBuffer(), AsnName);
+  return new AsnName(rdns.map(([k, v]) => {
+    const type = ATTRIBUTE_OIDS[k] ?? (/^\d+(\.\d+)+$/.test(k) ? k : undefined);
+    if (!type) throw new Error(`unknown name attribute ${k}`);
+    const value = k === "C" || k === "serialNumber" ? new AttributeValue({ printableString: v })
+      : k === "E" || k === "DC" ? new AttributeValue({ ia5String: v })
+      : new AttributeValue({ utf8String: v });
+    return new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value })]);
+  }));
 }
 
 /** RFC 4514 text of a DER or ASN.1 Name. */

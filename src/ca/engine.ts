@@ -9,9 +9,9 @@ import type { CertificateRecord, Store } from "../store/types.js";
 import type { CaRegistry, CertificateAuthority } from "./authority.js";
 import { lintEndEntity } from "./lint.js";
 import { newSerial, serialHex } from "./serial.js";
-import { signAndVerify, toArrayBuffer } from "./sign-object.js";
+import { signAndVerify } from "./sign-object.js";
+import { derBitString, derSequence } from "../asn1/der-encode.js";
 import { endEntityTbs, type PublicUrls } from "./template.js";
-import { Certificate } from "@peculiar/asn1-x509";
 
 export interface IssueContext {
   requestId: string;
@@ -80,7 +80,8 @@ export class IssuingEngine {
     }
     this.metrics?.signerSeconds.observe({ signer: ca.name }, Number(process.hrtime.bigint() - signStart) / 1e9);
 
-    const der = new Uint8Array(AsnConvert.serialize(new Certificate({ tbsCertificate: tbs, signatureAlgorithm: tbs.signature, signatureValue: toArrayBuffer(sig) })));
+    // Assembled from the exact signed TBS bytes: no second serialisation that could differ.
+    const der = derSequence(tbsDer, new Uint8Array(AsnConvert.serialize(tbs.signature)), derBitString(sig));
     this.store.completeIssuance(serial, der);
     if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);
     this.audit.record({

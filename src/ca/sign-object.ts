@@ -1,5 +1,6 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { Certificate, CertificateList, TBSCertList, TBSCertificate } from "@peculiar/asn1-x509";
+import type { TBSCertList, TBSCertificate } from "@peculiar/asn1-x509";
+import { derBitString, derSequence } from "../asn1/der-encode.js";
 import { algorithmIdentifier, verifyParamsFor, verifySignature } from "../asn1/algorithms.js";
 import { GatewayError } from "../errors.js";
 import type { Signer } from "../signers/signer.js";
@@ -22,14 +23,13 @@ export async function signAndVerify(signer: Signer, tbs: Uint8Array): Promise<Bu
 export async function signCertificate(signer: Signer, tbs: TBSCertificate): Promise<{ der: Uint8Array; tbsDer: Uint8Array }> {
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
   const sig = await signAndVerify(signer, tbsDer);
-  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: tbs.signature, signatureValue: toArrayBuffer(sig) });
-  return { der: new Uint8Array(AsnConvert.serialize(cert)), tbsDer };
+  return { der: derSequence(tbsDer, new Uint8Array(AsnConvert.serialize(tbs.signature)), derBitString(sig)), tbsDer };
 }
 
 export async function signCrl(signer: Signer, tbs: TBSCertList): Promise<Uint8Array> {
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
   const sig = await signAndVerify(signer, tbsDer);
-  return new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signatureAlgorithm: tbs.signature, signature: toArrayBuffer(sig) })));
+  return derSequence(tbsDer, new Uint8Array(AsnConvert.serialize(tbs.signature)), derBitString(sig));
 }
 
 export function toArrayBuffer(b: Uint8Array): ArrayBuffer {

@@ -9,7 +9,8 @@ export interface TbsInput {
   serial: Uint8Array;
   issuer: Name | Uint8Array;
   subject: Name;
-  publicKey: KeyObject;
+  /** The subject key, or its DER SubjectPublicKeyInfo. */
+  publicKey: KeyObject | Uint8Array;
   notBefore: Date;
   notAfter: Date;
   algorithm: SignatureAlgorithmName;
@@ -38,7 +39,7 @@ export function buildTbs(i: TbsInput): TBSCertificate {
     issuer: i.issuer instanceof Name ? i.issuer : AsnConvert.parse(i.issuer, Name),
     validity: new Validity({ notBefore: wholeSeconds(i.notBefore), notAfter: wholeSeconds(i.notAfter) }),
     subject: i.subject,
-    subjectPublicKeyInfo: spkiOf(i.publicKey),
+    subjectPublicKeyInfo: i.publicKey instanceof Uint8Array ? AsnConvert.parse(i.publicKey, SubjectPublicKeyInfo) : spkiOf(i.publicKey),
     extensions: new Extensions(i.extensions),
   });
 }

@@ -25,7 +25,7 @@ export function crlUrl(urls: PublicUrls, caName: string): string {
 export function endEntityTbs(plan: IssuancePlan, ca: CertificateAuthority, serial: Uint8Array, urls: PublicUrls): TBSCertificate {
   const caNotAfter = new Date(ca.cert.validTo);
   const notAfter = plan.notAfter > caNotAfter ? caNotAfter : plan.notAfter;
-  const spki = new Uint8Array(plan.publicKey.export({ type: "spki", format: "der" }));
+  const spki = plan.spki;
   const extensions = [
     basicConstraints(false),
     keyUsage(plan.profile.keyUsage),
@@ -42,7 +42,7 @@ export function endEntityTbs(plan: IssuancePlan, ca: CertificateAuthority, seria
     serial,
     issuer: ca.subjectDer,
     subject: buildName(plan.subject),
-    publicKey: plan.publicKey,
+    publicKey: spki,
     notBefore: plan.notBefore,
     notAfter,
     algorithm: ca.signer.algorithm,

@@ -49,7 +49,10 @@ export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
   const params = verifyParamsFor(sigAlg);
   if (!params) throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} is not supported`);
 
-  const spki = new Uint8Array(AsnConvert.serialize(csr.certificationRequestInfo.subjectPKInfo));
+  // certificationRequestInfo = SEQUENCE { version, subject, subjectPKInfo, attributes }: take the SPKI bytes as sent.
+  const [infoStart, infoEnd] = childSpans(der)[0];
+  const spkiSpan = childSpans(der, infoStart)[2];
+  const spki = der.subarray(spkiSpan[0], spkiSpan[1]);
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
@@ -57,7 +60,6 @@ export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
     throw new GatewayError("RA_ERR_KEY_WEAK", "CSR public key is not usable (unknown type or explicit curve parameters)");
   }
   // The signature covers the exact bytes of certificationRequestInfo as sent.
-  const [infoStart, infoEnd] = childSpans(der)[0];
   if (!verifySignature(publicKey, params, der.subarray(infoStart, infoEnd), new Uint8Array(csr.signature))) {
     throw new GatewayError("RA_ERR_BAD_CSR_SIGNATURE", "CSR signature does not verify");
   }

@@ -11,6 +11,8 @@ import type { EnrollmentRequest, RequesterIdentity, SanSet } from "./request.js"
 export interface IssuancePlan {
   profile: Profile;
   publicKey: KeyObject;
+  /** DER SubjectPublicKeyInfo of `publicKey`. */
+  spki: Uint8Array;
   keySpec: KeySpec;
   /** RDNs in order as [attribute short name, value]. */
   subject: Array<[string, string]>;
@@ -88,6 +90,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
   return {
     profile,
     publicKey,
+    spki: csr?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
     keySpec,
     subject: subjectFor(profile, sans, csrCn),
     sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri },

@@ -1,0 +1,224 @@
+/**
+ * Signer whose private key lives in a PKCS#11 token (an HSM in production, SoftHSM2 in development).
+ * Signing is synchronous graphene/pkcs11js: SoftHSM runs in-process, and one C_SignInit+C_Sign pair cannot
+ * interleave with another on the same session because JavaScript runs it to completion.
+ */
+import { createHash, randomBytes, verify as cryptoVerify, constants, type KeyObject } from "node:crypto";
+import {
+  KeyType, MechanismEnum, ObjectClass, RsaMgf, RsaPssParams,
+  type ITemplate, type MechanismType, type Session, type SessionObject,
+} from "graphene-pk11";
+import { hashOf, type KeySpec, type Signer, type SignatureAlgorithmName } from "./signer.js";
+import { hashLength } from "./software.js";
+import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "./pkcs11-uri.js";
+import { EC_PARAMS, curveFromEcParams, ecPublicKeyFromPkcs11, ecdsaRawToDer, rsaPublicKeyFromPkcs11 } from "./pkcs11-der.js";
+import {
+  closeUserSession, errorText, findSlot, openUserSession, resolvePin, type PinSources,
+} from "./pkcs11-session.js";
+
+export { parsePkcs11Uri, formatPkcs11Uri, type Pkcs11Uri } from "./pkcs11-uri.js";
+export { loadPkcs11Module, finalizePkcs11Modules } from "./pkcs11-session.js";
+
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+const CKA_EC_PARAMS = 0x180;
+const CKA_EC_POINT = 0x181;
+
+export interface OpenPkcs11SignerOptions extends PinSources {
+  /** `pkcs11:` URI of the private key: token (or serial/slot-id) plus object and/or id. */
+  uri: string | Pkcs11Uri;
+  /** PKCS#11 library; defaults to the URI's module-path. */
+  modulePath?: string;
+  /** Defaults to ECDSA with the curve's hash, or RSA PKCS#1 v1.5 with SHA-256. */
+  algorithm?: SignatureAlgorithmName;
+}
+
+export class Pkcs11Signer implements Signer {
+  private closed = false;
+
+  /** Use {@link openPkcs11Signer}; the session must already be logged in. */
+  constructor(
+    readonly id: string,
+    readonly publicKey: KeyObject,
+    readonly algorithm: SignatureAlgorithmName,
+    private readonly session: Session,
+    private readonly privateKey: SessionObject,
+    private readonly release: () => void,
+  ) {}
+
+  async sign(data: Uint8Array): Promise<Buffer> {
+    return this.signSync(data);
+  }
+
+  signSync(data: Uint8Array): Buffer {
+    if (this.closed) throw new Error(`PKCS#11 signer ${this.id} is closed`);
+    const alg = this.algorithm;
+    const hash = hashOf(alg);
+    const input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    try {
+      if (alg.startsWith("ecdsa")) {
+        // CKM_ECDSA signs a precomputed digest; hashing in node keeps long TBS data off the token.
+        const digest = createHash(hash).update(input).digest();
+        return ecdsaRawToDer(this.session.createSign("ECDSA", this.privateKey.toType()).once(digest));
+      }
+      return this.session.createSign(rsaMechanism(alg), this.privateKey.toType()).once(input);
+    } catch (e) {
+      throw new Error(`PKCS#11 signing with ${this.id} failed: ${errorText(e)}`);
+    }
+  }
+
+  /** True while the session is open and logged in as user. */
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const info = this.session.lib.C_GetSessionInfo(this.session.handle);
+      if (info.state !== CKS_RO_USER_FUNCTIONS && info.state !== CKS_RW_USER_FUNCTIONS) return false;
+      return this.privateKey.getAttribute({ sign: null }).sign === true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+  }
+}
+
+function rsaMechanism(alg: SignatureAlgorithmName): MechanismType {
+  const h = hashOf(alg).toUpperCase() as "SHA256" | "SHA384" | "SHA512";
+  if (!alg.startsWith("rsa-pss")) return `${h}_RSA_PKCS`;
+  const mgf = { SHA256: RsaMgf.MGF1_SHA256, SHA384: RsaMgf.MGF1_SHA384, SHA512: RsaMgf.MGF1_SHA512 }[h];
+  return { name: `${h}_RSA_PKCS_PSS`, params: new RsaPssParams(MechanismEnum[h], mgf, hashLength(hashOf(alg))) };
+}
+
+function keyTemplate(cls: ObjectClass, uri: Pkcs11Uri): ITemplate {
+  const t: ITemplate = { class: cls };
+  if (uri.object !== undefined) t.label = uri.object;
+  if (uri.id !== undefined) t.id = uri.id;
+  return t;
+}
+
+function findOne(session: Session, template: ITemplate): SessionObject | undefined {
+  const found = session.find(template);
+  if (found.length > 1) throw new Error(`${found.length} objects match; make the URI more specific (object= and id=)`);
+  return found.length === 1 ? found.items(0) : undefined;
+}
+
+/** Public key of the pair: the CKO_PUBLIC_KEY object, or for RSA the public attributes of the private key. */
+function readPublicKey(session: Session, priv: SessionObject, uri: Pkcs11Uri): { key: KeyObject; ec: boolean; curve?: string } {
+  const keyType = priv.getAttribute({ keyType: null }).keyType as number;
+  const pub = findOne(session, keyTemplate(ObjectClass.PUBLIC_KEY, uri));
+  if (keyType === KeyType.EC) {
+    if (!pub) throw new Error("no CKO_PUBLIC_KEY object with the same label/id as the EC private key");
+    // By number: graphene maps 0x180 back to its alias "paramsECDSA", so a named read comes back empty.
+    const params = pub.getAttribute(CKA_EC_PARAMS);
+    return { key: ecPublicKeyFromPkcs11(params, pub.getAttribute(CKA_EC_POINT)), ec: true, curve: curveFromEcParams(params) };
+  }
+  if (keyType === KeyType.RSA) {
+    const a = (pub ?? priv).getAttribute({ modulus: null, publicExponent: null });
+    return { key: rsaPublicKeyFromPkcs11(a.modulus as Buffer, a.publicExponent as Buffer), ec: false };
+  }
+  throw new Error(`unsupported PKCS#11 key type ${keyType}`);
+}
+
+/** Opens a session, logs in and locates the key; the signer holds the session until `close()`. */
+export async function openPkcs11Signer(opts: OpenPkcs11SignerOptions): Promise<Pkcs11Signer> {
+  const uri = typeof opts.uri === "string" ? parsePkcs11Uri(opts.uri) : opts.uri;
+  const id = formatPkcs11Uri(uri, { query: false });
+  const modulePath = opts.modulePath ?? uri.modulePath;
+  if (!modulePath) throw new Error(`no PKCS#11 module for ${id} (modulePath or module-path=)`);
+  if (uri.type !== undefined && uri.type !== "private") throw new Error(`${id}: type must be "private"`);
+  if (uri.object === undefined && uri.id === undefined) throw new Error(`${id}: the URI must name the key (object= and/or id=)`);
+  const pin = await resolvePin(opts, uri);
+  const slot = findSlot(modulePath, uri);
+  const session = openUserSession(modulePath, slot, pin, false, id);
+  const release = () => closeUserSession(modulePath, slot, session);
+  try {
+    const priv = findOne(session, keyTemplate(ObjectClass.PRIVATE_KEY, uri));
+    if (!priv) throw new Error("private key not found");
+    const pub = readPublicKey(session, priv, uri);
+    const algorithm = opts.algorithm ?? (pub.ec ? (pub.curve === "P-384" ? "ecdsa-sha384" : "ecdsa-sha256") : "rsa-pkcs1-sha256");
+    if (algorithm.startsWith("ecdsa") !== pub.ec) throw new Error(`algorithm ${algorithm} does not fit the ${pub.ec ? "EC" : "RSA"} key`);
+    const signer = new Pkcs11Signer(id, pub.key, algorithm, session, priv, release);
+    selfTest(signer);
+    return signer;
+  } catch (e) {
+    try {
+      release();
+    } catch {
+      // report the original failure
+    }
+    throw e instanceof Error && e.message.startsWith("PKCS#11") ? e : new Error(`PKCS#11 key ${id}: ${errorText(e, pin)}`);
+  }
+}
+
+/** Catches a public key object that belongs to a different private key before it ends up in a certificate. */
+function selfTest(signer: Pkcs11Signer): void {
+  const data = randomBytes(32);
+  const sig = signer.signSync(data);
+  const hash = hashOf(signer.algorithm);
+  const ok = signer.algorithm.startsWith("rsa-pss")
+    ? cryptoVerify(hash, data, { key: signer.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashLength(hash) }, sig)
+    : cryptoVerify(hash, data, signer.publicKey, sig);
+  if (!ok) throw new Error("PKCS#11 public key object does not match the private key (self-test signature failed)");
+}
+
+export interface GeneratePkcs11KeyPairOptions {
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+  /** CKA_LABEL of both keys. */
+  label: string;
+  /** CKA_ID bytes, or a hex string of them; random 8 bytes if omitted. */
+  id?: Uint8Array | string;
+  spec: KeySpec;
+}
+
+/**
+ * Generates a token-resident key pair whose private half is sensitive and never extractable, and returns the
+ * private key's `pkcs11:` URI (no PIN, no module-path). Refuses to create a second key with the same label or id.
+ */
+export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions): Promise<string> {
+  const id = typeof opts.id === "string" ? hexId(opts.id) : opts.id ? Buffer.from(opts.id) : randomBytes(8);
+  const uri: Pkcs11Uri = { token: opts.tokenLabel, object: opts.label, id, type: "private", other: {} };
+  const where = formatPkcs11Uri(uri);
+  const common = { token: true, label: opts.label, id };
+  let mech: MechanismType;
+  let pubT: ITemplate;
+  if (opts.spec.kind === "ec") {
+    const params = EC_PARAMS[opts.spec.curve];
+    if (!params) throw new Error(`unsupported curve ${String(opts.spec.curve)}`);
+    mech = "EC_KEY_PAIR_GEN";
+    pubT = { ...common, class: ObjectClass.PUBLIC_KEY, keyType: KeyType.EC, paramsEC: params };
+  } else {
+    const bits = opts.spec.bits;
+    if (!Number.isInteger(bits) || bits < 2048 || bits > 4096 || bits % 8 !== 0) throw new Error(`RSA key size must be 2048-4096 bits, got ${bits}`);
+    mech = "RSA_PKCS_KEY_PAIR_GEN";
+    pubT = { ...common, class: ObjectClass.PUBLIC_KEY, keyType: KeyType.RSA, modulusBits: bits, publicExponent: Buffer.from([1, 0, 1]) };
+  }
+  Object.assign(pubT, { private: false, verify: true, encrypt: false, wrap: false });
+  const privT: ITemplate = {
+    ...common, class: ObjectClass.PRIVATE_KEY, keyType: pubT.keyType, private: true,
+    sensitive: true, extractable: false, sign: true, decrypt: false, unwrap: false, derive: false,
+  };
+  const slot = findSlot(opts.modulePath, uri);
+  const session = openUserSession(opts.modulePath, slot, opts.pin, true, where);
+  try {
+    for (const t of [{ label: opts.label }, { id }]) {
+      if (session.find(t).length > 0) throw new Error(`an object with this ${"label" in t ? "label" : "id"} already exists`);
+    }
+    session.generateKeyPair(mech, pubT, privT);
+  } catch (e) {
+    throw new Error(`PKCS#11 key generation for ${where} failed: ${errorText(e, opts.pin)}`);
+  } finally {
+    closeUserSession(opts.modulePath, slot, session);
+  }
+  return where;
+}
+
+function hexId(s: string): Buffer {
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(s)) throw new Error("PKCS#11 key id must be an even-length hex string");
+  return Buffer.from(s, "hex");
+}
