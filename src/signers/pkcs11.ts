@@ -178,7 +178,7 @@ export interface GeneratePkcs11KeyPairOptions {
 
 /**
  * Generates a token-resident key pair whose private half is sensitive and never extractable, and returns the
- * private key's `pkcs11:` URI (no PIN, no module-path). Refuses to create a second key with the same label or id.
+ * private key's `pkcs11:` URI (no PIN, no module-path). Refuses an id that is already in use on the token.
  */
 export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions): Promise<string> {
   const id = typeof opts.id === "string" ? hexId(opts.id) : opts.id ? Buffer.from(opts.id) : randomBytes(8);
@@ -206,9 +206,8 @@ export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions):
   const slot = findSlot(opts.modulePath, uri);
   const session = openUserSession(opts.modulePath, slot, opts.pin, true, where);
   try {
-    for (const t of [{ label: opts.label }, { id }]) {
-      if (session.find(t).length > 0) throw new Error(`an object with this ${"label" in t ? "label" : "id"} already exists`);
-    }
+    // Labels may repeat (URIs carry label and id); a repeated id would pair keys wrongly.
+    if (session.find({ id }).length > 0) throw new Error("an object with this id already exists");
     session.generateKeyPair(mech, pubT, privT);
   } catch (e) {
     throw new Error(`PKCS#11 key generation for ${where} failed: ${errorText(e, opts.pin)}`);

@@ -1,22 +1,20 @@
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** Runs the real OpenSSL CLI; throws with its stderr when it fails. */
-export function openssl(args: string[], opts: { input?: string | Buffer; cwd?: string } = {}): string {
-  return execFileSync("openssl", args, { input: opts.input, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] }).toString();
+/** Like `openssl` but returns stdout+stderr (OpenSSL prints verdicts such as "verify OK" on stderr) and the exit status. */
+export function opensslStatus(args: string[], cwd?: string): { code: number; out: string } {
+  const r = spawnSync("openssl", args, { cwd, stdio: ["pipe", "pipe", "pipe"] });
+  if (r.error) throw r.error; // openssl missing: fail, never pass silently
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
-/** Like `openssl` but returns stdout+stderr and the exit status instead of throwing. */
-export function opensslStatus(args: string[], cwd?: string): { code: number; out: string } {
-  try {
-    const out = execFileSync("openssl", args, { cwd, stdio: ["pipe", "pipe", "pipe"] }).toString();
-    return { code: 0, out };
-  } catch (e) {
-    const err = e as { status: number; stdout: Buffer; stderr: Buffer };
-    return { code: err.status, out: `${err.stdout}${err.stderr}` };
-  }
+/** Runs the real OpenSSL CLI; returns stdout+stderr, throws with both when it fails. */
+export function openssl(args: string[], opts: { cwd?: string } = {}): string {
+  const r = opensslStatus(args, opts.cwd);
+  if (r.code !== 0) throw new Error(`openssl ${args[0]} failed (${r.code}):\n${r.out}`);
+  return r.out;
 }
 
 export function tempDir(prefix = "gw-test-"): string {
