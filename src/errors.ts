@@ -7,10 +7,9 @@ export type ErrorKind = "badRequest" | "unauthorized" | "rejected" | "notFound" 
 /** Registry of codes: one place, each documented; a test checks they stay unique. */
 export const ERROR_CODES = {
   RA_ERR_MALFORMED: { kind: "badRequest", doc: "The request could not be parsed (bad DER, bad JSON, bad encoding)." },
-  RA_ERR_DER_LIMIT: { kind: "badRequest", doc: "DER input exceeded a parsing limit (size, depth, node count) or had lying lengths." },
+  RA_ERR_DER_LIMIT: { kind: "badRequest", doc: "DER input exceeded a parsing limit (size, depth, node count), had lying lengths, or broke a DER rule (BER)." },
   RA_ERR_BODY_TOO_LARGE: { kind: "badRequest", doc: "The request body exceeded the configured cap." },
   RA_ERR_BAD_CSR_SIGNATURE: { kind: "badRequest", doc: "The CSR's self-signature does not verify." },
-  RA_ERR_CSR_NOT_DER: { kind: "badRequest", doc: "The CSR is not DER-encoded (re-encoding changed its bytes)." },
   RA_ERR_WEAK_SIGNATURE_ALG: { kind: "rejected", doc: "The CSR is signed with MD5, SHA-1 or an unknown algorithm." },
   RA_ERR_KEY_NOT_ALLOWED: { kind: "rejected", doc: "The public key type or size is not allowed by the profile." },
   RA_ERR_KEY_WEAK: { kind: "rejected", doc: "The public key is weak (RSA below 2048 bits, modulus not a multiple of 8, unnamed curve)." },

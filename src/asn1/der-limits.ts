@@ -48,6 +48,7 @@ export function checkDer(input: Uint8Array, limits: DerLimits = DEFAULT_DER_LIMI
     }
     const end = pos + len;
     if (end > ends[ends.length - 1]) throw limitError("length runs past its container");
+    checkPrimitive(input, tagByte, pos, len);
     if (tagByte & 0x20) {
       if (end === pos) continue;
       if (ends.length > limits.maxDepth) throw limitError(`nesting deeper than ${limits.maxDepth}`);
@@ -57,6 +58,21 @@ export function checkDer(input: Uint8Array, limits: DerLimits = DEFAULT_DER_LIMI
     }
   }
   if (ends.length > 1 && pos !== ends[ends.length - 1]) throw limitError("truncated value");
+}
+
+/**
+ * DER rules a BER re-encoding would expose, checked on the bytes directly: universal
+ * string types never constructed, BOOLEAN is 00/FF, INTEGER and ENUMERATED minimal,
+ * BIT STRING unused-bit count in range and zero when empty.
+ */
+function checkPrimitive(b: Uint8Array, tag: number, start: number, len: number): void {
+  if (tag === 0x23 || tag === 0x24 || (tag >= 0x2c && tag <= 0x3e && tag !== 0x30 && tag !== 0x31)) throw limitError("constructed string encoding is not DER");
+  if (tag === 0x01 && (len !== 1 || (b[start] !== 0 && b[start] !== 0xff))) throw limitError("BOOLEAN is not DER");
+  if (tag === 0x02 || tag === 0x0a) {
+    if (len === 0) throw limitError("empty INTEGER");
+    if (len > 1 && ((b[start] === 0 && !(b[start + 1] & 0x80)) || (b[start] === 0xff && b[start + 1] & 0x80))) throw limitError("INTEGER is not minimally encoded");
+  }
+  if (tag === 0x03 && (len === 0 || b[start] > 7 || (len === 1 && b[start] !== 0))) throw limitError("BIT STRING unused-bits octet is not DER");
 }
 
 function limitError(why: string): GatewayError {

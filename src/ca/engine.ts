@@ -20,6 +20,11 @@ export interface IssueContext {
   renewalOf?: string;
 }
 
+export interface IssueHooks {
+  beforeIntent?: () => void;
+  afterIssued?: (serial: string) => void;
+}
+
 export interface IssuedCertificate {
   serial: string;
   der: Uint8Array;
@@ -43,7 +48,12 @@ export class IssuingEngine {
     private readonly metrics?: Metrics,
   ) {}
 
-  async issue(plan: IssuancePlan, ctx: IssueContext): Promise<IssuedCertificate> {
+  /**
+   * `hooks` let the caller write its own records in the same transactions as the
+   * intent (before signing) and the issued certificate (after), so a crash never
+   * separates them and each issuance costs two commits.
+   */
+  async issue(plan: IssuancePlan, ctx: IssueContext, hooks: IssueHooks = {}): Promise<IssuedCertificate> {
     const started = process.hrtime.bigint();
     const ca = this.cas.get(plan.profile.issuer);
     if (ca.role !== "issuing") throw new GatewayError("RA_ERR_CONFIG", `profile ${plan.profile.name} names ${ca.name}, which is not an issuing CA`);
@@ -52,7 +62,7 @@ export class IssuingEngine {
     const tbs = endEntityTbs(plan, ca, serialBytes, this.urls);
     const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
 
-    const findings = lintEndEntity(tbsDer, plan, ca);
+    const findings = lintEndEntity(tbs, tbsDer, plan, ca);
     if (findings.length) {
       this.audit.record({ type: "issuance.lint_failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: ctx.requestId, data: { profile: plan.profile.name, findings } });
       throw new GatewayError("RA_ERR_LINT_FAILED", "the prepared certificate failed its pre-signing checks", { findings });
@@ -66,7 +76,10 @@ export class IssuingEngine {
       keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
       stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
     };
-    this.store.insertCertificateIntent(record);
+    this.store.transaction(() => {
+      hooks.beforeIntent?.();
+      this.store.insertCertificateIntent(record);
+    });
 
     let sig: Buffer;
     const signStart = process.hrtime.bigint();
@@ -82,11 +95,14 @@ export class IssuingEngine {
 
     // Assembled from the exact signed TBS bytes: no second serialisation that could differ.
     const der = derSequence(tbsDer, new Uint8Array(AsnConvert.serialize(tbs.signature)), derBitString(sig));
-    this.store.completeIssuance(serial, der);
-    if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);
-    this.audit.record({
-      type: "certificate.issued", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial,
-      data: { requestId: ctx.requestId, protocol: ctx.protocol, profile: plan.profile.name, ca: ca.name, subject: record.subject, sans: record.sans, notAfter: record.notAfter, ignoredExtensions: plan.ignoredExtensions, renewalOf: ctx.renewalOf },
+    this.store.transaction(() => {
+      this.store.completeIssuance(serial, der);
+      if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);
+      this.audit.record({
+        type: "certificate.issued", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial,
+        data: { requestId: ctx.requestId, protocol: ctx.protocol, profile: plan.profile.name, ca: ca.name, subject: record.subject, sans: record.sans, notAfter: record.notAfter, ignoredExtensions: plan.ignoredExtensions, renewalOf: ctx.renewalOf },
+      });
+      hooks.afterIssued?.(serial);
     });
     this.metrics?.issuances.inc({ protocol: ctx.protocol, profile: plan.profile.name });
     this.metrics?.issuanceSeconds.observe({ profile: plan.profile.name }, Number(process.hrtime.bigint() - started) / 1e9);

@@ -3,6 +3,7 @@ import {
   BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, TBSCertificate, id_ce_basicConstraints, id_ce_extKeyUsage,
   id_ce_keyUsage, id_ce_subjectAltName,
 } from "@peculiar/asn1-x509";
+import { checkDer } from "../asn1/der-limits.js";
 import { generalNamesToSans } from "../asn1/general-names.js";
 import type { IssuancePlan } from "../policy/decide.js";
 import { describeKey } from "../policy/keys.js";
@@ -12,12 +13,17 @@ import type { CertificateAuthority } from "./authority.js";
 import { keyUsageFlags } from "./extensions.js";
 
 /**
- * Pre-signing checks on the DER TBS exactly as it will be signed. Returns the list of
- * findings; any finding stops issuance. These guard the template code, not the request.
+ * Pre-signing checks on the prepared TBS (the object and the exact DER to be signed).
+ * Returns the findings; any finding stops issuance. These guard the template code,
+ * not the request, which policy already checked.
  */
-export function lintEndEntity(tbsDer: Uint8Array, plan: IssuancePlan, ca: CertificateAuthority): string[] {
+export function lintEndEntity(tbs: TBSCertificate, tbsDer: Uint8Array, plan: IssuancePlan, ca: CertificateAuthority): string[] {
   const f: string[] = [];
-  const tbs = AsnConvert.parse(tbsDer, TBSCertificate);
+  try {
+    checkDer(tbsDer, { maxBytes: 64 * 1024, maxDepth: 16, maxNodes: 5000 });
+  } catch (e) {
+    f.push(`TBS encoding: ${(e as Error).message}`);
+  }
   const serial = new Uint8Array(tbs.serialNumber);
   if (serial.length > 20) f.push("serial longer than 20 octets");
   if (serial[0] & 0x80) f.push("serial is negative");

@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { IssuingEngine, IssuedCertificate } from "../ca/engine.js";
 import { GatewayError } from "../errors.js";
-import { decide, type PolicyContext } from "../policy/decide.js";
+import { decide, type IssuancePlan, type PolicyContext } from "../policy/decide.js";
 import type { EnrollmentRequest } from "../policy/request.js";
 import type { Metrics } from "../server/metrics.js";
 import { generateSoftwareKey } from "../signers/software.js";
@@ -51,19 +51,23 @@ export class EnrollmentService {
       this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "pending" });
       return { status: "pending", requestId: req.requestId, reason: d.reason };
     }
-    this.store.insertRequest({ ...base, status: "approved", reason: "policy" });
-    this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: { protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions } });
-    const certificate = await this.issueRecorded(req, d.plan);
+    const certificate = await this.issueRecorded(req, d.plan, () => {
+      this.store.insertRequest({ ...base, status: "approved", reason: "policy" });
+      this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: { protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions } });
+    });
     this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "issued" });
     return { status: "issued", requestId: req.requestId, certificate, privateKey: generated };
   }
 
-  private async issueRecorded(req: EnrollmentRequest, plan: Parameters<IssuingEngine["issue"]>[0]): Promise<IssuedCertificate> {
+  private async issueRecorded(req: EnrollmentRequest, plan: IssuancePlan, beforeIntent?: () => void): Promise<IssuedCertificate> {
     try {
-      const cert = await this.engine.issue(plan, { requestId: req.requestId, protocol: req.protocol, requester: req.requester, renewalOf: req.renewalOf });
-      this.store.updateRequest(req.requestId, { status: "issued", certificateSerial: cert.serial });
-      return cert;
+      return await this.engine.issue(plan, { requestId: req.requestId, protocol: req.protocol, requester: req.requester, renewalOf: req.renewalOf }, {
+        beforeIntent,
+        afterIssued: (serial) => this.store.updateRequest(req.requestId, { status: "issued", certificateSerial: serial }),
+      });
     } catch (e) {
+      // A lint failure happens before the intent transaction: make sure the request is on record.
+      if (beforeIntent && !this.store.getRequest(req.requestId)) beforeIntent();
       const code = e instanceof GatewayError ? e.code : "RA_ERR_INTERNAL";
       this.store.updateRequest(req.requestId, { status: "failed", errorCode: code });
       throw e;

@@ -1,4 +1,5 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { importSpki } from "../asn1/spki-import.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest } from "@peculiar/asn1-csr";
 import { Extensions, SubjectAlternativeName, id_ce_subjectAltName, id_ce_basicConstraints, BasicConstraints } from "@peculiar/asn1-x509";
@@ -18,7 +19,7 @@ export interface ParsedCsr {
   der: Uint8Array;
   spki: Uint8Array;
   publicKey: KeyObject;
-  subject: string;
+  readonly subject: string;
   commonName?: string;
   sans: SanSet;
   /** OIDs of extensions the CSR asked for; recorded, never copied. */
@@ -39,9 +40,6 @@ export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
   } catch (e) {
     throw new GatewayError("RA_ERR_MALFORMED", "CSR is not a PKCS#10 CertificationRequest", { cause: (e as Error).message });
   }
-  if (!Buffer.from(AsnConvert.serialize(csr)).equals(Buffer.from(der))) {
-    throw new GatewayError("RA_ERR_CSR_NOT_DER", "CSR is not DER-encoded");
-  }
   const sigAlg = csr.signatureAlgorithm;
   if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm)) {
     throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} (MD5/SHA-1) is not accepted`);
@@ -55,7 +53,7 @@ export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
   const spki = der.subarray(spkiSpan[0], spkiSpan[1]);
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+    publicKey = importSpki(spki);
   } catch {
     throw new GatewayError("RA_ERR_KEY_WEAK", "CSR public key is not usable (unknown type or explicit curve parameters)");
   }
@@ -82,7 +80,13 @@ export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
       challengePassword = directoryStringValue(attr.values[0]);
     }
   }
-  return { der, spki, publicKey, subject: nameToString(info.subject), commonName: cn, sans, requestedExtensions, requestsCa, challengePassword };
+  return {
+    der, spki, publicKey, commonName: cn, sans, requestedExtensions, requestsCa, challengePassword,
+    // Formatting the DN is comparatively costly and rarely needed: on demand.
+    get subject() {
+      return nameToString(info.subject);
+    },
+  };
 }
 
 /** Decodes a DirectoryString (UTF8/Printable/IA5/T61/BMP) to text. */

@@ -46,6 +46,10 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   /** Raw handle for tests that must tamper with data on purpose. */
   get raw(): Database.Database {
     return this.db;

@@ -103,6 +103,8 @@ export interface AuditQuery {
 export interface Store {
   ping(): boolean;
   close(): void;
+  /** Runs `fn` in one write transaction (nested calls join it). */
+  transaction<T>(fn: () => T): T;
 
   insertCertificateIntent(rec: CertificateRecord): void;
   completeIssuance(serial: string, der: Uint8Array): void;

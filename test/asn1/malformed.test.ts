@@ -73,6 +73,20 @@ describe("malformed DER gets a typed error, never a crash", () => {
     expect(typedError(() => parseCsr(ber)).code).toBe("RA_ERR_DER_LIMIT");
   });
 
+  it("BER-only primitive encodings are refused before the signature is even checked", () => {
+    const { der } = makeCsr(tempDir(), "bool", { sans: ["DNS:a.example.com"], extraExt: ["basicConstraints=critical,CA:FALSE"] });
+    const i = Buffer.from(der).indexOf(Buffer.from([0x01, 0x01, 0xff]));
+    expect(i).toBeGreaterThan(0);
+    const ber = Uint8Array.from(der);
+    ber[i + 2] = 0x01; // TRUE as 0x01: valid BER, not DER
+    expect(typedError(() => parseCsr(ber)).message).toMatch(/BOOLEAN is not DER/);
+    const bad = (bytes: number[]) => typedError(() => checkDer(Uint8Array.from(bytes))).message;
+    expect(bad([0x30, 0x04, 0x02, 0x02, 0x00, 0x01])).toMatch(/INTEGER is not minimally encoded/);
+    expect(bad([0x30, 0x04, 0x02, 0x02, 0xff, 0x80])).toMatch(/INTEGER is not minimally encoded/);
+    expect(bad([0x30, 0x03, 0x03, 0x01, 0x01])).toMatch(/BIT STRING/);
+    expect(bad([0x30, 0x05, 0x24, 0x03, 0x04, 0x01, 0x41])).toMatch(/constructed string/);
+  });
+
   it("checkDer accepts well-formed DER", () => {
     const { der } = makeCsr(tempDir(), "ok", { sans: ["DNS:a.example.com"] });
     expect(() => checkDer(der)).not.toThrow();
