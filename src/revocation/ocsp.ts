@@ -54,8 +54,14 @@ export async function respondOcsp(requestDer: Uint8Array, cas: CertificateAuthor
     } catch {
       // Logging must not turn an answer into a crash.
     }
-    return errorResponse(err.kind === "badRequest" ? OcspStatus.malformedRequest : err.kind === "unauthorized" ? OcspStatus.unauthorized : OcspStatus.internalError);
+    return errorResponse(statusFor(err));
   }
+}
+
+/** By code, not kind: only the request's own faults may be blamed on the client (a config error is ours). */
+function statusFor(err: GatewayError): 1 | 2 | 6 {
+  if (err.code === "RA_ERR_MALFORMED" || err.code === "RA_ERR_DER_LIMIT") return OcspStatus.malformedRequest;
+  return err.code === "RA_ERR_UNAUTHORIZED" ? OcspStatus.unauthorized : OcspStatus.internalError;
 }
 
 /** OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED } — constant bytes, so building it cannot fail. */
@@ -109,7 +115,7 @@ async function respond(requestDer: Uint8Array, cas: CertificateAuthority[], look
   const responder = ca.ocsp;
 
   if (!Number.isFinite(opts.validityMinutes) || opts.validityMinutes <= 0) {
-    throw new GatewayError("RA_ERR_CONFIG", "OCSP validityMinutes must be positive");
+    throw new GatewayError("RA_ERR_INTERNAL", "OCSP validityMinutes must be positive");
   }
   const now = wholeSeconds(opts.now?.() ?? new Date());
   const next = new Date(now.getTime() + opts.validityMinutes * 60_000);

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,19 @@ export function opensslStatus(args: string[], cwd?: string): { code: number; out
   const r = spawnSync("openssl", args, { cwd, stdio: ["pipe", "pipe", "pipe"] });
   if (r.error) throw r.error; // openssl missing: fail, never pass silently
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+/**
+ * Asynchronous form, for talking to a server in this same process: a synchronous
+ * child would block the event loop the server needs to answer.
+ */
+export function opensslAsync(args: string[], timeoutMs = 20_000): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    execFile("openssl", args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") reject(err);
+      else resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
 }
 
 /** Runs the real OpenSSL CLI; returns stdout+stderr, throws with both when it fails. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { derToPem } from "../../src/ca/authority.js";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import type { RunningServers } from "../../src/server/listen.js";
-import { makeCsr, openssl, opensslStatus, tempDir } from "../helpers/openssl.js";
+import { makeCsr, openssl, opensslAsync, opensslStatus, tempDir } from "../helpers/openssl.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 
 let t: TestGateway;
@@ -88,30 +88,30 @@ describe("CRL over HTTP", () => {
 
 describe("OCSP over HTTP (openssl ocsp as the client)", () => {
   const ocsp = (cert: string, extra: string[] = []) =>
-    opensslStatus(["ocsp", "-issuer", join(dir, "issuing.pem"), "-cert", cert, "-url", `${base}/ocsp`, "-CAfile", join(dir, "root.pem"), ...extra]);
+    opensslAsync(["ocsp", "-timeout", "10", "-issuer", join(dir, "issuing.pem"), "-cert", cert, "-url", `${base}/ocsp`, "-CAfile", join(dir, "root.pem"), ...extra]);
 
-  it("good", () => {
-    const r = ocsp(certs.good.path);
+  it("good", async () => {
+    const r = await ocsp(certs.good.path);
     expect(r.out).toContain("Response verify OK");
     expect(r.out).toContain(`${certs.good.path}: good`);
   });
 
-  it("revoked, with reason and time", () => {
-    const r = ocsp(certs.revoked.path);
+  it("revoked, with reason and time", async () => {
+    const r = await ocsp(certs.revoked.path);
     expect(r.out).toContain("Response verify OK");
     expect(r.out).toContain(`${certs.revoked.path}: revoked`);
     expect(r.out).toContain("Reason: keyCompromise");
     expect(r.out).toContain("Revocation Time");
   });
 
-  it("unknown serial", () => {
-    const r = opensslStatus(["ocsp", "-issuer", join(dir, "issuing.pem"), "-serial", "0x0123456789abcdef", "-url", `${base}/ocsp`, "-CAfile", join(dir, "root.pem")]);
+  it("unknown serial", async () => {
+    const r = await opensslAsync(["ocsp", "-timeout", "10", "-issuer", join(dir, "issuing.pem"), "-serial", "0x0123456789abcdef", "-url", `${base}/ocsp`, "-CAfile", join(dir, "root.pem")]);
     expect(r.out).toContain("Response verify OK");
     expect(r.out).toContain("0x0123456789abcdef: unknown");
   });
 
   it("echoes the nonce (openssl checks it) and answers GET requests", async () => {
-    const withNonce = ocsp(certs.good.path, ["-resp_text"]);
+    const withNonce = await ocsp(certs.good.path, ["-resp_text"]);
     expect(withNonce.out).toContain("OCSP Nonce");
     expect(withNonce.out).not.toContain("WARNING: no nonce");
     openssl(["ocsp", "-issuer", join(dir, "issuing.pem"), "-cert", certs.revoked.path, "-no_nonce", "-reqout", join(dir, "req.der")]);

@@ -306,7 +306,8 @@ describe("bad requests get an error OCSPResponse, never an exception", () => {
     const badSigner: Signer = { id: "bad", publicKey: ca.ocsp!.signer.publicKey, algorithm: "ecdsa-sha256", sign: async () => Buffer.from([0x30, 0x00]), ping: async () => true };
     const broken = { ...ca, ocsp: { ...ca.ocsp!, signer: badSigner } };
     expect(Array.from(await respondOcsp(req, [broken], lookup, { ...opts, onError }))).toEqual([0x30, 0x03, 0x0a, 0x01, 2]);
-    expect(errors.map((e) => e.code)).toEqual(["RA_ERR_INTERNAL", "RA_ERR_SIGNER_FAILED"]);
+    expect(Array.from(await respondOcsp(req, [ca], lookup, { validityMinutes: 0, onError }))).toEqual([0x30, 0x03, 0x0a, 0x01, 2]);
+    expect(errors.map((e) => e.code)).toEqual(["RA_ERR_INTERNAL", "RA_ERR_SIGNER_FAILED", "RA_ERR_INTERNAL"]);
     // A throwing onError changes nothing.
     const quiet = await respondOcsp(Uint8Array.of(1), [ca], lookup, { ...opts, onError: () => { throw new Error("logger down"); } });
     expect(Array.from(quiet)).toEqual([0x30, 0x03, 0x0a, 0x01, 1]);
