@@ -140,7 +140,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
   r.get("/cas", (_req, res) => {
     res.json({
       cas: gw.cas.all.map((c) => ({
-        name: c.name, role: c.role, subject: c.cert.subject, notAfter: new Date(c.cert.validTo).toISOString(), signer: c.signer.id, algorithm: c.signer.algorithm,
+        name: c.name, role: c.role, subject: c.cert.subject.split("\n").join(", "), notAfter: new Date(c.cert.validTo).toISOString(), signer: c.signer.id, algorithm: c.signer.algorithm,
         certificate: derToPem(c.certDer), crl: `${gw.urls.http}/crl/${c.name}.crl`,
       })),
     });
