@@ -2,6 +2,8 @@
 import "reflect-metadata";
 import { Name as X509Name } from "@peculiar/x509";
 import { AsnConvert } from "@peculiar/asn1-schema";
+import { derSequence, derTlv } from "./der-encode.js";
+import { ia5Der, oidDer, printableDer, utf8Der } from "./der-values.js";
 import { AttributeTypeAndValue, AttributeValue, Name as AsnName, RelativeDistinguishedName } from "@peculiar/asn1-x509";
 
 const ATTRIBUTE_OIDS: Record<string, string> = {
@@ -23,6 +25,23 @@ export function buildName(rdns: Array<[string, string]>): AsnName {
       : new AttributeValue({ utf8String: v });
     return new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value })]);
   }));
+}
+
+/** The same Name as {@link buildName}, encoded straight to DER (the issuance hot path). */
+export function nameDer(rdns: Array<[string, string]>): Uint8Array {
+  return derSequence(...rdns.map(([k, v]) => {
+    const type = ATTRIBUTE_OIDS[k] ?? (/^\d+(\.\d+)+$/.test(k) ? k : undefined);
+    if (!type) throw new Error(`unknown name attribute ${k}`);
+    const value = k === "C" || k === "serialNumber" ? printableDer(v) : k === "E" || k === "DC" ? ia5Der(v) : utf8Der(v);
+    return derTlv(0x31, derSequence(oidDerCached(type), value));
+  }));
+}
+
+const oidCache = new Map<string, Uint8Array>();
+function oidDerCached(oid: string): Uint8Array {
+  let d = oidCache.get(oid);
+  if (!d) oidCache.set(oid, (d = oidDer(oid)));
+  return d;
 }
 
 /** RFC 4514 text of a DER or ASN.1 Name. */

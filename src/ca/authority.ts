@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { Certificate, SubjectKeyIdentifier, SubjectPublicKeyInfo, id_ce_subjectKeyIdentifier } from "@peculiar/asn1-x509";
+import { Certificate, SubjectKeyIdentifier, id_ce_subjectKeyIdentifier } from "@peculiar/asn1-x509";
+import { childSpans, header } from "../asn1/der-walk.js";
 import { readSecret } from "../config/load.js";
 import { secretSchema } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
@@ -132,8 +133,10 @@ export function keyIdForSpki(spkiDer: Uint8Array): Uint8Array {
 }
 
 
+/** Contents of the subjectPublicKey BIT STRING, after its unused-bits octet. */
 function subjectPublicKeyBits(spkiDer: Uint8Array): Uint8Array {
-  return new Uint8Array(AsnConvert.parse(spkiDer, SubjectPublicKeyInfo).subjectPublicKey);
+  const [, keySpan] = childSpans(spkiDer);
+  return spkiDer.subarray(header(spkiDer, keySpan[0]).contentStart + 1, keySpan[1]);
 }
 
 function keyIdOf(cert: X509Certificate): Uint8Array {

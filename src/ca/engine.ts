@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
 import type { AuditLog } from "../audit/audit-log.js";
 import { GatewayError } from "../errors.js";
 import type { IssuancePlan } from "../policy/decide.js";
@@ -11,7 +10,7 @@ import { lintEndEntity } from "./lint.js";
 import { newSerial, serialHex } from "./serial.js";
 import { signAndVerify } from "./sign-object.js";
 import { derBitString, derSequence } from "../asn1/der-encode.js";
-import { endEntityTbs, type PublicUrls } from "./template.js";
+import { EndEntityTemplates, type PublicUrls } from "./template.js";
 
 export interface IssueContext {
   requestId: string;
@@ -46,7 +45,11 @@ export class IssuingEngine {
     private readonly audit: AuditLog,
     private readonly urls: PublicUrls,
     private readonly metrics?: Metrics,
-  ) {}
+  ) {
+    this.templates = new EndEntityTemplates(urls);
+  }
+
+  private readonly templates: EndEntityTemplates;
 
   /**
    * `hooks` let the caller write its own records in the same transactions as the
@@ -59,10 +62,10 @@ export class IssuingEngine {
     if (ca.role !== "issuing") throw new GatewayError("RA_ERR_CONFIG", `profile ${plan.profile.name} names ${ca.name}, which is not an issuing CA`);
     const serialBytes = newSerial();
     const serial = serialHex(serialBytes);
-    const tbs = endEntityTbs(plan, ca, serialBytes, this.urls);
-    const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+    const tbs = this.templates.prepare(plan, ca, serialBytes);
+    const tbsDer = tbs.der;
 
-    const findings = lintEndEntity(tbs, tbsDer, plan, ca);
+    const findings = lintEndEntity(tbs, plan, ca);
     if (findings.length) {
       this.audit.record({ type: "issuance.lint_failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: ctx.requestId, data: { profile: plan.profile.name, findings } });
       throw new GatewayError("RA_ERR_LINT_FAILED", "the prepared certificate failed its pre-signing checks", { findings });
@@ -72,7 +75,7 @@ export class IssuingEngine {
       serial, caName: ca.name, profile: plan.profile.name, protocol: ctx.protocol, requestId: ctx.requestId,
       requesterKind: ctx.requester.kind, requesterId: ctx.requester.id, subject: plan.subject.map(([k, v]) => `${k}=${v}`).join(", "),
       sans: [...plan.sans.dns.map((d) => `dns:${d}`), ...plan.sans.ip.map((i) => `ip:${i}`), ...plan.sans.email.map((e) => `email:${e}`), ...plan.sans.uri.map((u) => `uri:${u}`)],
-      notBefore: tbs.validity.notBefore.getTime().toISOString(), notAfter: tbs.validity.notAfter.getTime().toISOString(),
+      notBefore: tbs.notBefore.toISOString(), notAfter: tbs.notAfter.toISOString(),
       keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
       stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
     };
@@ -94,7 +97,7 @@ export class IssuingEngine {
     this.metrics?.signerSeconds.observe({ signer: ca.name }, Number(process.hrtime.bigint() - signStart) / 1e9);
 
     // Assembled from the exact signed TBS bytes: no second serialisation that could differ.
-    const der = derSequence(tbsDer, new Uint8Array(AsnConvert.serialize(tbs.signature)), derBitString(sig));
+    const der = derSequence(tbsDer, tbs.signatureAlgorithm, derBitString(sig));
     this.store.transaction(() => {
       this.store.completeIssuance(serial, der);
       if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);

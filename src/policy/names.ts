@@ -39,6 +39,10 @@ export function checkNames(sans: SanSet & { other?: number }, profile: Profile):
     if (!rules.ip) reject(ip, "IP addresses are not allowed by this profile");
     if (!isIP(ip) || !rules.ip.some((c) => ipInCidr(ip, c))) reject(ip, "outside the profile's IP ranges");
   }
+  for (const v of [...sans.email, ...sans.uri]) {
+    // IA5String in the certificate: internationalised names must arrive already encoded.
+    if (!/^[\x21-\x7e]+$/.test(v)) reject(v, "only printable ASCII is allowed (encode internationalised names first)");
+  }
   for (const e of sans.email) {
     if (!rules.email) reject(e, "email addresses are not allowed by this profile");
     const at = e.lastIndexOf("@");

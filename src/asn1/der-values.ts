@@ -1,0 +1,29 @@
+import { derTlv } from "./der-encode.js";
+
+/** OBJECT IDENTIFIER content octets for a dotted OID. */
+export function oidDer(oid: string): Uint8Array {
+  const arcs = oid.split(".").map((a) => BigInt(a));
+  const out: number[] = [];
+  const push = (v: bigint) => {
+    const bytes = [Number(v & 0x7fn)];
+    for (v >>= 7n; v > 0n; v >>= 7n) bytes.unshift(Number(v & 0x7fn) | 0x80);
+    out.push(...bytes);
+  };
+  push(arcs[0] * 40n + arcs[1]);
+  for (const a of arcs.slice(2)) push(a);
+  return derTlv(0x06, Uint8Array.from(out));
+}
+
+/** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 §4.1.2.5), whole seconds, Z. */
+export function timeDer(d: Date): Uint8Array {
+  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, "");
+  return d.getUTCFullYear() < 2050 ? derTlv(0x17, Buffer.from(`${digits.slice(2)}Z`, "ascii")) : derTlv(0x18, Buffer.from(`${digits}Z`, "ascii"));
+}
+
+/** INTEGER from content octets that are already minimal and positive (serials). */
+export const integerDer = (content: Uint8Array) => derTlv(0x02, content);
+export const octetStringDer = (content: Uint8Array) => derTlv(0x04, content);
+export const utf8Der = (s: string) => derTlv(0x0c, Buffer.from(s, "utf8"));
+export const printableDer = (s: string) => derTlv(0x13, Buffer.from(s, "ascii"));
+export const ia5Der = (s: string) => derTlv(0x16, Buffer.from(s, "ascii"));
