@@ -7,6 +7,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // graphene-pk11 and better-sqlite3 are native: separate processes keep module state apart.
     pool: "forks",
+    setupFiles: ["test/helpers/cleanup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 
 async function timed(fn: () => Promise<void> | void): Promise<{ ops: number; perSecond: number }> {
-  for (let i = 0; i < 20; i++) await fn(); // warm-up
+  for (let i = 0; i < 300; i++) await fn(); // warm-up: JIT and SQLite page cache
   let ops = 0;
   const start = performance.now();
   const end = start + SECONDS * 1000;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { derToPem } from "../../src/ca/authority.js";
 import { EnrollmentService } from "../../src/enrollment/service.js";
@@ -86,6 +87,20 @@ describe("CRL over HTTP", () => {
   });
 });
 
+describe("HTTPS listener", () => {
+  it("serves the generated TLS certificate and its issuing CA: a client trusting only the root verifies localhost", async () => {
+    const r = await opensslAsync(["s_client", "-connect", `127.0.0.1:${servers.httpsPort}`, "-servername", "localhost", "-verify_hostname", "localhost",
+      "-CAfile", join(dir, "root.pem"), "-verify_return_error", "-brief"], 15_000);
+    expect(r.out).toMatch(/Verification: OK/);
+    const res = await new Promise<number>((resolve, reject) => {
+      const q = httpsRequest({ host: "127.0.0.1", port: servers.httpsPort, path: "/healthz", servername: "localhost", ca: readFileSync(join(dir, "root.pem")) }, (s) => resolve(s.statusCode ?? 0));
+      q.on("error", reject);
+      q.end();
+    });
+    expect(res).toBe(200);
+  });
+});
+
 describe("OCSP over HTTP (openssl ocsp as the client)", () => {
   const ocsp = (cert: string, extra: string[] = []) =>
     opensslAsync(["ocsp", "-timeout", "10", "-issuer", join(dir, "issuing.pem"), "-cert", cert, "-url", `${base}/ocsp`, "-CAfile", join(dir, "root.pem"), ...extra]);
@@ -115,7 +130,6 @@ describe("OCSP over HTTP (openssl ocsp as the client)", () => {
     expect(withNonce.out).toContain("OCSP Nonce");
     expect(withNonce.out).not.toContain("WARNING: no nonce");
     openssl(["ocsp", "-issuer", join(dir, "issuing.pem"), "-cert", certs.revoked.path, "-no_nonce", "-reqout", join(dir, "req.der")]);
-    const { readFileSync } = await import("node:fs");
     const b64 = encodeURIComponent(readFileSync(join(dir, "req.der")).toString("base64"));
     await fetchTo(`${base}/ocsp/${b64}`, "get-resp.der");
     const r = opensslStatus(["ocsp", "-respin", join(dir, "get-resp.der"), "-issuer", join(dir, "issuing.pem"), "-cert", certs.revoked.path, "-CAfile", join(dir, "root.pem"), "-no_nonce"]);
