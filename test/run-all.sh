@@ -17,7 +17,7 @@ if ((${#need[@]})); then
 fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
 
-npx tsc --noEmit -p .
+npm run -s typecheck
 mkdir -p test-output
 status=0
 npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json --outputFile.json=test-output/vitest.json || status=$?

@@ -39,17 +39,17 @@ export interface IssuedCertificate {
  * (serial reserved, not signed) or "failed" with the reason.
  */
 export class IssuingEngine {
+  private readonly templates: EndEntityTemplates;
+
   constructor(
     private readonly cas: CaRegistry,
     private readonly store: Store,
     private readonly audit: AuditLog,
-    private readonly urls: PublicUrls,
+    urls: PublicUrls,
     private readonly metrics?: Metrics,
   ) {
     this.templates = new EndEntityTemplates(urls);
   }
-
-  private readonly templates: EndEntityTemplates;
 
   /**
    * `hooks` let the caller write its own records in the same transactions as the

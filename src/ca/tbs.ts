@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { Extension, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Time, Validity, Version } from "@peculiar/asn1-x509";
+import { Extension, Extensions, Name, SubjectPublicKeyInfo, TBSCertificate, Validity, Version } from "@peculiar/asn1-x509";
 import { algorithmIdentifier } from "../asn1/algorithms.js";
 import type { SignatureAlgorithmName } from "../signers/signer.js";
 import { toArrayBuffer } from "./sign-object.js";
@@ -42,8 +42,4 @@ export function buildTbs(i: TbsInput): TBSCertificate {
     subjectPublicKeyInfo: i.publicKey instanceof Uint8Array ? AsnConvert.parse(i.publicKey, SubjectPublicKeyInfo) : spkiOf(i.publicKey),
     extensions: new Extensions(i.extensions),
   });
-}
-
-export function timeToDate(t: Time): Date {
-  return t.getTime();
 }

@@ -37,17 +37,19 @@ export function publicRouter(gw: Gateway): Router {
     if (rec.revokedAt) return { status: "revoked", revokedAt: new Date(rec.revokedAt), reason: rec.revocationReason };
     return { status: "good" };
   };
-  const ocspOpts = { validityMinutes: gw.config.ocsp.responseValidityMinutes };
-  const send = async (res: express.Response, body: Uint8Array | undefined) => {
-    const out = await respondOcsp(body ?? new Uint8Array(), gw.cas.issuing, lookup, ocspOpts);
+  const send = async (req: express.Request, res: express.Response, body: Uint8Array | undefined) => {
+    const out = await respondOcsp(body ?? new Uint8Array(), gw.cas.issuing, lookup, {
+      validityMinutes: gw.config.ocsp.responseValidityMinutes,
+      onError: (e) => (e.kind === "internal" ? req.log.error({ code: e.code, detail: e.detail }, "OCSP internal error") : req.log.info({ code: e.code }, e.message)),
+    });
     res.type("application/ocsp-response").send(Buffer.from(out));
   };
   r.post("/ocsp", express.raw({ type: () => true, limit: 8 * 1024 }), async (req, res) => {
-    await send(res, Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : undefined);
+    await send(req, res, Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : undefined);
   });
   r.get(/^\/ocsp\/(.+)$/, async (req, res) => {
     const path = req.originalUrl.slice(req.originalUrl.indexOf("/ocsp/") + 6);
-    await send(res, decodeOcspGetPath(path));
+    await send(req, res, decodeOcspGetPath(path));
   });
   return r;
 }
