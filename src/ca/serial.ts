@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { GatewayError } from "../errors.js";
 
 /**
  * 136 random bits from the CSPRNG as a positive, minimally encoded DER INTEGER of
@@ -23,4 +24,14 @@ export function serialBytes(hex: string): Uint8Array {
   const clean = hex.toLowerCase().replace(/^0x/, "").replace(/:/g, "");
   const b = Buffer.from(clean.length % 2 ? `0${clean}` : clean, "hex");
   return b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b;
+}
+
+/**
+ * Any operator spelling of a serial (colons, 0x, upper case, leading zeros) → the stored form.
+ * Throws on anything that is not hex so a typo is reported instead of silently not matching.
+ */
+export function normalizeSerial(text: string): string {
+  const clean = text.trim().toLowerCase().replace(/^0x/, "").replace(/:/g, "");
+  if (!/^[0-9a-f]{1,64}$/.test(clean)) throw new GatewayError("RA_ERR_MALFORMED", "a serial number is 1–64 hex digits (colons allowed)");
+  return serialHex(serialBytes(clean));
 }

@@ -1,3 +1,4 @@
+import { normalizeSerial } from "../ca/serial.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -44,7 +45,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return 0;
   }
   if (cmd === "cert" && sub === "show") {
-    const c = gw.store.getCertificate(need(rest[1], "SERIAL"));
+    const c = gw.store.getCertificate(normalizeSerial(need(rest[1], "SERIAL")));
     if (!c) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
     if (pem && c.der) process.stdout.write(derToPem(c.der));
     else console.log(JSON.stringify({ ...c, der: undefined }, null, 2));

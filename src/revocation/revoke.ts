@@ -1,6 +1,7 @@
 import type { AuditLog } from "../audit/audit-log.js";
 import type { CaRegistry } from "../ca/authority.js";
 import { GatewayError } from "../errors.js";
+import { normalizeSerial } from "../ca/serial.js";
 import type { Store } from "../store/types.js";
 import type { CrlPublisher } from "./crl.js";
 import { parseReason, reasonName } from "./reasons.js";
@@ -16,7 +17,7 @@ export class RevocationService {
   /** Revokes, audits, and regenerates the CA's CRL at once so CRL and OCSP agree immediately. */
   async revoke(serialHexText: string, reason: string | number | undefined, actor: string): Promise<{ serial: string; reason: string; revokedAt: string }> {
     const code = parseReason(reason);
-    const serial = serialHexText.toLowerCase().replace(/:/g, "").replace(/^0+(?=.)/, "");
+    const serial = normalizeSerial(serialHexText);
     const rec = this.store.getCertificate(serial);
     if (!rec || rec.stage !== "issued") throw new GatewayError("RA_ERR_NOT_FOUND", `no issued certificate with serial ${serial}`);
     if (rec.revokedAt) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} was revoked at ${rec.revokedAt}`);

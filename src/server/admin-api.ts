@@ -1,3 +1,4 @@
+import { normalizeSerial } from "../ca/serial.js";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { derToPem, pemToDer } from "../ca/authority.js";
 import type { EnrollmentSecrets } from "../enrollment/secrets.js";
@@ -69,7 +70,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
   });
 
   r.get("/certificates/:serial", (req, res) => {
-    const rec = gw.store.getCertificate(String(req.params.serial));
+    const rec = gw.store.getCertificate(normalizeSerial(String(req.params.serial)));
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
     const format = str(req.query.format) ?? "json";
     if (format === "json") {

@@ -5,6 +5,7 @@ import { sansToGeneralNames } from "../../src/asn1/general-names.js";
 import { buildName, nameDer } from "../../src/asn1/name.js";
 import { oidDer, timeDer } from "../../src/asn1/der-values.js";
 import { generalNamesDer } from "../../src/ca/template.js";
+import { normalizeSerial, serialHex } from "../../src/ca/serial.js";
 import { openssl, tempDir } from "../helpers/openssl.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,5 +36,17 @@ describe("hand-written DER encoders match the ASN.1 schema classes", () => {
     expect(openssl(["asn1parse", "-inform", "DER", "-in", join(dir, "utc.der")])).toContain("UTCTIME           :491231235959Z");
     writeFileSync(join(dir, "gen.der"), timeDer(new Date("2050-01-01T00:00:00Z")));
     expect(openssl(["asn1parse", "-inform", "DER", "-in", join(dir, "gen.der")])).toContain("GENERALIZEDTIME   :20500101000000Z");
+  });
+});
+
+describe("serial spelling", () => {
+  it("maps every operator spelling of a serial whose first octet is below 0x10 to the stored form", () => {
+    const stored = serialHex(Uint8Array.from([0x0f, 0xab, 0x01]));
+    expect(stored).toBe("0fab01");
+    for (const s of ["0fab01", "0F:AB:01", "fab01", "0x0fab01", "000fab01"]) expect(normalizeSerial(s)).toBe(stored);
+  });
+  it("rejects text that is not hex", () => {
+    expect(() => normalizeSerial("12zz")).toThrow(/hex/);
+    expect(() => normalizeSerial("")).toThrow(/hex/);
   });
 });
