@@ -28,11 +28,42 @@ export const ERROR_CODES = {
   RA_ERR_BAD_REVOCATION_REASON: { kind: "badRequest", doc: "The revocation reason is not an RFC 5280 reason code usable here." },
   RA_ERR_LINT_FAILED: { kind: "internal", doc: "The prepared certificate failed a pre-signing lint; nothing was signed." },
   RA_ERR_SIGNER_FAILED: { kind: "internal", doc: "The signer failed or produced a signature that does not verify." },
+  RA_ERR_BAD_NONCE: { kind: "badRequest", doc: "ACME: the anti-replay nonce is missing, unknown, expired or already used." },
+  RA_ERR_BAD_SIGNATURE_ALG: { kind: "badRequest", doc: "ACME: the JWS algorithm is not allowed or does not match the key type." },
+  RA_ERR_BAD_SIGNATURE: { kind: "badRequest", doc: "ACME: the JWS signature or its protected header is invalid." },
+  RA_ERR_ACCOUNT_NOT_FOUND: { kind: "badRequest", doc: "ACME: no account exists for this key or key identifier." },
+  RA_ERR_ACCOUNT_DEACTIVATED: { kind: "unauthorized", doc: "ACME: the account is deactivated." },
+  RA_ERR_EAB_REQUIRED: { kind: "unauthorized", doc: "ACME: this endpoint requires external account binding." },
+  RA_ERR_EAB_INVALID: { kind: "unauthorized", doc: "ACME: the external account binding is unknown, used, expired or does not verify." },
+  RA_ERR_ORDER_NOT_READY: { kind: "conflict", doc: "ACME: the order cannot be finalized in its current state." },
+  RA_ERR_RATE_LIMITED: { kind: "rejected", doc: "Too many requests from this account or address; retry later." },
+  RA_ERR_ALREADY_REPLACED: { kind: "conflict", doc: "The certificate named as replaced (ACME ARI `replaces`) was already replaced or is not this account's." },
+  RA_ERR_BAD_CSR: { kind: "badRequest", doc: "The CSR is unusable for this order (names differ, key reused, malformed)." },
+  RA_ERR_METHOD_NOT_ALLOWED: { kind: "badRequest", doc: "The HTTP method is not allowed on this resource." },
+  RA_ERR_UNSUPPORTED_MEDIA: { kind: "badRequest", doc: "The request's Content-Type is not the one the protocol requires." },
+  RA_ERR_KEY_IN_USE: { kind: "conflict", doc: "ACME: the new account key already belongs to another account." },
+  RA_ERR_UNSUPPORTED_IDENTIFIER: { kind: "badRequest", doc: "ACME: the identifier type is not supported here." },
+  RA_ERR_VALIDATION_CONNECTION: { kind: "unauthorized", doc: "Challenge validation could not connect to the client (refused, timed out, address not allowed)." },
+  RA_ERR_VALIDATION_DNS: { kind: "unauthorized", doc: "Challenge validation found no usable DNS record." },
+  RA_ERR_VALIDATION_INCORRECT: { kind: "unauthorized", doc: "Challenge validation got a response that does not match the key authorization." },
+  RA_ERR_VALIDATION_TLS: { kind: "unauthorized", doc: "Challenge validation failed in TLS (no acme-tls/1, wrong certificate or extension)." },
   RA_ERR_CONFIG: { kind: "badRequest", doc: "The configuration is invalid." },
   RA_ERR_INTERNAL: { kind: "internal", doc: "An unexpected internal failure; details are in the log." },
 } as const satisfies Record<string, { kind: ErrorKind; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Facts a front-end may show the client besides the message. */
+export interface ErrorHints {
+  /** Seconds after which a retry may succeed (rate limits, pending work). */
+  retryAfterSeconds?: number;
+  /** One failure per item (e.g. per ACME identifier) when several failed at once. */
+  parts?: Array<{ identifier: { type: string; value: string }; error: GatewayError }>;
+  /** Algorithms that would have been accepted. */
+  algorithms?: string[];
+  /** URL of the existing resource a conflict is about. */
+  location?: string;
+}
 
 export class GatewayError extends Error {
   readonly kind: ErrorKind;
@@ -41,6 +72,7 @@ export class GatewayError extends Error {
     message: string,
     /** Extra facts for the log, never sent to clients. */
     readonly detail?: Record<string, unknown>,
+    readonly hints?: ErrorHints,
   ) {
     super(message);
     this.name = "GatewayError";

@@ -10,6 +10,8 @@ import { GatewayError } from "../errors.js";
 import { hashToken, openGateway, type Gateway } from "../gateway.js";
 import { createLogger } from "../log.js";
 import type { CertificateQuery } from "../store/types.js";
+import { EabKeys } from "../../protocols/acme/eab.js";
+import { eabJson } from "../server/admin-api.js";
 
 /** Admin operations run against the local data directory (SQLite in WAL mode is safe beside a running server). */
 export async function adminCommand(config: GatewayConfig, cmd: string, rest: string[], argv: string[]): Promise<number> {
@@ -19,6 +21,7 @@ export async function adminCommand(config: GatewayConfig, cmd: string, rest: str
       status: { type: "string" }, profile: { type: "string" }, name: { type: "string" }, "expiring-days": { type: "string" }, pem: { type: "boolean" },
       csr: { type: "string" }, out: { type: "string" }, reason: { type: "string" }, comment: { type: "string" }, type: { type: "string" },
       limit: { type: "string" }, subject: { type: "string" }, protocols: { type: "string" }, "ttl-minutes": { type: "string" },
+      profiles: { type: "string" }, suffixes: { type: "string" }, endpoint: { type: "string" }, "ttl-hours": { type: "string" },
     },
   });
   const s = (k: string) => values[k] as string | undefined;
@@ -103,6 +106,18 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
       ttlMinutes: s("ttl-minutes") ? Number(s("ttl-minutes")) : undefined,
     }, actor);
     console.log(JSON.stringify(m, null, 2));
+    return 0;
+  }
+  if (cmd === "acme" && sub === "eab" && rest[1] === "create") {
+    const k = new EabKeys(gw.store.acme, gw.profiles, gw.audit).create({
+      profiles: need(s("profiles") ?? s("profile"), "--profiles").split(","), nameSuffixes: s("suffixes")?.split(","), endpoint: s("endpoint"),
+      ttlHours: s("ttl-hours") ? Number(s("ttl-hours")) : undefined, createdBy: actor,
+    });
+    console.log(JSON.stringify({ kid: k.kid, hmacKey: k.hmacKey, ...eabJson(k.record) }, null, 2));
+    return 0;
+  }
+  if (cmd === "acme" && sub === "eab" && rest[1] === "list") {
+    for (const k of gw.store.acme.listEabKeys()) console.log(JSON.stringify(eabJson(k)));
     return 0;
   }
   if (cmd === "token" && sub === "create") {

@@ -22,6 +22,9 @@ const USAGE = `usage: gateway <command> [options]
   approvals list | approve ID [--comment C] | reject ID [--reason R]
   audit verify | audit list [--type T] [--limit N]
   secret create --profile P [--subject S] [--protocols est,scep,cmp] [--ttl-minutes N]
+  acme eab create --profiles P[,P] [--suffixes example.com,...] [--endpoint NAME] [--ttl-hours N]
+                                mint an ACME external account binding key (MAC key printed once)
+  acme eab list
   token create --name NAME      mint another admin API token (printed once)
 
 common options: --config FILE (or GATEWAY_CONFIG), --data-dir DIR`;
@@ -50,11 +53,13 @@ async function main(argv: string[]): Promise<number> {
     const log = createLogger(config.log.level);
     const gw = await openGateway(config, log);
     const { startServers } = await import("../server/listen.js");
+    const { acmeDirectoryUrls } = await import("../../protocols/acme/index.js");
     const servers = await startServers(gw);
     const https = `https://localhost:${servers.httpsPort}`;
     const http = `http://localhost:${servers.httpPort}`;
     console.log([
       `enrollment gateway ready (config: ${source}, data: ${gw.paths.data})`,
+      ...acmeDirectoryUrls(gw).map((u) => `  ACME directory ${u}`),
       `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
       `  health         ${https}/healthz  ${http}/healthz  /readyz`,
       `  metrics        ${http}/metrics`,

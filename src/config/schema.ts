@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { acmeConfigSchema } from "../../protocols/acme/config.js";
 
 /** A secret given inline, from an environment variable or from a file. */
 export const secretSchema = z.union([
@@ -84,6 +85,7 @@ export const configSchema = z
       })
       .strict()
       .default({ maxBodyBytes: 64 * 1024 }),
+    acme: acmeConfigSchema.default(acmeConfigSchema.parse({})),
     expiryWarningDays: z.number().int().positive().default(30),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })

@@ -5,15 +5,19 @@ export function serializeRequest(req: EnrollmentRequest): string {
   return JSON.stringify({
     ...req,
     csr: req.csr ? Buffer.from(req.csr).toString("base64") : undefined,
+    forbiddenKeys: req.forbiddenKeys?.map((k) => Buffer.from(k).toString("base64")),
     validity: req.validity ? { notBefore: req.validity.notBefore?.toISOString(), notAfter: req.validity.notAfter?.toISOString() } : undefined,
   });
 }
 
 export function deserializeRequest(text: string): EnrollmentRequest {
-  const o = JSON.parse(text) as Omit<EnrollmentRequest, "csr" | "validity"> & { csr?: string; validity?: { notBefore?: string; notAfter?: string } };
+  const o = JSON.parse(text) as Omit<EnrollmentRequest, "csr" | "validity" | "forbiddenKeys"> & {
+    csr?: string; forbiddenKeys?: string[]; validity?: { notBefore?: string; notAfter?: string };
+  };
   return {
     ...o,
     csr: o.csr ? new Uint8Array(Buffer.from(o.csr, "base64")) : undefined,
+    forbiddenKeys: o.forbiddenKeys?.map((k) => new Uint8Array(Buffer.from(k, "base64"))),
     validity: o.validity
       ? { notBefore: o.validity.notBefore ? new Date(o.validity.notBefore) : undefined, notAfter: o.validity.notAfter ? new Date(o.validity.notAfter) : undefined }
       : undefined,

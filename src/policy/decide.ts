@@ -83,14 +83,18 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
   const keySpec = describeKey(publicKey);
   checkKeyAllowed(keySpec, profile.keys);
   if (req.expectedNames && !sameNames(req.expectedNames, sans)) {
-    throw new GatewayError("RA_ERR_NAME_NOT_ALLOWED", "the CSR's names differ from the names that were authorized");
+    throw new GatewayError("RA_ERR_BAD_CSR", "the CSR's names differ from the names that were authorized");
+  }
+  const spki = csr?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+  if (req.forbiddenKeys?.some((k) => Buffer.from(k).equals(Buffer.from(spki)))) {
+    throw new GatewayError("RA_ERR_BAD_CSR", "the CSR reuses a key that must not be certified here (e.g. the account key)");
   }
   checkNames(sans, profile);
   const { notBefore, notAfter } = validity(req, profile, now);
   return {
     profile,
     publicKey,
-    spki: csr?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
+    spki,
     keySpec,
     subject: subjectFor(profile, sans, csrCn),
     sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri },

@@ -29,6 +29,8 @@ export interface EnrollmentRequest {
   keyGen?: { spec: KeySpec; subject?: string; names: SanSet };
   /** Names the protocol already validated (e.g. ACME order identifiers); the CSR must match them exactly. */
   expectedNames?: SanSet;
+  /** SPKI DER of keys the certificate must not carry (ACME: the account key). */
+  forbiddenKeys?: Uint8Array[];
   validity?: { notBefore?: Date; notAfter?: Date };
   /** Serial (hex) of the certificate this one renews. */
   renewalOf?: string;

@@ -2,6 +2,8 @@ import { normalizeSerial } from "../ca/serial.js";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import { derToPem, pemToDer } from "../ca/authority.js";
 import type { EnrollmentSecrets } from "../enrollment/secrets.js";
+import { EabKeys } from "../../protocols/acme/eab.js";
+import type { AcmeEabKeyRecord } from "../store/acme-types.js";
 import { EnrollmentService } from "../enrollment/service.js";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
@@ -138,6 +140,25 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
     res.status(201).json(secrets.mint({ profile: b.profile, subject: str(b.subject), protocols, ttlMinutes: b.ttlMinutes !== undefined ? Number(b.ttlMinutes) : undefined }, actor(req)));
   });
 
+  // ACME external account binding keys: the MAC key is shown once, in the creation answer.
+  const eab = new EabKeys(gw.store.acme, gw.profiles, gw.audit);
+  r.post("/acme/eab-keys", (req, res) => {
+    const b = req.body ?? {};
+    const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === "string" ? v.split(",").filter(Boolean) : undefined);
+    const profiles = list(b.profiles) ?? (str(b.profile) ? [str(b.profile)!] : undefined);
+    if (!profiles?.length) throw new GatewayError("RA_ERR_MALFORMED", "profiles is required");
+    const k = eab.create({ profiles, nameSuffixes: list(b.nameSuffixes), endpoint: str(b.endpoint), ttlHours: b.ttlHours !== undefined ? Number(b.ttlHours) : undefined, createdBy: actor(req) });
+    res.status(201).json({ kid: k.kid, hmacKey: k.hmacKey, ...eabJson(k.record) });
+  });
+  r.get("/acme/eab-keys", (_req, res) => {
+    res.json({ keys: gw.store.acme.listEabKeys().map(eabJson) });
+  });
+  r.delete("/acme/eab-keys/:kid", (req, res) => {
+    if (!gw.store.acme.deleteEabKey(String(req.params.kid))) throw new GatewayError("RA_ERR_NOT_FOUND", "no such EAB key");
+    gw.audit.record({ type: "acme.eab.deleted", actor: actor(req), target: String(req.params.kid) });
+    res.status(204).end();
+  });
+
   r.get("/cas", (_req, res) => {
     res.json({
       cas: gw.cas.all.map((c) => ({
@@ -161,3 +182,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
   return r;
 }
 
+/** An EAB key as listed: never the MAC key. */
+export function eabJson(k: AcmeEabKeyRecord): Record<string, unknown> {
+  return { kid: k.id, profiles: k.profiles, nameSuffixes: k.nameSuffixes, endpoint: k.endpoint, createdBy: k.createdBy, createdAt: k.createdAt, expiresAt: k.expiresAt, boundAccount: k.accountId };
+}

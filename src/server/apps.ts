@@ -1,4 +1,6 @@
 import express, { type Express } from "express";
+import { mountAcme } from "../../protocols/acme/index.js";
+import type { AcmeContext } from "../../protocols/acme/context.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
@@ -10,9 +12,10 @@ export interface Apps {
   https: Express;
   http: Express;
   secrets: EnrollmentSecrets;
+  acme?: AcmeContext;
 }
 
-/** The HTTPS app (admin API; later ACME/EST) and the plain HTTP app (CRL, OCSP; later SCEP/CMP). */
+/** The HTTPS app (admin API, ACME; later EST) and the plain HTTP app (CRL, OCSP; later SCEP/CMP). */
 export function buildApps(gw: Gateway): Apps {
   const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit);
   const base = (name: string) => {
@@ -24,6 +27,7 @@ export function buildApps(gw: Gateway): Apps {
     return app;
   };
   const https = base("https");
+  const acme = mountAcme(https, gw);
   https.use("/admin/api/v1", adminRouter(gw, secrets));
   https.use(publicRouter(gw));
   https.use(jsonErrors);
@@ -31,5 +35,5 @@ export function buildApps(gw: Gateway): Apps {
   const http = base("http");
   http.use(publicRouter(gw));
   http.use(jsonErrors);
-  return { https, http, secrets };
+  return { https, http, secrets, acme };
 }

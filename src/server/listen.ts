@@ -4,11 +4,12 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { derToPem } from "../ca/authority.js";
 import type { Gateway } from "../gateway.js";
-import { buildApps } from "./apps.js";
+import { buildApps, type Apps } from "./apps.js";
 
 export interface RunningServers {
   https: Server;
   http: Server;
+  apps: Apps;
   httpsPort: number;
   httpPort: number;
   close(): Promise<void>;
@@ -35,6 +36,9 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   }
   const httpsPort = await listen(https, gw.config.listen.https.host, gw.config.listen.https.port);
   const httpPort = await listen(http, gw.config.listen.http.host, gw.config.listen.http.port);
+  // Without configured external URLs, protocol documents must name the ports actually bound (port 0 in tests).
+  if (!gw.config.externalUrl.https) gw.urls.https = `https://localhost:${httpsPort}`;
+  if (!gw.config.externalUrl.http) gw.urls.http = `http://localhost:${httpPort}`;
 
   // Fresh CRLs for every CA on start, then on the configured schedule.
   const publishAll = async () => {
@@ -47,10 +51,11 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   timer.unref();
 
   return {
-    https, http, httpsPort, httpPort,
+    https, http, httpsPort, httpPort, apps,
     async close() {
       clearInterval(timer);
       await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      await apps.acme?.drain();
     },
   };
 }

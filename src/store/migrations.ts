@@ -88,4 +88,60 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (ca_name, number)
   );
   `,
+  // 2: ACME front-end state. Nonces are redeemed with DELETE … RETURNING (single use, atomic).
+  `
+  CREATE TABLE acme_nonces (value TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE acme_accounts (
+    id TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    thumbprint TEXT NOT NULL UNIQUE,
+    jwk TEXT NOT NULL,
+    status TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    eab_key_id TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE acme_orders (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+    endpoint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    identifiers TEXT NOT NULL,
+    authz_ids TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    not_before TEXT,
+    not_after TEXT,
+    expires TEXT NOT NULL,
+    error TEXT,
+    request_id TEXT,
+    cert_serial TEXT,
+    replaces TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX acme_orders_account ON acme_orders(account_id, created_at);
+  CREATE TABLE acme_authzs (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+    identifier_type TEXT NOT NULL,
+    identifier_value TEXT NOT NULL,
+    wildcard INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    token TEXT NOT NULL,
+    challenges TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX acme_authzs_reuse ON acme_authzs(account_id, identifier_type, identifier_value, status);
+  CREATE TABLE acme_eab_keys (
+    id TEXT PRIMARY KEY,
+    hmac_key TEXT NOT NULL,
+    endpoint TEXT,
+    profiles TEXT NOT NULL,
+    name_suffixes TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    account_id TEXT
+  );
+  `,
 ];

@@ -3,12 +3,16 @@ import type {
   AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CrlRecord, EnrollmentSecretRecord, RequestRecord, RequestStatus, Store,
 } from "./types.js";
 import { MIGRATIONS } from "./migrations.js";
+import { SqliteAcmeStore } from "./acme-sqlite.js";
+import { StatementCache } from "./statements.js";
+import type { AcmeStore } from "./acme-types.js";
 
 type Row = Record<string, unknown>;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
-  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly stmts: StatementCache;
+  readonly acme: AcmeStore;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -17,6 +21,8 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
     this.migrate();
+    this.stmts = new StatementCache(this.db);
+    this.acme = new SqliteAcmeStore(this.db);
   }
 
   private migrate(): void {
@@ -30,12 +36,7 @@ export class SqliteStore implements Store {
   }
 
   private st(sql: string): Database.Statement {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
+    return this.stmts.get(sql);
   }
 
   ping(): boolean {

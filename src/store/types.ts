@@ -1,4 +1,5 @@
 import type { Protocol } from "../policy/request.js";
+import type { AcmeStore } from "./acme-types.js";
 
 export type IssuanceStage = "intent" | "issued" | "failed";
 
@@ -103,6 +104,8 @@ export interface AuditQuery {
 export interface Store {
   ping(): boolean;
   close(): void;
+  /** The ACME front-end's tables. */
+  readonly acme: AcmeStore;
   /** Runs `fn` in one write transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
 

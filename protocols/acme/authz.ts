@@ -1,0 +1,104 @@
+import { GatewayError, toGatewayError } from "../../src/errors.js";
+import type { AcmeAuthzRecord, AcmeChallengeRecord } from "../../src/store/acme-types.js";
+import type { AcmeContext, AcmeUrls } from "./context.js";
+import { authzStatus } from "./order-state.js";
+import { problemRecord } from "./problems.js";
+import { authzJson, challengeJson } from "./render.js";
+import type { AcmeReply } from "./reply.js";
+import { accountOf, objectPayload, type SignedRequest } from "./signed-request.js";
+import type { ChallengeType } from "./validation/types.js";
+
+const HOUR = 3_600_000;
+
+function loadAuthz(ctx: AcmeContext, r: SignedRequest, id: string): AcmeAuthzRecord {
+  const a = ctx.store.getAuthz(id);
+  if (!a || a.accountId !== accountOf(r).id) throw new GatewayError("RA_ERR_NOT_FOUND", "no such authorization for this account");
+  return recoverInterrupted(ctx, a);
+}
+
+/**
+ * A validation outlives neither its timeout nor the process: a challenge still `processing`
+ * well past the timeout was cut off by a restart, so it fails instead of hanging forever.
+ */
+function recoverInterrupted(ctx: AcmeContext, a: AcmeAuthzRecord): AcmeAuthzRecord {
+  const idx = a.challenges.findIndex((c) => c.status === "processing");
+  const staleMs = ctx.cfg.validation.timeoutMs + 30_000;
+  if (idx < 0 || a.status !== "pending" || Date.now() - new Date(a.updatedAt).getTime() < staleMs) return a;
+  settle(ctx, a, idx, { ok: false, error: new GatewayError("RA_ERR_VALIDATION_CONNECTION", "validation was interrupted; create a new order"), records: [] });
+  return ctx.store.getAuthz(a.id)!;
+}
+
+/** POST-as-GET reads; `{"status": "deactivated"}` deactivates (§7.5.2). */
+export function postAuthz(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): AcmeReply {
+  let a = loadAuthz(ctx, r, id);
+  const now = new Date().toISOString();
+  if (r.payload !== undefined) {
+    const p = objectPayload(r);
+    if (p.status !== "deactivated") throw new GatewayError("RA_ERR_MALFORMED", "an authorization's status can only be set to deactivated");
+    const s = authzStatus(a, now);
+    if (s !== "pending" && s !== "valid") throw new GatewayError("RA_ERR_MALFORMED", `an ${s} authorization cannot be deactivated`);
+    ctx.store.updateAuthz(id, { status: "deactivated" });
+    ctx.gw.audit.record({ type: "acme.authz.deactivated", actor: `acme-account:${a.accountId}`, target: id, data: { identifier: a.identifier } });
+    a = ctx.store.getAuthz(id)!;
+  }
+  const pending = a.challenges.some((c) => c.status === "processing");
+  return { json: authzJson(a, urls, now), retryAfterSeconds: pending ? ctx.cfg.retryAfterSeconds : undefined };
+}
+
+/**
+ * POST `{}` to a challenge starts validation once (§7.5.1); the answer is the challenge in
+ * `processing` and the client polls the authorization. Validation runs in the background.
+ */
+export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, authzId: string, type: string): AcmeReply {
+  const a = loadAuthz(ctx, r, authzId);
+  const idx = a.challenges.findIndex((c) => c.type === type);
+  if (idx < 0) throw new GatewayError("RA_ERR_NOT_FOUND", `this authorization has no ${type} challenge`);
+  const links = [{ url: urls.authz(a.id), rel: "up" }];
+  const now = new Date().toISOString();
+  if (r.payload === undefined || authzStatus(a, now) !== "pending" || a.challenges[idx].status !== "pending") {
+    return { json: challengeJson(a, a.challenges[idx], urls), links };
+  }
+  objectPayload(r);
+  const challenges = a.challenges.map((c, i) => (i === idx ? { ...c, status: "processing" as const } : c));
+  if (!ctx.store.claimChallenge(a.id, type, challenges, a.updatedAt)) {
+    const cur = ctx.store.getAuthz(a.id)!;
+    return { json: challengeJson(cur, cur.challenges[idx], urls), links };
+  }
+  const claimed = { ...a, challenges };
+  if (ctx.cfg.validation.insecureSkipValidation) {
+    settle(ctx, claimed, idx, { ok: true, records: [] });
+  } else {
+    const keyAuthorization = `${a.token}.${accountOf(r).thumbprint}`;
+    const job = ctx.validator
+      .validate({ type: type as ChallengeType, identifier: a.identifier, token: a.token, keyAuthorization })
+      .then((res) => settle(ctx, claimed, idx, res))
+      .catch((e) => ctx.gw.log.error({ err: (e as Error).message, authz: a.id }, "challenge validation crashed"))
+      .finally(() => ctx.inflight.delete(job));
+    ctx.inflight.add(job);
+  }
+  const cur = ctx.store.getAuthz(a.id)!;
+  return { json: challengeJson(cur, cur.challenges[idx], urls), links, retryAfterSeconds: ctx.cfg.retryAfterSeconds };
+}
+
+type Outcome = { ok: true; records: unknown[] } | { ok: false; error: unknown; records: unknown[] };
+
+/** Records the validation result on the challenge and the authorization, and audits the decision. */
+function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): void {
+  const now = new Date();
+  const c: AcmeChallengeRecord = res.ok
+    ? { ...a.challenges[idx], status: "valid", validated: now.toISOString(), records: res.records }
+    : { ...a.challenges[idx], status: "invalid", error: problemRecord(res.error), records: res.records };
+  const challenges = a.challenges.map((x, i) => (i === idx ? c : x));
+  const expires = res.ok ? new Date(now.getTime() + ctx.cfg.authzValidityHours * HOUR).toISOString() : undefined;
+  ctx.gw.store.transaction(() => {
+    ctx.store.updateAuthz(a.id, { status: res.ok ? "valid" : "invalid", challenges, expires });
+    ctx.gw.audit.record({
+      type: res.ok ? "acme.authz.valid" : "acme.authz.invalid", actor: `acme-account:${a.accountId}`, target: a.id,
+      data: {
+        identifier: a.identifier, wildcard: a.wildcard, challenge: c.type, records: res.records,
+        ...(res.ok ? {} : { code: toGatewayError(res.error).code, reason: toGatewayError(res.error).message }),
+        ...(ctx.cfg.validation.insecureSkipValidation ? { validationSkipped: true } : {}),
+      },
+    });
+  });
+}

@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import type { Gateway } from "../../src/gateway.js";
+import type { AcmeStore } from "../../src/store/acme-types.js";
+import type { AcmeConfig, AcmeEndpointConfig } from "./config.js";
+import { EabKeys } from "./eab.js";
+import { RateLimiter } from "./rate-limit.js";
+import type { ChallengeValidator } from "./validation/types.js";
+
+/** Everything the ACME handlers share: the gateway core, the ACME tables, validators and limits. */
+export class AcmeContext {
+  readonly store: AcmeStore;
+  readonly eab: EabKeys;
+  readonly accountLimit?: RateLimiter;
+  readonly addressLimit?: RateLimiter;
+  /** Validations running in this process, so shutdown and tests can wait for them. */
+  readonly inflight = new Set<Promise<void>>();
+  private lastNoncePurge = 0;
+
+  constructor(readonly gw: Gateway, readonly cfg: AcmeConfig, readonly validator: ChallengeValidator) {
+    this.store = gw.store.acme;
+    this.eab = new EabKeys(this.store, gw.profiles, gw.audit);
+    const rl = cfg.rateLimits;
+    if (rl.perAccount) this.accountLimit = new RateLimiter(rl.perAccount.perSecond, rl.perAccount.burst);
+    if (rl.perAddress) this.addressLimit = new RateLimiter(rl.perAddress.perSecond, rl.perAddress.burst);
+  }
+
+  /** A fresh single-use nonce, stored so any gateway sharing the database can redeem it once. */
+  newNonce(): string {
+    const now = Date.now();
+    if (now - this.lastNoncePurge > 60_000) {
+      this.lastNoncePurge = now;
+      this.store.purgeNonces(now);
+    }
+    const value = randomBytes(16).toString("base64url");
+    this.store.insertNonce(value, now + this.cfg.nonceLifetimeSeconds * 1000);
+    return value;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+}
+
+/** URL builder for one ACME endpoint; the base follows the gateway's external HTTPS URL. */
+export class AcmeUrls {
+  readonly basePath: string;
+  constructor(private readonly gw: Gateway, readonly endpoint: AcmeEndpointConfig) {
+    this.basePath = endpoint.name === "default" ? "/acme" : `/acme/${endpoint.name}`;
+  }
+  get base(): string {
+    return this.gw.urls.https + this.basePath;
+  }
+  get directory(): string { return `${this.base}/directory`; }
+  get newNonce(): string { return `${this.base}/new-nonce`; }
+  get newAccount(): string { return `${this.base}/new-account`; }
+  get newOrder(): string { return `${this.base}/new-order`; }
+  get revokeCert(): string { return `${this.base}/revoke-cert`; }
+  get keyChange(): string { return `${this.base}/key-change`; }
+  get renewalInfo(): string { return `${this.base}/renewal-info`; }
+  account(id: string): string { return `${this.base}/acct/${id}`; }
+  orders(accountId: string): string { return `${this.base}/acct/${accountId}/orders`; }
+  order(id: string): string { return `${this.base}/order/${id}`; }
+  finalize(id: string): string { return `${this.base}/order/${id}/finalize`; }
+  authz(id: string): string { return `${this.base}/authz/${id}`; }
+  challenge(authzId: string, type: string): string { return `${this.base}/chall/${authzId}/${type}`; }
+  certificate(serial: string, alternate?: number): string { return `${this.base}/cert/${serial}${alternate ? `/${alternate}` : ""}`; }
+  /** The account id in a kid URL of this endpoint, or undefined. */
+  accountIdFromKid(kid: string): string | undefined {
+    const prefix = `${this.base}/acct/`;
+    if (!kid.startsWith(prefix)) return undefined;
+    const id = kid.slice(prefix.length);
+    return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
+  }
+}
+
+export function newId(): string {
+  return randomBytes(12).toString("base64url");
+}

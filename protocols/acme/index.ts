@@ -1,0 +1,28 @@
+import type { Express } from "express";
+import type { Gateway } from "../../src/gateway.js";
+import { AcmeContext, AcmeUrls } from "./context.js";
+import { acmeRouter } from "./router.js";
+import { createChallengeValidator } from "./validation/validator.js";
+
+/**
+ * Mounts every configured ACME endpoint on the HTTPS app: "default" at /acme, others at
+ * /acme/<name>. Returns the shared context (EAB keys for the admin API, drain for shutdown).
+ */
+export function mountAcme(app: Express, gw: Gateway): AcmeContext | undefined {
+  const cfg = gw.config.acme;
+  if (!cfg.enabled) return undefined;
+  if (cfg.validation.insecureSkipValidation) gw.log.warn("acme.validation.insecureSkipValidation is on: every ACME challenge passes without being checked");
+  const ctx = new AcmeContext(gw, cfg, createChallengeValidator(cfg.validation));
+  // Named endpoints first, so /acme/<name>/… is not taken for a resource of the default endpoint.
+  const ordered = [...cfg.endpoints].sort((a, b) => Number(a.name === "default") - Number(b.name === "default"));
+  for (const ep of ordered) {
+    const urls = new AcmeUrls(gw, ep);
+    app.use(urls.basePath, acmeRouter(ctx, urls));
+  }
+  return ctx;
+}
+
+export function acmeDirectoryUrls(gw: Gateway): string[] {
+  if (!gw.config.acme.enabled) return [];
+  return gw.config.acme.endpoints.map((ep) => new AcmeUrls(gw, ep).directory);
+}

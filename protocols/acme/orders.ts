@@ -1,0 +1,176 @@
+import { randomBytes } from "node:crypto";
+import { EnrollmentService } from "../../src/enrollment/service.js";
+import { GatewayError, toGatewayError } from "../../src/errors.js";
+import type { Profile } from "../../src/policy/profile.js";
+import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifierRecord, AcmeOrderRecord } from "../../src/store/acme-types.js";
+import { certificateForCertId } from "./ari.js";
+import { newId, type AcmeContext, type AcmeUrls } from "./context.js";
+import { checkOrderIdentifiers, normaliseIdentifiers, sansOf } from "./identifiers.js";
+import { orderStatus } from "./order-state.js";
+import { problemRecord } from "./problems.js";
+import { orderJson } from "./render.js";
+import type { AcmeReply } from "./reply.js";
+import { accountOf, objectPayload, type SignedRequest } from "./signed-request.js";
+
+const HOUR = 3_600_000;
+
+/** Profiles this endpoint offers over ACME (directory meta.profiles). */
+export function offeredProfiles(ctx: AcmeContext, urls: AcmeUrls): Profile[] {
+  const names = urls.endpoint.profiles;
+  return ctx.gw.profiles.all().filter((p) => p.protocols.includes("acme") && (!names || names.includes(p.name)));
+}
+
+function pickProfile(ctx: AcmeContext, urls: AcmeUrls, requested: unknown, eabProfiles?: string[]): Profile {
+  if (requested !== undefined && typeof requested !== "string") throw new GatewayError("RA_ERR_MALFORMED", "profile must be a string");
+  const name = requested ?? urls.endpoint.defaultProfile ?? eabProfiles?.[0] ?? ctx.gw.config.defaultProfile;
+  const profile = offeredProfiles(ctx, urls).find((p) => p.name === name);
+  if (!profile) throw new GatewayError("RA_ERR_UNKNOWN_PROFILE", `profile ${JSON.stringify(name)} is not offered by this ACME endpoint`);
+  if (eabProfiles && !eabProfiles.includes(profile.name)) throw new GatewayError("RA_ERR_UNKNOWN_PROFILE", `this account's external binding does not allow profile ${profile.name}`);
+  return profile;
+}
+
+function parseTime(v: unknown, field: string): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(v) ? new Date(v) : undefined;
+  if (!d || Number.isNaN(d.getTime())) throw new GatewayError("RA_ERR_MALFORMED", `${field} must be an RFC 3339 date-time`);
+  return d;
+}
+
+function challengesFor(id: AcmeIdentifierRecord, wildcard: boolean): AcmeChallengeRecord[] {
+  // Wildcards can only be proven in DNS; IP addresses have no DNS challenge (RFC 8738 §7).
+  const types: AcmeChallengeRecord["type"][] = wildcard ? ["dns-01"] : id.type === "ip" ? ["http-01", "tls-alpn-01"] : ["http-01", "dns-01", "tls-alpn-01"];
+  return types.map((type) => ({ type, status: "pending" }));
+}
+
+/** newOrder (§7.4): identifiers checked against the profile up front, authorizations reused or created. */
+export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): AcmeReply {
+  const account = accountOf(r);
+  const p = objectPayload(r);
+  const eab = account.eabKeyId ? ctx.store.getEabKey(account.eabKeyId) : undefined;
+  const identifiers = normaliseIdentifiers(p.identifiers);
+  const profile = pickProfile(ctx, urls, p.profile, eab?.profiles);
+  try {
+    checkOrderIdentifiers(identifiers, profile, eab);
+  } catch (e) {
+    const err = toGatewayError(e);
+    ctx.gw.audit.record({ type: "acme.order.rejected", actor: `acme-account:${account.id}`, data: { identifiers, profile: profile.name, code: err.code, reason: err.message } });
+    throw err;
+  }
+  const notBefore = parseTime(p.notBefore, "notBefore");
+  const notAfter = parseTime(p.notAfter, "notAfter");
+  const now = Date.now();
+  const effectiveStart = notBefore?.getTime() ?? now;
+  if (notAfter && notAfter.getTime() <= effectiveStart) throw new GatewayError("RA_ERR_MALFORMED", "notAfter must be later than notBefore");
+  if (notAfter && notAfter.getTime() - effectiveStart > profile.validity.max) {
+    throw new GatewayError("RA_ERR_VALIDITY_TOO_LONG", `the requested validity exceeds the profile maximum of ${Math.floor(profile.validity.max / 86_400_000)} days`);
+  }
+  if (notBefore && (notBefore.getTime() < now - 86_400_000 || notBefore.getTime() > now + 30 * 86_400_000)) {
+    throw new GatewayError("RA_ERR_MALFORMED", "notBefore must lie between a day ago and 30 days ahead");
+  }
+  let replaces: string | undefined;
+  if (p.replaces !== undefined) {
+    const old = certificateForCertId(ctx.gw, p.replaces);
+    if (old.requesterKind !== "acme-account" || old.requesterId !== account.id) throw new GatewayError("RA_ERR_ALREADY_REPLACED", "the certificate to replace was not issued to this account");
+    if (old.replacedBy) throw new GatewayError("RA_ERR_ALREADY_REPLACED", `the certificate was already replaced by ${old.replacedBy}`);
+    const names = new Set(identifiers.map((i) => `${i.type}:${i.value}`));
+    if (!old.sans.some((s) => names.has(s.toLowerCase()))) throw new GatewayError("RA_ERR_MALFORMED", "the replacement order shares no identifier with the certificate it replaces");
+    replaces = old.serial;
+  }
+
+  const nowIso = new Date(now).toISOString();
+  const minValid = new Date(now + 24 * HOUR).toISOString();
+  const authzs: AcmeAuthzRecord[] = [];
+  const fresh: AcmeAuthzRecord[] = [];
+  for (const id of identifiers) {
+    const wildcard = id.type === "dns" && id.value.startsWith("*.");
+    const base = { type: id.type, value: wildcard ? id.value.slice(2) : id.value };
+    const reused = ctx.cfg.reuseValidAuthz ? ctx.store.findReusableAuthz(account.id, base, wildcard, minValid) : undefined;
+    if (reused) {
+      authzs.push(reused);
+      continue;
+    }
+    const a: AcmeAuthzRecord = {
+      id: newId(), accountId: account.id, identifier: base, wildcard, status: "pending",
+      expires: new Date(now + ctx.cfg.orderLifetimeHours * HOUR).toISOString(), token: randomBytes(32).toString("base64url"),
+      challenges: challengesFor(base, wildcard), updatedAt: nowIso,
+    };
+    authzs.push(a);
+    fresh.push(a);
+  }
+  const order: AcmeOrderRecord = {
+    id: newId(), accountId: account.id, endpoint: urls.endpoint.name, status: "pending", identifiers, authzIds: authzs.map((a) => a.id),
+    profile: profile.name, notBefore: notBefore?.toISOString(), notAfter: notAfter?.toISOString(),
+    expires: new Date(now + ctx.cfg.orderLifetimeHours * HOUR).toISOString(), replaces, createdAt: nowIso,
+  };
+  ctx.gw.store.transaction(() => {
+    for (const a of fresh) ctx.store.insertAuthz(a);
+    ctx.store.insertOrder(order);
+  });
+  return { status: 201, json: orderJson(order, orderStatus(order, authzs, nowIso), urls), location: urls.order(order.id) };
+}
+
+/** Loads an order of this account and settles a processing order whose approval was decided meanwhile. */
+export function loadOrder(ctx: AcmeContext, r: SignedRequest, id: string): { order: AcmeOrderRecord; authzs: AcmeAuthzRecord[] } {
+  const account = accountOf(r);
+  let order = ctx.store.getOrder(id);
+  if (!order || order.accountId !== account.id) throw new GatewayError("RA_ERR_NOT_FOUND", "no such order for this account");
+  if (order.status === "processing" && order.requestId) {
+    const req = ctx.gw.store.getRequest(order.requestId);
+    if (req?.status === "issued" && req.certificateSerial) ctx.store.updateOrder(id, { status: "valid", certSerial: req.certificateSerial });
+    else if (req && (req.status === "rejected" || req.status === "failed")) {
+      const code = req.status === "rejected" ? "RA_ERR_APPROVAL_REJECTED" : "RA_ERR_INTERNAL";
+      ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(new GatewayError(code, req.reason ?? `the request was ${req.status}`)) });
+    }
+    order = ctx.store.getOrder(id)!;
+  }
+  return { order, authzs: ctx.store.getAuthzs(order.authzIds) };
+}
+
+export function getOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): AcmeReply {
+  const { order, authzs } = loadOrder(ctx, r, id);
+  const status = orderStatus(order, authzs, new Date().toISOString());
+  return { json: orderJson(order, status, urls), location: urls.order(id), retryAfterSeconds: status === "processing" ? ctx.cfg.retryAfterSeconds : undefined };
+}
+
+/**
+ * finalize (§7.4): only a ready order, claimed atomically so concurrent calls issue once;
+ * the CSR goes to the policy layer with the order's names and the account key forbidden.
+ */
+export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): Promise<AcmeReply> {
+  const account = accountOf(r);
+  const p = objectPayload(r);
+  const { order, authzs } = loadOrder(ctx, r, id);
+  const now = new Date().toISOString();
+  const status = orderStatus(order, authzs, now);
+  if (status !== "ready") throw new GatewayError("RA_ERR_ORDER_NOT_READY", `the order is ${status}, not ready`);
+  if (typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr)) throw new GatewayError("RA_ERR_BAD_CSR", "csr must be base64url DER");
+  const csr = new Uint8Array(Buffer.from(p.csr, "base64url"));
+  if (!ctx.store.claimOrderForFinalize(id)) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the order is already being finalized");
+  const requestId = EnrollmentService.newRequestId();
+  ctx.store.updateOrder(id, { requestId });
+  try {
+    const out = await ctx.gw.enrollment.enroll({
+      requestId, protocol: "acme", requester: { kind: "acme-account", id: account.id, attributes: { endpoint: urls.endpoint.name, ...(account.eabKeyId ? { eab: account.eabKeyId } : {}) } },
+      profile: order.profile, csr, expectedNames: sansOf(order.identifiers), forbiddenKeys: [accountSpki(r)],
+      validity: order.notBefore || order.notAfter ? { notBefore: order.notBefore ? new Date(order.notBefore) : undefined, notAfter: order.notAfter ? new Date(order.notAfter) : undefined } : undefined,
+      renewalOf: order.replaces,
+    });
+    if (out.status === "issued") ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
+  } catch (e) {
+    const err = toGatewayError(e);
+    // A bad CSR ends the order (§7.4: the order becomes invalid); the client sees the problem at once.
+    ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(csrProblem(err)) });
+    throw csrProblem(err);
+  }
+  return getOrder(ctx, urls, r, id);
+}
+
+function accountSpki(r: SignedRequest): Uint8Array {
+  const key = r.auth.via === "kid" ? r.auth.key : r.auth.key.key;
+  return new Uint8Array(key.export({ type: "spki", format: "der" }));
+}
+
+/** Parsing failures of the CSR are badCSR in ACME, not generic malformed. */
+function csrProblem(e: GatewayError): GatewayError {
+  return e.code === "RA_ERR_MALFORMED" || e.code === "RA_ERR_DER_LIMIT" ? new GatewayError("RA_ERR_BAD_CSR", `the CSR is malformed: ${e.message}`) : e;
+}

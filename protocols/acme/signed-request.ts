@@ -1,0 +1,85 @@
+import type { KeyObject } from "node:crypto";
+import type { Request } from "express";
+import { GatewayError } from "../../src/errors.js";
+import type { AcmeAccountRecord } from "../../src/store/acme-types.js";
+import type { AcmeContext, AcmeUrls } from "./context.js";
+import { importAccountJwk, type AccountKey } from "./jwk.js";
+import { parseJws, verifyJws, type ParsedJws } from "./jws.js";
+
+export type JwsAuth =
+  | { via: "jwk"; key: AccountKey }
+  | { via: "kid"; account: AcmeAccountRecord; key: KeyObject };
+
+export interface SignedRequest {
+  jws: ParsedJws;
+  /** `undefined` for POST-as-GET. */
+  payload: unknown;
+  auth: JwsAuth;
+  /** The URL the client signed (equal to the one it posted to). */
+  url: string;
+}
+
+export type KeyMode = "jwk" | "kid" | "either";
+
+const keyCache = new Map<string, KeyObject>();
+
+/** The account's key object, cached per account and key (key rollover changes the thumbprint). */
+export function accountKey(account: AcmeAccountRecord): KeyObject {
+  const k = `${account.id}:${account.thumbprint}`;
+  let key = keyCache.get(k);
+  if (!key) {
+    key = importAccountJwk(JSON.parse(account.jwk)).key;
+    if (keyCache.size > 10_000) keyCache.clear();
+    keyCache.set(k, key);
+  }
+  return key;
+}
+
+/**
+ * RFC 8555 §6.2–6.5 in order: media type, JWS shape and algorithm, nonce present, url
+ * equal to the request's external URL, key by jwk or kid as the resource demands,
+ * signature, then the nonce is redeemed (single use, atomic in the store).
+ */
+export function readSigned(ctx: AcmeContext, urls: AcmeUrls, req: Request, mode: KeyMode): SignedRequest {
+  const type = (req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/jose+json") throw new GatewayError("RA_ERR_UNSUPPORTED_MEDIA", "ACME requests must be application/jose+json");
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const jws = parseJws(body);
+  const h = jws.header;
+  if (typeof h.nonce !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(h.nonce)) throw new GatewayError("RA_ERR_BAD_NONCE", "JWS has no valid nonce");
+  const url = ctx.gw.urls.https + req.originalUrl;
+  if (h.url !== url) throw new GatewayError("RA_ERR_UNAUTHORIZED", `JWS url ${JSON.stringify(h.url)} does not match the request URL ${url}`);
+
+  let auth: JwsAuth;
+  if (h.jwk !== undefined) {
+    if (mode === "kid") throw new GatewayError("RA_ERR_MALFORMED", "this resource needs kid (an account URL), not jwk");
+    const key = importAccountJwk(h.jwk);
+    verifyJws(jws, key.key);
+    auth = { via: "jwk", key };
+  } else {
+    if (mode === "jwk") throw new GatewayError("RA_ERR_MALFORMED", "this resource needs jwk, not kid");
+    const id = urls.accountIdFromKid(h.kid as string);
+    const account = id ? ctx.store.getAccount(id) : undefined;
+    if (!account || account.endpoint !== urls.endpoint.name) throw new GatewayError("RA_ERR_ACCOUNT_NOT_FOUND", "no account exists for this kid");
+    const key = accountKey(account);
+    verifyJws(jws, key);
+    if (account.status !== "valid") throw new GatewayError("RA_ERR_ACCOUNT_DEACTIVATED", `the account is ${account.status}`);
+    auth = { via: "kid", account, key };
+  }
+  if (!ctx.store.redeemNonce(h.nonce, Date.now())) throw new GatewayError("RA_ERR_BAD_NONCE", "the nonce is unknown, expired or already used");
+  if (auth.via === "kid") ctx.accountLimit?.take(`account:${auth.account.id}`);
+  return { jws, payload: jws.payload, auth, url };
+}
+
+/** The account of a kid-signed request (handlers registered with mode "kid"). */
+export function accountOf(r: SignedRequest): AcmeAccountRecord {
+  if (r.auth.via !== "kid") throw new GatewayError("RA_ERR_MALFORMED", "this resource needs kid");
+  return r.auth.account;
+}
+
+/** Payload as an object (an empty object when the client sent `{}`); rejects arrays and scalars. */
+export function objectPayload(r: SignedRequest): Record<string, unknown> {
+  if (r.payload === undefined) throw new GatewayError("RA_ERR_MALFORMED", "this request needs a JSON object payload, not POST-as-GET");
+  if (!r.payload || typeof r.payload !== "object" || Array.isArray(r.payload)) throw new GatewayError("RA_ERR_MALFORMED", "the payload must be a JSON object");
+  return r.payload as Record<string, unknown>;
+}

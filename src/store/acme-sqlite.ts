@@ -1,0 +1,186 @@
+import type Database from "better-sqlite3";
+import { StatementCache } from "./statements.js";
+import type {
+  AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderRecord, AcmeStore,
+} from "./acme-types.js";
+
+type Row = Record<string, unknown>;
+const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
+const json = <T>(v: unknown): T | undefined => (typeof v === "string" ? (JSON.parse(v) as T) : undefined);
+
+/** The ACME tables of the embedded SQLite store (migration 2). */
+export class SqliteAcmeStore implements AcmeStore {
+  private readonly stmts: StatementCache;
+  constructor(db: Database.Database) {
+    this.stmts = new StatementCache(db);
+  }
+
+  private st(sql: string): Database.Statement {
+    return this.stmts.get(sql);
+  }
+
+  insertNonce(value: string, expiresAtMs: number): void {
+    this.st("INSERT INTO acme_nonces (value, expires_at) VALUES (?, ?)").run(value, expiresAtMs);
+  }
+
+  redeemNonce(value: string, nowMs: number): boolean {
+    const row = this.st("DELETE FROM acme_nonces WHERE value = ? RETURNING expires_at").get(value) as Row | undefined;
+    return !!row && (row.expires_at as number) > nowMs;
+  }
+
+  purgeNonces(nowMs: number): number {
+    return this.st("DELETE FROM acme_nonces WHERE expires_at <= ?").run(nowMs).changes;
+  }
+
+  insertAccount(a: AcmeAccountRecord): void {
+    this.st(`INSERT INTO acme_accounts (id, endpoint, thumbprint, jwk, status, contact, eab_key_id, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.endpoint, a.thumbprint, a.jwk, a.status, JSON.stringify(a.contact), a.eabKeyId ?? null, a.createdAt);
+  }
+
+  getAccount(id: string): AcmeAccountRecord | undefined {
+    const r = this.st("SELECT * FROM acme_accounts WHERE id = ?").get(id) as Row | undefined;
+    return r ? toAccount(r) : undefined;
+  }
+
+  accountByThumbprint(thumbprint: string): AcmeAccountRecord | undefined {
+    const r = this.st("SELECT * FROM acme_accounts WHERE thumbprint = ?").get(thumbprint) as Row | undefined;
+    return r ? toAccount(r) : undefined;
+  }
+
+  updateAccount(id: string, f: Partial<Pick<AcmeAccountRecord, "contact" | "status" | "jwk" | "thumbprint">>): void {
+    this.st(`UPDATE acme_accounts SET contact = COALESCE(@contact, contact), status = COALESCE(@status, status),
+      jwk = COALESCE(@jwk, jwk), thumbprint = COALESCE(@thumbprint, thumbprint) WHERE id = @id`).run({
+      id, contact: f.contact ? JSON.stringify(f.contact) : null, status: f.status ?? null, jwk: f.jwk ?? null, thumbprint: f.thumbprint ?? null,
+    });
+  }
+
+  insertOrder(o: AcmeOrderRecord): void {
+    this.st(`INSERT INTO acme_orders (id, account_id, endpoint, status, identifiers, authz_ids, profile, not_before, not_after, expires,
+      error, request_id, cert_serial, replaces, created_at) VALUES (@id, @accountId, @endpoint, @status, @identifiers, @authzIds, @profile,
+      @notBefore, @notAfter, @expires, @error, @requestId, @certSerial, @replaces, @createdAt)`).run({
+      ...o, identifiers: JSON.stringify(o.identifiers), authzIds: JSON.stringify(o.authzIds), notBefore: o.notBefore ?? null,
+      notAfter: o.notAfter ?? null, error: o.error ? JSON.stringify(o.error) : null, requestId: o.requestId ?? null,
+      certSerial: o.certSerial ?? null, replaces: o.replaces ?? null,
+    });
+  }
+
+  getOrder(id: string): AcmeOrderRecord | undefined {
+    const r = this.st("SELECT * FROM acme_orders WHERE id = ?").get(id) as Row | undefined;
+    return r ? toOrder(r) : undefined;
+  }
+
+  updateOrder(id: string, f: Partial<Pick<AcmeOrderRecord, "status" | "error" | "requestId" | "certSerial">>): void {
+    this.st(`UPDATE acme_orders SET status = COALESCE(@status, status), error = COALESCE(@error, error),
+      request_id = COALESCE(@requestId, request_id), cert_serial = COALESCE(@certSerial, cert_serial) WHERE id = @id`).run({
+      id, status: f.status ?? null, error: f.error ? JSON.stringify(f.error) : null, requestId: f.requestId ?? null, certSerial: f.certSerial ?? null,
+    });
+  }
+
+  claimOrderForFinalize(id: string): boolean {
+    return this.st("UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status IN ('pending', 'ready')").run(id).changes === 1;
+  }
+
+  orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Array<{ id: string; createdAt: string }> {
+    const rows = this.st(`SELECT id, created_at FROM acme_orders WHERE account_id = ? AND created_at > ? ORDER BY created_at, id LIMIT ?`)
+      .all(accountId, afterCreatedAt ?? "", limit) as Row[];
+    return rows.map((r) => ({ id: r.id as string, createdAt: r.created_at as string }));
+  }
+
+  insertAuthz(a: AcmeAuthzRecord): void {
+    this.st(`INSERT INTO acme_authzs (id, account_id, identifier_type, identifier_value, wildcard, status, expires, token, challenges, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.accountId, a.identifier.type, a.identifier.value, a.wildcard ? 1 : 0, a.status,
+      a.expires, a.token, JSON.stringify(a.challenges), a.updatedAt);
+  }
+
+  getAuthz(id: string): AcmeAuthzRecord | undefined {
+    const r = this.st("SELECT * FROM acme_authzs WHERE id = ?").get(id) as Row | undefined;
+    return r ? toAuthz(r) : undefined;
+  }
+
+  getAuthzs(ids: string[]): AcmeAuthzRecord[] {
+    return ids.map((id) => this.getAuthz(id)).filter((a): a is AcmeAuthzRecord => !!a);
+  }
+
+  updateAuthz(id: string, f: Partial<Pick<AcmeAuthzRecord, "status" | "expires" | "challenges">>): void {
+    this.st(`UPDATE acme_authzs SET status = COALESCE(@status, status), expires = COALESCE(@expires, expires),
+      challenges = COALESCE(@challenges, challenges), updated_at = @now WHERE id = @id`).run({
+      id, status: f.status ?? null, expires: f.expires ?? null, challenges: f.challenges ? JSON.stringify(f.challenges) : null,
+      now: new Date().toISOString(),
+    });
+  }
+
+  claimChallenge(id: string, _type: string, challenges: AcmeChallengeRecord[], expectedUpdatedAt: string): boolean {
+    return this.st(`UPDATE acme_authzs SET challenges = ?, updated_at = ? WHERE id = ? AND status = 'pending' AND updated_at = ?`)
+      .run(JSON.stringify(challenges), new Date().toISOString(), id, expectedUpdatedAt).changes === 1;
+  }
+
+  findReusableAuthz(accountId: string, identifier: AcmeIdentifierRecord, wildcard: boolean, validUntilAtLeast: string): AcmeAuthzRecord | undefined {
+    const r = this.st(`SELECT * FROM acme_authzs WHERE account_id = ? AND identifier_type = ? AND identifier_value = ? AND wildcard = ?
+      AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1`)
+      .get(accountId, identifier.type, identifier.value, wildcard ? 1 : 0, validUntilAtLeast) as Row | undefined;
+    return r ? toAuthz(r) : undefined;
+  }
+
+  validAuthzIdentifiers(accountId: string, now: string): AcmeIdentifierRecord[] {
+    const rows = this.st(`SELECT DISTINCT identifier_type, identifier_value, wildcard FROM acme_authzs
+      WHERE account_id = ? AND status = 'valid' AND expires > ?`).all(accountId, now) as Row[];
+    return rows.map((r) => ({ type: r.identifier_type as "dns" | "ip", value: (r.wildcard ? "*." : "") + (r.identifier_value as string) }));
+  }
+
+  insertEabKey(k: AcmeEabKeyRecord): void {
+    this.st(`INSERT INTO acme_eab_keys (id, hmac_key, endpoint, profiles, name_suffixes, created_by, created_at, expires_at, account_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`).run(k.id, k.hmacKey, k.endpoint ?? null, JSON.stringify(k.profiles),
+      JSON.stringify(k.nameSuffixes), k.createdBy, k.createdAt, k.expiresAt ?? null);
+  }
+
+  getEabKey(id: string): AcmeEabKeyRecord | undefined {
+    const r = this.st("SELECT * FROM acme_eab_keys WHERE id = ?").get(id) as Row | undefined;
+    return r ? toEab(r) : undefined;
+  }
+
+  listEabKeys(): AcmeEabKeyRecord[] {
+    return (this.st("SELECT * FROM acme_eab_keys ORDER BY created_at").all() as Row[]).map(toEab);
+  }
+
+  bindEabKey(id: string, accountId: string): boolean {
+    return this.st("UPDATE acme_eab_keys SET account_id = ? WHERE id = ? AND account_id IS NULL").run(accountId, id).changes === 1;
+  }
+
+  deleteEabKey(id: string): boolean {
+    return this.st("DELETE FROM acme_eab_keys WHERE id = ?").run(id).changes === 1;
+  }
+}
+
+function toAccount(r: Row): AcmeAccountRecord {
+  return {
+    id: r.id as string, endpoint: r.endpoint as string, thumbprint: r.thumbprint as string, jwk: r.jwk as string,
+    status: r.status as AcmeAccountRecord["status"], contact: json<string[]>(r.contact) ?? [], eabKeyId: opt(r.eab_key_id),
+    createdAt: r.created_at as string,
+  };
+}
+
+function toOrder(r: Row): AcmeOrderRecord {
+  return {
+    id: r.id as string, accountId: r.account_id as string, endpoint: r.endpoint as string, status: r.status as AcmeOrderRecord["status"],
+    identifiers: json(r.identifiers) ?? [], authzIds: json(r.authz_ids) ?? [], profile: r.profile as string,
+    notBefore: opt(r.not_before), notAfter: opt(r.not_after), expires: r.expires as string, error: json(r.error),
+    requestId: opt(r.request_id), certSerial: opt(r.cert_serial), replaces: opt(r.replaces), createdAt: r.created_at as string,
+  };
+}
+
+function toAuthz(r: Row): AcmeAuthzRecord {
+  return {
+    id: r.id as string, accountId: r.account_id as string,
+    identifier: { type: r.identifier_type as "dns" | "ip", value: r.identifier_value as string }, wildcard: r.wildcard === 1,
+    status: r.status as AcmeAuthzRecord["status"], expires: r.expires as string, token: r.token as string,
+    challenges: json(r.challenges) ?? [], updatedAt: r.updated_at as string,
+  };
+}
+
+function toEab(r: Row): AcmeEabKeyRecord {
+  return {
+    id: r.id as string, hmacKey: r.hmac_key as string, endpoint: opt(r.endpoint), profiles: json(r.profiles) ?? [],
+    nameSuffixes: json(r.name_suffixes) ?? [], createdBy: r.created_by as string, createdAt: r.created_at as string,
+    expiresAt: opt(r.expires_at), accountId: opt(r.account_id),
+  };
+}

@@ -1,0 +1,125 @@
+/** ACME front-end records. Times are ISO strings except nonce expiry (epoch ms, hot path). */
+
+export type AcmeAccountStatus = "valid" | "deactivated" | "revoked";
+export type AcmeOrderStatus = "pending" | "ready" | "processing" | "valid" | "invalid";
+export type AcmeAuthzStatus = "pending" | "valid" | "invalid" | "deactivated" | "expired" | "revoked";
+export type AcmeChallengeStatus = "pending" | "processing" | "valid" | "invalid";
+
+export interface AcmeIdentifierRecord {
+  type: "dns" | "ip";
+  value: string;
+}
+
+/** A problem document as stored and served (RFC 7807 + RFC 8555 §6.7). */
+export interface AcmeProblemRecord {
+  type: string;
+  detail: string;
+  status?: number;
+  identifier?: AcmeIdentifierRecord;
+  subproblems?: AcmeProblemRecord[];
+}
+
+export interface AcmeAccountRecord {
+  id: string;
+  endpoint: string;
+  thumbprint: string;
+  /** The account public key as a JSON JWK. */
+  jwk: string;
+  status: AcmeAccountStatus;
+  contact: string[];
+  eabKeyId?: string;
+  createdAt: string;
+}
+
+export interface AcmeOrderRecord {
+  id: string;
+  accountId: string;
+  endpoint: string;
+  /** Stored status; pending/ready are derived from the authorizations on read. */
+  status: AcmeOrderStatus;
+  identifiers: AcmeIdentifierRecord[];
+  authzIds: string[];
+  profile: string;
+  notBefore?: string;
+  notAfter?: string;
+  expires: string;
+  error?: AcmeProblemRecord;
+  requestId?: string;
+  certSerial?: string;
+  /** Serial (hex) of the certificate this order renews (ARI `replaces`). */
+  replaces?: string;
+  createdAt: string;
+}
+
+export interface AcmeChallengeRecord {
+  type: "http-01" | "dns-01" | "tls-alpn-01";
+  status: AcmeChallengeStatus;
+  validated?: string;
+  error?: AcmeProblemRecord;
+  /** What validation contacted (hostnames, addresses, ports). */
+  records?: unknown[];
+}
+
+export interface AcmeAuthzRecord {
+  id: string;
+  accountId: string;
+  identifier: AcmeIdentifierRecord;
+  wildcard: boolean;
+  status: AcmeAuthzStatus;
+  expires: string;
+  /** One token for all of the authorization's challenges (as Boulder does). */
+  token: string;
+  challenges: AcmeChallengeRecord[];
+  updatedAt: string;
+}
+
+export interface AcmeEabKeyRecord {
+  id: string;
+  /** The base64url MAC key: needed to verify, so it is stored (the database is owner-only). */
+  hmacKey: string;
+  /** ACME endpoint the key is for; any when absent. */
+  endpoint?: string;
+  profiles: string[];
+  /** DNS suffixes the bound account may order; any name the profile allows when empty. */
+  nameSuffixes: string[];
+  createdBy: string;
+  createdAt: string;
+  expiresAt?: string;
+  /** The account the key was bound to (each key binds once). */
+  accountId?: string;
+}
+
+export interface AcmeStore {
+  insertNonce(value: string, expiresAtMs: number): void;
+  /** Single use: true once for a live nonce, false forever after. */
+  redeemNonce(value: string, nowMs: number): boolean;
+  purgeNonces(nowMs: number): number;
+
+  insertAccount(a: AcmeAccountRecord): void;
+  getAccount(id: string): AcmeAccountRecord | undefined;
+  accountByThumbprint(thumbprint: string): AcmeAccountRecord | undefined;
+  updateAccount(id: string, f: Partial<Pick<AcmeAccountRecord, "contact" | "status" | "jwk" | "thumbprint">>): void;
+
+  insertOrder(o: AcmeOrderRecord): void;
+  getOrder(id: string): AcmeOrderRecord | undefined;
+  updateOrder(id: string, f: Partial<Pick<AcmeOrderRecord, "status" | "error" | "requestId" | "certSerial">>): void;
+  /** Atomically moves a ready order to processing; false when another finalize won. */
+  claimOrderForFinalize(id: string): boolean;
+  orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Array<{ id: string; createdAt: string }>;
+
+  insertAuthz(a: AcmeAuthzRecord): void;
+  getAuthz(id: string): AcmeAuthzRecord | undefined;
+  getAuthzs(ids: string[]): AcmeAuthzRecord[];
+  updateAuthz(id: string, f: Partial<Pick<AcmeAuthzRecord, "status" | "expires" | "challenges">>): void;
+  /** Moves a pending challenge to processing; false when it is not pending (double POST). */
+  claimChallenge(id: string, type: string, challenges: AcmeChallengeRecord[], expectedUpdatedAt: string): boolean;
+  findReusableAuthz(accountId: string, identifier: AcmeIdentifierRecord, wildcard: boolean, validUntilAtLeast: string): AcmeAuthzRecord | undefined;
+  validAuthzIdentifiers(accountId: string, now: string): AcmeIdentifierRecord[];
+
+  insertEabKey(k: AcmeEabKeyRecord): void;
+  getEabKey(id: string): AcmeEabKeyRecord | undefined;
+  listEabKeys(): AcmeEabKeyRecord[];
+  /** Binds an unbound key to an account, once. */
+  bindEabKey(id: string, accountId: string): boolean;
+  deleteEabKey(id: string): boolean;
+}
