@@ -1,4 +1,4 @@
-import express, { type Request, type Response, type Router } from "express";
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { bodyParserError } from "../../src/server/middleware.js";
 import { GatewayError, toGatewayError } from "../../src/errors.js";
 import { keyChange, listOrders, newAccount, updateAccount } from "./accounts.js";
@@ -113,5 +113,7 @@ export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
     }
     fail(req, res, new GatewayError("RA_ERR_NOT_FOUND", `no ACME resource at ${req.path}`));
   });
+  // Body-parser failures (size cap, aborted uploads) are ACME problems too.
+  r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => fail(req, res, err));
   return r;
 }

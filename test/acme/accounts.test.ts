@@ -69,7 +69,8 @@ describe("ACME accounts", () => {
     const res = await c.keyChange(newKey, "ES384");
     expect(res.status).toBe(200);
     const withOld = await c.post(c.accountUrl!, "");
-    expect(withOld.json.type).toBe(PROBLEM("malformed")); // old key no longer verifies for this kid
+    expect(withOld.status).toBe(400); // the old P-256 key no longer signs for this kid (now a P-384 key)
+    expect([PROBLEM("badSignatureAlgorithm"), PROBLEM("malformed")]).toContain(withOld.json.type);
     const rolled = await AcmeClient.create({ directoryUrl: env.directory(), caPem: env.rootPem, key: newKey, alg: "ES384" });
     const found = await rolled.newAccount({ onlyReturnExisting: true });
     expect(found.location).toBe(c.accountUrl);

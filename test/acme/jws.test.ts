@@ -115,7 +115,7 @@ describe("JWS rules (RFC 8555 §6.2–6.5)", () => {
     const media = await c.postRaw(c.accountUrl!, JSON.stringify(await c.jws(c.accountUrl!, "")), "application/json");
     expect(media.status).toBe(415);
     const big = await c.post(c.directory.newOrder, { identifiers: [{ type: "dns", value: "a.example.com" }], pad: "x".repeat(5000) });
-    expect(big.status).toBe(413);
+    expect(big.status, big.body.toString()).toBe(413);
     expect(big.json.type).toBe(PROBLEM("malformed"));
     expect(big.headers["replay-nonce"]).toBeTruthy();
     const garbage = await c.postRaw(c.accountUrl!, "{not json");

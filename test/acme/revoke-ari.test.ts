@@ -1,5 +1,4 @@
 import { X509Certificate } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serialHex } from "../../src/ca/serial.js";
