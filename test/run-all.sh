@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the tests need when missing,
-# type-checks, runs every test (unit, HTTP, OpenSSL and SoftHSM2 interop) and
+# type-checks, runs every test (unit, HTTP, OpenSSL, SoftHSM2 and ACME client interop) and
 # prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,10 @@ need=()
 command -v openssl >/dev/null || need+=(openssl)
 { command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+command -v certbot >/dev/null || need+=(certbot)
+command -v lego >/dev/null || need+=(lego)
+command -v uacme >/dev/null || need+=(uacme)
+command -v pebble-challtestsrv >/dev/null || need+=(pebble)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,11 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import { importSpki } from "../asn1/spki-import.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { CertificationRequest } from "@peculiar/asn1-csr";
-import { Extensions, SubjectAlternativeName, id_ce_subjectAltName, id_ce_basicConstraints, BasicConstraints } from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, Extensions, SubjectAlternativeName, id_ce_subjectAltName, id_ce_basicConstraints, BasicConstraints } from "@peculiar/asn1-x509";
 import { nameToString } from "../asn1/name.js";
 import { checkDer } from "../asn1/der-limits.js";
-import { childSpans } from "../asn1/der-walk.js";
+import { childSpans, header } from "../asn1/der-walk.js";
+import { oidDer } from "../asn1/der-values.js";
 import { verifyParamsFor, verifySignature, WEAK_SIGNATURE_OIDS } from "../asn1/algorithms.js";
 import { GatewayError } from "../errors.js";
 import { emptySans, type SanSet } from "./request.js";
@@ -28,28 +28,56 @@ export interface ParsedCsr {
   challengePassword?: string;
 }
 
+const EXTENSION_REQUEST_DER = Buffer.from(oidDer(EXTENSION_REQUEST));
+const CHALLENGE_PASSWORD_DER = Buffer.from(oidDer(CHALLENGE_PASSWORD));
+const CN_DER = Buffer.from(oidDer(CN_OID));
+
+function malformed(why: string): GatewayError {
+  return new GatewayError("RA_ERR_MALFORMED", `CSR is not a PKCS#10 CertificationRequest: ${why}`);
+}
+
+/** Children of the constructed value at `span`, after checking its tag. */
+function children(der: Uint8Array, span: [number, number], tag: number, what: string): Array<[number, number]> {
+  if (der[span[0]] !== tag) throw malformed(`${what} has tag 0x${der[span[0]].toString(16)}, not 0x${tag.toString(16)}`);
+  return childSpans(der, span[0]);
+}
+
+function content(der: Uint8Array, span: [number, number]): Uint8Array {
+  return der.subarray(header(der, span[0]).contentStart, span[1]);
+}
+
 /**
- * Parses and checks a PKCS#10 request from untrusted input: DER limits, strict DER
- * (re-encode and compare), signature algorithm allow-list, self-signature.
+ * Parses and checks a PKCS#10 request from untrusted input: DER limits and strict DER rules
+ * (checkDer), the structure walked by hand (the hot path of every enrollment), signature
+ * algorithm allow-list, self-signature over the exact bytes sent.
  */
 export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
   checkDer(der, { maxBytes, maxDepth: 24, maxNodes: 4000 });
-  let csr: CertificationRequest;
+  const top = children(der, [0, der.length], 0x30, "CertificationRequest");
+  if (top.length !== 3) throw malformed("it must have exactly info, algorithm and signature");
+  const [infoSpan, algSpan, sigSpan] = top;
+  let sigAlg: AlgorithmIdentifier;
   try {
-    csr = AsnConvert.parse(der, CertificationRequest);
+    sigAlg = AsnConvert.parse(der.subarray(algSpan[0], algSpan[1]), AlgorithmIdentifier);
   } catch (e) {
-    throw new GatewayError("RA_ERR_MALFORMED", "CSR is not a PKCS#10 CertificationRequest", { cause: (e as Error).message });
+    throw new GatewayError("RA_ERR_MALFORMED", "CSR signature algorithm is not an AlgorithmIdentifier", { cause: (e as Error).message });
   }
-  const sigAlg = csr.signatureAlgorithm;
   if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm)) {
     throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} (MD5/SHA-1) is not accepted`);
   }
   const params = verifyParamsFor(sigAlg);
   if (!params) throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} is not supported`);
+  if (der[sigSpan[0]] !== 0x03) throw malformed("signature is not a BIT STRING");
+  const sigBits = content(der, sigSpan);
+  if (sigBits.length < 2 || sigBits[0] !== 0) throw malformed("signature BIT STRING has unused bits");
 
-  // certificationRequestInfo = SEQUENCE { version, subject, subjectPKInfo, attributes }: take the SPKI bytes as sent.
-  const [infoStart, infoEnd] = childSpans(der)[0];
-  const spkiSpan = childSpans(der, infoStart)[2];
+  // certificationRequestInfo = SEQUENCE { version INTEGER (0), subject Name, subjectPKInfo, attributes [0] }
+  const info = children(der, infoSpan, 0x30, "certificationRequestInfo");
+  if (info.length !== 4 && info.length !== 3) throw malformed("certificationRequestInfo has the wrong number of fields");
+  const [versionSpan, subjectSpan, spkiSpan, attrsSpan] = info;
+  if (der[versionSpan[0]] !== 0x02 || versionSpan[1] - versionSpan[0] !== 3 || der[versionSpan[0] + 2] !== 0) throw malformed("version must be 0");
+  const rdns = children(der, subjectSpan, 0x30, "subject");
+  if (der[spkiSpan[0]] !== 0x30) throw malformed("subjectPKInfo is not a SEQUENCE");
   const spki = der.subarray(spkiSpan[0], spkiSpan[1]);
   let publicKey: KeyObject;
   try {
@@ -58,40 +86,57 @@ export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
     throw new GatewayError("RA_ERR_KEY_WEAK", "CSR public key is not usable (unknown type or explicit curve parameters)");
   }
   // The signature covers the exact bytes of certificationRequestInfo as sent.
-  if (!verifySignature(publicKey, params, der.subarray(infoStart, infoEnd), new Uint8Array(csr.signature))) {
+  if (!verifySignature(publicKey, params, der.subarray(infoSpan[0], infoSpan[1]), sigBits.subarray(1))) {
     throw new GatewayError("RA_ERR_BAD_CSR_SIGNATURE", "CSR signature does not verify");
   }
 
-  const info = csr.certificationRequestInfo;
-  const cn = info.subject.flatMap((rdn) => rdn).find((a) => a.type === CN_OID)?.value.toString();
+  let cn: string | undefined;
+  for (const rdn of rdns) {
+    for (const atv of children(der, rdn, 0x31, "RelativeDistinguishedName")) {
+      const [oid, value] = children(der, atv, 0x30, "AttributeTypeAndValue");
+      if (!value) throw malformed("an attribute has no value");
+      if (cn === undefined && Buffer.from(der.subarray(oid[0], oid[1])).equals(CN_DER)) cn = directoryStringValue(der.subarray(value[0], value[1]));
+    }
+  }
+
   let sans = emptySans();
   const requestedExtensions: string[] = [];
   let requestsCa = false;
   let challengePassword: string | undefined;
-  for (const attr of info.attributes ?? []) {
-    if (attr.type === EXTENSION_REQUEST && attr.values.length > 0) {
-      const exts = AsnConvert.parse(attr.values[0], Extensions);
+  for (const attr of attrsSpan ? children(der, attrsSpan, 0xa0, "attributes") : []) {
+    const [oid, set] = children(der, attr, 0x30, "Attribute");
+    if (!set) throw malformed("an attribute has no values");
+    const values = children(der, set, 0x31, "attribute values");
+    const oidBytes = Buffer.from(der.subarray(oid[0], oid[1]));
+    if (!values.length) continue;
+    if (oidBytes.equals(EXTENSION_REQUEST_DER)) {
+      let exts: Extensions;
+      try {
+        exts = AsnConvert.parse(der.subarray(values[0][0], values[0][1]), Extensions);
+      } catch (e) {
+        throw new GatewayError("RA_ERR_MALFORMED", "CSR extensionRequest is not a list of extensions", { cause: (e as Error).message });
+      }
       for (const ext of exts) {
         requestedExtensions.push(ext.extnID);
         if (ext.extnID === id_ce_subjectAltName) sans = generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
         if (ext.extnID === id_ce_basicConstraints) requestsCa = AsnConvert.parse(ext.extnValue, BasicConstraints).cA;
       }
-    } else if (attr.type === CHALLENGE_PASSWORD && attr.values.length > 0) {
-      challengePassword = directoryStringValue(attr.values[0]);
+    } else if (oidBytes.equals(CHALLENGE_PASSWORD_DER)) {
+      challengePassword = directoryStringValue(der.subarray(values[0][0], values[0][1]));
     }
   }
+  const subjectDer = der.subarray(subjectSpan[0], subjectSpan[1]);
   return {
     der, spki, publicKey, commonName: cn, sans, requestedExtensions, requestsCa, challengePassword,
     // Formatting the DN is comparatively costly and rarely needed: on demand.
     get subject() {
-      return nameToString(info.subject);
+      return nameToString(subjectDer);
     },
   };
 }
 
 /** Decodes a DirectoryString (UTF8/Printable/IA5/T61/BMP) to text. */
-function directoryStringValue(buf: ArrayBuffer): string | undefined {
-  const b = new Uint8Array(buf);
+function directoryStringValue(b: Uint8Array): string | undefined {
   if (b.length < 2) return undefined;
   const [start, end] = [b[1] < 0x80 ? 2 : 2 + (b[1] & 0x7f), b.length];
   const body = Buffer.from(b.subarray(start, end));

@@ -20,16 +20,16 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   insertNonce(value: string, expiresAtMs: number): void {
-    this.st("INSERT INTO acme_nonces (value, expires_at) VALUES (?, ?)").run(value, expiresAtMs);
+    this.st("INSERT INTO volatile.acme_nonces (value, expires_at) VALUES (?, ?)").run(value, expiresAtMs);
   }
 
   redeemNonce(value: string, nowMs: number): boolean {
-    const row = this.st("DELETE FROM acme_nonces WHERE value = ? RETURNING expires_at").get(value) as Row | undefined;
+    const row = this.st("DELETE FROM volatile.acme_nonces WHERE value = ? RETURNING expires_at").get(value) as Row | undefined;
     return !!row && (row.expires_at as number) > nowMs;
   }
 
   purgeNonces(nowMs: number): number {
-    return this.st("DELETE FROM acme_nonces WHERE expires_at <= ?").run(nowMs).changes;
+    return this.st("DELETE FROM volatile.acme_nonces WHERE expires_at <= ?").run(nowMs).changes;
   }
 
   insertAccount(a: AcmeAccountRecord): void {

@@ -88,9 +88,8 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (ca_name, number)
   );
   `,
-  // 2: ACME front-end state. Nonces are redeemed with DELETE … RETURNING (single use, atomic).
+  // 2: ACME front-end state (nonces live in the volatile schema, see VOLATILE_SCHEMA).
   `
-  CREATE TABLE acme_nonces (value TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
   CREATE TABLE acme_accounts (
     id TEXT PRIMARY KEY,
     endpoint TEXT NOT NULL,
@@ -145,3 +144,13 @@ export const MIGRATIONS: string[] = [
   );
   `,
 ];
+
+/**
+ * Short-lived, high-churn rows that need atomic single use but not durability: kept in an
+ * attached in-memory database (the embedded analogue of an UNLOGGED table). A restart
+ * invalidates outstanding ACME nonces; clients retry on badNonce (RFC 8555 §6.5).
+ */
+export const VOLATILE_SCHEMA = `
+  ATTACH DATABASE ':memory:' AS volatile;
+  CREATE TABLE volatile.acme_nonces (value TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+`;

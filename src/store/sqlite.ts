@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import type {
   AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CrlRecord, EnrollmentSecretRecord, RequestRecord, RequestStatus, Store,
 } from "./types.js";
-import { MIGRATIONS } from "./migrations.js";
+import { MIGRATIONS, VOLATILE_SCHEMA } from "./migrations.js";
 import { SqliteAcmeStore } from "./acme-sqlite.js";
 import { StatementCache } from "./statements.js";
 import type { AcmeStore } from "./acme-types.js";
@@ -21,6 +21,7 @@ export class SqliteStore implements Store {
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
     this.migrate();
+    this.db.exec(VOLATILE_SCHEMA);
     this.stmts = new StatementCache(this.db);
     this.acme = new SqliteAcmeStore(this.db);
   }
