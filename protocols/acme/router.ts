@@ -21,15 +21,21 @@ function linkHeader(links: Array<{ url: string; rel: string }>): string {
 export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
   const r = express.Router({ strict: true });
 
+  // Written directly (no ETag hashing, no content negotiation): ACME answers are never cached.
   const send = (res: Response, reply: AcmeReply) => {
     const links = [{ url: urls.directory, rel: "index" }, ...(reply.links ?? [])];
     res.setHeader("Link", linkHeader(links));
     if (reply.location) res.setHeader("Location", reply.location);
     if (reply.retryAfterSeconds) res.setHeader("Retry-After", String(reply.retryAfterSeconds));
-    res.status(reply.status ?? 200);
-    if (reply.body !== undefined) res.type(reply.contentType ?? "text/plain").send(reply.body);
-    else if (reply.json !== undefined) res.type("application/json").send(JSON.stringify(reply.json));
-    else res.end();
+    res.statusCode = reply.status ?? 200;
+    const body = reply.body ?? (reply.json !== undefined ? JSON.stringify(reply.json) : undefined);
+    if (body === undefined) {
+      res.end();
+      return;
+    }
+    res.setHeader("Content-Type", reply.body !== undefined ? reply.contentType ?? "text/plain" : "application/json");
+    res.setHeader("Content-Length", Buffer.byteLength(body));
+    res.end(body);
   };
 
   const fail = (req: Request, res: Response, err: unknown) => {
@@ -40,7 +46,11 @@ export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
     res.setHeader("Link", linkHeader([{ url: urls.directory, rel: "index" }]));
     if (p.retryAfterSeconds) res.setHeader("Retry-After", String(p.retryAfterSeconds));
     if (p.location) res.setHeader("Location", p.location);
-    res.status(p.status).type("application/problem+json").send(JSON.stringify(p.body));
+    const body = JSON.stringify(p.body);
+    res.statusCode = p.status;
+    res.setHeader("Content-Type", "application/problem+json");
+    res.setHeader("Content-Length", Buffer.byteLength(body));
+    res.end(body);
   };
 
   // Every response, errors included, carries a fresh nonce (§6.5); per-address limits come first.

@@ -16,12 +16,17 @@ export function requestContext(log: Logger, listener: string, metrics?: Metrics)
   return (req: Request, res: Response, next: NextFunction): void => {
     const given = req.header("x-request-id");
     req.id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    req.log = log.child({ reqId: req.id, listener });
+    // The child logger is made on first use: most requests log only when the level allows.
+    let child: Logger | undefined;
+    Object.defineProperty(req, "log", { configurable: true, get: () => (child ??= log.child({ reqId: req.id, listener })) });
     res.setHeader("X-Request-Id", req.id);
     const start = process.hrtime.bigint();
+    const access = log.isLevelEnabled("info");
     res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+      if (access) {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+      }
       metrics?.httpRequests.inc({ listener, method: req.method, status: String(res.statusCode) });
     });
     next();
