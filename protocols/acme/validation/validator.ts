@@ -1,14 +1,31 @@
 import { GatewayError, toGatewayError } from "../../../src/errors.js";
 import type { AcmeValidationConfig } from "../config.js";
 import { AddressGuard } from "./address-guard.js";
+import type { ValidationContext } from "./context.js";
 import { validateDns01 } from "./dns01.js";
 import { validateHttp01 } from "./http01.js";
 import { validateTlsAlpn01 } from "./tls-alpn01.js";
 import type { ChallengeValidator, ValidationInput, ValidationRecord, ValidationResult } from "./types.js";
 
-const VALIDATION_CODES = new Set(["RA_ERR_VALIDATION_CONNECTION", "RA_ERR_VALIDATION_DNS", "RA_ERR_VALIDATION_INCORRECT", "RA_ERR_VALIDATION_TLS"]);
+const SHOWN_CODES = new Set(["RA_ERR_VALIDATION_CONNECTION", "RA_ERR_VALIDATION_DNS", "RA_ERR_VALIDATION_INCORRECT", "RA_ERR_VALIDATION_TLS"]);
+/** Tokens are base64url (RFC 8555 §8.1); anything else must never reach a URL path. */
+const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** One validator for all challenge types, bounded by `timeoutMs` as a whole; it never throws. */
+function run(input: ValidationInput, ctx: ValidationContext): Promise<void> {
+  if (!TOKEN.test(input.token)) throw new GatewayError("RA_ERR_VALIDATION_INCORRECT", "the challenge token is malformed");
+  switch (input.type) {
+    case "http-01": return validateHttp01(input, ctx);
+    case "dns-01": return validateDns01(input, ctx);
+    case "tls-alpn-01": return validateTlsAlpn01(input, ctx);
+    default: throw new GatewayError("RA_ERR_VALIDATION_INCORRECT", `unsupported challenge type ${String(input.type)}`);
+  }
+}
+
+/**
+ * One validator for all challenge types. Each run has its own AbortController and resolver;
+ * both are shut when the run ends, so neither a timeout nor a failure leaves a socket or a
+ * DNS query behind. Builds the address guard now, so a bad CIDR or resolver fails at start-up.
+ */
 export function createChallengeValidator(cfg: AcmeValidationConfig): ChallengeValidator {
   const guard = new AddressGuard(cfg);
   return {
@@ -17,28 +34,25 @@ export function createChallengeValidator(cfg: AcmeValidationConfig): ChallengeVa
       if (cfg.insecureSkipValidation) return { ok: true, records };
       const ac = new AbortController();
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          ac.abort();
-          reject(new GatewayError("RA_ERR_VALIDATION_CONNECTION", `validation timed out after ${cfg.timeoutMs} ms`));
-        }, cfg.timeoutMs);
-      });
-      const run = (async () => {
-        if (input.type === "http-01") await validateHttp01(input, cfg, guard, ac.signal, records);
-        else if (input.type === "dns-01") await validateDns01(input, guard, records);
-        else await validateTlsAlpn01(input, cfg, guard, ac.signal, records);
-      })();
       try {
-        await Promise.race([run, timeout]);
-        return { ok: true, records };
+        const resolver = guard.newResolver();
+        ac.signal.addEventListener("abort", () => resolver.cancel(), { once: true });
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new GatewayError("RA_ERR_VALIDATION_CONNECTION", `validation timed out after ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
+        });
+        const work = Promise.resolve().then(() => run(input, { cfg, guard, resolver, signal: ac.signal, records }));
+        work.catch(() => undefined); // settles after a timeout too; nobody is listening then
+        await Promise.race([work, timeout]);
+        return { ok: true, records: [...records] };
       } catch (e) {
         const err = toGatewayError(e);
-        // Anything unexpected is reported as a connection problem; its detail stays in our log.
-        const shown = VALIDATION_CODES.has(err.code) ? err : new GatewayError("RA_ERR_VALIDATION_CONNECTION", "validation failed", err.detail);
-        return { ok: false, error: shown, records };
+        // Unexpected failures get a neutral message; the cause stays in detail for the log.
+        const shown = SHOWN_CODES.has(err.code) ? err : new GatewayError("RA_ERR_VALIDATION_CONNECTION", "validation failed", { code: err.code, ...err.detail });
+        // A copy: a run cut off by the timeout may still be unwinding.
+        return { ok: false, error: shown, records: [...records] };
       } finally {
         clearTimeout(timer);
-        run.catch(() => undefined);
+        ac.abort(); // closes whatever is still open: sockets listen to the signal, the resolver is cancelled
       }
     },
   };
