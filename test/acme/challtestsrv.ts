@@ -1,14 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../helpers/ports.js";
 
-/** A free TCP port on loopback (also free for UDP in practice on a test machine). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort };
 
 /**
  * pebble-challtestsrv (Debian package `pebble`) as a real DNS server for dns-01: TXT records are

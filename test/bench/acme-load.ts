@@ -1,91 +1,108 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import { AcmeClient } from "../helpers/acme-client.js";
-import { csrForName } from "./csr-fast.js";
+import { generateKeyPairSync } from "node:crypto";
+import { AcmeClient, AcmeTimeout, type IssueOptions } from "../helpers/acme-client.js";
 import type { BenchServer } from "./acme-servers.js";
+import { csrForName } from "./csr-fast.js";
+import type { Http01Answers } from "./http01-answers.js";
+import { PhaseGate } from "./phase-gate.js";
 
-/** Serves every published key authorization: the load generator answers http-01 itself. */
-export class Http01Answers {
-  readonly map = new Map<string, string>();
-  private constructor(private readonly server: Server) {}
-  static async listen(port: number): Promise<Http01Answers> {
-    let self: Http01Answers | undefined;
-    const server = createServer((req, res) => {
-      const token = req.url?.split("/.well-known/acme-challenge/")[1] ?? "";
-      const v = self!.map.get(token);
-      res.writeHead(v ? 200 : 404).end(v ?? "");
-    });
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((r, j) => server.once("error", j).listen(port, "127.0.0.1", r));
-    self = new Http01Answers(server);
-    return self;
-  }
-  close(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
+export interface LoadOptions {
+  clients: number;
+  warmupSeconds: number;
+  seconds: number;
+  /** Poll interval, also the cap on Retry-After: the bench measures the server's work, not its advice. */
+  pollMs: number;
+  /** A request unanswered this long means the server has stalled. */
+  requestTimeoutMs: number;
+  /** Never run a newOrder and an authorization fetch at once, across clients (see phase-gate.ts). */
+  gate: boolean;
+  /** Where key authorizations are published; absent when validation is off on both sides. */
+  answers?: Http01Answers;
 }
 
 export interface LoadResult {
+  /** Certificates whose whole flow ended inside the measured window. */
   certs: number;
+  /** Length of the measured window: BENCH_SECONDS, or less when the server stalled. */
   seconds: number;
+  /** Full-flow time of each of those certificates. */
   latenciesMs: number[];
+  /** Every failed flow, warm-up included. */
   errors: number;
+  /** Set when a request went unanswered: the window then ends where the server stopped answering. */
+  stalledAfterSeconds?: number;
   firstErrors: string[];
 }
 
-/** One full flow: newOrder → authz → challenge → poll → finalize → poll → download. */
-async function oneCertificate(c: AcmeClient, csrKey: KeyObject, name: string, answers: Http01Answers): Promise<void> {
-  const order = await c.newOrder([{ type: "dns", value: name }]);
-  if (order.status !== 201) throw new Error(`newOrder ${order.status} ${order.body.toString().slice(0, 200)}`);
-  for (const url of order.json.authorizations as string[]) {
-    const authz = (await c.post(url, "")).json;
-    if (authz.status !== "valid") {
-      const ch = authz.challenges.find((x: { type: string }) => x.type === "http-01");
-      answers.map.set(ch.token, c.keyAuthorization(ch.token));
-      const r = await c.post(ch.url, {});
-      if (r.status !== 200) throw new Error(`challenge ${r.status} ${r.body.toString().slice(0, 200)}`);
-      const done = await c.poll(url, (a) => a.status !== "pending", { intervalMs: 5 });
-      answers.map.delete(ch.token);
-      if (done.status !== "valid") throw new Error(`authz ${done.status} ${JSON.stringify(done.challenges)}`);
-    }
-  }
-  let fin = (await c.finalize(order.json.finalize, csrForName(csrKey, name))).json;
-  if (fin.status === "processing") fin = await c.poll(order.location!, (o) => o.status !== "processing", { intervalMs: 5 });
-  if (fin.status !== "valid") throw new Error(`order ${fin.status} ${JSON.stringify(fin.error ?? fin)}`);
-  await c.downloadCertificate(fin.certificate);
-}
-
 /**
- * N clients, one account each (made before timing), each looping full flows for `seconds`
- * after a warm-up. The CSR key is a separate P-256 key per client (never the account key).
+ * N clients, one account each (made before timing), each looping full flows
+ * (newOrder → authz → challenge → poll → finalize → poll → download) until the window closes.
+ * Flows still running then finish but do not count. Each client's CSR key is its own P-256 key
+ * (never the account key), reused across its orders so the load generator stays cheap.
+ *
+ * Polls go to the challenge, so the authorization is fetched once per order.
+ * The first unanswered request stops the run: the server is taken to have stalled when that
+ * request was sent, and the window is cut there rather than averaging in dead time.
  */
-export async function runLoad(server: BenchServer, o: { clients: number; seconds: number; warmupSeconds: number; answers: Http01Answers; tag: string }): Promise<LoadResult> {
-  const clients = await Promise.all(Array.from({ length: o.clients }, async () => {
-    const c = await AcmeClient.create({ directoryUrl: server.directoryUrl, caPem: server.caPem });
+export async function runLoad(server: BenchServer, o: LoadOptions): Promise<LoadResult> {
+  const made = await Promise.allSettled(Array.from({ length: o.clients }, async () => {
+    const c = await AcmeClient.create({ directoryUrl: server.directoryUrl, caPem: server.caPem, timeoutMs: o.requestTimeoutMs });
     const res = await c.newAccount({ termsOfServiceAgreed: true });
-    if (res.status !== 201) throw new Error(`newAccount on ${server.name}: ${res.status} ${res.body.toString()}`);
-    return { c, csrKey: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey };
-  }));
-  const result: LoadResult = { certs: 0, seconds: o.seconds, latenciesMs: [], errors: 0, firstErrors: [] };
-  const start = performance.now();
-  const measureFrom = start + o.warmupSeconds * 1000;
-  const end = measureFrom + o.seconds * 1000;
-  let seq = 0;
-  await Promise.all(clients.map(async ({ c, csrKey }, i) => {
-    while (performance.now() < end) {
-      const name = `c${i}-o${seq++}-${o.tag}.bench.test`;
-      const t0 = performance.now();
-      try {
-        await oneCertificate(c, csrKey, name, o.answers);
-        if (t0 >= measureFrom) {
-          result.certs++;
-          result.latenciesMs.push(performance.now() - t0);
-        }
-      } catch (e) {
-        result.errors++;
-        if (result.firstErrors.length < 3) result.firstErrors.push((e as Error).message);
-      }
+    if (res.status !== 201) {
+      c.close();
+      throw new Error(`${server.name} newAccount: HTTP ${res.status} ${res.body.toString().slice(0, 300)}`);
     }
+    return c;
   }));
-  return result;
+  const clients = made.flatMap((m) => (m.status === "fulfilled" ? [m.value] : []));
+  const failed = made.find((m): m is PromiseRejectedResult => m.status === "rejected");
+  if (failed) {
+    for (const c of clients) c.close();
+    throw failed.reason;
+  }
+  const done: Array<{ at: number; ms: number }> = [];
+  const firstErrors: string[] = [];
+  let errors = 0;
+  let stalledAt: number | undefined;
+  const answers = o.answers;
+  const gate = o.gate ? new PhaseGate<"newOrder" | "authorization">() : undefined;
+  const from = performance.now() + o.warmupSeconds * 1000;
+  const to = from + o.seconds * 1000;
+  try {
+    await Promise.all(clients.map(async (c, i) => {
+      const flow: IssueOptions = {
+        csrKey: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey,
+        csr: (key, ids) => csrForName(key, ids[0].value),
+        poll: { intervalMs: o.pollMs, maxWaitMs: o.pollMs, timeoutMs: 30_000 },
+        pollChallenge: true,
+        around: gate && ((step, run) => gate.run(step, run)),
+        publish: answers && ((token, keyAuth, id) => answers.set(token, keyAuth, id.value)),
+        seen: answers && ((token) => answers.seen(token)),
+        unpublish: answers && ((token) => answers.delete(token)),
+      };
+      for (let n = 0; performance.now() < to && stalledAt === undefined; n++) {
+        const t0 = performance.now();
+        try {
+          await c.issue([{ type: "dns", value: `c${i}-o${n}.bench.test` }], flow);
+          const t1 = performance.now();
+          done.push({ at: t1, ms: t1 - t0 });
+        } catch (e) {
+          errors++;
+          if (e instanceof AcmeTimeout) stalledAt = Math.min(stalledAt ?? Infinity, performance.now() - o.requestTimeoutMs);
+          if (firstErrors.length < 5) firstErrors.push((e as Error).message);
+        }
+      }
+    }));
+  } finally {
+    for (const c of clients) c.close();
+  }
+  const end = Math.min(to, stalledAt ?? to);
+  const counted = done.filter((d) => d.at >= from && d.at <= end);
+  return {
+    certs: counted.length,
+    seconds: Math.max(0, (end - from) / 1000),
+    latenciesMs: counted.map((d) => d.ms),
+    errors,
+    stalledAfterSeconds: stalledAt === undefined ? undefined : Math.round(((stalledAt - from) / 1000) * 10) / 10,
+    firstErrors,
+  };
 }
