@@ -126,10 +126,14 @@ export function loadOrder(ctx: AcmeContext, r: SignedRequest, id: string): { ord
   return { order, authzs: ctx.store.getAuthzs(order.authzIds) };
 }
 
+function orderReply(ctx: AcmeContext, urls: AcmeUrls, order: AcmeOrderRecord, authzs: AcmeAuthzRecord[]): AcmeReply {
+  const status = orderStatus(order, authzs, new Date().toISOString());
+  return { json: orderJson(order, status, urls), location: urls.order(order.id), retryAfterSeconds: status === "processing" ? ctx.cfg.retryAfterSeconds : undefined };
+}
+
 export function getOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): AcmeReply {
   const { order, authzs } = loadOrder(ctx, r, id);
-  const status = orderStatus(order, authzs, new Date().toISOString());
-  return { json: orderJson(order, status, urls), location: urls.order(id), retryAfterSeconds: status === "processing" ? ctx.cfg.retryAfterSeconds : undefined };
+  return orderReply(ctx, urls, order, authzs);
 }
 
 /**
@@ -157,12 +161,13 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
     });
     if (out.status === "issued") ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
   } catch (e) {
-    const err = toGatewayError(e);
+    const err = csrProblem(toGatewayError(e));
     // A bad CSR ends the order (§7.4: the order becomes invalid); the client sees the problem at once.
-    ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(csrProblem(err)) });
-    throw csrProblem(err);
+    ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(err) });
+    throw err;
   }
-  return getOrder(ctx, urls, r, id);
+  // Only the order row changed; the authorizations loaded above are still current.
+  return orderReply(ctx, urls, ctx.store.getOrder(id)!, authzs);
 }
 
 function accountSpki(r: SignedRequest): Uint8Array {
