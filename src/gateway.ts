@@ -102,9 +102,10 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
 
   const metrics = new Metrics(store, config.expiryWarningDays);
   const engine = new IssuingEngine(cas, store, audit, urls, metrics);
-  const enrollment = new EnrollmentService({ profiles, defaultProfile: config.defaultProfile }, engine, store, audit, metrics);
   const crls = new CrlPublisher(store, config.crl.validityHours);
   const revocation = new RevocationService(store, cas, crls, audit);
+  const enrollment = new EnrollmentService({ profiles, defaultProfile: config.defaultProfile }, engine, store, audit, metrics,
+    async (serial, actor) => void (await revocation.revoke(serial, "superseded", actor)));
   audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {

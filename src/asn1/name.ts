@@ -53,3 +53,8 @@ export function nameToString(name: AsnName | ArrayBuffer | Uint8Array): string {
 export function parseNameString(text: string): AsnName {
   return AsnConvert.parse(new X509Name(text).toArrayBuffer(), AsnName);
 }
+
+/** The inventory's text form of a subject built by the policy layer ("O=Example, CN=host"), compared on renewal. */
+export function rdnsToText(rdns: Array<[string, string]>): string {
+  return rdns.map(([k, v]) => `${k}=${v}`).join(", ");
+}

@@ -139,7 +139,8 @@ function subjectPublicKeyBits(spkiDer: Uint8Array): Uint8Array {
   return spkiDer.subarray(header(spkiDer, keySpan[0]).contentStart + 1, keySpan[1]);
 }
 
-function keyIdOf(cert: X509Certificate): Uint8Array {
+/** The certificate's subject key identifier extension, or the RFC 7093 key id of its key when it has none. */
+export function keyIdOf(cert: X509Certificate): Uint8Array {
   const asn = AsnConvert.parse(cert.raw, Certificate);
   const ext = asn.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
   if (ext) return new Uint8Array(AsnConvert.parse(ext.extnValue, SubjectKeyIdentifier).buffer);

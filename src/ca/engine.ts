@@ -10,6 +10,7 @@ import { lintEndEntity } from "./lint.js";
 import { newSerial, serialHex } from "./serial.js";
 import { signAndVerify } from "./sign-object.js";
 import { derBitString, derSequence } from "../asn1/der-encode.js";
+import { rdnsToText } from "../asn1/name.js";
 import { EndEntityTemplates, type PublicUrls } from "./template.js";
 
 export interface IssueContext {
@@ -51,6 +52,13 @@ export class IssuingEngine {
     this.templates = new EndEntityTemplates(urls);
   }
 
+  /** The CA that signed an inventory record (its chain goes with the certificate). */
+  authority(name: string): CertificateAuthority {
+    const ca = this.cas.find(name);
+    if (!ca) throw new GatewayError("RA_ERR_INTERNAL", `CA ${name} of an inventory record is not loaded`);
+    return ca;
+  }
+
   /**
    * `hooks` let the caller write its own records in the same transactions as the
    * intent (before signing) and the issued certificate (after), so a crash never
@@ -73,7 +81,7 @@ export class IssuingEngine {
 
     const record: CertificateRecord = {
       serial, caName: ca.name, profile: plan.profile.name, protocol: ctx.protocol, requestId: ctx.requestId,
-      requesterKind: ctx.requester.kind, requesterId: ctx.requester.id, subject: plan.subject.map(([k, v]) => `${k}=${v}`).join(", "),
+      requesterKind: ctx.requester.kind, requesterId: ctx.requester.id, subject: rdnsToText(plan.subject),
       sans: [...plan.sans.dns.map((d) => `dns:${d}`), ...plan.sans.ip.map((i) => `ip:${i}`), ...plan.sans.email.map((e) => `email:${e}`), ...plan.sans.uri.map((u) => `uri:${u}`)],
       notBefore: tbs.notBefore.toISOString(), notAfter: tbs.notAfter.toISOString(),
       keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,

@@ -54,12 +54,14 @@ async function main(argv: string[]): Promise<number> {
     const gw = await openGateway(config, log);
     const { startServers } = await import("../server/listen.js");
     const { acmeDirectoryUrls } = await import("../../protocols/acme/index.js");
+    const { estUrls } = await import("../../protocols/est/index.js");
     const servers = await startServers(gw);
     const https = `https://localhost:${servers.httpsPort}`;
     const http = `http://localhost:${servers.httpPort}`;
     console.log([
       `enrollment gateway ready (config: ${source}, data: ${gw.paths.data})`,
       ...acmeDirectoryUrls(gw).map((u) => `  ACME directory ${u}`),
+      ...estUrls(gw).map((u) => `  EST            ${u}`),
       `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
       `  health         ${https}/healthz  ${http}/healthz  /readyz`,
       `  metrics        ${http}/metrics`,

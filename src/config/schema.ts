@@ -1,13 +1,10 @@
 import { z } from "zod";
 import { acmeConfigSchema } from "../../protocols/acme/config.js";
+import { estConfigSchema } from "../../protocols/est/config.js";
 
-/** A secret given inline, from an environment variable or from a file. */
-export const secretSchema = z.union([
-  z.string().min(1),
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
-export type SecretRef = z.infer<typeof secretSchema>;
+import { secretSchema } from "./schema-secret.js";
+
+export { secretSchema, type SecretRef } from "./schema-secret.js";
 
 const listener = z
   .object({ host: z.string().default("0.0.0.0"), port: z.number().int().min(0).max(65535) })
@@ -86,6 +83,7 @@ export const configSchema = z
       .strict()
       .default({ maxBodyBytes: 64 * 1024 }),
     acme: acmeConfigSchema.default(acmeConfigSchema.parse({})),
+    est: estConfigSchema.default(estConfigSchema.parse({})),
     expiryWarningDays: z.number().int().positive().default(30),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })

@@ -36,18 +36,28 @@ export class EnrollmentSecrets {
   }
 
   /**
-   * Checks `secret` in constant time, then consumes the record atomically: a second
-   * redemption (or a concurrent one) fails. Every failure reads the same to the caller.
+   * Checks `secret` in constant time without consuming it: the record when the secret is right
+   * and meant for `protocol` (used or expired ones included, so a front-end can answer a retry),
+   * undefined otherwise.
    */
-  redeem(id: string, secret: string, protocol: string): EnrollmentSecretRecord {
-    const fail = () => new GatewayError("RA_ERR_UNAUTHORIZED", "enrollment secret not valid");
+  check(id: string, secret: string, protocol: string): EnrollmentSecretRecord | undefined {
     const rec = this.store.getSecret(id);
     const want = Buffer.from(rec?.secretHash ?? "0".repeat(64), "hex");
     const got = Buffer.from(hash(secret), "hex");
-    if (!rec || !timingSafeEqual(want, got) || !rec.protocols.includes(protocol)) throw fail();
+    return rec && timingSafeEqual(want, got) && rec.protocols.includes(protocol) ? rec : undefined;
+  }
+
+  /** Consumes a checked secret atomically: true once, false for a used, expired or concurrent redemption. */
+  consume(id: string, protocol: string): boolean {
     const redeemed = this.store.redeemSecret(id, new Date().toISOString());
-    if (!redeemed) throw fail();
-    this.audit.record({ type: "secret.redeemed", actor: `secret:${id}`, target: id, data: { protocol, profile: rec.profile } });
-    return redeemed;
+    if (redeemed) this.audit.record({ type: "secret.redeemed", actor: `secret:${id}`, target: id, data: { protocol, profile: redeemed.profile } });
+    return redeemed !== undefined;
+  }
+
+  /** check + consume; every failure reads the same to the caller. */
+  redeem(id: string, secret: string, protocol: string): EnrollmentSecretRecord {
+    const rec = this.check(id, secret, protocol);
+    if (!rec || !this.consume(id, protocol)) throw new GatewayError("RA_ERR_UNAUTHORIZED", "enrollment secret not valid");
+    return rec;
   }
 }

@@ -25,7 +25,31 @@ export class EnrollmentService {
     private readonly store: Store,
     private readonly audit: AuditLog,
     private readonly metrics?: Metrics,
+    /** Revokes a replaced certificate when its profile says so (`renewal.revokeReplaced`). */
+    private readonly revokeReplaced?: (serial: string, actor: string) => Promise<void>,
   ) {}
+
+  /**
+   * The answer already given to a request with this retry key, or undefined when none was
+   * recorded: the certificate once issued, pending while it waits, the rejection once decided.
+   */
+  previousOutcome(lookupKey: string): EnrollmentOutcome | undefined {
+    const rec = this.store.findRequestByLookupKey(lookupKey);
+    if (!rec) return undefined;
+    if (rec.status === "pending" || (rec.status === "approved" && !rec.certificateSerial)) {
+      return { status: "pending", requestId: rec.id, reason: rec.reason ?? "awaiting approval" };
+    }
+    if (rec.status === "rejected") {
+      throw new GatewayError("RA_ERR_APPROVAL_REJECTED", `request ${rec.id} was rejected${rec.reason ? `: ${rec.reason}` : ""}`);
+    }
+    const cert = rec.certificateSerial ? this.store.getCertificate(rec.certificateSerial) : undefined;
+    if (rec.status !== "issued" || !cert?.der) return undefined;
+    const ca = this.engine.authority(cert.caName);
+    return {
+      status: "issued", requestId: rec.id,
+      certificate: { serial: cert.serial, der: cert.der, chain: [ca.certDer, ...ca.chain], ca, notAfter: new Date(cert.notAfter) },
+    };
+  }
 
   async enroll(req: EnrollmentRequest): Promise<EnrollmentOutcome> {
     const actor = `${req.requester.kind}:${req.requester.id}`;
@@ -36,6 +60,8 @@ export class EnrollmentService {
       id: req.requestId, protocol: req.protocol, requesterKind: req.requester.kind, requesterId: req.requester.id, profile,
       payload: serializeRequest(req), createdAt: new Date().toISOString(),
     };
+    // Rejections keep no retry key: the same request may be tried again once the cause is fixed.
+    const keyed = { ...base, lookupKey: req.lookupKey };
     if (d.decision === "reject") {
       this.store.insertRequest({ ...base, status: "rejected", reason: d.error.message, errorCode: d.error.code });
       this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: d.error.code, reason: d.error.message } });
@@ -46,17 +72,26 @@ export class EnrollmentService {
       if (req.keyGen) {
         throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", "server-side key generation is not offered for profiles that need approval");
       }
-      this.store.insertRequest({ ...base, status: "pending", reason: d.reason });
+      this.store.insertRequest({ ...keyed, status: "pending", reason: d.reason });
       this.audit.record({ type: "request.pending", actor, target: req.requestId, data: { protocol: req.protocol, profile, reason: d.reason, sans: d.plan.sans } });
       this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "pending" });
       return { status: "pending", requestId: req.requestId, reason: d.reason };
     }
     const certificate = await this.issueRecorded(req, d.plan, () => {
-      this.store.insertRequest({ ...base, status: "approved", reason: "policy" });
+      this.store.insertRequest({ ...keyed, status: "approved", reason: "policy" });
       this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: { protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions } });
     });
     this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "issued" });
+    await this.afterRenewal(req, d.plan, actor);
     return { status: "issued", requestId: req.requestId, certificate, privateKey: generated };
+  }
+
+  private async afterRenewal(req: EnrollmentRequest, plan: IssuancePlan, actor: string): Promise<void> {
+    if (!req.renewalOf || !plan.profile.renewal.revokeReplaced || !this.revokeReplaced) return;
+    await this.revokeReplaced(req.renewalOf, actor).catch((e: unknown) => {
+      // The new certificate stands; a failed revocation of the old one is audited for the operator.
+      this.audit.record({ type: "certificate.revoke_replaced_failed", actor, target: req.renewalOf, data: { error: (e as Error).message } });
+    });
   }
 
   private async issueRecorded(req: EnrollmentRequest, plan: IssuancePlan, beforeIntent?: () => void): Promise<IssuedCertificate> {
@@ -87,7 +122,9 @@ export class EnrollmentService {
       this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { code: d.error.code, reason: d.error.message, afterApproval: true } });
       throw d.error;
     }
-    return this.issueRecorded(req, d.plan);
+    const issued = await this.issueRecorded(req, d.plan);
+    await this.afterRenewal(req, d.plan, by);
+    return issued;
   }
 
   reject(requestId: string, by: string, reason: string): void {

@@ -52,6 +52,18 @@ function content(der: Uint8Array, span: [number, number]): Uint8Array {
  * algorithm allow-list, self-signature over the exact bytes sent.
  */
 export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
+  // A front-end that already parsed these very bytes (to check a binding or a bound subject) and the
+  // policy layer share one parse: signature verification is the costly part.
+  const known = parsedOnce.get(der);
+  if (known && der.length <= maxBytes) return known;
+  const parsed = parseCsrUncached(der, maxBytes);
+  parsedOnce.set(der, parsed);
+  return parsed;
+}
+
+const parsedOnce = new WeakMap<Uint8Array, ParsedCsr>();
+
+function parseCsrUncached(der: Uint8Array, maxBytes: number): ParsedCsr {
   checkDer(der, { maxBytes, maxDepth: 24, maxNodes: 4000 });
   const top = children(der, [0, der.length], 0x30, "CertificationRequest");
   if (top.length !== 3) throw malformed("it must have exactly info, algorithm and signature");

@@ -1,4 +1,5 @@
-import type { KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { rdnsToText } from "../asn1/name.js";
 import { GatewayError, toGatewayError } from "../errors.js";
 import type { KeySpec } from "../signers/signer.js";
 import { parseCsr, type ParsedCsr } from "./csr.js";
@@ -74,7 +75,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
     sans = csr.sans;
     csrCn = csr.commonName;
   } else if (req.keyGen && generatedKey) {
-    publicKey = generatedKey;
+    publicKey = createPublicKey(generatedKey); // the generated key is private: certify its public half
     sans = req.keyGen.names;
     csrCn = req.keyGen.subject;
   } else {
@@ -91,12 +92,16 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
   }
   checkNames(sans, profile);
   const { notBefore, notAfter } = validity(req, profile, now);
+  const subject = subjectFor(profile, sans, csrCn);
+  if (req.expectedSubject !== undefined && rdnsToText(subject) !== req.expectedSubject) {
+    throw new GatewayError("RA_ERR_BAD_CSR", `a renewal must keep the subject ${req.expectedSubject}; this CSR gives ${rdnsToText(subject)}`);
+  }
   return {
     profile,
     publicKey,
     spki,
     keySpec,
-    subject: subjectFor(profile, sans, csrCn),
+    subject,
     sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri },
     notBefore,
     notAfter,

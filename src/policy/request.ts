@@ -34,6 +34,10 @@ export interface EnrollmentRequest {
   validity?: { notBefore?: Date; notAfter?: Date };
   /** Serial (hex) of the certificate this one renews. */
   renewalOf?: string;
+  /** Renewals: the subject the new certificate must carry (the old one's, RFC 4514 string); the CSR may not change it. */
+  expectedSubject?: string;
+  /** The front-end's retry key (EST: identity + CSR, SCEP: transactionID): a repeat gets the first answer. */
+  lookupKey?: string;
   /** Attestation facts the front-end verified (format, device identifiers). */
   attestation?: Record<string, string>;
 }

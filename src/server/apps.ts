@@ -1,6 +1,7 @@
 import express, { type Express } from "express";
 import { mountAcme } from "../../protocols/acme/index.js";
 import type { AcmeContext } from "../../protocols/acme/context.js";
+import { mountEst } from "../../protocols/est/index.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
@@ -15,7 +16,7 @@ export interface Apps {
   acme?: AcmeContext;
 }
 
-/** The HTTPS app (admin API, ACME; later EST) and the plain HTTP app (CRL, OCSP; later SCEP/CMP). */
+/** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP; later SCEP/CMP). */
 export function buildApps(gw: Gateway): Apps {
   const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit);
   const base = (name: string) => {
@@ -28,6 +29,7 @@ export function buildApps(gw: Gateway): Apps {
   };
   const https = base("https");
   const acme = mountAcme(https, gw);
+  mountEst(https, gw, secrets);
   https.use("/admin/api/v1", adminRouter(gw, secrets));
   https.use(publicRouter(gw));
   https.use(jsonErrors);

@@ -27,7 +27,10 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   const apps = buildApps(gw);
   // The generated dev TLS certificate is sent with its issuing CA so clients need only the root.
   const tlsChain = readFileSync(gw.paths.tls.cert, "utf8") + (gw.config.tls ? "" : derToPem(gw.cas.issuing[0].certDer));
-  const https = createHttpsServer({ cert: tlsChain, key: readFileSync(gw.paths.tls.key), minVersion: "TLSv1.2", requestCert: false }, apps.https);
+  // EST authenticates TLS client certificates itself (per-label trust anchors, inventory checks), so the
+  // handshake asks for one but never fails for its absence or for an issuer OpenSSL does not know.
+  const requestCert = gw.config.est.enabled;
+  const https = createHttpsServer({ cert: tlsChain, key: readFileSync(gw.paths.tls.key), minVersion: "TLSv1.2", requestCert, rejectUnauthorized: false }, apps.https);
   const http = createHttpServer(apps.http);
   for (const s of [https, http]) {
     s.headersTimeout = 10_000;

@@ -143,6 +143,11 @@ export const MIGRATIONS: string[] = [
     account_id TEXT
   );
   `,
+  // 3: a protocol's retry key (EST: identity + CSR; SCEP: transactionID) so a repeated request finds its first answer.
+  `
+  ALTER TABLE requests ADD COLUMN lookup_key TEXT;
+  CREATE UNIQUE INDEX requests_lookup_key ON requests(lookup_key) WHERE lookup_key IS NOT NULL;
+  `,
 ];
 
 /**

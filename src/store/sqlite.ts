@@ -122,10 +122,15 @@ export class SqliteStore implements Store {
   }
 
   insertRequest(r: RequestRecord): void {
-    this.st(`INSERT INTO requests (id, protocol, requester_kind, requester_id, profile, status, reason, error_code, payload, certificate_serial, created_at)
-      VALUES (@id, @protocol, @requesterKind, @requesterId, @profile, @status, @reason, @errorCode, @payload, @certificateSerial, @createdAt)`).run({
-      ...r, reason: r.reason ?? null, errorCode: r.errorCode ?? null, certificateSerial: r.certificateSerial ?? null,
+    this.st(`INSERT INTO requests (id, protocol, requester_kind, requester_id, profile, status, reason, error_code, payload, certificate_serial, created_at, lookup_key)
+      VALUES (@id, @protocol, @requesterKind, @requesterId, @profile, @status, @reason, @errorCode, @payload, @certificateSerial, @createdAt, @lookupKey)`).run({
+      ...r, reason: r.reason ?? null, errorCode: r.errorCode ?? null, certificateSerial: r.certificateSerial ?? null, lookupKey: r.lookupKey ?? null,
     });
+  }
+
+  findRequestByLookupKey(key: string): RequestRecord | undefined {
+    const row = this.st("SELECT * FROM requests WHERE lookup_key = ?").get(key) as Row | undefined;
+    return row ? toRequest(row) : undefined;
   }
 
   getRequest(id: string): RequestRecord | undefined {
@@ -147,7 +152,8 @@ export class SqliteStore implements Store {
 
   updateRequest(id: string, f: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): void {
     this.st(`UPDATE requests SET status = COALESCE(@status, status), reason = COALESCE(@reason, reason),
-      error_code = COALESCE(@errorCode, error_code), certificate_serial = COALESCE(@certificateSerial, certificate_serial) WHERE id = @id`)
+      error_code = COALESCE(@errorCode, error_code), certificate_serial = COALESCE(@certificateSerial, certificate_serial),
+      lookup_key = CASE WHEN @status = 'failed' THEN NULL ELSE lookup_key END WHERE id = @id`)
       .run({ id, status: f.status ?? null, reason: f.reason ?? null, errorCode: f.errorCode ?? null, certificateSerial: f.certificateSerial ?? null });
   }
 
@@ -245,7 +251,7 @@ function toRequest(r: Row): RequestRecord {
     id: r.id as string, protocol: r.protocol as RequestRecord["protocol"], requesterKind: r.requester_kind as string, requesterId: r.requester_id as string,
     profile: r.profile as string, status: r.status as RequestStatus, reason: (r.reason as string) ?? undefined, errorCode: (r.error_code as string) ?? undefined,
     payload: r.payload as string, certificateSerial: (r.certificate_serial as string) ?? undefined, decidedBy: (r.decided_by as string) ?? undefined,
-    createdAt: r.created_at as string, decidedAt: (r.decided_at as string) ?? undefined,
+    createdAt: r.created_at as string, decidedAt: (r.decided_at as string) ?? undefined, lookupKey: (r.lookup_key as string) ?? undefined,
   };
 }
 

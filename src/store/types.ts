@@ -45,6 +45,11 @@ export interface RequestRecord {
   decidedBy?: string;
   createdAt: string;
   decidedAt?: string;
+  /**
+   * A protocol's retry key (unique): a repeated request finds this record instead of making a new one.
+   * Kept on pending and issued requests; a failed one releases it so the client may try again.
+   */
+  lookupKey?: string;
 }
 
 export interface AuditEvent {
@@ -121,6 +126,7 @@ export interface Store {
 
   insertRequest(rec: RequestRecord): void;
   getRequest(id: string): RequestRecord | undefined;
+  findRequestByLookupKey(key: string): RequestRecord | undefined;
   listRequests(status?: RequestStatus, limit?: number): RequestRecord[];
   /** Atomically moves a pending request to its decision; false if it was not pending. */
   decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): boolean;

@@ -1,0 +1,100 @@
+import { X509Certificate, type KeyObject } from "node:crypto";
+import { derSequence, derTlv } from "../../src/asn1/der-encode.js";
+import { checkDer } from "../../src/asn1/der-limits.js";
+import { oidDer } from "../../src/asn1/der-values.js";
+import { childSpans } from "../../src/asn1/der-walk.js";
+
+/** DER building blocks shared by the CMS writers (cms.ts, cms-envelope.ts). */
+
+/** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
+export function derSetOf(items: Uint8Array[]): Uint8Array {
+  return derTlv(0x31, ...[...items].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+}
+
+export const octetString = (content: Uint8Array) => derTlv(0x04, content);
+
+/** `[n] EXPLICIT` (constructed context tag around one encoded value). */
+export const explicit = (n: number, ...inner: Uint8Array[]) => derTlv(0xa0 | n, ...inner);
+
+/** AlgorithmIdentifier; `params` undefined means absent (RFC 5754 hashes, RFC 3565 key wraps, RFC 5758 ECDSA). */
+export function algId(oid: string, params?: Uint8Array): Uint8Array {
+  return params ? derSequence(oidDer(oid), params) : derSequence(oidDer(oid));
+}
+
+export const DER_NULL = Uint8Array.of(0x05, 0x00);
+
+/** INTEGER for a small non-negative number. */
+export function smallInteger(n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`INTEGER ${n} is not a non-negative safe integer`);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+  if (!bytes.length || bytes[0] & 0x80) bytes.unshift(0);
+  return derTlv(0x02, Uint8Array.from(bytes));
+}
+
+export const OID = {
+  data: "1.2.840.113549.1.7.1",
+  signedData: "1.2.840.113549.1.7.2",
+  envelopedData: "1.2.840.113549.1.7.3",
+  /** RFC 5958 §2; note @peculiar/asn1-asym-key 2.x exports a wrong value for this (…1.78.5). */
+  aKeyPackage: "2.16.840.1.101.2.1.2.78.5",
+  contentTypeAttr: "1.2.840.113549.1.9.3",
+  messageDigestAttr: "1.2.840.113549.1.9.4",
+  signingTimeAttr: "1.2.840.113549.1.9.5",
+  sha256: "2.16.840.1.101.3.4.2.1",
+  sha384: "2.16.840.1.101.3.4.2.2",
+  sha512: "2.16.840.1.101.3.4.2.3",
+  rsaEncryption: "1.2.840.113549.1.1.1",
+  sha256WithRsa: "1.2.840.113549.1.1.11",
+  rsaesOaep: "1.2.840.113549.1.1.7",
+  mgf1: "1.2.840.113549.1.1.8",
+  ecdsaWithSha256: "1.2.840.10045.4.3.2",
+  ecdsaWithSha384: "1.2.840.10045.4.3.3",
+  ecdsaWithSha512: "1.2.840.10045.4.3.4",
+  ecPublicKey: "1.2.840.10045.2.1",
+  /** RFC 5753 §7.1.4 (SEC 1): dhSinglePass-stdDH-sha{256,384,512}kdf-scheme. */
+  stdDhSha256Kdf: "1.3.132.1.11.1",
+  stdDhSha384Kdf: "1.3.132.1.11.2",
+  stdDhSha512Kdf: "1.3.132.1.11.3",
+  aes256Wrap: "2.16.840.1.101.3.4.1.45",
+  aes256Cbc: "2.16.840.1.101.3.4.1.42",
+} as const;
+
+/** ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT }. */
+export const contentInfo = (type: string, content: Uint8Array) => derSequence(oidDer(type), explicit(0, content));
+
+export interface CertFacts {
+  der: Uint8Array;
+  /** IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER } (RFC 5652 §10.2.4), DER. */
+  issuerAndSerial: Uint8Array;
+  publicKey: KeyObject;
+}
+
+/** The parts of an X.509 certificate the CMS writers need; throws an Error naming `what` on anything odd. */
+export function certFacts(der: Uint8Array, what: string): CertFacts {
+  try {
+    checkDer(der, { maxBytes: 64 * 1024, maxDepth: 32, maxNodes: 20_000 });
+    const [tbs] = childSpans(der, 0);
+    if (der[0] !== 0x30 || !tbs || der[tbs[0]] !== 0x30) throw new Error("not a Certificate SEQUENCE");
+    const fields = childSpans(der, tbs[0]);
+    const at = der[fields[0]?.[0]] === 0xa0 ? 1 : 0; // version [0] is optional (v1)
+    const serial = fields[at];
+    const issuer = fields[at + 2];
+    if (!serial || !issuer || der[serial[0]] !== 0x02 || der[issuer[0]] !== 0x30) throw new Error("serialNumber or issuer missing");
+    const publicKey = new X509Certificate(Buffer.from(der)).publicKey;
+    return { der, issuerAndSerial: derSequence(der.subarray(issuer[0], issuer[1]), der.subarray(serial[0], serial[1])), publicKey };
+  } catch (e) {
+    throw new Error(`${what} is not a usable X.509 certificate: ${(e as Error).message}`);
+  }
+}
+
+/** Hash for a curve's signatures and KDF, matched to its strength (RFC 5753 §8, RFC 5758 §3.2). */
+export function curveHash(key: KeyObject): "sha256" | "sha384" | "sha512" {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  switch (curve) {
+    case "prime256v1": return "sha256";
+    case "secp384r1": return "sha384";
+    case "secp521r1": return "sha512";
+    default: throw new Error(`EC curve ${curve ?? "(unnamed)"} is not supported (P-256, P-384, P-521)`);
+  }
+}

@@ -1,0 +1,46 @@
+import type { Response } from "express";
+import { GatewayError, toGatewayError } from "../../src/errors.js";
+
+/**
+ * EST bodies are base64 with this header (RFC 7030 §4.1.3, §4.2.3), on one line: RFC 8951 lets
+ * senders omit line breaks, and strongSwan before 5.9.11 cannot decode base64 that has them.
+ */
+export function sendBase64(res: Response, contentType: string, der: Uint8Array): void {
+  res.status(200).set({ "Content-Type": contentType, "Content-Transfer-Encoding": "base64" }).end(Buffer.from(der).toString("base64"));
+}
+
+export function sendText(res: Response, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.status(status).set({ "Content-Type": "text/plain; charset=utf-8", ...headers }).end(`${text}\n`);
+}
+
+/** GatewayError → EST HTTP status: policy refusals are 403 (authentication failures are answered 401 earlier). */
+export function statusFor(e: GatewayError): number {
+  switch (e.code) {
+    case "RA_ERR_BODY_TOO_LARGE": return 413;
+    case "RA_ERR_UNSUPPORTED_MEDIA": return 415;
+    case "RA_ERR_METHOD_NOT_ALLOWED": return 405;
+    case "RA_ERR_RATE_LIMITED": return 429;
+    case "RA_ERR_UNAUTHORIZED": return 401;
+    default:
+  }
+  switch (e.kind) {
+    case "badRequest": return 400;
+    case "unauthorized":
+    case "rejected": return 403;
+    case "notFound": return 404;
+    case "conflict": return 409;
+    case "pending": return 202;
+    default: return 500;
+  }
+}
+
+/** Renders any failure as plain text with its code; internals stay in the log. */
+export function sendError(res: Response, err: unknown, basicRealm?: string): GatewayError {
+  const e = toGatewayError(err);
+  const status = statusFor(e);
+  const headers: Record<string, string> = { "X-Error-Code": e.code };
+  if (status === 401 && basicRealm) headers["WWW-Authenticate"] = `Basic realm="${basicRealm}", charset="UTF-8"`;
+  if (e.hints?.retryAfterSeconds) headers["Retry-After"] = String(e.hints.retryAfterSeconds);
+  sendText(res, status, status >= 500 ? "internal error" : `${e.code}: ${e.message}`, headers);
+  return e;
+}

@@ -1,0 +1,53 @@
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import { GatewayError } from "../../src/errors.js";
+import { bodyParserError } from "../../src/server/middleware.js";
+import { certsOnly } from "./cms.js";
+import type { EstConfig } from "./config.js";
+import { csrAttrsFor, encodeCsrAttrs } from "./csr-attrs.js";
+import { handleEnroll, type EnrollDeps, type EnrollOp } from "./enroll.js";
+import type { EstLabel } from "./label.js";
+import { sendBase64, sendError, sendText } from "./render.js";
+
+const METHOD: Record<string, "GET" | "POST"> = {
+  cacerts: "GET", csrattrs: "GET", simpleenroll: "POST", simplereenroll: "POST", serverkeygen: "POST", fullcmc: "POST",
+};
+
+/** `/.well-known/est/<op>` and `/.well-known/est/<label>/<op>` (RFC 7030 §3.2.2). */
+export function estRouter(cfg: EstConfig, labels: Map<string, EstLabel>, deps: EnrollDeps): Router {
+  const r = express.Router();
+  r.use(express.raw({ type: () => true, limit: cfg.maxBodyBytes }));
+
+  const handle = async (req: Request, res: Response, labelName: string, op: string) => {
+    const label = labels.get(labelName);
+    const method = METHOD[op];
+    if (!label || !method) return sendText(res, 404, `no EST resource ${req.path}`);
+    if (req.method !== method && !(method === "GET" && req.method === "HEAD")) {
+      res.set("Allow", method);
+      return sendError(res, new GatewayError("RA_ERR_METHOD_NOT_ALLOWED", `${op} takes ${method}`));
+    }
+    switch (op) {
+      case "cacerts":
+        return sendBase64(res, "application/pkcs7-mime", certsOnly([label.ca.certDer, ...label.ca.chain]));
+      case "csrattrs":
+        if (!label.cfg.csrAttrs) return void res.status(204).end();
+        return sendBase64(res, "application/csrattrs", encodeCsrAttrs(csrAttrsFor({ keys: label.profile.keys, challengePassword: label.cfg.popLinking })));
+      case "serverkeygen":
+        if (!label.cfg.serverKeyGen) return sendText(res, 501, "RA_ERR_NOT_SUPPORTED: server-side key generation is off for this label", { "X-Error-Code": "RA_ERR_NOT_SUPPORTED" });
+        return handleEnroll("serverkeygen", label, req, res, deps);
+      case "fullcmc":
+        return sendText(res, 501, "RA_ERR_NOT_SUPPORTED: /fullcmc (RFC 7030 §4.3) is not implemented; use simpleenroll", { "X-Error-Code": "RA_ERR_NOT_SUPPORTED" });
+      default:
+        return handleEnroll(op as EnrollOp, label, req, res, deps);
+    }
+  };
+
+  r.all("/:op", (req, res) => handle(req, res, cfg.defaultLabel, String(req.params.op)));
+  r.all("/:label/:op", (req, res) => handle(req, res, String(req.params.label), String(req.params.op)));
+  r.use((req: Request, res: Response) => sendText(res, 404, `no EST resource ${req.path}`));
+  // Body-parser failures (oversized body) and anything unexpected: plain text, never a crash.
+  r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = sendError(res, bodyParserError(err) ?? err);
+    if (e.kind === "internal") req.log.error({ err: err instanceof Error ? err.message : String(err) }, "EST request failed");
+  });
+  return r;
+}
