@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the tests need when missing,
-# type-checks, runs every test (unit, HTTP, OpenSSL, SoftHSM2, ACME and EST client interop) and
+# type-checks, runs every test (unit, HTTP, OpenSSL, SoftHSM2, ACME, EST and SCEP client interop) and
 # prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ command -v uacme >/dev/null || need+=(uacme)
 command -v pebble-challtestsrv >/dev/null || need+=(pebble)
 command -v curl >/dev/null || need+=(curl)
 command -v pki >/dev/null || need+=(strongswan-pki)
+command -v scepclient >/dev/null || need+=(scep)
 # strongSwan's pki fetches CRLs while checking chains through the curl plugin (extra plugins package).
 [ -e /usr/lib/ipsec/plugins/libstrongswan-curl.so ] || need+=(libstrongswan-extra-plugins)
 if ((${#need[@]})); then

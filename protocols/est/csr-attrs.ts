@@ -1,7 +1,7 @@
 import { derSequence } from "../../src/asn1/der-encode.js";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { oidDer } from "../../src/asn1/der-values.js";
-import { derSetOf, smallInteger } from "./cms-der.js";
+import { derSetOf, smallInteger } from "../../src/cms/der.js";
 
 /**
  * One `AttrOrOID ::= CHOICE { oid OBJECT IDENTIFIER, attribute Attribute }` (RFC 7030 §4.5.2):

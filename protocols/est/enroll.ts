@@ -8,13 +8,14 @@ import { GatewayError } from "../../src/errors.js";
 import type { Gateway } from "../../src/gateway.js";
 import { parseCsr, type ParsedCsr } from "../../src/policy/csr.js";
 import type { Profile } from "../../src/policy/profile.js";
-import { emptySans, type EnrollmentRequest, type SanSet } from "../../src/policy/request.js";
+import { sansFromInventory, type EnrollmentRequest } from "../../src/policy/request.js";
 import type { KeySpec } from "../../src/signers/signer.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import { authenticate, type AuthDeps, type EstIdentity } from "./auth.js";
 import { derFromBase64Body, requirePkcs10 } from "./body.js";
 import { bindingMatches, channelBinding } from "./channel-binding.js";
-import { certsOnly, serverKeyEnveloped } from "./cms.js";
+import { certsOnly } from "../../src/cms/signed-data.js";
+import { serverKeyEnveloped } from "./cms.js";
 import { readCsrRequestAttributes } from "./csr-attributes-read.js";
 import type { EstLabel } from "./label.js";
 import { base64Lines, multipartMixed } from "./multipart.js";
@@ -33,16 +34,6 @@ const CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only";
 
 /** Identical requests in flight: the later ones wait and then get the first one's recorded answer. */
 const inflight = new Map<string, Promise<unknown>>();
-
-function sansFromInventory(list: string[]): SanSet {
-  const s = emptySans();
-  for (const entry of list) {
-    const i = entry.indexOf(":");
-    const kind = entry.slice(0, i) as keyof SanSet;
-    if (kind in s) s[kind].push(entry.slice(i + 1));
-  }
-  return s;
-}
 
 /** What the gateway generates for serverkeygen: the profile's first allowed key type, at its smallest allowed size. */
 function keySpecFor(profile: Profile): KeySpec {

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { GatewayError } from "../../src/errors.js";
 import { bodyParserError } from "../../src/server/middleware.js";
-import { certsOnly } from "./cms.js";
+import { certsOnly } from "../../src/cms/signed-data.js";
 import type { EstConfig } from "./config.js";
 import { csrAttrsFor, encodeCsrAttrs } from "./csr-attrs.js";
 import { handleEnroll, type EnrollDeps, type EnrollOp } from "./enroll.js";

@@ -6,21 +6,13 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate, SubjectKeyIdentifier, id_ce_subjectKeyIdentifier } from "@peculiar/asn1-x509";
 import { childSpans, header } from "../asn1/der-walk.js";
 import { readSecret } from "../config/load.js";
-import { secretSchema } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
 import type { Signer, SignatureAlgorithmName } from "../signers/signer.js";
 import { SoftwareSigner } from "../signers/software.js";
 
-const algorithm = z.enum([
-  "ecdsa-sha256", "ecdsa-sha384", "ecdsa-sha512", "rsa-pkcs1-sha256", "rsa-pkcs1-sha384", "rsa-pkcs1-sha512",
-  "rsa-pss-sha256", "rsa-pss-sha384", "rsa-pss-sha512",
-]);
+import { signerRefSchema, type SignerRef } from "./signer-ref.js";
 
-export const signerRefSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("software"), keyFile: z.string(), algorithm }).strict(),
-  z.object({ type: z.literal("pkcs11"), uri: z.string().startsWith("pkcs11:"), module: z.string(), pin: secretSchema.optional(), algorithm }).strict(),
-]);
-export type SignerRef = z.infer<typeof signerRefSchema>;
+export { signerRefSchema, type SignerRef } from "./signer-ref.js";
 
 /** `ca.json` in each CA directory, written by `gateway ca init`. Paths are relative to that directory. */
 export const caDescriptorSchema = z.object({

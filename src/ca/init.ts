@@ -53,7 +53,7 @@ export function writeSecretFile(path: string, content: string): void {
   chmodSync(path, 0o600);
 }
 
-async function certify(opts: {
+export async function certify(opts: {
   signer: Signer; issuer: Uint8Array | ReturnType<typeof buildName>; subject: ReturnType<typeof buildName>; publicKey: KeyObject;
   days: number; extensions: Extension[];
 }): Promise<Uint8Array> {
@@ -65,7 +65,7 @@ async function certify(opts: {
   return (await signCertificate(opts.signer, tbs)).der;
 }
 
-function spkiDer(key: KeyObject): Uint8Array {
+export function spkiDer(key: KeyObject): Uint8Array {
   return new Uint8Array(publicOf(key).export({ type: "spki", format: "der" }));
 }
 

@@ -7,6 +7,7 @@ import { createLogger } from "../log.js";
 import { ProfileSet } from "../policy/profile.js";
 import { adminCommand } from "./admin-commands.js";
 import { caCommand } from "./ca-commands.js";
+import { scepCommand } from "./scep-commands.js";
 
 const USAGE = `usage: gateway <command> [options]
 
@@ -26,6 +27,8 @@ const USAGE = `usage: gateway <command> [options]
                                 mint an ACME external account binding key (MAC key printed once)
   acme eab list
   token create --name NAME      mint another admin API token (printed once)
+  scep ra-init [--endpoint NAME] --token LABEL (--pin-file F | --pin-env VAR) [--module PATH]
+                                make a SCEP RA key inside a PKCS#11 token and its certificate
 
 common options: --config FILE (or GATEWAY_CONFIG), --data-dir DIR`;
 
@@ -55,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     const { startServers } = await import("../server/listen.js");
     const { acmeDirectoryUrls } = await import("../../protocols/acme/index.js");
     const { estUrls } = await import("../../protocols/est/index.js");
+    const { scepUrls } = await import("../../protocols/scep/index.js");
     const servers = await startServers(gw);
     const https = `https://localhost:${servers.httpsPort}`;
     const http = `http://localhost:${servers.httpPort}`;
@@ -62,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
       `enrollment gateway ready (config: ${source}, data: ${gw.paths.data})`,
       ...acmeDirectoryUrls(gw).map((u) => `  ACME directory ${u}`),
       ...estUrls(gw).map((u) => `  EST            ${u}`),
+      ...scepUrls(gw).map((u) => `  SCEP           ${u}`),
       `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
       `  health         ${https}/healthz  ${http}/healthz  /readyz`,
       `  metrics        ${http}/metrics`,
@@ -79,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keep running
   }
   if (cmd === "ca") return caCommand(config, rest, argv);
+  if (cmd === "scep") return scepCommand(config, rest, argv);
   return adminCommand(config, cmd, rest, argv);
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { acmeConfigSchema } from "../../protocols/acme/config.js";
 import { estConfigSchema } from "../../protocols/est/config.js";
+import { scepConfigSchema } from "../../protocols/scep/config.js";
 
 import { secretSchema } from "./schema-secret.js";
 
@@ -84,6 +85,7 @@ export const configSchema = z
       .default({ maxBodyBytes: 64 * 1024 }),
     acme: acmeConfigSchema.default(acmeConfigSchema.parse({})),
     est: estConfigSchema.default(estConfigSchema.parse({})),
+    scep: scepConfigSchema.default(scepConfigSchema.parse({})),
     expiryWarningDays: z.number().int().positive().default(30),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })

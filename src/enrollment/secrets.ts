@@ -47,6 +47,12 @@ export class EnrollmentSecrets {
     return rec && timingSafeEqual(want, got) && rec.protocols.includes(protocol) ? rec : undefined;
   }
 
+  /** A secret presented without its id (SCEP challengePassword), found by hash; undefined when unknown or not for `protocol`. */
+  findBySecret(secret: string, protocol: string): EnrollmentSecretRecord | undefined {
+    const rec = this.store.findSecretByHash(hash(secret));
+    return rec && rec.protocols.includes(protocol) ? rec : undefined;
+  }
+
   /** Consumes a checked secret atomically: true once, false for a used, expired or concurrent redemption. */
   consume(id: string, protocol: string): boolean {
     const redeemed = this.store.redeemSecret(id, new Date().toISOString());

@@ -49,3 +49,14 @@ export function emptySans(): SanSet {
 export function sanCount(s: SanSet): number {
   return s.dns.length + s.ip.length + s.email.length + s.uri.length;
 }
+
+/** The inventory's SAN list ("dns:x", "ip:y", …) back as a SanSet (renewals keep the old names). */
+export function sansFromInventory(list: string[]): SanSet {
+  const s = emptySans();
+  for (const entry of list) {
+    const i = entry.indexOf(":");
+    const kind = entry.slice(0, i) as keyof SanSet;
+    if (kind in s) s[kind].push(entry.slice(i + 1));
+  }
+  return s;
+}

@@ -17,11 +17,21 @@ declare module "express-serve-static-core" {
   }
 }
 
-function bearer(gw: Gateway) {
+/** The admin token from `Authorization: Bearer <token>`, or from Basic with the token as password (scripts written for NDES). */
+function presentedToken(header: string): string | undefined {
+  const b = /^Bearer\s+(\S+)$/i.exec(header);
+  if (b) return b[1];
+  const basic = /^Basic\s+([A-Za-z0-9+/=]{1,1024})$/i.exec(header);
+  if (!basic) return undefined;
+  const text = Buffer.from(basic[1], "base64").toString("utf8");
+  return text.includes(":") ? text.slice(text.indexOf(":") + 1) : undefined;
+}
+
+export function adminAuth(gw: Gateway) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const m = /^Bearer\s+(\S+)$/i.exec(req.header("authorization") ?? "");
+    const token = presentedToken(req.header("authorization") ?? "");
     // Tokens are stored as SHA-256; looking up the hash leaks no timing about the token.
-    const found = m ? gw.store.findAdminTokenByHash(hashToken(m[1])) : undefined;
+    const found = token ? gw.store.findAdminTokenByHash(hashToken(token)) : undefined;
     if (!found) {
       res.setHeader("WWW-Authenticate", 'Bearer realm="gateway-admin"');
       next(new GatewayError("RA_ERR_UNAUTHORIZED", "a valid admin bearer token is required"));
@@ -32,7 +42,7 @@ function bearer(gw: Gateway) {
   };
 }
 
-const actor = (req: Request) => `admin:${req.admin?.name ?? "unknown"}`;
+export const actor = (req: Request) => `admin:${req.admin?.name ?? "unknown"}`;
 
 function certJson(r: CertificateRecord) {
   const now = new Date().toISOString();
@@ -57,7 +67,7 @@ export function csrBytes(input: unknown): Uint8Array {
 
 export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
   const r = Router();
-  r.use(bearer(gw));
+  r.use(adminAuth(gw));
   r.use(express.json({ limit: gw.config.limits.maxBodyBytes }));
 
   r.get("/certificates", (req, res) => {

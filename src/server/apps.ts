@@ -2,6 +2,7 @@ import express, { type Express } from "express";
 import { mountAcme } from "../../protocols/acme/index.js";
 import type { AcmeContext } from "../../protocols/acme/context.js";
 import { mountEst } from "../../protocols/est/index.js";
+import { mountScep, mountScepAdmin } from "../../protocols/scep/index.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
@@ -16,8 +17,8 @@ export interface Apps {
   acme?: AcmeContext;
 }
 
-/** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP; later SCEP/CMP). */
-export function buildApps(gw: Gateway): Apps {
+/** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP, SCEP; later CMP). */
+export async function buildApps(gw: Gateway): Promise<Apps> {
   const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit);
   const base = (name: string) => {
     const app = express();
@@ -30,11 +31,13 @@ export function buildApps(gw: Gateway): Apps {
   const https = base("https");
   const acme = mountAcme(https, gw);
   mountEst(https, gw, secrets);
+  mountScepAdmin(https, gw, secrets);
   https.use("/admin/api/v1", adminRouter(gw, secrets));
   https.use(publicRouter(gw));
   https.use(jsonErrors);
 
   const http = base("http");
+  await mountScep(http, gw, secrets);
   http.use(publicRouter(gw));
   http.use(jsonErrors);
   return { https, http, secrets, acme };

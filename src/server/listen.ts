@@ -24,7 +24,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 /** Starts both listeners, the CRL schedule, and returns handles for a clean shutdown. */
 export async function startServers(gw: Gateway): Promise<RunningServers> {
-  const apps = buildApps(gw);
+  const apps = await buildApps(gw);
   // The generated dev TLS certificate is sent with its issuing CA so clients need only the root.
   const tlsChain = readFileSync(gw.paths.tls.cert, "utf8") + (gw.config.tls ? "" : derToPem(gw.cas.issuing[0].certDer));
   // EST authenticates TLS client certificates itself (per-label trust anchors, inventory checks), so the

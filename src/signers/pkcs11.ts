@@ -67,6 +67,21 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
+  /**
+   * The raw RSA private operation (CKM_RSA_X_509) for an RA key that unwraps SCEP content keys: the
+   * caller removes the PKCS#1 padding itself, in constant time (no padding oracle from the token).
+   */
+  rawRsaDecrypt(block: Uint8Array): Buffer {
+    if (this.closed) throw new Error(`PKCS#11 signer ${this.id} is closed`);
+    try {
+      // The output buffer must hold a whole modulus-sized block.
+      const out = Buffer.alloc(block.length + 16);
+      return this.session.createDecipher("RSA_X_509", this.privateKey.toType()).once(Buffer.from(block), out);
+    } catch (e) {
+      throw new Error(`PKCS#11 decryption with ${this.id} failed: ${errorText(e)}`);
+    }
+  }
+
   /** True while the session is open and logged in as user. */
   async ping(): Promise<boolean> {
     if (this.closed) return false;
@@ -174,6 +189,8 @@ export interface GeneratePkcs11KeyPairOptions {
   /** CKA_ID bytes, or a hex string of them; random 8 bytes if omitted. */
   id?: Uint8Array | string;
   spec: KeySpec;
+  /** Also allow decryption (an RSA RA key that unwraps SCEP content keys); signing keys never decrypt. */
+  decrypt?: boolean;
 }
 
 /**
@@ -201,7 +218,7 @@ export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions):
   Object.assign(pubT, { private: false, verify: true, encrypt: false, wrap: false });
   const privT: ITemplate = {
     ...common, class: ObjectClass.PRIVATE_KEY, keyType: pubT.keyType, private: true,
-    sensitive: true, extractable: false, sign: true, decrypt: false, unwrap: false, derive: false,
+    sensitive: true, extractable: false, sign: true, decrypt: opts.decrypt === true && opts.spec.kind === "rsa", unwrap: false, derive: false,
   };
   const slot = findSlot(opts.modulePath, uri);
   const session = openUserSession(opts.modulePath, slot, opts.pin, true, where);

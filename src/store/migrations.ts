@@ -148,6 +148,15 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE requests ADD COLUMN lookup_key TEXT;
   CREATE UNIQUE INDEX requests_lookup_key ON requests(lookup_key) WHERE lookup_key IS NOT NULL;
   `,
+  // 4: SCEP challenges are the secret alone (no id), found by hash; dynamic challenges are recorded once used.
+  `
+  CREATE INDEX enrollment_secrets_hash ON enrollment_secrets(secret_hash);
+  CREATE TABLE used_challenges (
+    hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    used_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**

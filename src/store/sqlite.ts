@@ -200,6 +200,15 @@ export class SqliteStore implements Store {
     return row ? toSecret(row) : undefined;
   }
 
+  findSecretByHash(hash: string): EnrollmentSecretRecord | undefined {
+    const row = this.st("SELECT * FROM enrollment_secrets WHERE secret_hash = ?").get(hash) as Row | undefined;
+    return row ? toSecret(row) : undefined;
+  }
+
+  markChallengeUsed(hash: string, kind: string, at: string): boolean {
+    return this.st("INSERT INTO used_challenges (hash, kind, used_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run(hash, kind, at).changes === 1;
+  }
+
   getSecret(id: string): EnrollmentSecretRecord | undefined {
     const row = this.st("SELECT * FROM enrollment_secrets WHERE id = ?").get(id) as Row | undefined;
     return row ? toSecret(row) : undefined;

@@ -141,6 +141,10 @@ export interface Store {
   /** Redeems a one-time secret atomically: returns it once, then never again. */
   redeemSecret(id: string, now: string): EnrollmentSecretRecord | undefined;
   getSecret(id: string): EnrollmentSecretRecord | undefined;
+  /** A secret by the SHA-256 (hex) of its value: SCEP challenges carry no id. */
+  findSecretByHash(hash: string): EnrollmentSecretRecord | undefined;
+  /** Records a dynamic challenge (by hash) as used: true the first time only. */
+  markChallengeUsed(hash: string, kind: string, at: string): boolean;
 
   insertAdminToken(id: string, name: string, hash: string): void;
   findAdminTokenByHash(hash: string): { id: string; name: string } | undefined;

@@ -3,8 +3,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../../src/errors.js";
-import { certsOnly, serverKeyEnveloped } from "../../protocols/est/cms.js";
-import { contentInfo } from "../../protocols/est/cms-der.js";
+import { serverKeyEnveloped } from "../../protocols/est/cms.js";
+import { certsOnly } from "../../src/cms/signed-data.js";
+import { contentInfo } from "../../src/cms/der.js";
 import { opensslAsync, tempDir } from "../helpers/openssl.js";
 
 let dir: string;

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contentInfo } from "../../protocols/est/cms-der.js";
+import { contentInfo } from "../../src/cms/der.js";
 import { normalizeSerial } from "../../src/ca/serial.js";
 import { opensslAsync } from "../helpers/openssl.js";
 import { curl, EST_USER, estEnv, makeCsr, type CurlResult, type EstEnv } from "./setup.js";

@@ -1,10 +1,10 @@
 import { X509Certificate, type KeyObject } from "node:crypto";
-import { derSequence, derTlv } from "../../src/asn1/der-encode.js";
-import { checkDer } from "../../src/asn1/der-limits.js";
-import { oidDer } from "../../src/asn1/der-values.js";
-import { childSpans } from "../../src/asn1/der-walk.js";
+import { derSequence, derTlv } from "../asn1/der-encode.js";
+import { checkDer } from "../asn1/der-limits.js";
+import { oidDer } from "../asn1/der-values.js";
+import { childSpans, header } from "../asn1/der-walk.js";
 
-/** DER building blocks shared by the CMS writers (cms.ts, cms-envelope.ts). */
+/** DER building blocks shared by the CMS writers and readers (signed-data.ts, envelope.ts, read.ts). */
 
 /** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
 export function derSetOf(items: Uint8Array[]): Uint8Array {
@@ -41,13 +41,20 @@ export const OID = {
   contentTypeAttr: "1.2.840.113549.1.9.3",
   messageDigestAttr: "1.2.840.113549.1.9.4",
   signingTimeAttr: "1.2.840.113549.1.9.5",
+  sha1: "1.3.14.3.2.26",
+  md5: "1.2.840.113549.2.5",
   sha256: "2.16.840.1.101.3.4.2.1",
   sha384: "2.16.840.1.101.3.4.2.2",
   sha512: "2.16.840.1.101.3.4.2.3",
   rsaEncryption: "1.2.840.113549.1.1.1",
+  md5WithRsa: "1.2.840.113549.1.1.4",
+  sha1WithRsa: "1.2.840.113549.1.1.5",
   sha256WithRsa: "1.2.840.113549.1.1.11",
+  sha384WithRsa: "1.2.840.113549.1.1.12",
+  sha512WithRsa: "1.2.840.113549.1.1.13",
   rsaesOaep: "1.2.840.113549.1.1.7",
   mgf1: "1.2.840.113549.1.1.8",
+  ecdsaWithSha1: "1.2.840.10045.4.1",
   ecdsaWithSha256: "1.2.840.10045.4.3.2",
   ecdsaWithSha384: "1.2.840.10045.4.3.3",
   ecdsaWithSha512: "1.2.840.10045.4.3.4",
@@ -57,7 +64,14 @@ export const OID = {
   stdDhSha384Kdf: "1.3.132.1.11.2",
   stdDhSha512Kdf: "1.3.132.1.11.3",
   aes256Wrap: "2.16.840.1.101.3.4.1.45",
+  aes128Cbc: "2.16.840.1.101.3.4.1.2",
+  aes192Cbc: "2.16.840.1.101.3.4.1.22",
   aes256Cbc: "2.16.840.1.101.3.4.1.42",
+  desEde3Cbc: "1.2.840.113549.3.7",
+  /** Refused on input, named so the refusal can say what was sent. */
+  desCbc: "1.3.14.3.2.7",
+  rc2Cbc: "1.2.840.113549.3.2",
+  subjectKeyIdentifier: "2.5.29.14",
 } as const;
 
 /** ContentInfo ::= SEQUENCE { contentType, content [0] EXPLICIT }. */
@@ -68,24 +82,58 @@ export interface CertFacts {
   /** IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER } (RFC 5652 §10.2.4), DER. */
   issuerAndSerial: Uint8Array;
   publicKey: KeyObject;
+  /** The subjectKeyIdentifier extension's key identifier, when the certificate has one (CMS `[0]` rid/sid). */
+  ski?: Uint8Array;
 }
 
 /** The parts of an X.509 certificate the CMS writers need; throws an Error naming `what` on anything odd. */
 export function certFacts(der: Uint8Array, what: string): CertFacts {
   try {
-    checkDer(der, { maxBytes: 64 * 1024, maxDepth: 32, maxNodes: 20_000 });
-    const [tbs] = childSpans(der, 0);
-    if (der[0] !== 0x30 || !tbs || der[tbs[0]] !== 0x30) throw new Error("not a Certificate SEQUENCE");
-    const fields = childSpans(der, tbs[0]);
-    const at = der[fields[0]?.[0]] === 0xa0 ? 1 : 0; // version [0] is optional (v1)
-    const serial = fields[at];
-    const issuer = fields[at + 2];
-    if (!serial || !issuer || der[serial[0]] !== 0x02 || der[issuer[0]] !== 0x30) throw new Error("serialNumber or issuer missing");
-    const publicKey = new X509Certificate(Buffer.from(der)).publicKey;
-    return { der, issuerAndSerial: derSequence(der.subarray(issuer[0], issuer[1]), der.subarray(serial[0], serial[1])), publicKey };
+    const ids = certIds(der);
+    return { der, ...ids, publicKey: new X509Certificate(Buffer.from(der)).publicKey };
   } catch (e) {
     throw new Error(`${what} is not a usable X.509 certificate: ${(e as Error).message}`);
   }
+}
+
+/** How CMS names a certificate (IssuerAndSerialNumber, subjectKeyIdentifier), by a DER walk only; throws on odd input. */
+export function certIds(der: Uint8Array): { issuerAndSerial: Uint8Array; ski?: Uint8Array } {
+  checkDer(der, { maxBytes: 64 * 1024, maxDepth: 32, maxNodes: 20_000 });
+  const [tbs] = childSpans(der, 0);
+  if (der[0] !== 0x30 || !tbs || der[tbs[0]] !== 0x30) throw new Error("not a Certificate SEQUENCE");
+  const fields = childSpans(der, tbs[0]);
+  const at = der[fields[0]?.[0]] === 0xa0 ? 1 : 0; // version [0] is optional (v1)
+  const serial = fields[at];
+  const issuer = fields[at + 2];
+  if (!serial || !issuer || der[serial[0]] !== 0x02 || der[issuer[0]] !== 0x30) throw new Error("serialNumber or issuer missing");
+  const extensions = fields.find(([s]) => der[s] === 0xa3);
+  return {
+    issuerAndSerial: derSequence(der.subarray(issuer[0], issuer[1]), der.subarray(serial[0], serial[1])),
+    ski: extensions ? subjectKeyId(der, extensions[0]) : undefined,
+  };
+}
+
+/** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING { KeyIdentifier OCTET STRING } }. */
+function subjectKeyId(der: Uint8Array, extensionsTag: number): Uint8Array | undefined {
+  const [list] = childSpans(der, extensionsTag);
+  if (!list || der[list[0]] !== 0x30) return undefined;
+  const skiOid = Buffer.from(oidDer(OID.subjectKeyIdentifier));
+  for (const [start] of childSpans(der, list[0])) {
+    if (der[start] !== 0x30) return undefined; // only constructed values were checked inside
+    const parts = childSpans(der, start);
+    const [id, value] = [parts[0], parts[parts.length - 1]];
+    if (!id || !Buffer.from(der.subarray(id[0], id[1])).equals(skiOid)) continue;
+    if (der[value[0]] !== 0x04) return undefined;
+    // checkDer does not look inside primitive OCTET STRINGs: check the wrapped KeyIdentifier before reading it.
+    const inner = der.subarray(header(der, value[0]).contentStart, value[1]);
+    try {
+      checkDer(inner, { maxBytes: 1024, maxDepth: 2, maxNodes: 2 });
+    } catch {
+      return undefined;
+    }
+    return inner[0] === 0x04 ? inner.subarray(header(inner, 0).contentStart) : undefined;
+  }
+  return undefined;
 }
 
 /** Hash for a curve's signatures and KDF, matched to its strength (RFC 5753 §8, RFC 5758 §3.2). */

@@ -1,28 +1,53 @@
 import { createCipheriv, createHash, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, constants, type KeyObject } from "node:crypto";
-import { derSequence, derTlv, derBitString } from "../../src/asn1/der-encode.js";
-import { oidDer } from "../../src/asn1/der-values.js";
-import { GatewayError } from "../../src/errors.js";
-import { algId, contentInfo, curveHash, derSetOf, explicit, octetString, OID, smallInteger, type CertFacts } from "./cms-der.js";
+import { derSequence, derTlv, derBitString } from "../asn1/der-encode.js";
+import { oidDer } from "../asn1/der-values.js";
+import { GatewayError } from "../errors.js";
+import { algId, contentInfo, curveHash, DER_NULL, derSetOf, explicit, octetString, OID, smallInteger, type CertFacts } from "./der.js";
+
+/** Content-encryption ciphers by node name (RFC 3565 AES-CBC, RFC 3370 §5.1 Triple-DES CBC): OID, key and IV sizes. */
+export const CONTENT_CIPHERS = {
+  "aes-128-cbc": { oid: OID.aes128Cbc, keyLength: 16, ivLength: 16 },
+  "aes-192-cbc": { oid: OID.aes192Cbc, keyLength: 24, ivLength: 16 },
+  "aes-256-cbc": { oid: OID.aes256Cbc, keyLength: 32, ivLength: 16 },
+  "des-ede3-cbc": { oid: OID.desEde3Cbc, keyLength: 24, ivLength: 8 },
+} as const;
+export type ContentCipher = keyof typeof CONTENT_CIPHERS;
+
+export interface EnvelopeInput {
+  content: Uint8Array;
+  /** encryptedContentInfo.contentType: what the decrypted bytes are. */
+  contentType: string;
+  recipient: CertFacts;
+  /** Default AES-256-CBC. */
+  cipher?: ContentCipher;
+  /**
+   * RSA key transport: RSAES-OAEP-SHA256 (default) or PKCS #1 v1.5 `rsaEncryption`, which SCEP clients expect
+   * (RFC 8894 §3.2). Encrypting with v1.5 is safe; only decrypting it exposes a padding oracle.
+   */
+  rsaKeyTransport?: "oaep-sha256" | "pkcs1-v1_5";
+}
 
 /**
  * CMS EnvelopedData (RFC 5652 §6) to one recipient certificate, with node:crypto only:
- *  - RSA recipient → KeyTransRecipientInfo, RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 8017, RFC 4055 §4.1);
+ *  - RSA recipient → KeyTransRecipientInfo, RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 8017, RFC 4055 §4.1),
+ *    or PKCS #1 v1.5 when asked;
  *  - EC recipient → KeyAgreeRecipientInfo, ECDH ephemeral-static with the X9.63 KDF
  *    (dhSinglePass-stdDH-shaNNNkdf-scheme, hash matched to the curve) and AES-256 key wrap (RFC 5753 §3.1).
- * Content is AES-256-CBC under a fresh key (RFC 3565). Recipients are named by IssuerAndSerialNumber,
+ * Content is encrypted under a fresh key. Recipients are named by IssuerAndSerialNumber,
  * which every CMS implementation can match against the certificate it holds.
  */
-export function envelopedData(o: { content: Uint8Array; contentType: string; recipient: CertFacts }): Uint8Array {
-  const cek = randomBytes(32);
-  const iv = randomBytes(16);
-  const cipher = createCipheriv("aes-256-cbc", cek, iv);
+export function envelopedData(o: EnvelopeInput): Uint8Array {
+  const spec = CONTENT_CIPHERS[o.cipher ?? "aes-256-cbc"];
+  const cek = randomBytes(spec.keyLength);
+  const iv = randomBytes(spec.ivLength);
+  const cipher = createCipheriv(o.cipher ?? "aes-256-cbc", cek, iv);
   const encrypted = Buffer.concat([cipher.update(o.content), cipher.final()]);
 
   const key = o.recipient.publicKey;
   let recipientInfo: Uint8Array;
   let version: number;
   if (key.asymmetricKeyType === "rsa") {
-    recipientInfo = keyTrans(key, o.recipient.issuerAndSerial, cek);
+    recipientInfo = keyTrans(key, o.recipient.issuerAndSerial, cek, o.rsaKeyTransport ?? "oaep-sha256");
     version = 0; // only v0 RecipientInfos, no originatorInfo or attributes (RFC 5652 §6.1)
   } else if (key.asymmetricKeyType === "ec") {
     recipientInfo = keyAgree(key, o.recipient.issuerAndSerial, cek);
@@ -33,7 +58,7 @@ export function envelopedData(o: { content: Uint8Array; contentType: string; rec
 
   const encryptedContentInfo = derSequence(
     oidDer(o.contentType),
-    algId(OID.aes256Cbc, octetString(iv)),
+    algId(spec.oid, octetString(iv)),
     derTlv(0x80, encrypted), // encryptedContent [0] IMPLICIT OCTET STRING
   );
   return contentInfo(OID.envelopedData, derSequence(smallInteger(version), derSetOf([recipientInfo]), encryptedContentInfo));
@@ -43,7 +68,11 @@ export function envelopedData(o: { content: Uint8Array; contentType: string; rec
 const OAEP_SHA256 = algId(OID.rsaesOaep, derSequence(explicit(0, algId(OID.sha256)), explicit(1, algId(OID.mgf1, algId(OID.sha256)))));
 
 /** KeyTransRecipientInfo ::= SEQUENCE { version 0, rid IssuerAndSerialNumber, keyEncryptionAlgorithm, encryptedKey }. */
-function keyTrans(key: KeyObject, issuerAndSerial: Uint8Array, cek: Buffer): Uint8Array {
+function keyTrans(key: KeyObject, issuerAndSerial: Uint8Array, cek: Buffer, transport: "oaep-sha256" | "pkcs1-v1_5"): Uint8Array {
+  if (transport === "pkcs1-v1_5") {
+    const encryptedKey = publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, cek);
+    return derSequence(smallInteger(0), issuerAndSerial, algId(OID.rsaEncryption, DER_NULL), octetString(encryptedKey));
+  }
   // Node's oaepHash also sets the MGF1 hash (OpenSSL defaults MGF1 to the OAEP digest), matching OAEP_SHA256.
   const encryptedKey = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, cek);
   return derSequence(smallInteger(0), issuerAndSerial, OAEP_SHA256, octetString(encryptedKey));

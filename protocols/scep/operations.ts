@@ -1,0 +1,193 @@
+import { createHash, X509Certificate } from "node:crypto";
+import { normalizeSerial } from "../../src/ca/serial.js";
+import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
+import type { EnrollmentOutcome } from "../../src/enrollment/service.js";
+import { EnrollmentService } from "../../src/enrollment/service.js";
+import { GatewayError, toGatewayError } from "../../src/errors.js";
+import type { Gateway } from "../../src/gateway.js";
+import { parseCsr, type ParsedCsr } from "../../src/policy/csr.js";
+import { sansFromInventory, type EnrollmentRequest, type RequesterIdentity } from "../../src/policy/request.js";
+import type { CertificateRecord } from "../../src/store/types.js";
+import { buildCertRep, type CertRepOptions } from "./cert-rep.js";
+import { verifyChallenge, type ChallengeKind } from "./challenge.js";
+import type { ScepEndpoint } from "./endpoint.js";
+import { openPkiMessage, parseIssuerAndSerial, ScepFailure, type PkiRequest } from "./pki-message.js";
+
+/** SCEP messageType values (RFC 8894 §3.2.1.2). */
+export const MessageType = { CertRep: 3, RenewalReq: 17, PKCSReq: 19, CertPoll: 20, GetCert: 21, GetCRL: 22 } as const;
+const TYPE_NAMES: Record<number, string> = { 17: "RenewalReq", 19: "PKCSReq", 20: "CertPoll", 21: "GetCert", 22: "GetCRL" };
+
+export interface OperationDeps {
+  gw: Gateway;
+  secrets: EnrollmentSecrets;
+}
+
+type FailInfo = NonNullable<CertRepOptions["failInfo"]>;
+
+/** What the handler decided, for the CertRep and the audit trail. */
+type Answer =
+  | { status: "SUCCESS"; certs?: Uint8Array[]; crl?: Uint8Array; note?: string }
+  | { status: "PENDING"; note?: string }
+  | { status: "FAILURE"; failInfo: FailInfo; reason: string };
+
+interface Context {
+  ep: ScepEndpoint;
+  req: PkiRequest;
+  deps: OperationDeps;
+  challengeKind?: ChallengeKind;
+  requester?: RequesterIdentity;
+}
+
+const fail = (failInfo: FailInfo, reason: string): Answer => ({ status: "FAILURE", failInfo, reason });
+
+/** A certificate of ours that is still in force, as its inventory record. */
+function ownValidCertificate(certDer: Uint8Array, c: Context): CertificateRecord | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certDer);
+  } catch {
+    return undefined;
+  }
+  const ca = c.deps.gw.cas.issuing.find((a) => cert.checkIssued(a.cert) && cert.verify(a.cert.publicKey));
+  if (!ca) return undefined;
+  const rec = c.deps.gw.store.getCertificate(normalizeSerial(cert.serialNumber));
+  const now = Date.now();
+  if (!rec?.der || rec.stage !== "issued" || rec.revokedAt || !Buffer.from(rec.der).equals(cert.raw)) return undefined;
+  return Date.parse(rec.notBefore) <= now && now <= Date.parse(rec.notAfter) ? rec : undefined;
+}
+
+function answerFrom(out: EnrollmentOutcome): Answer {
+  return out.status === "issued" ? { status: "SUCCESS", certs: [out.certificate.der], note: out.requestId } : { status: "PENDING", note: out.requestId };
+}
+
+/** The retry key: the same transaction from the same key gets the same answer (RFC 8894 §3.3.3). */
+function lookupKey(c: Context): string {
+  return createHash("sha256").update(`scep|${c.ep.cfg.name}|${c.req.transactionId}|`).update(c.req.signerSpki).digest("hex");
+}
+
+function previous(c: Context, key: string): Answer | undefined {
+  try {
+    const out = c.deps.gw.enrollment.previousOutcome(key);
+    return out && answerFrom(out);
+  } catch (e) {
+    return fail("badRequest", toGatewayError(e).message);
+  }
+}
+
+async function enroll(c: Context): Promise<Answer> {
+  let csr: ParsedCsr;
+  try {
+    csr = parseCsr(c.req.content);
+  } catch (e) {
+    return fail("badRequest", `the enveloped content is not a usable PKCS#10 request: ${toGatewayError(e).message}`);
+  }
+  const key = lookupKey(c);
+  const prior = previous(c, key);
+  if (prior) return prior;
+  const renewing = c.req.messageType === MessageType.RenewalReq ? ownValidCertificate(c.req.signerCert, c) : undefined;
+  const base: EnrollmentRequest = { requestId: EnrollmentService.newRequestId(), protocol: "scep", requester: { kind: "scep", id: c.ep.cfg.name }, profile: c.ep.profile.name, csr: csr.der, lookupKey: key };
+  let request: EnrollmentRequest;
+  if (c.req.messageType === MessageType.RenewalReq) {
+    if (!c.ep.cfg.renewal) return fail("badRequest", "renewal is not offered on this endpoint");
+    if (!renewing) return fail("badRequest", "RenewalReq must be signed with a valid certificate issued by this gateway");
+    c.requester = { kind: "scep-certificate", id: renewing.subject, attributes: { serial: renewing.serial } };
+    request = { ...base, requester: c.requester, profile: renewing.profile, renewalOf: renewing.serial, expectedSubject: renewing.subject, expectedNames: sansFromInventory(renewing.sans) };
+  } else {
+    // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3).
+    if (!Buffer.from(csr.spki).equals(Buffer.from(c.req.signerSpki))) return fail("badMessageCheck", "the message is not signed with the key of the request");
+    const verdict = await verifyChallenge(c.ep, csr.challengePassword, c.req.transactionId, csr, { store: c.deps.gw.store, secrets: c.deps.secrets });
+    c.challengeKind = verdict.kind;
+    if (!verdict.ok) return fail("badRequest", verdict.reason);
+    c.requester = { kind: "scep", id: `${c.ep.cfg.name}:${verdict.kind}${verdict.secretId ? `:${verdict.secretId}` : ""}` };
+    request = { ...base, requester: c.requester };
+  }
+  try {
+    return answerFrom(await c.deps.gw.enrollment.enroll(request));
+  } catch (e) {
+    return fail("badRequest", toGatewayError(e).message);
+  }
+}
+
+function poll(c: Context): Answer {
+  return previous(c, lookupKey(c)) ?? fail("badCertId", "no request with this transactionID from this key");
+}
+
+function issuerCa(c: Context, issuerDer: Uint8Array) {
+  return c.deps.gw.cas.all.find((a) => Buffer.from(a.subjectDer).equals(Buffer.from(issuerDer)));
+}
+
+function getCert(c: Context): Answer {
+  const { issuer, serialHex } = parseIssuerAndSerial(c.req.content);
+  const ca = issuerCa(c, issuer);
+  const rec = ca && c.deps.gw.store.getCertificate(normalizeSerial(serialHex));
+  if (!ca || !rec?.der || rec.caName !== ca.name) return fail("badCertId", "no certificate with this issuer and serial number");
+  return { status: "SUCCESS", certs: [rec.der] };
+}
+
+async function getCrl(c: Context): Promise<Answer> {
+  const { issuer } = parseIssuerAndSerial(c.req.content);
+  const ca = issuerCa(c, issuer);
+  if (!ca) return fail("badCertId", "this gateway has no CA with that issuer name");
+  const crl = c.deps.gw.store.latestCrl(ca.name) ?? (await c.deps.gw.crls.publish(ca));
+  return { status: "SUCCESS", crl: crl.der };
+}
+
+async function dispatch(c: Context): Promise<Answer> {
+  switch (c.req.messageType) {
+    case MessageType.PKCSReq:
+    case MessageType.RenewalReq:
+      return enroll(c);
+    case MessageType.CertPoll:
+      return poll(c);
+    case MessageType.GetCert:
+      return getCert(c);
+    case MessageType.GetCRL:
+      return getCrl(c);
+    default:
+      return fail("badRequest", `messageType ${c.req.messageType} is not a request this RA answers`);
+  }
+}
+
+/**
+ * One PKIOperation: open the message (signature, envelope, algorithms), act on it, answer with a
+ * CertRep signed by the RA. Undecipherable input still gets a signed FAILURE when the transaction
+ * can be named; otherwise the caller answers HTTP 400. Every outcome is audited (never the challenge).
+ */
+export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: OperationDeps, via: string): Promise<Uint8Array> {
+  const audit = (type: string, data: Record<string, unknown>, actor = `scep:${ep.cfg.name}`) => deps.gw.audit.record({ type, actor, data: { endpoint: ep.cfg.name, via, ...data } });
+  let req: PkiRequest;
+  try {
+    req = await openPkiMessage(der, {
+      raCerts: [ep.ra.certDer], rawRsaDecrypt: (_i, block) => ep.ra.rawRsaDecrypt(block), allowLegacy: ep.cfg.legacyAlgorithms, maxBytes: deps.gw.config.scep.maxMessageBytes,
+    });
+  } catch (e) {
+    if (!(e instanceof ScepFailure)) throw e;
+    const p = e.partial;
+    audit("scep.request", { transactionId: p?.transactionId, decision: "FAILURE", failInfo: e.failInfo, reason: e.message });
+    if (!p?.transactionId || !p.senderNonce) throw new GatewayError("RA_ERR_MALFORMED", e.message);
+    return certRep(ep, { status: "FAILURE", failInfo: e.failInfo, transactionId: p.transactionId, recipientNonce: p.senderNonce, digest: p.digest ?? "sha256" });
+  }
+  const c: Context = { ep, req, deps };
+  let answer: Answer;
+  try {
+    answer = await dispatch(c);
+  } catch (e) {
+    const err = toGatewayError(e);
+    answer = fail("badRequest", err.kind === "internal" ? "internal error" : err.message);
+    if (err.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId: req.transactionId }, "SCEP operation failed");
+  }
+  audit("scep.request", {
+    messageType: TYPE_NAMES[req.messageType] ?? req.messageType, transactionId: req.transactionId, digest: req.digest, contentEncryption: req.contentEncryption,
+    challengeKind: c.challengeKind, decision: answer.status,
+    ...(answer.status === "FAILURE" ? { failInfo: answer.failInfo, reason: answer.reason } : { requestId: answer.note }),
+  }, c.requester ? `${c.requester.kind}:${c.requester.id}` : undefined);
+  return certRep(ep, {
+    status: answer.status, transactionId: req.transactionId, recipientNonce: req.senderNonce, digest: req.digest, contentEncryption: req.contentEncryption,
+    recipientCert: req.signerCert, recipient: req.signer, ...(answer.status === "FAILURE" ? { failInfo: answer.failInfo } : answer.status === "SUCCESS" ? { certs: answer.certs, crl: answer.crl } : {}),
+  });
+}
+
+function certRep(ep: ScepEndpoint, o: Omit<CertRepOptions, "raCert" | "raSign">): Promise<Uint8Array> {
+  // Answer with the request's digest unless the RA key can sign with one hash only.
+  return buildCertRep({ ...o, digest: ep.ra.fixedHash ?? o.digest, raCert: ep.ra.certDer, raSign: (data, hash) => ep.ra.sign(data, hash) });
+}
