@@ -59,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
     const { acmeDirectoryUrls } = await import("../../protocols/acme/index.js");
     const { estUrls } = await import("../../protocols/est/index.js");
     const { scepUrls } = await import("../../protocols/scep/index.js");
+    const { cmpUrls } = await import("../../protocols/cmp/index.js");
     const servers = await startServers(gw);
     const https = `https://localhost:${servers.httpsPort}`;
     const http = `http://localhost:${servers.httpPort}`;
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
       ...acmeDirectoryUrls(gw).map((u) => `  ACME directory ${u}`),
       ...estUrls(gw).map((u) => `  EST            ${u}`),
       ...scepUrls(gw).map((u) => `  SCEP           ${u}`),
+      ...cmpUrls(gw).map((u) => `  CMP            ${u}`),
       `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
       `  health         ${https}/healthz  ${http}/healthz  /readyz`,
       `  metrics        ${http}/metrics`,

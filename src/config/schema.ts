@@ -2,6 +2,7 @@ import { z } from "zod";
 import { acmeConfigSchema } from "../../protocols/acme/config.js";
 import { estConfigSchema } from "../../protocols/est/config.js";
 import { scepConfigSchema } from "../../protocols/scep/config.js";
+import { cmpConfigSchema } from "../../protocols/cmp/config.js";
 
 import { secretSchema } from "./schema-secret.js";
 
@@ -86,6 +87,7 @@ export const configSchema = z
     acme: acmeConfigSchema.default(acmeConfigSchema.parse({})),
     est: estConfigSchema.default(estConfigSchema.parse({})),
     scep: scepConfigSchema.default(scepConfigSchema.parse({})),
+    cmp: cmpConfigSchema.default(cmpConfigSchema.parse({})),
     expiryWarningDays: z.number().int().positive().default(30),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })

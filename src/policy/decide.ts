@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { rdnsToText } from "../asn1/name.js";
 import { GatewayError, toGatewayError } from "../errors.js";
 import type { KeySpec } from "../signers/signer.js";
+import { importSpki } from "../asn1/spki-import.js";
 import { parseCsr, type ParsedCsr } from "./csr.js";
 import { checkKeyAllowed, describeKey } from "./keys.js";
 import { checkNames, sameNames } from "./names.js";
@@ -74,6 +75,10 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
     publicKey = csr.publicKey;
     sans = csr.sans;
     csrCn = csr.commonName;
+  } else if (req.certTemplate) {
+    publicKey = importSpki(req.certTemplate.spki);
+    sans = req.certTemplate.sans;
+    csrCn = req.certTemplate.commonName;
   } else if (req.keyGen && generatedKey) {
     publicKey = createPublicKey(generatedKey); // the generated key is private: certify its public half
     sans = req.keyGen.names;
@@ -86,7 +91,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
   if (req.expectedNames && !sameNames(req.expectedNames, sans)) {
     throw new GatewayError("RA_ERR_BAD_CSR", "the CSR's names differ from the names that were authorized");
   }
-  const spki = csr?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+  const spki = csr?.spki ?? req.certTemplate?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
   if (req.forbiddenKeys?.some((k) => Buffer.from(k).equals(Buffer.from(spki)))) {
     throw new GatewayError("RA_ERR_BAD_CSR", "the CSR reuses a key that must not be certified here (e.g. the account key)");
   }
@@ -105,7 +110,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
     sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri },
     notBefore,
     notAfter,
-    ignoredExtensions: csr?.requestedExtensions ?? [],
+    ignoredExtensions: csr?.requestedExtensions ?? req.certTemplate?.requestedExtensions ?? [],
   };
 }
 

@@ -25,6 +25,11 @@ export interface EnrollmentRequest {
   profile?: string;
   /** PKCS#10 DER. Exactly one of `csr` and `keyGen`. */
   csr?: Uint8Array;
+  /**
+   * A CRMF certificate template (CMP ir/cr/kur) whose proof of possession the front-end verified: the key,
+   * the name the CN would come from and the names asked for. Exactly one of `csr`, `certTemplate`, `keyGen`.
+   */
+  certTemplate?: { spki: Uint8Array; commonName?: string; sans: SanSet; requestedExtensions: string[] };
   /** Server-side key generation: the gateway makes the key and returns it once. */
   keyGen?: { spec: KeySpec; subject?: string; names: SanSet };
   /** Names the protocol already validated (e.g. ACME order identifiers); the CSR must match them exactly. */

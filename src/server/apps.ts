@@ -3,6 +3,7 @@ import { mountAcme } from "../../protocols/acme/index.js";
 import type { AcmeContext } from "../../protocols/acme/context.js";
 import { mountEst } from "../../protocols/est/index.js";
 import { mountScep, mountScepAdmin } from "../../protocols/scep/index.js";
+import { mountCmp } from "../../protocols/cmp/index.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
@@ -15,6 +16,7 @@ export interface Apps {
   http: Express;
   secrets: EnrollmentSecrets;
   acme?: AcmeContext;
+  cmp?: { close(): void };
 }
 
 /** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP, SCEP; later CMP). */
@@ -38,7 +40,8 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
 
   const http = base("http");
   await mountScep(http, gw, secrets);
+  const cmp = await mountCmp(http, gw);
   http.use(publicRouter(gw));
   http.use(jsonErrors);
-  return { https, http, secrets, acme };
+  return { https, http, secrets, acme, cmp };
 }

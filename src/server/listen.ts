@@ -59,6 +59,7 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
       clearInterval(timer);
       await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
       await apps.acme?.drain();
+      apps.cmp?.close();
     },
   };
 }

@@ -1,0 +1,59 @@
+import type { ResponderKey } from "../../src/ca/responder.js";
+import type { Gateway } from "../../src/gateway.js";
+import type { RequesterIdentity } from "../../src/policy/request.js";
+import type { CertificateRecord } from "../../src/store/types.js";
+import type { PKIBody, PKIHeader } from "./asn1/message.js";
+import type { DecodedMessage } from "./codec.js";
+import type { CmpLabel } from "./label.js";
+import type { Protection, TransactionTable } from "./transactions.js";
+
+export interface CmpDeps {
+  gw: Gateway;
+  tx: TransactionTable;
+  /** Signs answers to signature-protected requests and to requests whose protection failed. */
+  responder: ResponderKey;
+  /** The responder certificate's subject (DER): the sender of every answer. */
+  responderName: Uint8Array;
+}
+
+/** Who sent a request, established by its protection. */
+export interface Authenticated {
+  protection: Protection;
+  requester: RequesterIdentity;
+  /** Signature protection by a valid certificate of ours: its record (kur, rr by the certificate itself). */
+  own?: CertificateRecord;
+  /** Signature protection by a configured trusted RA: raVerified proof of possession is accepted. */
+  trustedRa: boolean;
+}
+
+/** One request being handled. */
+export interface CmpCall {
+  label: CmpLabel;
+  deps: CmpDeps;
+  msg: DecodedMessage;
+  header: PKIHeader;
+  body: PKIBody;
+  auth: Authenticated;
+  transactionId: string;
+  actor: string;
+}
+
+/** An answer before protection: the body, and whether the header announces implicit confirmation. */
+export interface Reply {
+  body: PKIBody;
+  implicitConfirm?: boolean;
+  /** Decision summary for the audit trail. */
+  decision: string;
+  failInfo?: string[];
+  detail?: Record<string, unknown>;
+  /** Called with our senderNonce once the answer is built (a transaction remembers it for the follow-up). */
+  remember?: (ourNonce: Uint8Array) => void;
+}
+
+/** CMP failure with PKIFailureInfo bit names (RFC 4210 §5.2.3). */
+export class CmpFailure extends Error {
+  constructor(readonly failInfo: string[], message: string) {
+    super(message);
+    this.name = "CmpFailure";
+  }
+}

@@ -1,0 +1,142 @@
+import { X509Certificate } from "node:crypto";
+import { verifyChain } from "../../src/ca/chain.js";
+import { ownValidCertificate } from "../../src/ca/own-certificate.js";
+import { toGatewayError } from "../../src/errors.js";
+import { PKIHeader } from "./asn1/message.js";
+import { errorBody, pkiConfBody, responseHeader } from "./bodies.js";
+import { decodePkiMessage, type DecodedMessage } from "./codec.js";
+import { CmpFailure, type Authenticated, type CmpCall, type CmpDeps, type Reply } from "./context.js";
+import { certificateRequest, confirm, poll } from "./enroll.js";
+import { generalMessage, revoke } from "./general.js";
+import type { CmpLabel } from "./label.js";
+import { macAlgorithmOf, macProtect, signProtect, verifyMac, verifySignature } from "./protection.js";
+
+const NEW_TRANSACTION = new Set(["ir", "cr", "p10cr", "kur", "rr", "genm"]);
+
+const hex = (b: ArrayBuffer | undefined) => (b ? Buffer.from(b).toString("hex") : "");
+
+/** Who sent the message, by its protection; a failure is badMessageCheck (or signerNotTrusted) and is audited. */
+function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps): Authenticated {
+  const h = d.message.header;
+  const kind = macAlgorithmOf(h);
+  const { maxIterations, maxSaltBytes, allowHmacSha1 } = deps.gw.config.cmp;
+  const caps = { maxIterations, maxSaltBytes, allowHmacSha1 };
+  if (kind === "pbm" || kind === "pbmac1") {
+    const kid = h.senderKID ? Buffer.from(h.senderKID).toString("utf8") : "";
+    const secret = label.macSecrets.get(kid);
+    // Caps are checked before any derivation even for an unknown kid, so both cost the same.
+    const v = verifyMac(d, secret ?? new Uint8Array(32), caps);
+    if (!secret || !v.ok) throw new CmpFailure(["badMessageCheck"], secret ? v.reason ?? "MAC does not verify" : "unknown senderKID or wrong MAC");
+    return { protection: { kind: "mac", kid, secret }, requester: { kind: "cmp-kid", id: kid }, trustedRa: false };
+  }
+  if (kind === "signature") {
+    const v = verifySignature(d);
+    if (!v.ok || !v.signerCert) throw new CmpFailure(["badMessageCheck"], v.reason ?? "signature does not verify");
+    const signer = new X509Certificate(v.signerCert);
+    const subject = signer.subject.replace(/\n/g, ", ");
+    const protection = { kind: "signature" as const, signerCert: v.signerCert };
+    const own = label.cfg.ownCertificates ? ownValidCertificate(deps.gw.store, deps.gw.cas, v.signerCert) : undefined;
+    if (own) return { protection, requester: { kind: "cmp-cert", id: subject, attributes: { serial: own.serial } }, own, trustedRa: false };
+    const chain = [signer, ...d.extraCerts.slice(1).flatMap((c) => { try { return [new X509Certificate(c)]; } catch { return []; } })];
+    if (!verifyChain(chain, label.anchors)) throw new CmpFailure(["signerNotTrusted"], "the protection certificate is neither a valid certificate of this gateway nor anchored in this label's trust anchors");
+    return { protection, requester: { kind: "cmp-cert", id: subject }, trustedRa: label.cfg.trustedRas.includes(subject) };
+  }
+  throw new CmpFailure(["badMessageCheck"], "the message is not protected");
+}
+
+/** pvno, transactionID, senderNonce, messageTime (RFC 9483 §3.5). */
+function checkHeader(h: PKIHeader, d: DecodedMessage, deps: CmpDeps): string {
+  if (h.pvno !== 2 && h.pvno !== 3) throw new CmpFailure(["unsupportedVersion"], `pvno ${h.pvno} is not supported (2 or 3)`);
+  const txid = hex(h.transactionID);
+  if (txid.length < 2 || txid.length > 128) throw new CmpFailure(["badRequest"], "transactionID must be 1 to 64 bytes");
+  if (!h.senderNonce || h.senderNonce.byteLength < 16) throw new CmpFailure(["badSenderNonce"], "senderNonce must be at least 16 bytes");
+  const skew = deps.gw.config.cmp.maxClockSkewSeconds * 1000;
+  if (d.messageTime && Math.abs(d.messageTime.getTime() - Date.now()) > skew) throw new CmpFailure(["badTime"], "messageTime is too far from the server's clock");
+  return txid;
+}
+
+/** Follow-ups must answer our last nonce, in a transaction opened by the same sender. */
+function checkFollowUp(c: CmpCall): void {
+  const t = c.deps.tx.get(c.transactionId);
+  if (!t) throw new CmpFailure(["badRequest"], "no open transaction with this transactionID");
+  if (!c.header.recipNonce || !Buffer.from(c.header.recipNonce).equals(Buffer.from(t.lastNonce))) throw new CmpFailure(["badRecipientNonce"], "recipNonce does not match the server's last senderNonce");
+  const p = c.auth.protection;
+  const same = t.protection.kind === "mac" ? p.kind === "mac" && p.kid === t.protection.kid : p.kind === "signature" && Buffer.from(p.signerCert).equals(Buffer.from(t.protection.signerCert));
+  if (!same) throw new CmpFailure(["notAuthorized"], "the follow-up is not protected by the transaction's sender");
+}
+
+async function dispatch(c: CmpCall): Promise<Reply> {
+  const type = c.msg.bodyType;
+  if (NEW_TRANSACTION.has(type)) {
+    if (!c.deps.tx.claim(c.transactionId)) throw new CmpFailure(["transactionIdInUse"], "this transactionID was already used");
+  } else {
+    checkFollowUp(c);
+  }
+  switch (type) {
+    case "ir": case "cr": case "p10cr": case "kur": return certificateRequest(c);
+    case "certConf": return confirm(c);
+    case "pollReq": return poll(c);
+    case "rr": return revoke(c);
+    case "genm": return generalMessage(c);
+    case "error": {
+      const t = c.deps.tx.get(c.transactionId);
+      c.deps.tx.close(c.transactionId);
+      if (t?.serial) await c.deps.gw.revocation.revoke(t.serial, "cessationOfOperation", c.actor).catch(() => undefined);
+      return { body: pkiConfBody(), decision: "client error acknowledged" };
+    }
+    default: throw new CmpFailure(["badRequest"], `${type} is not a request this server answers`);
+  }
+}
+
+/**
+ * One CMP request/response exchange: decode with limits, authenticate by the protection, check the header
+ * and the transaction, act, and answer protected the way the request was (MAC with the same secret, or the
+ * responder's signature). Every outcome is audited with the transactionID, the sender and the decision.
+ */
+export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps): Promise<Uint8Array> {
+  const audit = (actor: string, data: Record<string, unknown>) => deps.gw.audit.record({ type: "cmp.request", actor, data: { label: label.cfg.name, ...data } });
+  let d: DecodedMessage;
+  try {
+    d = decodePkiMessage(der, { maxBytes: deps.gw.config.cmp.maxMessageBytes });
+  } catch (e) {
+    const reason = toGatewayError(e).message;
+    audit("cmp:unknown", { decision: "error", failInfo: ["badDataFormat"], reason });
+    return protect(new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps);
+  }
+  const header = d.message.header;
+  let auth: Authenticated | undefined;
+  let transactionId = hex(header.transactionID);
+  let reply: Reply;
+  try {
+    transactionId = checkHeader(header, d, deps);
+    auth = authenticate(d, label, deps);
+    const actor = `${auth.requester.kind}:${auth.requester.id}`;
+    reply = await dispatch({ label, deps, msg: d, header, body: d.message.body, auth, transactionId, actor });
+  } catch (e) {
+    const failure = e instanceof CmpFailure ? e : undefined;
+    const err = failure ? undefined : toGatewayError(e);
+    if (err?.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId }, "CMP request failed");
+    const failInfo = failure?.failInfo ?? (err?.kind === "internal" ? ["systemFailure"] : ["badRequest"]);
+    const text = failure?.message ?? (err?.kind === "internal" ? "internal error" : err!.message);
+    reply = { body: errorBody({ failInfo, text }), decision: "error", failInfo, detail: { reason: text } };
+  }
+  audit(auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated", { transactionId, bodyType: d.bodyType, decision: reply.decision, failInfo: reply.failInfo, ...reply.detail });
+  return protect(header, reply, auth, deps);
+}
+
+/** Protects the answer like the request: MAC with the same secret, else the responder's signature (also for failed protection). */
+async function protect(req: PKIHeader, reply: Reply, auth: Authenticated | undefined, deps: CmpDeps): Promise<Uint8Array> {
+  const responder = deps.responder;
+  const subject = deps.responderName;
+  let der: Uint8Array;
+  let hdr: PKIHeader;
+  if (auth?.protection.kind === "mac") {
+    hdr = responseHeader(req, { sender: subject, senderKID: new Uint8Array(req.senderKID ?? new ArrayBuffer(0)), implicitConfirm: reply.implicitConfirm });
+    der = macProtect(hdr, reply.body, auth.protection.secret, req.protectionAlg);
+  } else {
+    hdr = responseHeader(req, { sender: subject, implicitConfirm: reply.implicitConfirm });
+    der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain: responder.chain, keyType: responder.keyType, sign: responder.sign });
+  }
+  reply.remember?.(new Uint8Array(hdr.senderNonce!));
+  return der;
+}

@@ -1,0 +1,38 @@
+import { join } from "node:path";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate } from "@peculiar/asn1-x509";
+import type { Express } from "express";
+import { ensureSoftwareResponder } from "../../src/ca/responder.js";
+import type { Gateway } from "../../src/gateway.js";
+import type { CmpDeps } from "./context.js";
+import { resolveLabels } from "./label.js";
+import { cmpRouter } from "./router.js";
+import { TransactionTable } from "./transactions.js";
+
+/** Mounts CMP (RFC 9483 over HTTP) on the plain HTTP app when enabled: the messages protect themselves. */
+export async function mountCmp(app: Express, gw: Gateway): Promise<{ close(): void } | undefined> {
+  const cfg = gw.config.cmp;
+  if (!cfg.enabled) return undefined;
+  const labels = resolveLabels(gw);
+  const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
+  if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject } });
+  const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
+  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), responder, responderName };
+  app.use(cmpRouter(cfg, labels, deps));
+  // Certificates never confirmed are revoked when their wait ends (RFC 9483 §4.1.1).
+  const timer = setInterval(() => {
+    for (const t of deps.tx.expired()) {
+      if (t.state !== "waitingConfirm" || !t.serial) continue;
+      gw.audit.record({ type: "cmp.confirm.timeout", actor: "system", target: t.serial, data: { transactionId: t.id, revoked: cfg.revokeUnconfirmed } });
+      if (cfg.revokeUnconfirmed) void gw.revocation.revoke(t.serial, "cessationOfOperation", "system:cmp-unconfirmed").catch(() => undefined);
+    }
+  }, Math.min(cfg.confirmWaitSeconds * 1000, 10_000));
+  timer.unref();
+  return { close: () => clearInterval(timer) };
+}
+
+export function cmpUrls(gw: Gateway): string[] {
+  const cfg = gw.config.cmp;
+  if (!cfg.enabled) return [];
+  return cfg.labels.map((l) => (l.name === cfg.defaultLabel ? `${gw.urls.http}/.well-known/cmp` : `${gw.urls.http}/.well-known/cmp/p/${l.name}`));
+}

@@ -1,0 +1,225 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier, Certificate, GeneralName } from "@peculiar/asn1-x509";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PBMParameter } from "../../protocols/cmp/asn1/crmf.js";
+import { decodeDer } from "../../protocols/cmp/asn1/der-codec.js";
+import { encodeDer } from "../../protocols/cmp/asn1/der-encoder.js";
+import { PKIBody, PKIHeader } from "../../protocols/cmp/asn1/message.js";
+import { Pbkdf2Params, Pbmac1Params } from "../../protocols/cmp/asn1/pbmac1.js";
+import {
+  certRepBody, errorBody, failInfoBits, failInfoNames, FAIL_INFO, genpBody, pkiConfBody, pollRepBody, responseHeader, rpBody,
+} from "../../protocols/cmp/bodies.js";
+import { decodePkiMessage, encodePkiMessage, type DecodedMessage } from "../../protocols/cmp/codec.js";
+import { CMP_OID } from "../../protocols/cmp/oids.js";
+import { macAlgorithmOf, macProtect, signProtect, verifyMac, verifySignature } from "../../protocols/cmp/protection.js";
+import { cmp, CmpStub, makePki, ok, softSign, type CmpPki } from "./codec-helpers.js";
+
+const SECRET = "cmp-Protection-secret-7";
+const secret = new TextEncoder().encode(SECRET);
+const wrong = new TextEncoder().encode("not-the-secret");
+const CAPS = { maxIterations: 100_000, maxSaltBytes: 64 };
+let pki: CmpPki;
+let stub: CmpStub;
+let irSha1: Uint8Array; // openssl's default PBM: owf SHA-256, mac HMAC-SHA1, 500 iterations
+let irSha256: Uint8Array; // -mac hmacWithSHA256
+let caName: Uint8Array;
+
+async function capture(args: string[]): Promise<Uint8Array> {
+  stub.reset();
+  const r = await cmp(stub, ["-ref", "client1", "-secret", `pass:${SECRET}`, "-recipient", "/CN=CMP Test CA", "-certout", join(pki.dir, "x.pem"), ...args]);
+  if (stub.requests.length !== 1) throw new Error(r.out);
+  return stub.requests[0];
+}
+
+beforeAll(async () => {
+  pki = await makePki();
+  stub = await CmpStub.start();
+  irSha1 = await capture(["-cmd", "ir", "-newkey", pki.newKey, "-subject", "/CN=device.example.com"]);
+  irSha256 = await capture(["-cmd", "ir", "-newkey", pki.newKey, "-subject", "/CN=device.example.com", "-mac", "hmacWithSHA256"]);
+  caName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(pki.ca.der, Certificate).tbsCertificate.subject));
+});
+afterAll(async () => {
+  await stub?.close();
+});
+
+/** The same request with other PBM parameters (protection left as it was). */
+function withPbm(der: Uint8Array, change: (p: PBMParameter) => void): DecodedMessage {
+  const d = decodePkiMessage(der);
+  const p = decodeDer(PBMParameter, new Uint8Array(d.message.header.protectionAlg!.parameters as ArrayBuffer));
+  change(p);
+  const alg = new AlgorithmIdentifier({ algorithm: CMP_OID.passwordBasedMac, parameters: new Uint8Array(encodeDer(p)).buffer });
+  return decodePkiMessage(encodePkiMessage(encodeDer(new PKIHeader({ ...d.message.header, protectionAlg: alg })), d.body, d.protection));
+}
+
+describe("verifyMac", () => {
+  it("PasswordBasedMac from openssl: right secret ok, wrong secret not; HMAC-SHA1 only when allowed", () => {
+    const d = decodePkiMessage(irSha1);
+    expect(macAlgorithmOf(d.message.header)).toBe("pbm");
+    expect(verifyMac(d, secret, { ...CAPS, allowHmacSha1: true })).toEqual({ ok: true });
+    expect(verifyMac(d, wrong, { ...CAPS, allowHmacSha1: true })).toEqual({ ok: false, reason: "MAC does not verify" });
+    expect(verifyMac(d, secret, CAPS)).toMatchObject({ ok: false, reason: expect.stringContaining("HMAC-SHA1") });
+    const d256 = decodePkiMessage(irSha256);
+    expect(verifyMac(d256, secret, CAPS)).toEqual({ ok: true });
+    expect(verifyMac(d256, wrong, CAPS).ok).toBe(false);
+  });
+
+  it("a hostile iteration count is refused before any derivation (< 50 ms)", () => {
+    for (const n of [2n ** 30n, 2n ** 70n, 100_001n]) {
+      const d = withPbm(irSha256, (p) => (p.iterationCount = n));
+      const t0 = performance.now();
+      const v = verifyMac(d, secret, CAPS);
+      expect(performance.now() - t0).toBeLessThan(50);
+      expect(v).toEqual({ ok: false, reason: `iteration count ${n} exceeds 100000` });
+    }
+    expect(verifyMac(withPbm(irSha256, (p) => (p.iterationCount = 10n)), secret, CAPS).reason).toMatch(/below 100/);
+    expect(verifyMac(withPbm(irSha256, (p) => (p.salt = new ArrayBuffer(65))), secret, CAPS).reason).toMatch(/salt of 65 bytes/);
+    expect(verifyMac(withPbm(irSha256, (p) => (p.owf = new AlgorithmIdentifier({ algorithm: CMP_OID.sha1 }))), secret, CAPS).reason).toMatch(/owf/);
+    // Same parameters re-encoded: still verifies (the test helper itself is sound).
+    expect(verifyMac(withPbm(irSha256, () => undefined), secret, CAPS)).toEqual({ ok: true });
+  });
+
+  it("refuses unprotected and signature-protected messages", () => {
+    const d = decodePkiMessage(irSha256);
+    const bare = decodePkiMessage(encodePkiMessage(encodeDer(new PKIHeader({ ...d.message.header, protectionAlg: undefined })), d.body));
+    expect(verifyMac(bare, secret, CAPS)).toEqual({ ok: false, reason: "message is not protected (no protectionAlg)" });
+    expect(macAlgorithmOf(bare.message.header)).toBe("none");
+  });
+});
+
+describe("macProtect", () => {
+  const header = () => responseHeader(decodePkiMessage(irSha256).message.header, { sender: caName });
+
+  it("default PBMAC1 (PBKDF2-HMAC-SHA256, 16-byte salt, 10 000 iterations) verifies, and OpenSSL's KDF and HMAC agree", async () => {
+    const der = macProtect(header(), pkiConfBody(), secret);
+    const d = decodePkiMessage(der);
+    expect(macAlgorithmOf(d.message.header)).toBe("pbmac1");
+    expect(verifyMac(d, secret, CAPS)).toEqual({ ok: true });
+    expect(verifyMac(d, wrong, CAPS).ok).toBe(false);
+    const p = decodeDer(Pbmac1Params, new Uint8Array(d.message.header.protectionAlg!.parameters as ArrayBuffer));
+    const kdf = decodeDer(Pbkdf2Params, new Uint8Array(p.keyDerivationFunc.parameters as ArrayBuffer));
+    expect([kdf.iterationCount, kdf.keyLength, kdf.salt.specified?.byteLength, kdf.prf?.algorithm, p.messageAuthScheme.algorithm])
+      .toEqual([10_000n, 32n, 16, CMP_OID.hmacWithSha256, CMP_OID.hmacWithSha256]);
+    const hex = (s: string) => s.replace(/[^0-9A-Fa-f]/g, "").toLowerCase();
+    const key = hex(await ok(["kdf", "-keylen", "32", "-kdfopt", "digest:SHA256", "-kdfopt", `pass:${SECRET}`,
+      "-kdfopt", `hexsalt:${Buffer.from(kdf.salt.specified!).toString("hex")}`, "-kdfopt", "iter:10000", "PBKDF2"]));
+    writeFileSync(join(pki.dir, "pp.der"), d.protectedPart);
+    const mac = hex(await ok(["mac", "-digest", "SHA256", "-macopt", `hexkey:${key}`, "-in", join(pki.dir, "pp.der"), "HMAC"]));
+    expect(mac).toBe(Buffer.from(d.protection!).toString("hex"));
+  });
+
+  it("mirrors a PBM request with a fresh salt and HMAC-SHA1 upgraded to HMAC-SHA256", () => {
+    const req = decodePkiMessage(irSha1).message.header;
+    const d = decodePkiMessage(macProtect(header(), pkiConfBody(), secret, req.protectionAlg));
+    const sent = decodeDer(PBMParameter, new Uint8Array(req.protectionAlg!.parameters as ArrayBuffer));
+    const got = decodeDer(PBMParameter, new Uint8Array(d.message.header.protectionAlg!.parameters as ArrayBuffer));
+    expect([got.owf.algorithm, got.iterationCount, got.mac.algorithm, got.salt.byteLength]).toEqual([CMP_OID.sha256, sent.iterationCount, CMP_OID.hmacWithSha256, 16]);
+    expect(Buffer.from(got.salt).equals(Buffer.from(sent.salt))).toBe(false);
+    expect(verifyMac(d, secret, CAPS)).toEqual({ ok: true });
+  });
+
+  it("adds extraCerts when given", () => {
+    const d = decodePkiMessage(macProtect(header(), pkiConfBody(), secret, { kind: "pbm" }, [pki.ca.der]));
+    expect(d.extraCerts).toEqual([pki.ca.der]);
+    expect(verifyMac(d, secret, CAPS)).toEqual({ ok: true });
+  });
+});
+
+describe("signProtect and verifySignature", () => {
+  const req = () => decodePkiMessage(irSha256).message.header;
+  const raName = () => new Uint8Array(AsnConvert.serialize(AsnConvert.parse(pki.ra.der, Certificate).tbsCertificate.subject));
+
+  it("EC: ecdsa-with-SHA256, senderKID = SKI, extraCerts = [cert, ...chain]; tampering fails", async () => {
+    const der = await signProtect(responseHeader(req(), { sender: raName() }), pkiConfBody(), { cert: pki.ra.der, chain: [pki.ca.der], keyType: "ec", sign: softSign(pki.ra.privateKey) });
+    const d = decodePkiMessage(der);
+    expect(d.message.header.protectionAlg?.algorithm).toBe("1.2.840.10045.4.3.2");
+    expect(new X509Ski(pki.ra.der).matches(d.message.header.senderKID)).toBe(true);
+    expect(d.extraCerts).toEqual([pki.ra.der, pki.ca.der]);
+    expect(verifySignature(d)).toEqual({ ok: true, signerCert: pki.ra.der });
+    const at = Buffer.from(der).indexOf(Buffer.from(d.protection!)) + 10;
+    const bad = Uint8Array.from(der);
+    bad[at] ^= 0x40;
+    expect(verifySignature(decodePkiMessage(bad)).ok).toBe(false);
+  });
+
+  it("RSA: sha256WithRSAEncryption", async () => {
+    const der = await signProtect(responseHeader(req(), { sender: raName() }), pkiConfBody(), { cert: pki.rsaClient.der, chain: [], keyType: "rsa", sign: softSign(pki.rsaClient.privateKey) });
+    const d = decodePkiMessage(der);
+    expect(d.message.header.protectionAlg?.algorithm).toBe("1.2.840.113549.1.1.11");
+    expect(verifySignature(d)).toEqual({ ok: true, signerCert: pki.rsaClient.der });
+  });
+
+  it("refuses to send a signature the certificate does not verify", async () => {
+    await expect(signProtect(responseHeader(req(), { sender: raName() }), pkiConfBody(), { cert: pki.ra.der, chain: [], keyType: "ec", sign: softSign(pki.client.privateKey) }))
+      .rejects.toThrow(/does not verify/);
+  });
+});
+
+/** Whether senderKID equals a certificate's subjectKeyIdentifier. */
+class X509Ski {
+  private readonly ski: Buffer;
+  constructor(der: Uint8Array) {
+    const ext = AsnConvert.parse(der, Certificate).tbsCertificate.extensions!.find((e) => e.extnID === "2.5.29.14")!;
+    this.ski = Buffer.from(ext.extnValue.buffer).subarray(2);
+  }
+  matches(kid: ArrayBuffer | undefined): boolean {
+    return !!kid && this.ski.equals(Buffer.from(kid));
+  }
+}
+
+describe("builders", () => {
+  it("PKIFailureInfo: named bits in DER (trailing zero bits dropped), all 27 names", () => {
+    expect(Buffer.from(AsnConvert.serialize(failInfoBits(["badPOP"]))).toString("hex")).toBe("03030600" + "40");
+    expect(Buffer.from(AsnConvert.serialize(failInfoBits(["badAlg"]))).toString("hex")).toBe("03020780");
+    const all = Object.keys(FAIL_INFO);
+    expect(all).toHaveLength(27);
+    expect(failInfoNames(failInfoBits(all))).toEqual(all);
+    expect(FAIL_INFO.duplicateCertReq).toBe(26);
+    expect(() => failInfoBits(["noSuchBit"])).toThrow();
+  });
+
+  it("responseHeader echoes the transaction and answers the nonce; bodies round-trip through the codec and peculiar alike", () => {
+    const reqHeader = decodePkiMessage(irSha256).message.header;
+    const hdr = responseHeader(reqHeader, { sender: caName, implicitConfirm: true, extraFreeText: ["hello"] });
+    const bodies: Array<[string, PKIBody]> = [
+      ["ip", certRepBody("ip", { certReqId: 0, status: 0, cert: pki.issued.der, caPubs: [pki.ca.der] })],
+      ["cp", certRepBody("cp", { certReqId: -1n, status: 2, failInfo: ["badCertTemplate"], statusText: "no" })],
+      ["kup", certRepBody("kup", { certReqId: 7, status: 3 })],
+      ["rp", rpBody([{ status: 0 }, { status: 2, failInfo: ["badCertId"], text: "unknown" }])],
+      ["pkiconf", pkiConfBody()],
+      ["pollRep", pollRepBody(0, 30, "later")],
+      ["genp", genpBody([{ oid: "1.3.6.1.5.5.7.4.17", value: Uint8Array.of(0x30, 0x00) }, { oid: "1.3.6.1.5.5.7.4.2" }])],
+      ["error", errorBody({ failInfo: ["badMessageCheck"], text: "MAC does not verify" })],
+    ];
+    for (const [type, body] of bodies) {
+      const d = decodePkiMessage(macProtect(hdr, body, secret, reqHeader.protectionAlg));
+      expect(d.bodyType).toBe(type);
+      expect(verifyMac(d, secret, CAPS)).toEqual({ ok: true });
+      expect(Buffer.from(AsnConvert.serialize(d.message.body)).equals(d.body), type).toBe(true);
+      expect(Buffer.from(AsnConvert.serialize(d.message.header)).equals(d.header), type).toBe(true);
+      const h = d.message.header;
+      expect(Buffer.from(h.transactionID!).equals(Buffer.from(reqHeader.transactionID!))).toBe(true);
+      expect(Buffer.from(h.recipNonce!).equals(Buffer.from(reqHeader.senderNonce!))).toBe(true);
+      expect(h.senderNonce?.byteLength).toBe(16);
+      expect(h.pvno).toBe(2);
+      expect(h.generalInfo?.map((g) => g.infoType)).toEqual([CMP_OID.implicitConfirm]);
+      expect(h.freeText).toEqual(["hello"]);
+      expect(h.recipient).toEqual(reqHeader.sender);
+    }
+    const ip = decodePkiMessage(macProtect(hdr, bodies[0][1], secret)).message.body.ip!;
+    expect(new Uint8Array(ip.response[0].certifiedKeyPair!.certOrEncCert.certificate!)).toEqual(pki.issued.der);
+    expect(ip.caPubs?.map((c) => new Uint8Array(c))).toEqual([pki.ca.der]);
+    const rp = decodePkiMessage(macProtect(hdr, bodies[3][1], secret)).message.body.rp!;
+    expect(rp.status.map((s) => [s.status, failInfoNames(s.failInfo), s.statusString?.[0]])).toEqual([[0, [], undefined], [2, ["badCertId"], "unknown"]]);
+  });
+
+  it("answers pvno 3 to pvno 3, and a header that could not be read to the NULL-DN", () => {
+    const reqHeader = decodePkiMessage(irSha256).message.header;
+    expect(responseHeader(new PKIHeader({ ...reqHeader, pvno: 3 }), { sender: caName }).pvno).toBe(3);
+    const blind = responseHeader(new PKIHeader({ pvno: 2 }), { sender: new GeneralName({ dNSName: "ra.example.com" }) });
+    const d = decodePkiMessage(macProtect(blind, errorBody({ failInfo: ["badDataFormat"], text: "garbage" }), secret));
+    expect(d.message.header.recipient.directoryName).toEqual([]);
+    expect(d.message.header.sender.dNSName).toBe("ra.example.com");
+  });
+});
