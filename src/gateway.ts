@@ -33,6 +33,8 @@ export interface Gateway {
   paths: { data: string; db: string; adminToken: string; tls: { cert: string; key: string } };
   /** The generated admin token, only on the start that created it (to print where it is, never the value). */
   createdAdminToken: boolean;
+  /** Seals secrets that must be recoverable (CMP MAC secrets); `<dataDir>/secrets.key`, made on first start. */
+  secretSealKey: Uint8Array;
   close(): Promise<void>;
 }
 
@@ -97,6 +99,10 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
     createdAdminToken = true;
   }
   const fileToken = readFileSync(paths.adminToken, "utf8").trim();
+  const sealPath = join(data, "secrets.key");
+  if (!existsSync(sealPath)) writeSecretFile(sealPath, `${randomBytes(32).toString("base64")}\n`);
+  const secretSealKey = new Uint8Array(Buffer.from(readFileSync(sealPath, "utf8").trim(), "base64"));
+  if (secretSealKey.length !== 32) throw new GatewayError("RA_ERR_CONFIG", `${sealPath} must hold 32 bytes, base64`);
   ensureToken(store, "bootstrap", fileToken);
   for (const t of config.admin.tokens) ensureToken(store, t.name, readSecret(t.token, `admin.tokens.${t.name}`));
 
@@ -109,7 +115,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {
-    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken,
+    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey,
     async close() {
       for (const ca of cas.all) {
         await ca.signer.close?.();

@@ -9,6 +9,8 @@ const labelSchema = z
     profile: z.string(),
     /** Shared secrets for MAC protection, found by the request's senderKID. */
     secrets: z.array(z.object({ kid: z.string().min(1).max(128), secret: secretSchema }).strict()).default([]),
+    /** MAC with one-time enrollment secrets from the admin API / CLI (senderKID = the secret's id), for this label's profile. */
+    oneTimeSecrets: z.boolean().default(true),
     /** Signature protection by certificates chaining to these PEM files (RA-style clients, bootstrap CAs). */
     trustAnchors: z.array(z.string()).default([]),
     /** Signature protection by valid certificates of this gateway (kur, rr, further requests). */

@@ -1,4 +1,5 @@
 import type { ResponderKey } from "../../src/ca/responder.js";
+import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
 import type { RequesterIdentity } from "../../src/policy/request.js";
 import type { CertificateRecord } from "../../src/store/types.js";
@@ -10,6 +11,7 @@ import type { Protection, TransactionTable } from "./transactions.js";
 export interface CmpDeps {
   gw: Gateway;
   tx: TransactionTable;
+  secrets: EnrollmentSecrets;
   /** Signs answers to signature-protected requests and to requests whose protection failed. */
   responder: ResponderKey;
   /** The responder certificate's subject (DER): the sender of every answer. */
@@ -24,6 +26,8 @@ export interface Authenticated {
   own?: CertificateRecord;
   /** Signature protection by a configured trusted RA: raVerified proof of possession is accepted. */
   trustedRa: boolean;
+  /** MAC with a one-time secret: consumed when its first request is accepted; its bound subject, if any. */
+  oneTime?: { id: string; subject?: string };
 }
 
 /** One request being handled. */

@@ -3,6 +3,7 @@ import { toGatewayError, type GatewayError } from "../../src/errors.js";
 import { sansFromInventory, type EnrollmentRequest } from "../../src/policy/request.js";
 import { certRepBody, pollRepBody, pkiConfBody } from "./bodies.js";
 import { CmpFailure, type CmpCall, type Reply } from "./context.js";
+import { parseCsr } from "../../src/policy/csr.js";
 import { certConfirms, certHashMatches, certRequests, p10Request, pollReqIds, type CertReqInfo } from "./requests.js";
 import { commonNameOf, templateRequest } from "./template.js";
 import type { OpenTransaction } from "./transactions.js";
@@ -77,20 +78,36 @@ async function enroll(c: CmpCall, kind: RepKind, certReqId: bigint, request: Enr
   }
 }
 
+/** A one-time secret authenticates one enrollment: its bound subject must be named, then it is consumed atomically. */
+function useOneTimeSecret(c: CmpCall, names: Array<string | undefined>): void {
+  const once = c.auth.oneTime;
+  if (!once) return;
+  if (once.subject && !names.includes(once.subject)) throw new CmpFailure(["notAuthorized"], `the one-time secret is bound to subject ${once.subject}, which the request does not name`);
+  if (!c.deps.secrets.consume(once.id, "cmp")) throw new CmpFailure(["notAuthorized"], "the one-time secret was already used or has expired");
+}
+
 /** ir, cr, kur and p10cr: one request per message (RFC 9483 §4.1), through policy to the engine. */
 export async function certificateRequest(c: CmpCall): Promise<Reply> {
   const type = c.msg.bodyType;
   const kind = KIND_FOR[type];
   const lookupKey = `cmp|${c.label.cfg.name}|${c.transactionId}`;
   const base: EnrollmentRequest = { requestId: EnrollmentService.newRequestId(), protocol: "cmp", requester: c.auth.requester, profile: c.label.profile.name, lookupKey };
-  if (type === "p10cr") return enroll(c, kind, P10_CERT_REQ_ID, { ...base, csr: p10Request(c.body) });
+  if (type === "p10cr") {
+    const csr = p10Request(c.body);
+    const parsed = parseCsr(csr);
+    useOneTimeSecret(c, [parsed.commonName, ...Object.values(parsed.sans).flat()]);
+    return enroll(c, kind, P10_CERT_REQ_ID, { ...base, csr });
+  }
   const reqs = certRequests(c.body);
   if (reqs.length !== 1) throw new CmpFailure(["badRequest"], "send one certificate request per message");
   const r = reqs[0];
   checkPop(c, r);
   const template = templateRequest(r.template);
   const validity = r.template.validity && { notBefore: r.template.validity.notBefore, notAfter: r.template.validity.notAfter };
-  if (type !== "kur") return enroll(c, kind, r.certReqId, { ...base, certTemplate: template, validity });
+  if (type !== "kur") {
+    useOneTimeSecret(c, [template.commonName, ...Object.values(template.sans).flat()]);
+    return enroll(c, kind, r.certReqId, { ...base, certTemplate: template, validity });
+  }
   // kur: signed with the certificate being updated; subject and names stay (RFC 9483 §4.1.3).
   const old = c.auth.own;
   if (!old) throw new CmpFailure(["notAuthorized"], "kur must be signed with a valid certificate of this gateway");

@@ -16,18 +16,31 @@ const NEW_TRANSACTION = new Set(["ir", "cr", "p10cr", "kur", "rr", "genm"]);
 const hex = (b: ArrayBuffer | undefined) => (b ? Buffer.from(b).toString("hex") : "");
 
 /** Who sent the message, by its protection; a failure is badMessageCheck (or signerNotTrusted) and is audited. */
-function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps): Authenticated {
+/** The MAC secret for a senderKID: configured, a one-time secret not used yet, or the one of this open transaction. */
+function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, transactionId: string): { secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined {
+  const configured = label.macSecrets.get(kid);
+  if (configured) return { secret: configured };
+  const open = deps.tx.get(transactionId);
+  if (open?.protection.kind === "mac" && open.protection.kid === kid) return { secret: open.protection.secret };
+  if (!label.cfg.oneTimeSecrets) return undefined;
+  const found = deps.secrets.macSecret(kid, "cmp");
+  if (!found || found.rec.profile !== label.profile.name) return undefined;
+  return { secret: found.secret, oneTime: { id: kid, subject: found.rec.subject } };
+}
+
+function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string): Authenticated {
   const h = d.message.header;
   const kind = macAlgorithmOf(h);
   const { maxIterations, maxSaltBytes, allowHmacSha1 } = deps.gw.config.cmp;
   const caps = { maxIterations, maxSaltBytes, allowHmacSha1 };
   if (kind === "pbm" || kind === "pbmac1") {
     const kid = h.senderKID ? Buffer.from(h.senderKID).toString("utf8") : "";
-    const secret = label.macSecrets.get(kid);
+    const found = macSecretFor(kid, label, deps, transactionId);
     // Caps are checked before any derivation even for an unknown kid, so both cost the same.
-    const v = verifyMac(d, secret ?? new Uint8Array(32), caps);
-    if (!secret || !v.ok) throw new CmpFailure(["badMessageCheck"], secret ? v.reason ?? "MAC does not verify" : "unknown senderKID or wrong MAC");
-    return { protection: { kind: "mac", kid, secret }, requester: { kind: "cmp-kid", id: kid }, trustedRa: false };
+    const v = verifyMac(d, found?.secret ?? new Uint8Array(32), caps);
+    if (!found || !v.ok) throw new CmpFailure(["badMessageCheck"], found ? v.reason ?? "MAC does not verify" : "unknown senderKID or wrong MAC");
+    const requester = found.oneTime ? { kind: "enrollment-secret", id: kid } : { kind: "cmp-kid", id: kid };
+    return { protection: { kind: "mac", kid, secret: found.secret }, requester, trustedRa: false, oneTime: found.oneTime };
   }
   if (kind === "signature") {
     const v = verifySignature(d);
@@ -109,7 +122,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps)
   let reply: Reply;
   try {
     transactionId = checkHeader(header, d, deps);
-    auth = authenticate(d, label, deps);
+    auth = authenticate(d, label, deps, transactionId);
     const actor = `${auth.requester.kind}:${auth.requester.id}`;
     reply = await dispatch({ label, deps, msg: d, header, body: d.message.body, auth, transactionId, actor });
   } catch (e) {

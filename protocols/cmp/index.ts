@@ -3,6 +3,7 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import type { Express } from "express";
 import { ensureSoftwareResponder } from "../../src/ca/responder.js";
+import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
 import type { CmpDeps } from "./context.js";
 import { resolveLabels } from "./label.js";
@@ -10,14 +11,14 @@ import { cmpRouter } from "./router.js";
 import { TransactionTable } from "./transactions.js";
 
 /** Mounts CMP (RFC 9483 over HTTP) on the plain HTTP app when enabled: the messages protect themselves. */
-export async function mountCmp(app: Express, gw: Gateway): Promise<{ close(): void } | undefined> {
+export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSecrets): Promise<{ close(): void } | undefined> {
   const cfg = gw.config.cmp;
   if (!cfg.enabled) return undefined;
   const labels = resolveLabels(gw);
   const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
   if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject } });
   const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
-  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), responder, responderName };
+  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderName };
   app.use(cmpRouter(cfg, labels, deps));
   // Certificates never confirmed are revoked when their wait ends (RFC 9483 §4.1.1).
   const timer = setInterval(() => {

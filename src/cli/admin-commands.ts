@@ -101,7 +101,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return 0;
   }
   if (cmd === "secret" && sub === "create") {
-    const m = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit).mint({
+    const m = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey).mint({
       profile: need(s("profile"), "--profile"), subject: s("subject"), protocols: s("protocols")?.split(","),
       ttlMinutes: s("ttl-minutes") ? Number(s("ttl-minutes")) : undefined,
     }, actor);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import { GatewayError } from "../errors.js";
 import type { ProfileSet } from "../policy/profile.js";
@@ -18,7 +18,28 @@ const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** One-time enrollment secrets for SCEP challenges, EST Basic auth and CMP shared-secret MAC. */
 export class EnrollmentSecrets {
-  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog) {}
+  /** `sealKey` (32 bytes, the data dir's `secrets.key`) lets CMP secrets be kept for MAC verification. */
+  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog, private readonly sealKey?: Uint8Array) {}
+
+  private seal(id: string, secret: string): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv("aes-256-gcm", this.sealKey!, iv).setAAD(Buffer.from(id));
+    const body = Buffer.concat([c.update(secret, "utf8"), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), body]).toString("base64");
+  }
+
+  /**
+   * The secret of a one-time CMP secret, for MAC verification: undefined when unknown, not for CMP, used,
+   * expired or not sealed. The caller consumes it (`consume`) once the request is accepted.
+   */
+  macSecret(id: string, protocol: string, now = new Date()): { rec: EnrollmentSecretRecord; secret: Uint8Array } | undefined {
+    const rec = this.store.getSecret(id);
+    if (!rec?.sealed || !this.sealKey || !rec.protocols.includes(protocol) || rec.usedAt || rec.expiresAt <= now.toISOString()) return undefined;
+    const raw = Buffer.from(rec.sealed, "base64");
+    const d = createDecipheriv("aes-256-gcm", this.sealKey, raw.subarray(0, 12)).setAAD(Buffer.from(id));
+    d.setAuthTag(raw.subarray(12, 28));
+    return { rec, secret: new Uint8Array(Buffer.concat([d.update(raw.subarray(28)), d.final()])) };
+  }
 
   mint(opts: { profile: string; subject?: string; protocols?: string[]; ttlMinutes?: number }, actor: string): MintedSecret {
     this.profiles.get(opts.profile);
@@ -30,6 +51,7 @@ export class EnrollmentSecrets {
       id, profile: opts.profile, subject: opts.subject, protocols: opts.protocols ?? ["est", "scep", "cmp"], secretHash: hash(secret),
       createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 60_000).toISOString(),
     };
+    if (rec.protocols.includes("cmp") && this.sealKey) rec.sealed = this.seal(id, secret);
     this.store.insertSecret(rec);
     this.audit.record({ type: "secret.created", actor, target: id, data: { profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt } });
     return { id, secret, profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt };

@@ -21,7 +21,7 @@ export interface Apps {
 
 /** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP, SCEP; later CMP). */
 export async function buildApps(gw: Gateway): Promise<Apps> {
-  const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit);
+  const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey);
   const base = (name: string) => {
     const app = express();
     app.disable("x-powered-by");
@@ -40,7 +40,7 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
 
   const http = base("http");
   await mountScep(http, gw, secrets);
-  const cmp = await mountCmp(http, gw);
+  const cmp = await mountCmp(http, gw, secrets);
   http.use(publicRouter(gw));
   http.use(jsonErrors);
   return { https, http, secrets, acme, cmp };

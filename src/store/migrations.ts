@@ -157,6 +157,10 @@ export const MIGRATIONS: string[] = [
     used_at TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: CMP MACs need the secret itself: one-time secrets for CMP keep it sealed (AES-256-GCM) besides the hash.
+  `
+  ALTER TABLE enrollment_secrets ADD COLUMN secret_sealed TEXT;
+  `,
 ];
 
 /**

@@ -190,8 +190,8 @@ export class SqliteStore implements Store {
   }
 
   insertSecret(r: EnrollmentSecretRecord): void {
-    this.st(`INSERT INTO enrollment_secrets (id, profile, subject, protocols, secret_hash, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(r.id, r.profile, r.subject ?? null, JSON.stringify(r.protocols), r.secretHash, r.createdAt, r.expiresAt);
+    this.st(`INSERT INTO enrollment_secrets (id, profile, subject, protocols, secret_hash, created_at, expires_at, secret_sealed)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(r.id, r.profile, r.subject ?? null, JSON.stringify(r.protocols), r.secretHash, r.createdAt, r.expiresAt, r.sealed ?? null);
   }
 
   redeemSecret(id: string, now: string): EnrollmentSecretRecord | undefined {
@@ -275,5 +275,6 @@ function toSecret(r: Row): EnrollmentSecretRecord {
   return {
     id: r.id as string, profile: r.profile as string, subject: (r.subject as string) ?? undefined, protocols: JSON.parse(r.protocols as string) as string[],
     secretHash: r.secret_hash as string, createdAt: r.created_at as string, expiresAt: r.expires_at as string, usedAt: (r.used_at as string) ?? undefined,
+    sealed: (r.secret_sealed as string) ?? undefined,
   };
 }

@@ -72,6 +72,8 @@ export interface EnrollmentSecretRecord {
   createdAt: string;
   expiresAt: string;
   usedAt?: string;
+  /** CMP only: the secret sealed with the gateway's secret key (a MAC needs the secret itself, not its hash). */
+  sealed?: string;
 }
 
 export interface CertificateQuery {

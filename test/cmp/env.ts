@@ -32,11 +32,11 @@ export interface CmpEnv {
 }
 
 /** A gateway on real HTTP with CMP labels: `default` (device profile, one MAC secret), `approve` (approval profile). */
-export async function cmpEnv(): Promise<CmpEnv> {
+export async function cmpEnv(o: { confirmWaitSeconds?: number } = {}): Promise<CmpEnv> {
   const dir = tempDir("cmp-");
   const secrets = [{ kid: CMP_KID, secret: CMP_SECRET }];
   const t = await testGateway({
-    cmp: { labels: [{ name: "default", profile: "device", secrets }, { name: "approve", profile: "cmp-approval", secrets }], pollAfterSeconds: 1 },
+    cmp: { labels: [{ name: "default", profile: "device", secrets }, { name: "approve", profile: "cmp-approval", secrets }], pollAfterSeconds: 1, ...(o.confirmWaitSeconds && { confirmWaitSeconds: o.confirmWaitSeconds }) },
   }, { "cmp-approval": APPROVAL_PROFILE });
   const servers = await startServers(t.gw);
   return {

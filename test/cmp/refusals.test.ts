@@ -14,7 +14,7 @@ let env: CmpEnv;
 /** An ir made and protected by `openssl cmp` itself (saved with -reqout), never sent by it. */
 let ir: Uint8Array;
 beforeAll(async () => {
-  env = await cmpEnv();
+  env = await cmpEnv({ confirmWaitSeconds: 5 });
   // A capture server takes the request openssl cmp makes (and answers 500, so openssl gives up).
   let captured: Buffer | undefined;
   const capture = createServer((req, res) => {
@@ -53,6 +53,18 @@ describe("CMP refusals over raw HTTP", () => {
     const again = await post(ir);
     expect(again).toMatchObject({ status: 200, bodyType: "error", failInfo: ["transactionIdInUse"] });
   });
+
+  it("the certificate of that first ir, never confirmed, is revoked when the confirmation wait ends", async () => {
+    const issued = env.t.gw.store.findCertificates({ name: "raw.example.com" });
+    expect(issued.length).toBe(1);
+    let rec = issued[0];
+    for (let i = 0; i < 150 && !rec.revokedAt; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rec = env.t.gw.store.getCertificate(rec.serial)!;
+    }
+    expect(rec.revokedAt).toBeDefined();
+    expect(env.t.gw.store.queryAudit({ type: "cmp.confirm.timeout", limit: 10 }).map((e) => e.target)).toContain(rec.serial);
+  }, 30_000);
 
   it("a tampered message fails its MAC: badMessageCheck", async () => {
     const d = decodePkiMessage(ir);

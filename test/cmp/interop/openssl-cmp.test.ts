@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -118,6 +119,23 @@ describe("openssl cmp, more commands", () => {
     expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
     await verified(out);
     expect(env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).some((e) => e.data.bodyType === "pollReq" && e.data.decision === "pollRep")).toBe(true);
+  });
+});
+
+describe("openssl cmp with a one-time secret from the admin API", () => {
+  it("enrolls once; the same secret is refused the second time", async () => {
+    const minted = await new Promise<{ id: string; secret: string }>((resolve, reject) => execFile("curl", ["-sS", "--cacert", env.rootPem,
+      "-H", `Authorization: Bearer ${env.t.token}`, "-H", "Content-Type: application/json", "-d", JSON.stringify({ profile: "device", protocols: ["cmp"] }),
+      `https://localhost:${env.servers.httpsPort}/admin/api/v1/enrollment-secrets`], (e, out) => (e ? reject(e) : resolve(JSON.parse(out) as { id: string; secret: string }))));
+    const once = (name: string) => opensslCmp(["-server", env.server, "-path", ".well-known/cmp", "-ref", minted.id, "-secret", `pass:${minted.secret}`,
+      "-cmd", "ir", "-newkey", genKey(env.dir, name), "-subject", `/CN=${name}.example.com`, "-certout", join(env.dir, `${name}.pem`)]);
+    const first = await once("otp1");
+    expect(first.code, `${first.out}\n${lastEvents()}`).toBe(0);
+    const rec = env.t.gw.store.getCertificate(normalizeSerial((await verified(join(env.dir, "otp1.pem"))).serialNumber))!;
+    expect(rec).toMatchObject({ requesterKind: "enrollment-secret", requesterId: minted.id });
+    const second = await once("otp2");
+    expect(second.code).not.toBe(0);
+    expect(JSON.stringify(env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }))).not.toContain(minted.secret);
   });
 });
 
