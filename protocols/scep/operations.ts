@@ -1,4 +1,5 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash } from "node:crypto";
+import { ownValidCertificate } from "../../src/ca/own-certificate.js";
 import { normalizeSerial } from "../../src/ca/serial.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { EnrollmentOutcome } from "../../src/enrollment/service.js";
@@ -7,7 +8,6 @@ import { GatewayError, toGatewayError } from "../../src/errors.js";
 import type { Gateway } from "../../src/gateway.js";
 import { parseCsr, type ParsedCsr } from "../../src/policy/csr.js";
 import { sansFromInventory, type EnrollmentRequest, type RequesterIdentity } from "../../src/policy/request.js";
-import type { CertificateRecord } from "../../src/store/types.js";
 import { buildCertRep, type CertRepOptions } from "./cert-rep.js";
 import { verifyChallenge, type ChallengeKind } from "./challenge.js";
 import type { ScepEndpoint } from "./endpoint.js";
@@ -40,22 +40,6 @@ interface Context {
 
 const fail = (failInfo: FailInfo, reason: string): Answer => ({ status: "FAILURE", failInfo, reason });
 
-/** A certificate of ours that is still in force, as its inventory record. */
-function ownValidCertificate(certDer: Uint8Array, c: Context): CertificateRecord | undefined {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certDer);
-  } catch {
-    return undefined;
-  }
-  const ca = c.deps.gw.cas.issuing.find((a) => cert.checkIssued(a.cert) && cert.verify(a.cert.publicKey));
-  if (!ca) return undefined;
-  const rec = c.deps.gw.store.getCertificate(normalizeSerial(cert.serialNumber));
-  const now = Date.now();
-  if (!rec?.der || rec.stage !== "issued" || rec.revokedAt || !Buffer.from(rec.der).equals(cert.raw)) return undefined;
-  return Date.parse(rec.notBefore) <= now && now <= Date.parse(rec.notAfter) ? rec : undefined;
-}
-
 function answerFrom(out: EnrollmentOutcome): Answer {
   return out.status === "issued" ? { status: "SUCCESS", certs: [out.certificate.der], note: out.requestId } : { status: "PENDING", note: out.requestId };
 }
@@ -84,7 +68,7 @@ async function enroll(c: Context): Promise<Answer> {
   const key = lookupKey(c);
   const prior = previous(c, key);
   if (prior) return prior;
-  const renewing = c.req.messageType === MessageType.RenewalReq ? ownValidCertificate(c.req.signerCert, c) : undefined;
+  const renewing = c.req.messageType === MessageType.RenewalReq ? ownValidCertificate(c.deps.gw.store, c.deps.gw.cas, c.req.signerCert) : undefined;
   const base: EnrollmentRequest = { requestId: EnrollmentService.newRequestId(), protocol: "scep", requester: { kind: "scep", id: c.ep.cfg.name }, profile: c.ep.profile.name, csr: csr.der, lookupKey: key };
   let request: EnrollmentRequest;
   if (c.req.messageType === MessageType.RenewalReq) {

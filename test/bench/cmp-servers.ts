@@ -1,12 +1,10 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { stringify } from "yaml";
 import { Child, freePort, makeTempDir, probe, removeTempDir, waitUntil } from "./child.js";
+import { launchGateway } from "./gateway-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
 
 /** A CMP server under load, in its own process, stopped at the end. */
@@ -31,28 +29,8 @@ export interface CmpBenchServer {
  * MAC secret (kid `kid`, the secret read from the environment, so it is in neither the config nor the command line).
  */
 export async function startCmpGateway(kid: string, secret: string): Promise<CmpBenchServer> {
-  const dir = makeTempDir("bench-cmp-gw-");
-  const dataDir = join(dir, "data");
-  const [httpsPort, httpPort] = [await freePort(), await freePort()];
-  const https = `https://127.0.0.1:${httpsPort}`;
-  const http = `http://127.0.0.1:${httpPort}`;
-  const configPath = join(dir, "config.yaml");
-  writeFileSync(configPath, stringify({
-    dataDir, profilesDir: join(ROOT, "profiles"),
-    listen: { https: { host: "127.0.0.1", port: httpsPort }, http: { host: "127.0.0.1", port: httpPort } },
-    externalUrl: { https, http },
-    log: { level: "warn" },
-    cmp: { labels: [{ name: "default", profile: "device", secrets: [{ kid, secret: { env: "BENCH_CMP_SECRET" } }] }] },
-  }));
-  // BENCH_GATEWAY_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" profiles the gateway under load.
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
-  const child = Child.start("gateway", process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--config", configPath], {
-    cwd: ROOT, logPath: join(dir, "gateway.log"), env: { ...process.env, NODE_ENV: "production", BENCH_CMP_SECRET: secret },
-  });
-  const stop = async () => {
-    await child.stop();
-    removeTempDir(dir);
-  };
+  const gw = await launchGateway("bench-cmp-gw-", { cmp: { labels: [{ name: "default", profile: "device", secrets: [{ kid, secret: { env: "BENCH_CMP_SECRET" } }] }] } }, { BENCH_CMP_SECRET: secret });
+  const { child, dataDir, https, http, stop } = gw;
   try {
     await waitUntil("gateway /healthz", child, async () => (await probe(`${https}/healthz`, { insecure: true })) === 200, 60_000);
     const url = `${http}/.well-known/cmp`;
@@ -61,7 +39,7 @@ export async function startCmpGateway(kid: string, secret: string): Promise<CmpB
     const rootPath = join(dataDir, "cas", "dev-root", "cert.pem");
     const issuingPath = join(dataDir, "cas", "dev-issuing", "cert.pem");
     if (!existsSync(rootPath) || !existsSync(issuingPath)) throw new Error(`gateway is up but its dev PKI (${rootPath}, ${issuingPath}) is missing`);
-    return { name: "gateway", url, rootPath, issuingPath, marker: configPath, notes: { issuingKey: "ec-p256 (software)", store: "sqlite" }, logTail: (n) => child.tail(n), stop };
+    return { name: "gateway", url, rootPath, issuingPath, marker: join(gw.dir, "config.yaml"), notes: { issuingKey: "ec-p256 (software)", store: "sqlite" }, logTail: (n) => child.tail(n), stop };
   } catch (e) {
     await stop();
     throw e;

@@ -1,12 +1,10 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { stringify } from "yaml";
 import { Child, freePort, makeTempDir, probe, removeTempDir, waitUntil } from "./child.js";
+import { launchGateway } from "./gateway-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const run = promisify(execFile);
 
 /** A SCEP server under load, in its own process, stopped at the end. */
@@ -38,28 +36,8 @@ async function scepReady(url: string): Promise<boolean> {
  * so it is in neither the config file nor the command line).
  */
 export async function startScepGateway(challenge: string): Promise<ScepBenchServer> {
-  const dir = makeTempDir("bench-scep-gw-");
-  const dataDir = join(dir, "data");
-  const [httpsPort, httpPort] = [await freePort(), await freePort()];
-  const https = `https://127.0.0.1:${httpsPort}`;
-  const http = `http://127.0.0.1:${httpPort}`;
-  const configPath = join(dir, "config.yaml");
-  writeFileSync(configPath, stringify({
-    dataDir, profilesDir: join(ROOT, "profiles"),
-    listen: { https: { host: "127.0.0.1", port: httpsPort }, http: { host: "127.0.0.1", port: httpPort } },
-    externalUrl: { https, http },
-    log: { level: "warn" },
-    scep: { endpoints: [{ name: "default", profile: "device", challenge: { static: { env: "BENCH_SCEP_CHALLENGE" } } }] },
-  }));
-  // BENCH_GATEWAY_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" profiles the gateway under load.
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
-  const child = Child.start("gateway", process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--config", configPath], {
-    cwd: ROOT, logPath: join(dir, "gateway.log"), env: { ...process.env, NODE_ENV: "production", BENCH_SCEP_CHALLENGE: challenge },
-  });
-  const stop = async () => {
-    await child.stop();
-    removeTempDir(dir);
-  };
+  const gw = await launchGateway("bench-scep-gw-", { scep: { endpoints: [{ name: "default", profile: "device", challenge: { static: { env: "BENCH_SCEP_CHALLENGE" } } }] } }, { BENCH_SCEP_CHALLENGE: challenge });
+  const { child, dataDir, https, http, stop } = gw;
   try {
     await waitUntil("gateway /healthz", child, async () => (await probe(`${https}/healthz`, { insecure: true })) === 200, 60_000);
     const url = `${http}/scep`;
@@ -70,7 +48,7 @@ export async function startScepGateway(challenge: string): Promise<ScepBenchServ
     const issuingPath = join(dataDir, "cas", "dev-issuing", "cert.pem");
     if (!existsSync(rootPath) || !existsSync(issuingPath)) throw new Error(`gateway is up but its dev PKI (${rootPath}, ${issuingPath}) is missing`);
     return {
-      name: "gateway", url, marker: configPath, rootPem: readFileSync(rootPath, "utf8"), intermediatesPem: readFileSync(issuingPath, "utf8"),
+      name: "gateway", url, marker: join(gw.dir, "config.yaml"), rootPem: readFileSync(rootPath, "utf8"), intermediatesPem: readFileSync(issuingPath, "utf8"),
       notes: { issuingKey: "ec-p256 (software)", raKey: "rsa-2048 (software)", store: "sqlite" }, logTail: (n) => child.tail(n), stop,
     };
   } catch (e) {
