@@ -16,7 +16,7 @@ export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSec
   if (!cfg.enabled) return undefined;
   const labels = resolveLabels(gw);
   const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
-  if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject } });
+  if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject.replace(/\n/g, ", ") } });
   const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
   const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderName };
   app.use(cmpRouter(cfg, labels, deps));
