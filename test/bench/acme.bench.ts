@@ -10,17 +10,11 @@
 import { runLoad, type LoadResult } from "./acme-load.js";
 import { startGateway, startPebble, type BenchServer, type BenchServerOptions } from "./acme-servers.js";
 import { Http01Answers } from "./http01-answers.js";
+import { numberEnv, percentile, round1 } from "./stats.js";
 
 type ServerName = BenchServer["name"];
 const START: Record<ServerName, (o: BenchServerOptions) => Promise<BenchServer>> = { gateway: startGateway, pebble: startPebble };
 const MODES = [{ validation: "http-01", skip: false }, { validation: "off", skip: true }] as const;
-
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(v) || v < min) throw new Error(`${name}=${raw}: expected a number >= ${min}`);
-  return v;
-}
 
 function serversEnv(): ServerName[] {
   const v = process.env.BENCH_ACME_SERVERS ?? "both";
@@ -29,12 +23,6 @@ function serversEnv(): ServerName[] {
   throw new Error(`BENCH_ACME_SERVERS=${v}: expected pebble, gateway or both`);
 }
 
-/** Nearest-rank percentile. */
-function percentile(sorted: number[], p: number): number | null {
-  return sorted.length ? sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] : null;
-}
-
-const round1 = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
 
 /** Prints the case line; returns certificates per second, or null when nothing was measured. */
 function report(server: ServerName, validation: string, clients: number, gate: boolean, r: LoadResult): number | null {

@@ -15,15 +15,9 @@ import { makeCsrPool } from "./est-csrs.js";
 import { measureEngine } from "./est-engine.js";
 import { enrollOnce, runEstLoad, type EstLoadResult } from "./est-load.js";
 import { startEstGateway, type EstServer } from "./est-server.js";
+import { numberEnv, percentile, round1 } from "./stats.js";
 
 const SIGNER = "softhsm-p256";
-
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(v) || v < min) throw new Error(`${name}=${raw}: expected a number >= ${min}`);
-  return v;
-}
 
 function concurrencyEnv(): number[] {
   const raw = process.env.BENCH_EST_CONCURRENCY || "1,8,32";
@@ -32,12 +26,6 @@ function concurrencyEnv(): number[] {
   return list;
 }
 
-/** Nearest-rank percentile. */
-function percentile(sorted: number[], p: number): number | null {
-  return sorted.length ? sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] : null;
-}
-
-const round1 = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
 const base64Body = (der: Uint8Array) => Buffer.from(Buffer.from(der).toString("base64"));
 
 /**

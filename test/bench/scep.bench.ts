@@ -25,15 +25,9 @@ import { makeTempDir, removeTempDir } from "./child.js";
 import { CsrPool, enrollmentName, makeClientIdentity, scepCsr, type ScepClientIdentity } from "./scep-csrs.js";
 import { discover, enrollOnce, makeAgents, runWindow, type ScepService, type WindowResult } from "./scep-load.js";
 import { startScepGateway, startScepserver, type ScepBenchServer } from "./scep-servers.js";
+import { numberEnv, percentile, round1 } from "./stats.js";
 
 type ServerName = ScepBenchServer["name"];
-
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  const v = raw === undefined || raw === "" ? fallback : Number(raw);
-  if (!Number.isFinite(v) || v < min) throw new Error(`${name}=${raw}: expected a number >= ${min}`);
-  return v;
-}
 
 function serversEnv(): ServerName[] {
   const v = process.env.BENCH_SCEP_SERVERS ?? "both";
@@ -42,12 +36,6 @@ function serversEnv(): ServerName[] {
   throw new Error(`BENCH_SCEP_SERVERS=${v}: expected gateway, scepserver or both`);
 }
 
-/** Nearest-rank percentile. */
-function percentile(sorted: number[], p: number): number | null {
-  return sorted.length ? sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] : null;
-}
-
-const round1 = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
 
 /**
  * One enrollment before any timing, checked end to end: SUCCESS, a certificate for our key that names the
