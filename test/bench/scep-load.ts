@@ -6,7 +6,7 @@ import { certFacts, OID, type CertFacts } from "../../src/cms/der.js";
 import { envelopedData } from "../../src/cms/envelope.js";
 import { readContentInfo, readSignedData } from "../../src/cms/read.js";
 import { buildPkiMessage } from "../helpers/scep-client.js";
-import { readCertRep, type CertRep } from "./scep-certrep.js";
+import { openCertRep, type CertRepRead } from "../helpers/scep-client.js";
 import type { ScepClientIdentity } from "./scep-csrs.js";
 
 /** What GetCACaps and GetCACert told the client, and what it chose from them, as a device would. */
@@ -110,9 +110,10 @@ export async function enrollOnce(svc: ScepService, id: ScepClientIdentity, csr: 
   const ms = performance.now() - t0;
   if (a.status !== 200) return { ok: false, error: preview(a) };
   if (!a.contentType.startsWith("application/x-pki-message")) return { ok: false, error: `Content-Type ${a.contentType}, expected application/x-pki-message` };
-  let rep: CertRep;
+  let rep: CertRepRead;
   try {
-    rep = readCertRep(new Uint8Array(a.body), { recipientKey: id.key, signer: svc.recipientFacts });
+    // One reader for both servers (legacyPeer: scepserver answers with single DES), so the client's work is the same.
+    rep = openCertRep(new Uint8Array(a.body), { recipientKey: id.key, raCert: svc.recipient, signer: svc.recipientFacts, legacyPeer: true });
   } catch (e) {
     return { ok: false, error: `the CertRep does not open: ${(e as Error).message}` };
   }

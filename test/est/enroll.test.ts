@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../src/ca/serial.js";
 import { genKey, opensslAsync } from "../helpers/openssl.js";
-import { curl, EST_USER, estEnv, makeCsr, pkcs7Certs, type EstEnv } from "./setup.js";
+import { basicUser, curl, EST_USER, estEnv, makeCsr, pkcs10, pkcs7Certs, type EstEnv } from "./setup.js";
 
 let env: EstEnv;
 beforeAll(async () => {
@@ -14,8 +14,6 @@ afterAll(async () => {
   await env?.close();
 });
 
-const basicUser = ["-u", `${EST_USER.name}:${EST_USER.password}`];
-const pkcs10 = ["-H", "Content-Type: application/pkcs10"];
 
 async function enroll(path: string, csrBody: string, auth: string[]): Promise<Awaited<ReturnType<typeof curl>>> {
   return curl(env, [...auth, ...pkcs10, "--data-binary", `@${csrBody}`, `${env.base}${path}`]);

@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../src/ca/serial.js";
 import { opensslAsync } from "../helpers/openssl.js";
-import { curl, EST_USER, estEnv, makeCsr, pkcs7Certs, type EstEnv } from "./setup.js";
+import { basicUser, curl, estEnv, makeCsr, pkcs10, pkcs7Certs, type EstEnv } from "./setup.js";
 
 let env: EstEnv;
 beforeAll(async () => {
@@ -12,8 +12,6 @@ afterAll(async () => {
   await env?.close();
 });
 
-const basicUser = ["-u", `${EST_USER.name}:${EST_USER.password}`];
-const pkcs10 = ["-H", "Content-Type: application/pkcs10"];
 
 /** Enrolls over Basic on `label`; returns the certificate and key files. */
 async function firstCert(label: string, name: string, subject: string, sans?: string): Promise<{ cert: string; key: string; x: X509Certificate }> {

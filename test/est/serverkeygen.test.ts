@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contentInfo } from "../../src/cms/der.js";
 import { normalizeSerial } from "../../src/ca/serial.js";
 import { opensslAsync } from "../helpers/openssl.js";
-import { curl, EST_USER, estEnv, makeCsr, type CurlResult, type EstEnv } from "./setup.js";
+import { curl, EST_USER, estEnv, makeCsr, pkcs10, type CurlResult, type EstEnv } from "./setup.js";
 
 let env: EstEnv;
 beforeAll(async () => {
@@ -17,7 +17,6 @@ afterAll(async () => {
   await env?.close();
 });
 
-const pkcs10 = ["-H", "Content-Type: application/pkcs10"];
 const mtls = () => ["--cert", env.boot.deviceCert, "--key", env.boot.deviceKey];
 
 interface Part {

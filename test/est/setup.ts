@@ -6,6 +6,9 @@ import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { genKey, openssl, opensslAsync, tempDir } from "../helpers/openssl.js";
 
 export const EST_USER = { name: "router1", password: "router1-Secret-pass" };
+/** curl arguments: Basic auth as EST_USER, and the PKCS#10 media type of enrollment requests. */
+export const basicUser = ["-u", `${EST_USER.name}:${EST_USER.password}`];
+export const pkcs10 = ["-H", "Content-Type: application/pkcs10"];
 
 const APPROVAL_PROFILE = `
 name: device-approval

@@ -2,7 +2,7 @@ import { constants, createDecipheriv, createHash, privateDecrypt, publicEncrypt,
 import { derSequence, derTlv } from "../../src/asn1/der-encode.js";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { oidDer } from "../../src/asn1/der-values.js";
-import { algId, certFacts, contentInfo, DER_NULL, derSetOf, octetString, OID, smallInteger } from "../../src/cms/der.js";
+import { algId, certFacts, contentInfo, DER_NULL, derSetOf, octetString, OID, smallInteger, type CertFacts } from "../../src/cms/der.js";
 import { CONTENT_CIPHERS, envelopedData, type ContentCipher } from "../../src/cms/envelope.js";
 import {
   content, identifies, need, oid, readContentInfo, readEnvelopedData, readKeyTrans, readSignedData, readSignerInfo, singleAttribute,
@@ -74,7 +74,7 @@ export interface CertRepRead {
   senderNonce: Uint8Array;
   digest: CmsHash;
   /** The cipher of the SUCCESS envelope. */
-  contentEncryption?: ContentCipher;
+  contentEncryption?: ContentCipher | "des-cbc";
   certs: Uint8Array[];
   crl?: Uint8Array;
 }
@@ -82,16 +82,21 @@ export interface CertRepRead {
 const HASHES: Record<string, CmsHash> = { [OID.sha1]: "sha1", [OID.sha256]: "sha256", [OID.sha384]: "sha384", [OID.sha512]: "sha512" };
 
 /** Reads a CertRep: the RA's signature must verify; a SUCCESS envelope is decrypted with `recipientKey`. Throws on anything wrong. */
-export function openCertRep(der: Uint8Array, o: { recipientKey: KeyObject; raCert: Uint8Array }): CertRepRead {
+/**
+ * `signer`: the RA certificate already parsed (benchmarks parse it once per server). `legacyPeer`: also read what
+ * micromdm's scepserver 2.1.0 answers (go.mozilla.org/pkcs7): single DES-CBC envelopes, a signer certificate
+ * not among `certificates`, and an empty id-data eContent on FAILURE and PENDING.
+ */
+export function openCertRep(der: Uint8Array, o: { recipientKey: KeyObject; raCert: Uint8Array; signer?: CertFacts; legacyPeer?: boolean }): CertRepRead {
   checkDer(der, { maxBytes: 1 << 20, maxDepth: 32, maxNodes: 50_000 });
   const ci = readContentInfo(der);
   if (ci.type !== OID.signedData) throw new Error("a CertRep is a SignedData");
   const sd = readSignedData(der, ci.content);
   if (sd.signerInfos.length !== 1) throw new Error("a CertRep has one signer");
   const si = readSignerInfo(der, sd.signerInfos[0]);
-  const ra = certFacts(o.raCert, "the RA certificate");
+  const ra = o.signer ?? certFacts(o.raCert, "the RA certificate");
   if (!identifies(si.sid, ra)) throw new Error("the CertRep is not signed by the RA certificate");
-  if (!sd.certificates.some((c) => Buffer.from(c).equals(Buffer.from(o.raCert)))) throw new Error("the RA certificate is not in the CertRep");
+  if (!o.legacyPeer && !sd.certificates.some((c) => Buffer.from(c).equals(Buffer.from(o.raCert)))) throw new Error("the RA certificate is not in the CertRep");
   const digest = HASHES[si.digestAlg];
   if (!digest || !si.signedAttrs) throw new Error("unexpected digest or no signed attributes");
   if (!verify(digest, si.signedAttrs, ra.publicKey, si.signature)) throw new Error("the RA signature does not verify");
@@ -117,11 +122,11 @@ export function openCertRep(der: Uint8Array, o: { recipientKey: KeyObject; raCer
 
   const rep: CertRepRead = { status, failInfo, transactionId, recipientNonce, senderNonce, digest, certs: [] };
   if (status !== "SUCCESS") {
-    if (sd.eContent) throw new Error(`a ${status} CertRep carries no pkcsPKIEnvelope`);
+    if (sd.eContent?.length || (sd.eContent && !o.legacyPeer)) throw new Error(`a ${status} CertRep carries no pkcsPKIEnvelope`);
     return rep;
   }
   if (!sd.eContent) throw new Error("a SUCCESS CertRep carries the pkcsPKIEnvelope");
-  const opened = openEnvelope(Uint8Array.from(sd.eContent), o.recipientKey);
+  const opened = openEnvelope(Uint8Array.from(sd.eContent), o.recipientKey, o.legacyPeer === true);
   const inner = readContentInfo(opened.content);
   if (inner.type !== OID.signedData) throw new Error("the envelope holds no SignedData");
   const degenerate = readSignedData(opened.content, inner.content);
@@ -136,7 +141,7 @@ function keyOf<T extends Record<string, string>>(table: T, value: string | undef
 }
 
 /** Opens ContentInfo(EnvelopedData) with an RSA key: raw RSA and a strict PKCS #1 v1.5 unpad (a client has no oracle to fear here). */
-function openEnvelope(envelope: Uint8Array, key: KeyObject): { cipher: ContentCipher; content: Uint8Array } {
+function openEnvelope(envelope: Uint8Array, key: KeyObject, singleDes: boolean): { cipher: ContentCipher | "des-cbc"; content: Uint8Array } {
   checkDer(envelope, { maxBytes: 1 << 20, maxDepth: 32, maxNodes: 50_000 });
   const env = readEnvelopedData(envelope, readContentInfo(envelope).content);
   if (env.recipientInfos.length !== 1) throw new Error("expected one recipient");
@@ -145,9 +150,16 @@ function openEnvelope(envelope: Uint8Array, key: KeyObject): { cipher: ContentCi
   const em = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, ktri.encryptedKey);
   const sep = em.indexOf(0, 2);
   if (em[0] !== 0 || em[1] !== 2 || sep < 10) throw new Error("bad PKCS #1 v1.5 padding");
-  const [name, spec] = Object.entries(CONTENT_CIPHERS).find(([, s]) => s.oid === env.contentEncryptionAlg.oid) ?? [];
-  if (!name || !spec || !env.encryptedContent) throw new Error("unexpected content cipher");
   const iv = content(envelope, need(env.contentEncryptionAlg.params, 0x04, "IV"));
-  const d = createDecipheriv(name, em.subarray(sep + 1), iv);
+  const cek = em.subarray(sep + 1);
+  if (!env.encryptedContent) throw new Error("no encryptedContent");
+  if (singleDes && env.contentEncryptionAlg.oid === OID.desCbc && cek.length === 8) {
+    // OpenSSL 3's default provider has no single DES; Triple-DES with K|K|K is DES.
+    const d = createDecipheriv("des-ede3-cbc", Buffer.concat([cek, cek, cek]), iv);
+    return { cipher: "des-cbc", content: Buffer.concat([d.update(env.encryptedContent), d.final()]) };
+  }
+  const [name, spec] = Object.entries(CONTENT_CIPHERS).find(([, s]) => s.oid === env.contentEncryptionAlg.oid) ?? [];
+  if (!name || !spec) throw new Error("unexpected content cipher");
+  const d = createDecipheriv(name, cek, iv);
   return { cipher: name as ContentCipher, content: Buffer.concat([d.update(env.encryptedContent), d.final()]) };
 }
