@@ -6,7 +6,8 @@ import { problemRecord } from "./problems.js";
 import { authzJson, challengeJson } from "./render.js";
 import type { AcmeReply } from "./reply.js";
 import { accountOf, objectPayload, type SignedRequest } from "./signed-request.js";
-import type { ChallengeType } from "./validation/types.js";
+import { isDeviceIdentifier } from "./identifiers.js";
+import type { AcmeIdentifier, ChallengeType } from "./validation/types.js";
 
 const HOUR = 3_600_000;
 
@@ -58,19 +59,25 @@ export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
   if (r.payload === undefined || authzStatus(a, now) !== "pending" || a.challenges[idx].status !== "pending") {
     return { json: challengeJson(a, a.challenges[idx], urls), links };
   }
-  objectPayload(r);
+  const payload = objectPayload(r);
+  if (type === "device-attest-01" && payload.attObj === undefined) {
+    throw new GatewayError("RA_ERR_MALFORMED", "a device-attest-01 answer carries the attestation object as attObj");
+  }
   const challenges = a.challenges.map((c, i) => (i === idx ? { ...c, status: "processing" as const } : c));
   if (!ctx.store.claimChallenge(a.id, type, challenges, a.updatedAt)) {
     const cur = ctx.store.getAuthz(a.id)!;
     return { json: challengeJson(cur, cur.challenges[idx], urls), links };
   }
   const claimed = { ...a, challenges };
-  if (ctx.cfg.validation.insecureSkipValidation) {
+  const keyAuthorization = `${a.token}.${accountOf(r).thumbprint}`;
+  if (type === "device-attest-01") {
+    // Checked at once (no network involved) and never skipped: finalize needs the attested key.
+    settle(ctx, claimed, idx, attest(ctx, a, a.challenges[idx], payload.attObj, keyAuthorization));
+  } else if (ctx.cfg.validation.insecureSkipValidation) {
     settle(ctx, claimed, idx, { ok: true, records: [] });
   } else {
-    const keyAuthorization = `${a.token}.${accountOf(r).thumbprint}`;
     const job = ctx.validator
-      .validate({ type: type as ChallengeType, identifier: a.identifier, token: a.token, keyAuthorization })
+      .validate({ type: type as ChallengeType, identifier: a.identifier as AcmeIdentifier, token: a.token, keyAuthorization })
       .then((res) => settle(ctx, claimed, idx, res))
       .catch((e) => ctx.gw.log.error({ err: (e as Error).message, authz: a.id }, "challenge validation crashed"))
       .finally(() => ctx.inflight.delete(job));
@@ -80,13 +87,25 @@ export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
   return { json: challengeJson(cur, cur.challenges[idx], urls), links, retryAfterSeconds: ctx.cfg.retryAfterSeconds };
 }
 
-type Outcome = { ok: true; records: unknown[] } | { ok: false; error: unknown; records: unknown[] };
+type Outcome = { ok: true; records: unknown[]; attestation?: AcmeChallengeRecord["attestation"] } | { ok: false; error: unknown; records: unknown[] };
+
+/** device-attest-01 against the trust anchors of the profile the order was made for. */
+function attest(ctx: AcmeContext, a: AcmeAuthzRecord, c: AcmeChallengeRecord, attObj: unknown, keyAuthorization: string): Outcome {
+  try {
+    if (!isDeviceIdentifier(a.identifier)) throw new GatewayError("RA_ERR_MALFORMED", "device-attest-01 proves device identifiers only");
+    const profile = ctx.gw.profiles.get(c.profile ?? "");
+    const v = ctx.attestation.verify(profile, { attObj, token: a.token, keyAuthorization, identifier: a.identifier });
+    return { ok: true, records: [], attestation: { format: v.format, spki: Buffer.from(v.spki).toString("base64"), facts: v.facts } };
+  } catch (e) {
+    return { ok: false, error: e, records: [] };
+  }
+}
 
 /** Records the validation result on the challenge and the authorization, and audits the decision. */
 function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): void {
   const now = new Date();
   const c: AcmeChallengeRecord = res.ok
-    ? { ...a.challenges[idx], status: "valid", validated: now.toISOString(), records: res.records }
+    ? { ...a.challenges[idx], status: "valid", validated: now.toISOString(), records: res.records, ...(res.attestation ? { attestation: res.attestation } : {}) }
     : { ...a.challenges[idx], status: "invalid", error: problemRecord(res.error), records: res.records };
   const challenges = a.challenges.map((x, i) => (i === idx ? c : x));
   const expires = res.ok ? new Date(now.getTime() + ctx.cfg.authzValidityHours * HOUR).toISOString() : undefined;
@@ -97,6 +116,8 @@ function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome)
       data: {
         identifier: a.identifier, wildcard: a.wildcard, challenge: c.type, records: res.records,
         ...(res.ok ? {} : { code: toGatewayError(res.error).code, reason: toGatewayError(res.error).message }),
+        ...(res.ok && res.attestation ? { format: res.attestation.format, facts: res.attestation.facts } : {}),
+        ...(!res.ok && toGatewayError(res.error).code === "RA_ERR_BAD_ATTESTATION" ? { format: toGatewayError(res.error).detail?.format, check: toGatewayError(res.error).detail?.check } : {}),
         ...(ctx.cfg.validation.insecureSkipValidation ? { validationSkipped: true } : {}),
       },
     });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Gateway } from "../../src/gateway.js";
 import type { AcmeStore } from "../../src/store/acme-types.js";
 import type { AcmeConfig, AcmeEndpointConfig } from "./config.js";
+import { DeviceAttestationVerifier } from "./attest/verify.js";
 import { EabKeys } from "./eab.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ChallengeValidator } from "./validation/types.js";
@@ -12,6 +13,7 @@ export class AcmeContext {
   readonly eab: EabKeys;
   readonly accountLimit?: RateLimiter;
   readonly addressLimit?: RateLimiter;
+  readonly attestation: DeviceAttestationVerifier;
   /** Validations running in this process, so shutdown and tests can wait for them. */
   readonly inflight = new Set<Promise<void>>();
   private lastNoncePurge = 0;
@@ -19,6 +21,7 @@ export class AcmeContext {
   constructor(readonly gw: Gateway, readonly cfg: AcmeConfig, readonly validator: ChallengeValidator) {
     this.store = gw.store.acme;
     this.eab = new EabKeys(this.store, gw.profiles, gw.audit);
+    this.attestation = new DeviceAttestationVerifier(gw.profiles.all(), gw.store);
     const rl = cfg.rateLimits;
     if (rl.perAccount) this.accountLimit = new RateLimiter(rl.perAccount.perSecond, rl.perAccount.burst);
     if (rl.perAddress) this.addressLimit = new RateLimiter(rl.perAddress.perSecond, rl.perAddress.burst);

@@ -5,7 +5,10 @@ import type { Profile } from "../../src/policy/profile.js";
 import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifierRecord, AcmeOrderRecord } from "../../src/store/acme-types.js";
 import { certificateForCertId } from "./ari.js";
 import { newId, type AcmeContext, type AcmeUrls } from "./context.js";
-import { checkOrderIdentifiers, normaliseIdentifiers, sansOf } from "./identifiers.js";
+import { checkOrderIdentifiers, isDeviceIdentifier, normaliseIdentifiers, sansOf } from "./identifiers.js";
+import type { DeviceIdentifier } from "./attest/types.js";
+import { deviceSans } from "../../src/policy/device.js";
+import { sanList, type AttestedDevice } from "../../src/policy/request.js";
 import { orderStatus } from "./order-state.js";
 import { problemRecord } from "./problems.js";
 import { orderJson } from "./render.js";
@@ -36,7 +39,9 @@ function parseTime(v: unknown, field: string): Date | undefined {
   return d;
 }
 
-function challengesFor(id: AcmeIdentifierRecord, wildcard: boolean): AcmeChallengeRecord[] {
+function challengesFor(id: AcmeIdentifierRecord, wildcard: boolean, profile: Profile): AcmeChallengeRecord[] {
+  // Devices prove themselves only by attestation, against the trust anchors of this order's profile.
+  if (isDeviceIdentifier(id)) return [{ type: "device-attest-01", status: "pending", profile: profile.name }];
   // Wildcards can only be proven in DNS; IP addresses have no DNS challenge (RFC 8738 §7).
   const types: AcmeChallengeRecord["type"][] = wildcard ? ["dns-01"] : id.type === "ip" ? ["http-01", "tls-alpn-01"] : ["http-01", "dns-01", "tls-alpn-01"];
   return types.map((type) => ({ type, status: "pending" }));
@@ -72,7 +77,7 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
     const old = certificateForCertId(ctx.gw, p.replaces);
     if (old.requesterKind !== "acme-account" || old.requesterId !== account.id) throw new GatewayError("RA_ERR_ALREADY_REPLACED", "the certificate to replace was not issued to this account");
     if (old.replacedBy) throw new GatewayError("RA_ERR_ALREADY_REPLACED", `the certificate was already replaced by ${old.replacedBy}`);
-    const names = new Set(identifiers.map((i) => `${i.type}:${i.value}`));
+    const names = new Set(sanList(isDeviceIdentifier(identifiers[0]) ? deviceSans(identifiers[0], profile) : sansOf(identifiers)).map((n) => n.toLowerCase()));
     if (!old.sans.some((s) => names.has(s.toLowerCase()))) throw new GatewayError("RA_ERR_MALFORMED", "the replacement order shares no identifier with the certificate it replaces");
     replaces = old.serial;
   }
@@ -84,7 +89,8 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
   for (const id of identifiers) {
     const wildcard = id.type === "dns" && id.value.startsWith("*.");
     const base = { type: id.type, value: wildcard ? id.value.slice(2) : id.value };
-    const reused = ctx.cfg.reuseValidAuthz ? ctx.store.findReusableAuthz(account.id, base, wildcard, minValid) : undefined;
+    // A device attests afresh for every order: its key is new each time.
+    const reused = ctx.cfg.reuseValidAuthz && !isDeviceIdentifier(id) ? ctx.store.findReusableAuthz(account.id, base, wildcard, minValid) : undefined;
     if (reused) {
       authzs.push(reused);
       continue;
@@ -92,7 +98,7 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
     const a: AcmeAuthzRecord = {
       id: newId(), accountId: account.id, identifier: base, wildcard, status: "pending",
       expires: new Date(now + ctx.cfg.orderLifetimeHours * HOUR).toISOString(), token: randomBytes(32).toString("base64url"),
-      challenges: challengesFor(base, wildcard), updatedAt: nowIso,
+      challenges: challengesFor(base, wildcard, profile), updatedAt: nowIso,
     };
     authzs.push(a);
     fresh.push(a);
@@ -155,7 +161,8 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
   try {
     const out = await ctx.gw.enrollment.enroll({
       requestId, protocol: "acme", requester: { kind: "acme-account", id: account.id, attributes: { endpoint: urls.endpoint.name, ...(account.eabKeyId ? { eab: account.eabKeyId } : {}) } },
-      profile: order.profile, csr, expectedNames: sansOf(order.identifiers), forbiddenKeys: [accountSpki(r)],
+      profile: order.profile, csr, forbiddenKeys: [accountSpki(r)],
+      ...(isDeviceIdentifier(order.identifiers[0]) ? { attested: attestedDevice(order.identifiers[0], authzs) } : { expectedNames: sansOf(order.identifiers) }),
       validity: order.notBefore || order.notAfter ? { notBefore: order.notBefore ? new Date(order.notBefore) : undefined, notAfter: order.notAfter ? new Date(order.notAfter) : undefined } : undefined,
       renewalOf: order.replaces,
     });
@@ -168,6 +175,13 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
   }
   // Only the order row changed; the authorizations loaded above are still current.
   return orderReply(ctx, urls, ctx.store.getOrder(id)!, authzs);
+}
+
+/** What the order's device-attest-01 proved: the CSR must be for that key. */
+function attestedDevice(identifier: DeviceIdentifier, authzs: AcmeAuthzRecord[]): AttestedDevice {
+  const att = authzs.flatMap((a) => a.challenges).find((c) => c.type === "device-attest-01" && c.status === "valid")?.attestation;
+  if (!att) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the device attestation of this order is missing");
+  return { format: att.format, spki: new Uint8Array(Buffer.from(att.spki, "base64")), identifier, facts: att.facts };
 }
 
 function accountSpki(r: SignedRequest): Uint8Array {

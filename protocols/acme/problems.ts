@@ -1,5 +1,5 @@
 import { toGatewayError, type ErrorCode } from "../../src/errors.js";
-import type { AcmeProblemRecord } from "../../src/store/acme-types.js";
+import type { AcmeIdentifierRecord, AcmeProblemRecord } from "../../src/store/acme-types.js";
 
 const NS = "urn:ietf:params:acme:error:";
 
@@ -42,6 +42,7 @@ const MAP: Partial<Record<ErrorCode, [string, number]>> = {
   RA_ERR_VALIDATION_DNS: ["dns", 400],
   RA_ERR_VALIDATION_INCORRECT: ["incorrectResponse", 403],
   RA_ERR_VALIDATION_TLS: ["tls", 400],
+  RA_ERR_BAD_ATTESTATION: ["badAttestationStatement", 400],
 };
 
 export interface RenderedProblem {
@@ -58,7 +59,7 @@ export function toProblem(err: unknown): RenderedProblem {
   const body: RenderedProblem["body"] = { type: NS + type, detail: status === 500 ? "internal error" : e.message, status };
   if (e.hints?.algorithms) body.algorithms = e.hints.algorithms;
   if (e.hints?.parts?.length) {
-    body.subproblems = e.hints.parts.map((p) => ({ ...problemRecord(p.error), identifier: { type: p.identifier.type as "dns" | "ip", value: p.identifier.value } }));
+    body.subproblems = e.hints.parts.map((p) => ({ ...problemRecord(p.error), identifier: { type: p.identifier.type as AcmeIdentifierRecord["type"], value: p.identifier.value } }));
   }
   return { status, body, retryAfterSeconds: e.hints?.retryAfterSeconds, location: e.hints?.location };
 }

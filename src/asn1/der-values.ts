@@ -27,3 +27,13 @@ export const octetStringDer = (content: Uint8Array) => derTlv(0x04, content);
 export const utf8Der = (s: string) => derTlv(0x0c, Buffer.from(s, "utf8"));
 export const printableDer = (s: string) => derTlv(0x13, Buffer.from(s, "ascii"));
 export const ia5Der = (s: string) => derTlv(0x16, Buffer.from(s, "ascii"));
+
+/** Minimal-length positive DER INTEGER from unsigned big-endian bytes (ECDSA r and s). */
+export function unsignedIntegerDer(bytes: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  let v = Buffer.from(bytes.subarray(i));
+  if (v.length === 0) v = Buffer.from([0]);
+  if (v[0] & 0x80) v = Buffer.concat([Buffer.from([0]), v]);
+  return derTlv(0x02, v);
+}

@@ -1,5 +1,6 @@
 import { GeneralName } from "@peculiar/asn1-x509";
 import { emptySans, type SanSet } from "../policy/request.js";
+import { deviceNameFromOtherName } from "./device-names.js";
 import { canonicalIp } from "./ip.js";
 
 /** Reads the name forms the gateway understands; other forms are reported as `other` so policy can refuse them. */
@@ -10,7 +11,11 @@ export function generalNamesToSans(names: GeneralName[]): SanSet & { other: numb
     else if (n.iPAddress !== undefined) out.ip.push(safeCanonicalIp(n.iPAddress));
     else if (n.rfc822Name !== undefined) out.email.push(n.rfc822Name);
     else if (n.uniformResourceIdentifier !== undefined) out.uri.push(n.uniformResourceIdentifier);
-    else out.other++;
+    else {
+      const d = n.otherName && deviceNameFromOtherName(n.otherName.typeId, n.otherName.value);
+      if (d) (out[d.kind] ??= []).push(d.text);
+      else out.other++;
+    }
   }
   return out;
 }

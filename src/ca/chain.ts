@@ -47,10 +47,15 @@ export interface VerifiedChain {
  * against the inventory; foreign anchors are trusted as configured.
  */
 export function verifyChain(presented: Cert[], anchors: Cert[], now = Date.now(), graceMs = 0): VerifiedChain | undefined {
+  const eku = presented[0]?.keyUsage;
+  if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return undefined;
+  return verifyPath(presented, anchors, now, graceMs);
+}
+
+/** The path checks of `verifyChain` without any EKU rule (attestation certificates carry their own). */
+export function verifyPath(presented: Cert[], anchors: Cert[], now = Date.now(), graceMs = 0): VerifiedChain | undefined {
   const [leaf, ...rest] = presented;
   if (!leaf || !anchors.length || !validAt(leaf, now, graceMs)) return undefined;
-  const eku = leaf.keyUsage;
-  if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return undefined;
   let current = leaf;
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const anchor = anchors.find((a) => (a.raw.equals(current.raw) && depth > 0) || issuedBy(current, a));

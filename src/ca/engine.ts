@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import { GatewayError } from "../errors.js";
 import type { IssuancePlan } from "../policy/decide.js";
-import type { Protocol, RequesterIdentity } from "../policy/request.js";
+import { sanList, type Protocol, type RequesterIdentity } from "../policy/request.js";
 import type { Metrics } from "../server/metrics.js";
 import type { CertificateRecord, Store } from "../store/types.js";
 import type { CaRegistry, CertificateAuthority } from "./authority.js";
@@ -82,7 +82,7 @@ export class IssuingEngine {
     const record: CertificateRecord = {
       serial, caName: ca.name, profile: plan.profile.name, protocol: ctx.protocol, requestId: ctx.requestId,
       requesterKind: ctx.requester.kind, requesterId: ctx.requester.id, subject: rdnsToText(plan.subject),
-      sans: [...plan.sans.dns.map((d) => `dns:${d}`), ...plan.sans.ip.map((i) => `ip:${i}`), ...plan.sans.email.map((e) => `email:${e}`), ...plan.sans.uri.map((u) => `uri:${u}`)],
+      sans: sanList(plan.sans),
       notBefore: tbs.notBefore.toISOString(), notAfter: tbs.notAfter.toISOString(),
       keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
       stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),

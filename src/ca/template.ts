@@ -6,7 +6,8 @@ import { canonicalIp, ipToBytes } from "../asn1/ip.js";
 import { nameDer } from "../asn1/name.js";
 import type { IssuancePlan } from "../policy/decide.js";
 import { ekuOid, type Profile } from "../policy/profile.js";
-import type { SanSet } from "../policy/request.js";
+import { sanCount, type SanSet } from "../policy/request.js";
+import { hardwareModuleGeneralName, parseHardwareModule, parsePermanentId, permanentIdGeneralName } from "../asn1/device-names.js";
 import type { CertificateAuthority } from "./authority.js";
 import { keyIdForSpki } from "./authority.js";
 import { authorityInfoAccess, authorityKeyId, basicConstraints, crlDistributionPoint, extendedKeyUsage, keyUsage } from "./extensions.js";
@@ -48,7 +49,7 @@ function extensionDer(e: PreparedExtension): Uint8Array {
   return derSequence(oidDer(e.oid), ...(e.critical ? [Uint8Array.of(0x01, 0x01, 0xff)] : []), octetStringDer(e.value));
 }
 
-/** GeneralNames with the gateway's four name forms (IA5 contents: policy admits ASCII names only). */
+/** GeneralNames with the gateway's name forms (IA5 contents: policy admits ASCII names only; device names were parsed by policy). */
 export function generalNamesDer(s: SanSet): Uint8Array {
   const ia5 = (tag: number, v: string) => derTlv(tag, Buffer.from(v, "ascii"));
   return derSequence(
@@ -56,6 +57,8 @@ export function generalNamesDer(s: SanSet): Uint8Array {
     ...s.ip.map((ip) => derTlv(0x87, ipToBytes(canonicalIp(ip)))),
     ...s.email.map((e) => ia5(0x81, e)),
     ...s.uri.map((u) => ia5(0x86, u)),
+    ...(s.permanentId ?? []).map((p) => permanentIdGeneralName(parsePermanentId(p)!)),
+    ...(s.hardwareModule ?? []).map((h) => hardwareModuleGeneralName(parseHardwareModule(h)!)),
   );
 }
 
@@ -106,7 +109,7 @@ export class EndEntityTemplates {
     const notBefore = wholeSeconds(plan.notBefore);
     const notAfter = wholeSeconds(plan.notAfter > caNotAfter ? caNotAfter : plan.notAfter);
     const subject = nameDer(plan.subject);
-    const hasSans = plan.sans.dns.length + plan.sans.ip.length + plan.sans.email.length + plan.sans.uri.length > 0;
+    const hasSans = sanCount(plan.sans) > 0;
     const extensions = [
       ...c.head,
       ...(hasSans ? [{ oid: SAN, critical: plan.subject.length === 0, value: generalNamesDer(plan.sans) }] : []),

@@ -79,7 +79,10 @@ export class EnrollmentService {
     }
     const certificate = await this.issueRecorded(req, d.plan, () => {
       this.store.insertRequest({ ...keyed, status: "approved", reason: "policy" });
-      this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: { protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions } });
+      this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: {
+        protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions,
+        ...(req.attested ? { attestation: { format: req.attested.format, identifier: req.attested.identifier, facts: req.attested.facts } } : {}),
+      } });
     });
     this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "issued" });
     await this.afterRenewal(req, d.plan, actor);

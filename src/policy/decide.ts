@@ -5,6 +5,7 @@ import type { KeySpec } from "../signers/signer.js";
 import { importSpki } from "../asn1/spki-import.js";
 import { parseCsr, type ParsedCsr } from "./csr.js";
 import { checkKeyAllowed, describeKey } from "./keys.js";
+import { attestedNames } from "./device.js";
 import { checkNames, sameNames } from "./names.js";
 import type { Profile, ProfileSet } from "./profile.js";
 import type { EnrollmentRequest, RequesterIdentity, SanSet } from "./request.js";
@@ -86,12 +87,17 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
   } else {
     throw new GatewayError("RA_ERR_MALFORMED", "the request has neither a CSR nor a key generation request");
   }
+  const spki = csr?.spki ?? req.certTemplate?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+  if (req.attested) ({ sans, cn: csrCn } = attestedNames(req.attested, profile, spki, sans, csrCn));
+  else if (profile.attestation) throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", `profile ${profile.name} issues only to keys proven by a device attestation`);
+  else if (sans.permanentId?.length || sans.hardwareModule?.length) {
+    throw new GatewayError("RA_ERR_NAME_NOT_ALLOWED", "device identifiers are certified only after a device attestation");
+  }
   const keySpec = describeKey(publicKey);
   checkKeyAllowed(keySpec, profile.keys);
   if (req.expectedNames && !sameNames(req.expectedNames, sans)) {
     throw new GatewayError("RA_ERR_BAD_CSR", "the CSR's names differ from the names that were authorized");
   }
-  const spki = csr?.spki ?? req.certTemplate?.spki ?? new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
   if (req.forbiddenKeys?.some((k) => Buffer.from(k).equals(Buffer.from(spki)))) {
     throw new GatewayError("RA_ERR_BAD_CSR", "the CSR reuses a key that must not be certified here (e.g. the account key)");
   }
@@ -107,7 +113,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
     spki,
     keySpec,
     subject,
-    sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri },
+    sans: { dns: sans.dns, ip: sans.ip, email: sans.email, uri: sans.uri, ...(sans.permanentId ? { permanentId: sans.permanentId } : {}), ...(sans.hardwareModule ? { hardwareModule: sans.hardwareModule } : {}) },
     notBefore,
     notAfter,
     ignoredExtensions: csr?.requestedExtensions ?? req.certTemplate?.requestedExtensions ?? [],

@@ -1,8 +1,9 @@
 import { isIP } from "node:net";
 import { GatewayError } from "../errors.js";
+import { parseHardwareModule, parsePermanentId } from "../asn1/device-names.js";
 import { ipInCidr } from "../asn1/ip.js";
 import type { Profile } from "./profile.js";
-import { sanCount, type SanSet } from "./request.js";
+import { sanCount, sanList, type SanSet } from "./request.js";
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -52,12 +53,35 @@ export function checkNames(sans: SanSet & { other?: number }, profile: Profile):
   }
   for (const u of sans.uri) {
     if (!rules.uri) reject(u, "URIs are not allowed by this profile");
-    if (!rules.uri.patterns.some((p) => new RegExp(`^(?:${p})$`).test(u))) reject(u, "outside the profile's URI allow-list");
+    if (!fullMatch(u, rules.uri.patterns)) reject(u, "outside the profile's URI allow-list");
+  }
+  checkDeviceNames(sans, profile);
+}
+
+const fullMatch = (v: string, patterns: string[]) => patterns.some((p) => new RegExp(`^(?:${p})$`).test(v));
+
+/** permanentIdentifier and hardwareModuleName otherNames: well formed, of an allowed assigner/hwType, matching a pattern. */
+function checkDeviceNames(sans: SanSet, profile: Profile): void {
+  const rules = profile.names;
+  for (const text of sans.permanentId ?? []) {
+    const id = parsePermanentId(text);
+    if (!rules.permanentId) reject(text, "permanent identifiers are not allowed by this profile");
+    if (!id) reject(text, "not a valid permanent identifier");
+    if (id.assigner && !rules.permanentId.assigners.includes(id.assigner)) reject(text, `assigner ${id.assigner} is not allowed by this profile`);
+    if (!fullMatch(id.value, rules.permanentId.patterns)) reject(text, "outside the profile's permanent identifier patterns");
+  }
+  for (const text of sans.hardwareModule ?? []) {
+    const hw = parseHardwareModule(text);
+    if (!rules.hardwareModule) reject(text, "hardware module names are not allowed by this profile");
+    if (!hw) reject(text, "not a valid hardware module name (serial/hwTypeOID)");
+    if (!rules.hardwareModule.hwTypes.includes(hw.hwType)) reject(text, `hwType ${hw.hwType} is not allowed by this profile`);
+    if (!fullMatch(hw.serial, rules.hardwareModule.patterns)) reject(text, "outside the profile's hardware serial patterns");
   }
 }
 
 /** Case-insensitive set equality used when a protocol already fixed the names (ACME orders). */
 export function sameNames(a: SanSet, b: SanSet): boolean {
-  const norm = (s: SanSet) => [...s.dns.map((d) => `dns:${d.toLowerCase()}`), ...s.ip.map((i) => `ip:${i}`), ...s.email.map((e) => `email:${e.toLowerCase()}`), ...s.uri.map((u) => `uri:${u}`)].sort().join(",");
+  // DNS names and email addresses compare case-insensitively; the other forms exactly.
+  const norm = (s: SanSet) => sanList({ ...s, dns: s.dns.map((d) => d.toLowerCase()), email: s.email.map((e) => e.toLowerCase()) }).sort().join("\n");
   return norm(a) === norm(b);
 }

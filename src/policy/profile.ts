@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { formatIssues } from "../config/load.js";
@@ -43,6 +43,10 @@ const keyRule = z.discriminatedUnion("type", [
   }).strict(),
 ]);
 
+export const ATTESTATION_FORMATS = ["apple", "tpm", "step"] as const;
+export type AttestationFormat = (typeof ATTESTATION_FORMATS)[number];
+const oid = z.string().regex(/^[0-2](\.(0|[1-9]\d{0,9})){1,30}$/, { message: "not an OID" });
+
 const nameRule = z.object({
   /** DNS suffixes ("example.com" allows example.com and *.example.com names below it) */
   suffixes: z.array(z.string()).default([]),
@@ -73,6 +77,10 @@ export const profileSchema = z.object({
     ip: z.array(z.string()).optional(),
     email: nameRule.optional(),
     uri: z.object({ patterns: z.array(z.string()).min(1) }).strict().optional(),
+    /** otherName permanentIdentifier (device serial, UDID): full-match patterns for the value, assigner OIDs allowed. */
+    permanentId: z.object({ patterns: z.array(z.string()).min(1), assigners: z.array(oid).default([]) }).strict().optional(),
+    /** otherName hardwareModuleName: hwType OIDs allowed and full-match patterns for the serial. */
+    hardwareModule: z.object({ hwTypes: z.array(oid).min(1), patterns: z.array(z.string()).min(1) }).strict().optional(),
     maxSans: z.number().int().min(1).max(1000).default(10),
     /** When true, a request without any SAN is rejected. */
     requireSan: z.boolean().default(true),
@@ -81,6 +89,22 @@ export const profileSchema = z.object({
     .refine((v) => v.default <= v.max, { message: "default must not exceed max" }),
   keyUsage: z.array(z.enum(KEY_USAGES)).min(1),
   extendedKeyUsage: z.array(z.string()).default([]),
+  /**
+   * Device attestation (ACME device-attest-01). A profile with this section issues only to keys an
+   * accepted attestation proved, and names the device with an otherName SAN.
+   */
+  attestation: z.object({
+    formats: z.array(z.enum(ATTESTATION_FORMATS)).min(1),
+    /** PEM files of trust anchors per format; relative paths are relative to the profile file. */
+    roots: z.object({ apple: z.array(z.string()).min(1).optional(), tpm: z.array(z.string()).min(1).optional(), step: z.array(z.string()).min(1).optional() }).strict(),
+    /** Which otherName carries the identifier: the form matching its type, or always one form. */
+    san: z.enum(["asIdentifier", "permanentIdentifier", "hardwareModuleName"]).default("asIdentifier"),
+    /** hwType OID written when a permanent-identifier is carried as a hardwareModuleName. */
+    hwType: oid.optional(),
+  }).strict()
+    .refine((a) => a.formats.every((f) => a.roots[f]), { message: "every accepted format needs its roots" })
+    .refine((a) => a.san !== "hardwareModuleName" || a.hwType, { message: "san: hardwareModuleName needs hwType" })
+    .optional(),
   renewal: z.object({ windowDays: z.number().positive().default(30), revokeReplaced: z.boolean().default(false) })
     .strict().default({ windowDays: 30, revokeReplaced: false }),
 }).strict();
@@ -91,7 +115,8 @@ export type KeyRule = z.infer<typeof keyRule>;
 export function parseProfile(raw: unknown, source: string): Profile {
   const r = profileSchema.safeParse(raw);
   if (!r.success) throw new GatewayError("RA_ERR_CONFIG", `profile ${source} is invalid:\n${formatIssues(r.error.issues)}`);
-  for (const p of [...(r.data.names.dns?.patterns ?? []), ...(r.data.names.email?.patterns ?? []), ...(r.data.names.uri?.patterns ?? [])]) {
+  const n = r.data.names;
+  for (const p of [...(n.dns?.patterns ?? []), ...(n.email?.patterns ?? []), ...(n.uri?.patterns ?? []), ...(n.permanentId?.patterns ?? []), ...(n.hardwareModule?.patterns ?? [])]) {
     try {
       new RegExp(p);
     } catch {
@@ -99,6 +124,13 @@ export function parseProfile(raw: unknown, source: string): Profile {
     }
   }
   return r.data;
+}
+
+/** Attestation root paths are written relative to the profile file. */
+function withAbsoluteRoots(p: Profile, dir: string): Profile {
+  if (!p.attestation) return p;
+  const roots = Object.fromEntries(Object.entries(p.attestation.roots).map(([f, files]) => [f, files?.map((x) => resolve(dir, x))]));
+  return { ...p, attestation: { ...p.attestation, roots } };
 }
 
 export class ProfileSet {
@@ -116,7 +148,7 @@ export class ProfileSet {
     } catch (e) {
       throw new GatewayError("RA_ERR_CONFIG", `profilesDir ${dir}: ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`);
     }
-    return new ProfileSet(files.map((f) => parseProfile(parseYaml(readFileSync(join(dir, f), "utf8")), join(dir, f))));
+    return new ProfileSet(files.map((f) => withAbsoluteRoots(parseProfile(parseYaml(readFileSync(join(dir, f), "utf8")), join(dir, f)), dir)));
   }
   get(name: string): Profile {
     const p = this.byName.get(name);

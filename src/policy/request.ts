@@ -14,6 +14,25 @@ export interface SanSet {
   ip: string[];
   email: string[];
   uri: string[];
+  /** otherName permanentIdentifier (RFC 4043), as "value" or "value/assignerOID". */
+  permanentId?: string[];
+  /** otherName hardwareModuleName (RFC 4108), as "serial/hwTypeOID". */
+  hardwareModule?: string[];
+}
+
+/** The name forms of a SanSet with the prefixes the inventory uses ("dns:x", "permanentId:y", …). */
+export const SAN_KINDS = ["dns", "ip", "email", "uri", "permanentId", "hardwareModule"] as const;
+
+/** What a front-end verified about the device that holds the key (ACME device-attest-01). */
+export interface AttestedDevice {
+  /** The attestation statement format ("apple", "tpm", "step"). */
+  format: string;
+  /** SPKI DER of the attested key: the only key the certificate may carry. */
+  spki: Uint8Array;
+  /** The identifier the attestation proved; the profile decides which otherName carries it. */
+  identifier: { type: "permanent-identifier" | "hardware-module"; value: string };
+  /** Facts read from the attestation (serial, UDID, firmware…), for audit and authorization hooks. */
+  facts: Record<string, string>;
 }
 
 /** The one protocol-neutral request every front-end produces. */
@@ -43,8 +62,8 @@ export interface EnrollmentRequest {
   expectedSubject?: string;
   /** The front-end's retry key (EST: identity + CSR, SCEP: transactionID): a repeat gets the first answer. */
   lookupKey?: string;
-  /** Attestation facts the front-end verified (format, device identifiers). */
-  attestation?: Record<string, string>;
+  /** A verified device attestation: the CSR must carry its key, and the certificate names the device only. */
+  attested?: AttestedDevice;
 }
 
 export function emptySans(): SanSet {
@@ -52,7 +71,12 @@ export function emptySans(): SanSet {
 }
 
 export function sanCount(s: SanSet): number {
-  return s.dns.length + s.ip.length + s.email.length + s.uri.length;
+  return SAN_KINDS.reduce((n, k) => n + (s[k]?.length ?? 0), 0);
+}
+
+/** "kind:value" entries, the inventory's form. */
+export function sanList(s: SanSet): string[] {
+  return SAN_KINDS.flatMap((k) => (s[k] ?? []).map((v) => `${k}:${v}`));
 }
 
 /** The inventory's SAN list ("dns:x", "ip:y", …) back as a SanSet (renewals keep the old names). */
@@ -61,7 +85,7 @@ export function sansFromInventory(list: string[]): SanSet {
   for (const entry of list) {
     const i = entry.indexOf(":");
     const kind = entry.slice(0, i) as keyof SanSet;
-    if (kind in s) s[kind].push(entry.slice(i + 1));
+    if ((SAN_KINDS as readonly string[]).includes(kind)) (s[kind] ??= []).push(entry.slice(i + 1));
   }
   return s;
 }

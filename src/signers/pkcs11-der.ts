@@ -1,4 +1,5 @@
 /** Minimal DER helpers to turn PKCS#11 key material and signatures into the forms node:crypto and X.509 use. */
+import { unsignedIntegerDer } from "../asn1/der-values.js";
 import { createPublicKey, type KeyObject } from "node:crypto";
 
 export type Pkcs11Curve = "P-256" | "P-384";
@@ -45,22 +46,12 @@ function readWholeTlv(buf: Buffer): { tag: number; value: Buffer } {
   return { tag: buf[0], value: buf.subarray(off) };
 }
 
-/** Minimal-length positive DER INTEGER from unsigned big-endian bytes. */
-function derUnsignedInteger(bytes: Buffer): Buffer {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  let v = bytes.subarray(i);
-  if (v.length === 0) v = Buffer.from([0]);
-  if (v[0] & 0x80) v = Buffer.concat([Buffer.from([0]), v]);
-  return derTlv(0x02, v);
-}
-
 /** PKCS#11 CKM_ECDSA returns r||s (each the order length); X.509 wants DER Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }. */
 export function ecdsaRawToDer(raw: Uint8Array): Buffer {
   if (raw.length === 0 || raw.length % 2 !== 0) throw new Error(`ECDSA signature from token has odd length ${raw.length}`);
   const buf = Buffer.from(raw);
   const half = buf.length / 2;
-  return derTlv(0x30, Buffer.concat([derUnsignedInteger(buf.subarray(0, half)), derUnsignedInteger(buf.subarray(half))]));
+  return derTlv(0x30, Buffer.concat([unsignedIntegerDer(buf.subarray(0, half)), unsignedIntegerDer(buf.subarray(half))]));
 }
 
 /**

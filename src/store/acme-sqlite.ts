@@ -124,7 +124,7 @@ export class SqliteAcmeStore implements AcmeStore {
   validAuthzIdentifiers(accountId: string, now: string): AcmeIdentifierRecord[] {
     const rows = this.st(`SELECT DISTINCT identifier_type, identifier_value, wildcard FROM acme_authzs
       WHERE account_id = ? AND status = 'valid' AND expires > ?`).all(accountId, now) as Row[];
-    return rows.map((r) => ({ type: r.identifier_type as "dns" | "ip", value: (r.wildcard ? "*." : "") + (r.identifier_value as string) }));
+    return rows.map((r) => ({ type: r.identifier_type as AcmeIdentifierRecord["type"], value: (r.wildcard ? "*." : "") + (r.identifier_value as string) }));
   }
 
   insertEabKey(k: AcmeEabKeyRecord): void {
@@ -171,7 +171,7 @@ function toOrder(r: Row): AcmeOrderRecord {
 function toAuthz(r: Row): AcmeAuthzRecord {
   return {
     id: r.id as string, accountId: r.account_id as string,
-    identifier: { type: r.identifier_type as "dns" | "ip", value: r.identifier_value as string }, wildcard: r.wildcard === 1,
+    identifier: { type: r.identifier_type as AcmeIdentifierRecord["type"], value: r.identifier_value as string }, wildcard: r.wildcard === 1,
     status: r.status as AcmeAuthzRecord["status"], expires: r.expires as string, token: r.token as string,
     challenges: json(r.challenges) ?? [], updatedAt: r.updated_at as string,
   };

@@ -6,7 +6,8 @@ export type AcmeAuthzStatus = "pending" | "valid" | "invalid" | "deactivated" | 
 export type AcmeChallengeStatus = "pending" | "processing" | "valid" | "invalid";
 
 export interface AcmeIdentifierRecord {
-  type: "dns" | "ip";
+  /** dns, ip (RFC 8738), and the device identifiers of draft-ietf-acme-device-attest. */
+  type: "dns" | "ip" | "permanent-identifier" | "hardware-module";
   value: string;
 }
 
@@ -52,12 +53,16 @@ export interface AcmeOrderRecord {
 }
 
 export interface AcmeChallengeRecord {
-  type: "http-01" | "dns-01" | "tls-alpn-01";
+  type: "http-01" | "dns-01" | "tls-alpn-01" | "device-attest-01";
   status: AcmeChallengeStatus;
   validated?: string;
   error?: AcmeProblemRecord;
   /** What validation contacted (hostnames, addresses, ports). */
   records?: unknown[];
+  /** device-attest-01: the profile whose trust anchors apply (fixed when the order is made). */
+  profile?: string;
+  /** device-attest-01, once valid: the attested key (SPKI DER, base64) and what the attestation said. */
+  attestation?: { format: string; spki: string; facts: Record<string, string> };
 }
 
 export interface AcmeAuthzRecord {

@@ -11,7 +11,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
  * hostile requests on purpose.
  */
 export type JwsAlg = "ES256" | "ES384" | "ES512" | "RS256" | "EdDSA";
-export type Identifier = { type: "dns" | "ip"; value: string };
+export type Identifier = { type: "dns" | "ip" | "permanent-identifier" | "hardware-module"; value: string };
 export type ChallengeType = "http-01" | "dns-01" | "tls-alpn-01";
 
 export interface AcmeResponse {
@@ -189,7 +189,7 @@ async function x509Csr(key: KeyObject, identifiers: Identifier[]): Promise<Uint8
     name: cn ? `CN=${cn.value}` : undefined,
     keys,
     signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-    extensions: [new SubjectAlternativeNameExtension(identifiers.map((i) => ({ type: i.type, value: i.value })))],
+    extensions: [new SubjectAlternativeNameExtension(identifiers.flatMap((i) => (i.type === "dns" || i.type === "ip" ? [{ type: i.type, value: i.value }] : [])))],
   }, crypto);
   return new Uint8Array(csr.rawData);
 }

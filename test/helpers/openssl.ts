@@ -62,12 +62,16 @@ export interface CsrOptions {
   digest?: "sha1" | "sha256" | "sha384";
   extraExt?: string[]; // e.g. "basicConstraints=critical,CA:TRUE"
   key?: KeyKind;
+  /** An existing private key (PEM file) instead of a new one. */
+  keyPath?: string;
+  /** An OpenSSL config file (for sections that -addext values refer to). */
+  config?: string;
 }
 
 /** Makes a real PKCS#10 with OpenSSL and returns its DER. */
 export function makeCsr(dir: string, name: string, o: CsrOptions = {}): { der: Uint8Array; keyPath: string; pem: string } {
-  const keyPath = genKey(dir, name, o.key ?? "ec-p256");
-  const args = ["req", "-new", "-key", keyPath, "-subj", o.subject ?? "/CN=ignored", `-${o.digest ?? "sha256"}`, "-outform", "PEM", "-out", join(dir, `${name}.csr`)];
+  const keyPath = o.keyPath ?? genKey(dir, name, o.key ?? "ec-p256");
+  const args = ["req", "-new", ...(o.config ? ["-config", o.config] : []), "-key", keyPath, "-subj", o.subject ?? "/CN=ignored", `-${o.digest ?? "sha256"}`, "-outform", "PEM", "-out", join(dir, `${name}.csr`)];
   if (o.sans?.length) args.push("-addext", `subjectAltName=${o.sans.join(",")}`);
   for (const e of o.extraExt ?? []) args.push("-addext", e);
   openssl(args);
