@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the tests need when missing,
-# type-checks, runs every test (unit, HTTP, OpenSSL, SoftHSM2, ACME, EST and SCEP client interop) and
+# type-checks, runs every test (unit, HTTP, OpenSSL, SoftHSM2, ACME, EST, SCEP and CMP client interop, a software TPM) and
 # prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ command -v pebble-challtestsrv >/dev/null || need+=(pebble)
 command -v curl >/dev/null || need+=(curl)
 command -v pki >/dev/null || need+=(strongswan-pki)
 command -v scepclient >/dev/null || need+=(scep)
+command -v swtpm >/dev/null || need+=(swtpm)
+command -v tpm2_certify >/dev/null || need+=(tpm2-tools)
 # strongSwan's pki fetches CRLs while checking chains through the curl plugin (extra plugins package).
 [ -e /usr/lib/ipsec/plugins/libstrongswan-curl.so ] || need+=(libstrongswan-extra-plugins)
 if ((${#need[@]})); then

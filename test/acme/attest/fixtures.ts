@@ -62,6 +62,8 @@ export interface AttestationPkis {
   tpm: TestPki & {
     /** The EUS-NTC-KEYID intermediate (x5c[1]). */
     intermediateDer: Buffer;
+    /** An AK certificate (DER, the real shape) for an AK made elsewhere, e.g. in a software TPM. */
+    akCertificate(publicKey: KeyObject): Buffer;
     /** x5c = [AK cert, intermediate], root like "Microsoft TPM Root Certificate Authority 2014" (RSA). */
     attObj(o: TpmAttOptions): Buffer;
   };
@@ -345,25 +347,26 @@ export async function createAttestationPkis(): Promise<AttestationPkis> {
   );
   const keyId = createHash("sha1").update(spkiOf(tpmInterK.publicKey)).digest("hex").toUpperCase();
   const tpmInter = makeCa(dn(["CN", `EUS-NTC-KEYID-${keyId}`]), tpmInterK, [basicConstraints(true, 0), KU_CERT_SIGN, ekuAik()], tpmRoot);
+  const akCertificate = (publicKey: KeyObject, shape: AkShape = "ok", permanentIdentifier?: TpmAttOptions["permanentIdentifier"]) => certificate({
+    subject: shape === "subject" ? dn(["CN", "ak"]) : seq(), // real AK certificates have an empty subject
+    publicKey,
+    issuer: tpmInter,
+    extensions: [
+      basicConstraints(shape === "ca"), KU_DIGITAL_SIGNATURE, akiExt(tpmInter.key),
+      ...(shape === "noEku" ? [] : [ekuAik()]),
+      ...(shape === "noSan" ? [] : [akSubjectAltName(permanentIdentifier)]),
+    ],
+  });
   const tpm: AttestationPkis["tpm"] = {
     ...testPki(tpmRoot),
     intermediateDer: tpmInter.der,
+    akCertificate: (publicKey) => akCertificate(publicKey),
     attObj(o) {
       const akAlg = o.akAlg ?? "rsa";
       const ak = akAlg === "ec" ? akEc : akRsa;
       const alg = o.alg ?? (akAlg === "ec" ? -7 : -257);
       if ((alg === -7) !== (akAlg === "ec")) throw new Error(`tpm fixture: alg ${alg} does not fit an ${akAlg} AK`);
-      const shape = o.akShape ?? "ok";
-      const akCert = certificate({
-        subject: shape === "subject" ? dn(["CN", "ak"]) : seq(), // real AK certificates have an empty subject
-        publicKey: ak.publicKey,
-        issuer: tpmInter,
-        extensions: [
-          basicConstraints(shape === "ca"), KU_DIGITAL_SIGNATURE, akiExt(tpmInter.key),
-          ...(shape === "noEku" ? [] : [ekuAik()]),
-          ...(shape === "noSan" ? [] : [akSubjectAltName(o.permanentIdentifier)]),
-        ],
-      });
+      const akCert = akCertificate(ak.publicKey, o.akShape ?? "ok", o.permanentIdentifier);
       const pubArea = tpmPubArea(o.publicKey);
       // Tampering happens before signing, so only the semantic checks can catch it.
       const certInfo = tpmsAttest({ pubArea, keyAuthorization: o.keyAuthorization, tamper: o.tamperCertInfo });
