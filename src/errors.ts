@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   RA_ERR_VALIDATION_TLS: { kind: "unauthorized", doc: "Challenge validation failed in TLS (no acme-tls/1, wrong certificate or extension)." },
   RA_ERR_POP_FAILED: { kind: "unauthorized", doc: "Proof of possession failed (EST channel binding in the CSR, CMP proof of possession)." },
   RA_ERR_BAD_ATTESTATION: { kind: "unauthorized", doc: "A device attestation failed a check (chain, freshness, signature, identifier) or the CSR key is not the attested key." },
+  RA_ERR_AUTHORIZATION_DENIED: { kind: "rejected", doc: "The profile's authorization webhook denied the enrollment (device posture, group membership…); its reason is shown." },
+  RA_ERR_AUTHORIZATION_UNAVAILABLE: { kind: "rejected", doc: "The profile's authorization webhook could not be asked (timeout, error, bad answer) and the profile fails closed." },
   RA_ERR_NOT_SUPPORTED: { kind: "badRequest", doc: "The request asks for an optional feature this gateway does not implement (e.g. EST symmetric key encryption, /fullcmc)." },
   RA_ERR_CONFIG: { kind: "badRequest", doc: "The configuration is invalid." },
   RA_ERR_INTERNAL: { kind: "internal", doc: "An unexpected internal failure; details are in the log." },

@@ -15,6 +15,7 @@ import { CrlPublisher } from "./revocation/crl.js";
 import { RevocationService } from "./revocation/revoke.js";
 import { Metrics } from "./server/metrics.js";
 import { SqliteStore } from "./store/sqlite.js";
+import { startEventSinks, type EventSinks } from "./events/index.js";
 import type { Store } from "./store/types.js";
 
 export interface Gateway {
@@ -35,6 +36,8 @@ export interface Gateway {
   createdAdminToken: boolean;
   /** Seals secrets that must be recoverable (CMP MAC secrets); `<dataDir>/secrets.key`, made on first start. */
   secretSealKey: Uint8Array;
+  /** Audit events routed to webhooks, syslog and the log stream. */
+  events: EventSinks;
   close(): Promise<void>;
 }
 
@@ -66,6 +69,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   };
   const store = new SqliteStore(paths.db);
   const audit = new AuditLog(store, log);
+  const events = startEventSinks({ config, store, audit, log });
   const urls = publicUrls(config);
   const profiles = ProfileSet.loadDir(config.profilesDir);
 
@@ -115,8 +119,9 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {
-    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey,
+    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events,
     async close() {
+      await events.close();
       for (const ca of cas.all) {
         await ca.signer.close?.();
         await ca.ocsp?.signer.close?.();

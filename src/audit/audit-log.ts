@@ -23,12 +23,22 @@ export type ChainVerdict = { ok: true; events: number } | { ok: false; events: n
 
 /** Append-only, hash-chained audit trail; every event is also a pino log line. */
 export class AuditLog {
+  private readonly listeners: Array<(e: AuditEvent) => void> = [];
   constructor(private readonly store: Store, private readonly log?: Logger) {}
 
   record(input: AuditInput): AuditEvent {
     const e = this.store.appendAudit({ ts: new Date().toISOString(), type: input.type, actor: input.actor, target: input.target, data: input.data ?? {} }, eventHash);
     this.log?.info({ audit: { seq: e.seq, type: e.type, actor: e.actor, target: e.target, data: e.data } }, `audit ${e.type}`);
+    for (const l of this.listeners) l(e);
     return e;
+  }
+
+  /**
+   * Called with every recorded event, synchronously and inside the caller's transaction when there is
+   * one: a listener that writes to the store (the event outbox) commits or rolls back with the event.
+   */
+  subscribe(listener: (e: AuditEvent) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Walks the whole chain; reports the first event whose link or content does not match. */

@@ -86,6 +86,7 @@ export class IssuingEngine {
       notBefore: tbs.notBefore.toISOString(), notAfter: tbs.notAfter.toISOString(),
       keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
       stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
+      ...plan.classification,
     };
     this.store.transaction(() => {
       hooks.beforeIntent?.();

@@ -7,6 +7,7 @@ import { createLogger } from "../log.js";
 import { ProfileSet } from "../policy/profile.js";
 import { adminCommand } from "./admin-commands.js";
 import { caCommand } from "./ca-commands.js";
+import { reportCommand } from "./report-commands.js";
 import { scepCommand } from "./scep-commands.js";
 
 const USAGE = `usage: gateway <command> [options]
@@ -87,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === "ca") return caCommand(config, rest, argv);
   if (cmd === "scep") return scepCommand(config, rest, argv);
+  if (cmd === "discover" || cmd === "report") return reportCommand(config, cmd, rest, argv);
   return adminCommand(config, cmd, rest, argv);
 }
 

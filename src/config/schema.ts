@@ -4,6 +4,7 @@ import { estConfigSchema } from "../../protocols/est/config.js";
 import { scepConfigSchema } from "../../protocols/scep/config.js";
 import { cmpConfigSchema } from "../../protocols/cmp/config.js";
 
+import { eventsConfigSchema } from "./schema-events.js";
 import { secretSchema } from "./schema-secret.js";
 
 export { secretSchema, type SecretRef } from "./schema-secret.js";
@@ -89,6 +90,7 @@ export const configSchema = z
     scep: scepConfigSchema.default(scepConfigSchema.parse({})),
     cmp: cmpConfigSchema.default(cmpConfigSchema.parse({})),
     expiryWarningDays: z.number().int().positive().default(30),
+    events: eventsConfigSchema.default(eventsConfigSchema.parse({})),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()

@@ -7,7 +7,8 @@ import { parseCsr, type ParsedCsr } from "./csr.js";
 import { checkKeyAllowed, describeKey } from "./keys.js";
 import { attestedNames } from "./device.js";
 import { checkNames, sameNames } from "./names.js";
-import type { Profile, ProfileSet } from "./profile.js";
+import { CRITICALITIES, type Profile, type ProfileSet } from "./profile.js";
+import type { Classification } from "../store/types.js";
 import type { EnrollmentRequest, RequesterIdentity, SanSet } from "./request.js";
 
 /** Everything the issuing engine may take from a request: nothing else reaches the certificate. */
@@ -24,6 +25,8 @@ export interface IssuancePlan {
   notAfter: Date;
   /** Extension OIDs the CSR asked for: recorded for the audit trail, never copied. */
   ignoredExtensions: string[];
+  /** The inventory classification the certificate gets (profile defaults over the requester's attributes). */
+  classification: Classification;
 }
 
 export type PolicyDecision =
@@ -117,6 +120,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
     notBefore,
     notAfter,
     ignoredExtensions: csr?.requestedExtensions ?? req.certTemplate?.requestedExtensions ?? [],
+    classification: classificationFor(profile, req.requester),
   };
 }
 
@@ -143,4 +147,18 @@ function subjectFor(profile: Profile, sans: SanSet, csrCn: string | undefined): 
     rdns.push(["CN", cn]);
   }
   return rdns;
+}
+
+const CRITICALITY = new Set<string>(CRITICALITIES);
+
+/**
+ * Classification: the profile's defaults, refined by what the front-end learned about the requester
+ * (attributes owner, application, environment, criticality), e.g. from an EAB key or an MDM.
+ */
+export function classificationFor(profile: Profile, requester: RequesterIdentity): Classification {
+  const a = requester.attributes ?? {};
+  const c: Classification = { ...profile.classification };
+  for (const k of ["owner", "application", "environment"] as const) if (a[k]) c[k] = a[k].slice(0, 200);
+  if (a.criticality && CRITICALITY.has(a.criticality)) c.criticality = a.criticality as Classification["criticality"];
+  return c;
 }

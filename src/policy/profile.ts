@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { formatIssues } from "../config/load.js";
+import { secretSchema } from "../config/schema-secret.js";
 import { GatewayError } from "../errors.js";
 import { parseDuration } from "./duration.js";
 
@@ -43,6 +44,7 @@ const keyRule = z.discriminatedUnion("type", [
   }).strict(),
 ]);
 
+export const CRITICALITIES = ["low", "medium", "high", "critical"] as const;
 export const ATTESTATION_FORMATS = ["apple", "tpm", "step"] as const;
 export type AttestationFormat = (typeof ATTESTATION_FORMATS)[number];
 const oid = z.string().regex(/^[0-2](\.(0|[1-9]\d{0,9})){1,30}$/, { message: "not an OID" });
@@ -105,6 +107,27 @@ export const profileSchema = z.object({
     .refine((a) => a.formats.every((f) => a.roots[f]), { message: "every accepted format needs its roots" })
     .refine((a) => a.san !== "hardwareModuleName" || a.hwType, { message: "san: hardwareModuleName needs hwType" })
     .optional(),
+  /** Inventory classification given to this profile's certificates (the requester's attributes and the admin API may refine it). */
+  classification: z.object({
+    owner: z.string().max(200).optional(),
+    application: z.string().max(200).optional(),
+    environment: z.string().max(200).optional(),
+    criticality: z.enum(CRITICALITIES).optional(),
+  }).strict().default({}),
+  /**
+   * Dynamic issuance: a webhook asked for every enrollment under this profile, from any protocol, with
+   * the identity, protocol, names, key and attestation facts. It allows, denies (with a reason) or allows
+   * with extra attributes; when it cannot be asked, `onError` decides (deny: fail closed).
+   */
+  authorization: z.object({
+    webhook: z.object({
+      url: z.url(),
+      timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+      /** HMAC-SHA256 key: the request carries X-Gateway-Signature so the receiver knows it is us. */
+      hmacSecret: secretSchema.optional(),
+      onError: z.enum(["deny", "allow"]).default("deny"),
+    }).strict(),
+  }).strict().optional(),
   renewal: z.object({ windowDays: z.number().positive().default(30), revokeReplaced: z.boolean().default(false) })
     .strict().default({ windowDays: 30, revokeReplaced: false }),
 }).strict();

@@ -9,6 +9,8 @@ import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { hashToken } from "../gateway.js";
 import type { CertificateQuery, CertificateRecord } from "../store/types.js";
+import { mountLifecycleRoutes } from "./admin-lifecycle.js";
+import { mountReportRoutes } from "./admin-reports.js";
 import { jsonErrors } from "./middleware.js";
 
 declare module "express-serve-static-core" {
@@ -188,6 +190,8 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
     res.json({ profiles: gw.profiles.all().map((p) => ({ name: p.name, description: p.description, issuer: p.issuer, protocols: p.protocols, approval: p.approval })) });
   });
 
+  mountReportRoutes(r, gw);
+  mountLifecycleRoutes(r, gw);
   r.use(jsonErrors);
   return r;
 }

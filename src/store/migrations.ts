@@ -161,6 +161,51 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE enrollment_secrets ADD COLUMN secret_sealed TEXT;
   `,
+  // 6: certificate lifecycle: classification, lifecycle notices raised once, the event outbox, discovered certificates.
+  `
+  ALTER TABLE certificates ADD COLUMN owner TEXT;
+  ALTER TABLE certificates ADD COLUMN application TEXT;
+  ALTER TABLE certificates ADD COLUMN environment TEXT;
+  ALTER TABLE certificates ADD COLUMN criticality TEXT;
+  CREATE INDEX certificates_owner ON certificates(owner);
+  CREATE INDEX certificates_requester ON certificates(requester_kind, requester_id);
+  CREATE TABLE lifecycle_notices (
+    serial TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (serial, kind)
+  ) WITHOUT ROWID;
+  CREATE TABLE event_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT
+  );
+  CREATE INDEX event_outbox_due ON event_outbox(status, next_attempt_at);
+  CREATE TABLE discovered_certificates (
+    fingerprint TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    key_algorithm TEXT NOT NULL,
+    key_size INTEGER,
+    signature_algorithm TEXT NOT NULL,
+    sans TEXT NOT NULL,
+    der BLOB NOT NULL,
+    locations TEXT NOT NULL,
+    managed_serial TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /**

@@ -1,11 +1,13 @@
 import Database from "better-sqlite3";
 import type {
-  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CrlRecord, EnrollmentSecretRecord, RequestRecord, RequestStatus, Store,
+  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, Classification, CrlRecord, EnrollmentSecretRecord, RequestRecord, RequestStatus, Store,
 } from "./types.js";
 import { MIGRATIONS, VOLATILE_SCHEMA } from "./migrations.js";
 import { SqliteAcmeStore } from "./acme-sqlite.js";
 import { StatementCache } from "./statements.js";
 import type { AcmeStore } from "./acme-types.js";
+import { SqliteDiscoveryStore, type DiscoveryStore } from "./discovery-sqlite.js";
+import { SqliteOutboxStore, type OutboxStore } from "./outbox-sqlite.js";
 
 type Row = Record<string, unknown>;
 
@@ -13,6 +15,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts: StatementCache;
   readonly acme: AcmeStore;
+  readonly outbox: OutboxStore;
+  readonly discovery: DiscoveryStore;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -24,6 +28,8 @@ export class SqliteStore implements Store {
     this.db.exec(VOLATILE_SCHEMA);
     this.stmts = new StatementCache(this.db);
     this.acme = new SqliteAcmeStore(this.db);
+    this.outbox = new SqliteOutboxStore(this.db);
+    this.discovery = new SqliteDiscoveryStore(this.db);
   }
 
   private migrate(): void {
@@ -59,10 +65,11 @@ export class SqliteStore implements Store {
 
   insertCertificateIntent(r: CertificateRecord): void {
     this.st(`INSERT INTO certificates (serial, ca_name, profile, protocol, request_id, requester_kind, requester_id, subject, sans,
-      not_before, not_after, key_algorithm, stage, stage_detail, tbs_sha256, renewal_of, created_at)
+      not_before, not_after, key_algorithm, stage, stage_detail, tbs_sha256, renewal_of, created_at, owner, application, environment, criticality)
       VALUES (@serial, @caName, @profile, @protocol, @requestId, @requesterKind, @requesterId, @subject, @sans,
-      @notBefore, @notAfter, @keyAlgorithm, 'intent', NULL, @tbsSha256, @renewalOf, @createdAt)`).run({
+      @notBefore, @notAfter, @keyAlgorithm, 'intent', NULL, @tbsSha256, @renewalOf, @createdAt, @owner, @application, @environment, @criticality)`).run({
       ...r, sans: JSON.stringify(r.sans), renewalOf: r.renewalOf ?? null,
+      owner: r.owner ?? null, application: r.application ?? null, environment: r.environment ?? null, criticality: r.criticality ?? null,
     });
   }
 
@@ -96,8 +103,23 @@ export class SqliteStore implements Store {
     if (q.caName) { where.push("ca_name = @caName"); args.caName = q.caName; }
     if (q.name) { where.push("(instr(lower(subject), lower(@name)) > 0 OR instr(lower(sans), lower(@name)) > 0)"); args.name = q.name; }
     if (q.expiringBefore) { where.push("not_after < @expiringBefore"); args.expiringBefore = q.expiringBefore; }
+    for (const k of ["owner", "application", "environment", "criticality"] as const) {
+      if (q[k]) { where.push(`${k} = @${k}`); args[k] = q[k]; }
+    }
+    if (q.requester) {
+      const i = q.requester.indexOf(":");
+      where.push("requester_kind = @rk AND requester_id = @rid");
+      Object.assign(args, { rk: q.requester.slice(0, i), rid: q.requester.slice(i + 1) });
+    }
     const sql = `SELECT * FROM certificates ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC LIMIT @limit OFFSET @offset`;
     return (this.db.prepare(sql).all({ ...args, limit: Math.min(q.limit ?? 100, 1000), offset: q.offset ?? 0 }) as Row[]).map(toCert);
+  }
+
+  classify(serial: string, c: { [K in keyof Classification]?: Classification[K] | null }): boolean {
+    const set = (["owner", "application", "environment", "criticality"] as const).filter((k) => c[k] !== undefined);
+    if (!set.length) return this.getCertificate(serial) !== undefined;
+    return this.db.prepare(`UPDATE certificates SET ${set.map((k) => `${k} = @${k}`).join(", ")} WHERE serial = @serial`)
+      .run({ serial, ...Object.fromEntries(set.map((k) => [k, c[k]])) }).changes === 1;
   }
 
   markReplaced(oldSerial: string, newSerial: string): void {
@@ -252,6 +274,8 @@ function toCert(r: Row): CertificateRecord {
     tbsSha256: r.tbs_sha256 as string, der: r.der ? new Uint8Array(r.der as Buffer) : undefined, renewalOf: (r.renewal_of as string) ?? undefined,
     replacedBy: (r.replaced_by as string) ?? undefined, revokedAt: (r.revoked_at as string) ?? undefined,
     revocationReason: (r.revocation_reason as number) ?? undefined, createdAt: r.created_at as string,
+    owner: (r.owner as string) ?? undefined, application: (r.application as string) ?? undefined,
+    environment: (r.environment as string) ?? undefined, criticality: (r.criticality as CertificateRecord["criticality"]) ?? undefined,
   };
 }
 

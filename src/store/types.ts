@@ -1,5 +1,7 @@
 import type { Protocol } from "../policy/request.js";
 import type { AcmeStore } from "./acme-types.js";
+import type { DiscoveryStore } from "./discovery-sqlite.js";
+import type { OutboxStore } from "./outbox-sqlite.js";
 
 export type IssuanceStage = "intent" | "issued" | "failed";
 
@@ -26,6 +28,19 @@ export interface CertificateRecord {
   revokedAt?: string;
   revocationReason?: number;
   createdAt: string;
+  /** Inventory classification (profile defaults, the requester's attributes, the authorization webhook, the admin API). */
+  owner?: string;
+  application?: string;
+  environment?: string;
+  criticality?: Criticality;
+}
+
+export type Criticality = "low" | "medium" | "high" | "critical";
+export interface Classification {
+  owner?: string;
+  application?: string;
+  environment?: string;
+  criticality?: Criticality;
 }
 
 export type RequestStatus = "pending" | "approved" | "rejected" | "issued" | "failed";
@@ -84,6 +99,12 @@ export interface CertificateQuery {
   /** Substring of the subject or any SAN. */
   name?: string;
   expiringBefore?: string;
+  owner?: string;
+  application?: string;
+  environment?: string;
+  criticality?: string;
+  /** Requester as "kind:id" (exact). */
+  requester?: string;
   limit?: number;
   offset?: number;
 }
@@ -113,6 +134,8 @@ export interface Store {
   close(): void;
   /** The ACME front-end's tables. */
   readonly acme: AcmeStore;
+  readonly outbox: OutboxStore;
+  readonly discovery: DiscoveryStore;
   /** Runs `fn` in one write transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
 
@@ -122,6 +145,8 @@ export interface Store {
   getCertificate(serial: string): CertificateRecord | undefined;
   findCertificates(q: CertificateQuery): CertificateRecord[];
   markReplaced(oldSerial: string, newSerial: string): void;
+  /** Sets the given classification fields (undefined leaves a field, null clears it). */
+  classify(serial: string, c: { [K in keyof Classification]?: Classification[K] | null }): boolean;
   revoke(serial: string, reason: number, at: string): boolean;
   revokedFor(caName: string): Array<{ serial: string; revokedAt: string; reason: number }>;
   countExpiringWithin(days: number): number;
