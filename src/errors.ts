@@ -58,6 +58,10 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, s);
+}
+
 /** Facts a front-end may show the client besides the message. */
 export interface ErrorHints {
   /** Seconds after which a retry may succeed (rate limits, pending work). */

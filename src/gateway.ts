@@ -16,6 +16,9 @@ import { RevocationService } from "./revocation/revoke.js";
 import { Metrics } from "./server/metrics.js";
 import { SqliteStore } from "./store/sqlite.js";
 import { startEventSinks, type EventSinks } from "./events/index.js";
+import { trackImplicitRenewals } from "./lifecycle/implicit-renewal.js";
+import { checkWebhookSecrets } from "./policy/authorization-hook.js";
+import { RenewalMonitor } from "./lifecycle/monitor.js";
 import type { Store } from "./store/types.js";
 
 export interface Gateway {
@@ -38,6 +41,8 @@ export interface Gateway {
   secretSealKey: Uint8Array;
   /** Audit events routed to webhooks, syslog and the log stream. */
   events: EventSinks;
+  /** Renewals due and missed; `serve` starts its scans. */
+  lifecycle: RenewalMonitor;
   close(): Promise<void>;
 }
 
@@ -89,6 +94,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   for (const p of profiles.all()) {
     if (!cas.find(p.issuer)) throw new GatewayError("RA_ERR_CONFIG", `profile ${p.name}: issuer ${p.issuer} is not a configured CA`);
   }
+  checkWebhookSecrets(profiles.all()); // a missing secret stops the start, not the first enrollment
   if (!profiles.has(config.defaultProfile)) throw new GatewayError("RA_ERR_CONFIG", `defaultProfile: no profile named ${config.defaultProfile}`);
 
   if (!config.tls && !existsSync(paths.tls.cert)) {
@@ -116,11 +122,15 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   const revocation = new RevocationService(store, cas, crls, audit);
   const enrollment = new EnrollmentService({ profiles, defaultProfile: config.defaultProfile }, engine, store, audit, metrics,
     async (serial, actor) => void (await revocation.revoke(serial, "superseded", actor)));
+  trackImplicitRenewals(store, audit);
+  const lifecycle = new RenewalMonitor(store, profiles, audit);
+  metrics.watchRenewals(() => lifecycle.state());
   audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {
-    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events,
+    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events, lifecycle,
     async close() {
+      lifecycle.stop();
       await events.close();
       for (const ca of cas.all) {
         await ca.signer.close?.();

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { EnrollmentService } from "../../src/enrollment/service.js";
-import { GatewayError, toGatewayError } from "../../src/errors.js";
+import { GatewayError, isErrorCode, toGatewayError } from "../../src/errors.js";
 import type { Profile } from "../../src/policy/profile.js";
 import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifierRecord, AcmeOrderRecord } from "../../src/store/acme-types.js";
 import { certificateForCertId } from "./ari.js";
@@ -124,7 +124,9 @@ export function loadOrder(ctx: AcmeContext, r: SignedRequest, id: string): { ord
     const req = ctx.gw.store.getRequest(order.requestId);
     if (req?.status === "issued" && req.certificateSerial) ctx.store.updateOrder(id, { status: "valid", certSerial: req.certificateSerial });
     else if (req && (req.status === "rejected" || req.status === "failed")) {
-      const code = req.status === "rejected" ? "RA_ERR_APPROVAL_REJECTED" : "RA_ERR_INTERNAL";
+      // A request that failed after approval keeps its own error (policy, authorization webhook); an operator's no is a rejection.
+      const stored = req.errorCode && isErrorCode(req.errorCode) ? req.errorCode : undefined;
+      const code = req.status === "rejected" ? stored ?? "RA_ERR_APPROVAL_REJECTED" : stored ?? "RA_ERR_INTERNAL";
       ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(new GatewayError(code, req.reason ?? `the request was ${req.status}`)) });
     }
     order = ctx.store.getOrder(id)!;

@@ -43,6 +43,9 @@ const MAP: Partial<Record<ErrorCode, [string, number]>> = {
   RA_ERR_VALIDATION_INCORRECT: ["incorrectResponse", 403],
   RA_ERR_VALIDATION_TLS: ["tls", 400],
   RA_ERR_BAD_ATTESTATION: ["badAttestationStatement", 400],
+  // Authorization webhook: both end the order (finalize invalidates it), so no Retry-After-style 503.
+  RA_ERR_AUTHORIZATION_DENIED: ["unauthorized", 403],
+  RA_ERR_AUTHORIZATION_UNAVAILABLE: ["unauthorized", 403],
 };
 
 export interface RenderedProblem {

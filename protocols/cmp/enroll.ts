@@ -19,7 +19,9 @@ const P10_CERT_REQ_ID = -1n;
 function failInfoFor(e: GatewayError): string[] {
   switch (e.code) {
     case "RA_ERR_PROFILE_NOT_ALLOWED":
-    case "RA_ERR_UNAUTHORIZED": return ["notAuthorized"];
+    case "RA_ERR_UNAUTHORIZED":
+    case "RA_ERR_AUTHORIZATION_DENIED": return ["notAuthorized"];
+    case "RA_ERR_AUTHORIZATION_UNAVAILABLE": return ["systemUnavail"];
     case "RA_ERR_BAD_CSR_SIGNATURE": return ["badPOP"];
     case "RA_ERR_WEAK_SIGNATURE_ALG": return ["badAlg"];
     case "RA_ERR_MALFORMED":

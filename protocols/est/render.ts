@@ -21,6 +21,7 @@ export function statusFor(e: GatewayError): number {
     case "RA_ERR_METHOD_NOT_ALLOWED": return 405;
     case "RA_ERR_RATE_LIMITED": return 429;
     case "RA_ERR_UNAUTHORIZED": return 401;
+    case "RA_ERR_AUTHORIZATION_UNAVAILABLE": return 503; // with Retry-After from the error's hints
     default:
   }
   switch (e.kind) {
@@ -41,6 +42,6 @@ export function sendError(res: Response, err: unknown, basicRealm?: string): Gat
   const headers: Record<string, string> = { "X-Error-Code": e.code };
   if (status === 401 && basicRealm) headers["WWW-Authenticate"] = `Basic realm="${basicRealm}", charset="UTF-8"`;
   if (e.hints?.retryAfterSeconds) headers["Retry-After"] = String(e.hints.retryAfterSeconds);
-  sendText(res, status, status >= 500 ? "internal error" : `${e.code}: ${e.message}`, headers);
+  sendText(res, status, status >= 500 && status !== 503 ? "internal error" : `${e.code}: ${e.message}`, headers);
   return e;
 }

@@ -27,10 +27,20 @@ export class AuditLog {
   constructor(private readonly store: Store, private readonly log?: Logger) {}
 
   record(input: AuditInput): AuditEvent {
-    const e = this.store.appendAudit({ ts: new Date().toISOString(), type: input.type, actor: input.actor, target: input.target, data: input.data ?? {} }, eventHash);
+    // One transaction (joined with the caller's, if any): the event and what listeners write for it commit together.
+    const e = this.listeners.length
+      ? this.store.transaction(() => {
+        const ev = this.append(input);
+        for (const l of this.listeners) l(ev);
+        return ev;
+      })
+      : this.append(input);
     this.log?.info({ audit: { seq: e.seq, type: e.type, actor: e.actor, target: e.target, data: e.data } }, `audit ${e.type}`);
-    for (const l of this.listeners) l(e);
     return e;
+  }
+
+  private append(input: AuditInput): AuditEvent {
+    return this.store.appendAudit({ ts: new Date().toISOString(), type: input.type, actor: input.actor, target: input.target, data: input.data ?? {} }, eventHash);
   }
 
   /**

@@ -21,7 +21,7 @@ export async function adminCommand(config: GatewayConfig, cmd: string, rest: str
       status: { type: "string" }, profile: { type: "string" }, name: { type: "string" }, "expiring-days": { type: "string" }, pem: { type: "boolean" },
       csr: { type: "string" }, out: { type: "string" }, reason: { type: "string" }, comment: { type: "string" }, type: { type: "string" },
       limit: { type: "string" }, subject: { type: "string" }, protocols: { type: "string" }, "ttl-minutes": { type: "string" },
-      profiles: { type: "string" }, suffixes: { type: "string" }, endpoint: { type: "string" }, "ttl-hours": { type: "string" },
+      profiles: { type: "string" }, suffixes: { type: "string" }, endpoint: { type: "string" }, "ttl-hours": { type: "string" }, owner: { type: "string" },
     },
   });
   const s = (k: string) => values[k] as string | undefined;
@@ -41,6 +41,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     const q: CertificateQuery = {
       status: s("status") as CertificateQuery["status"], profile: s("profile"), name: s("name"),
       expiringBefore: days ? new Date(Date.now() + Number(days) * 86_400_000).toISOString() : undefined, limit: Number(s("limit") ?? 100),
+      owner: s("owner"),
     };
     for (const c of gw.store.findCertificates(q)) {
       console.log(`${c.serial}\t${c.revokedAt ? "revoked" : c.stage}\t${c.profile}\t${c.protocol}\t${c.notAfter}\t${c.subject}\t${c.sans.join(",")}`);

@@ -7,7 +7,8 @@ import { createLogger } from "../log.js";
 import { ProfileSet } from "../policy/profile.js";
 import { adminCommand } from "./admin-commands.js";
 import { caCommand } from "./ca-commands.js";
-import { reportCommand } from "./report-commands.js";
+import { LIFECYCLE_USAGE, lifecycleCommand } from "./lifecycle-commands.js";
+import { REPORT_USAGE, reportCommand } from "./report-commands.js";
 import { scepCommand } from "./scep-commands.js";
 
 const USAGE = `usage: gateway <command> [options]
@@ -17,7 +18,7 @@ const USAGE = `usage: gateway <command> [options]
   ca init [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--pss] [--root-name N] [--issuing-name N]
           [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]
   ca list
-  cert list [--status S] [--profile P] [--name TEXT] [--expiring-days N]
+  cert list [--status S] [--profile P] [--name TEXT] [--expiring-days N] [--owner O]
   cert show SERIAL [--pem]
   cert issue --profile P --csr FILE [--out FILE]
   cert revoke SERIAL [--reason keyCompromise|superseded|...]
@@ -28,6 +29,11 @@ const USAGE = `usage: gateway <command> [options]
                                 mint an ACME external account binding key (MAC key printed once)
   acme eab list
   token create --name NAME      mint another admin API token (printed once)
+${LIFECYCLE_USAGE}
+  ${REPORT_USAGE[0]}
+                                record TLS endpoints' chains and certificate files as unmanaged inventory; list expiring or weak ones
+  ${REPORT_USAGE[1]}
+                                crypto inventory per issuer and profile, and what to move to post-quantum algorithms first
   scep ra-init [--endpoint NAME] --token LABEL (--pin-file F | --pin-env VAR) [--module PATH]
                                 make a SCEP RA key inside a PKCS#11 token and its certificate
 
@@ -82,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       await gw.close();
       process.exit(0);
     };
+    gw.lifecycle.start(config.lifecycle.scanIntervalMinutes, (e) => gw.log.error({ err: (e as Error).message }, "renewal scan failed"));
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     return -1; // keep running
@@ -89,6 +96,9 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "ca") return caCommand(config, rest, argv);
   if (cmd === "scep") return scepCommand(config, rest, argv);
   if (cmd === "discover" || cmd === "report") return reportCommand(config, cmd, rest, argv);
+  if (cmd === "lifecycle" || cmd === "enforce" || (cmd === "audit" && rest[0] === "export") || (cmd === "cert" && rest[0] === "classify")) {
+    return lifecycleCommand(config, cmd, rest, argv);
+  }
   return adminCommand(config, cmd, rest, argv);
 }
 

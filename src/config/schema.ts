@@ -91,6 +91,23 @@ export const configSchema = z
     cmp: cmpConfigSchema.default(cmpConfigSchema.parse({})),
     expiryWarningDays: z.number().int().positive().default(30),
     events: eventsConfigSchema.default(eventsConfigSchema.parse({})),
+    lifecycle: z
+      .object({
+        /** How often `serve` looks for renewals due and missed (0: never; the admin API can scan on demand). */
+        scanIntervalMinutes: z.number().min(0).max(24 * 60).default(60),
+      })
+      .strict()
+      .default({ scanIntervalMinutes: 60 }),
+    enforcement: z
+      .object({
+        /** Inbound signed webhook at POST /hooks/enforcement (HTTPS listener); absent: the endpoint answers 404. */
+        webhook: z
+          .object({ hmacSecret: secretSchema, toleranceSeconds: z.number().int().min(10).max(3600).default(300) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()

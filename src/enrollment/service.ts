@@ -1,7 +1,8 @@
 import { randomUUID, type KeyObject } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { IssuingEngine, IssuedCertificate } from "../ca/engine.js";
-import { GatewayError } from "../errors.js";
+import { GatewayError, toGatewayError } from "../errors.js";
+import { AuthorizationHook, classificationWith, type AuthorizationGrant } from "../policy/authorization-hook.js";
 import { decide, type IssuancePlan, type PolicyContext } from "../policy/decide.js";
 import type { EnrollmentRequest } from "../policy/request.js";
 import type { Metrics } from "../server/metrics.js";
@@ -27,6 +28,8 @@ export class EnrollmentService {
     private readonly metrics?: Metrics,
     /** Revokes a replaced certificate when its profile says so (`renewal.revokeReplaced`). */
     private readonly revokeReplaced?: (serial: string, actor: string) => Promise<void>,
+    /** Profiles' authorization webhooks (dynamic issuance); injectable for tests. */
+    private readonly authorization: AuthorizationHook = new AuthorizationHook({ audit }),
   ) {}
 
   /**
@@ -62,30 +65,47 @@ export class EnrollmentService {
     };
     // Rejections keep no retry key: the same request may be tried again once the cause is fixed.
     const keyed = { ...base, lookupKey: req.lookupKey };
-    if (d.decision === "reject") {
-      this.store.insertRequest({ ...base, status: "rejected", reason: d.error.message, errorCode: d.error.code });
-      this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: d.error.code, reason: d.error.message } });
+    const rejected = (error: GatewayError): never => {
+      this.store.insertRequest({ ...base, status: "rejected", reason: error.message, errorCode: error.code });
+      this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: error.code, reason: error.message } });
       this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "rejected" });
-      throw d.error;
+      throw error;
+    };
+    if (d.decision === "reject") return rejected(d.error);
+    if (d.decision === "pending" && req.keyGen) {
+      throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", "server-side key generation is not offered for profiles that need approval");
     }
+    // Dynamic issuance: the profile's webhook has the last word, before anything is stored or signed.
+    // Its denial is a policy rejection like any other (recorded, audited, counted).
+    let grant: AuthorizationGrant;
+    try {
+      grant = await this.authorization.authorize(req, d.plan);
+    } catch (e) {
+      return rejected(toGatewayError(e));
+    }
+    // Asking the webhook yields: a duplicate with the same retry key (EST, SCEP) may have been recorded
+    // meanwhile. It gets the first answer, as the front-end's own check would have given it.
+    const raced = req.lookupKey && hasWebhook(d.plan) ? this.previousOutcome(req.lookupKey) : undefined;
+    if (raced) return raced;
+    const plan = authorizedPlan(d.plan, grant);
+    const authorization = authorizationAudit(grant);
     if (d.decision === "pending") {
-      if (req.keyGen) {
-        throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", "server-side key generation is not offered for profiles that need approval");
-      }
+      // The stored payload stays the request as received: approval runs policy and the webhook again.
       this.store.insertRequest({ ...keyed, status: "pending", reason: d.reason });
-      this.audit.record({ type: "request.pending", actor, target: req.requestId, data: { protocol: req.protocol, profile, reason: d.reason, sans: d.plan.sans } });
+      this.audit.record({ type: "request.pending", actor, target: req.requestId, data: { protocol: req.protocol, profile, reason: d.reason, sans: plan.sans, ...authorization } });
       this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "pending" });
       return { status: "pending", requestId: req.requestId, reason: d.reason };
     }
-    const certificate = await this.issueRecorded(req, d.plan, () => {
+    const certificate = await this.issueRecorded(req, plan, () => {
       this.store.insertRequest({ ...keyed, status: "approved", reason: "policy" });
       this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: {
-        protocol: req.protocol, profile, ignoredExtensions: d.plan.ignoredExtensions,
+        protocol: req.protocol, profile, ignoredExtensions: plan.ignoredExtensions,
         ...(req.attested ? { attestation: { format: req.attested.format, identifier: req.attested.identifier, facts: req.attested.facts } } : {}),
+        ...authorization,
       } });
     });
     this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "issued" });
-    await this.afterRenewal(req, d.plan, actor);
+    await this.afterRenewal(req, plan, actor);
     return { status: "issued", requestId: req.requestId, certificate, privateKey: generated };
   }
 
@@ -112,7 +132,11 @@ export class EnrollmentService {
     }
   }
 
-  /** An administrator's approval: policy runs again (profiles may have changed) and the certificate is issued. */
+  /**
+   * An administrator's approval: policy runs again (profiles may have changed), the authorization
+   * webhook is asked again (posture or group membership may have changed while the request waited;
+   * its attributes at this moment classify the certificate), and the certificate is issued.
+   */
   async approve(requestId: string, by: string, comment?: string): Promise<IssuedCertificate> {
     const rec = this.store.getRequest(requestId);
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", `no request ${requestId}`);
@@ -120,13 +144,24 @@ export class EnrollmentService {
     this.audit.record({ type: "request.approved", actor: by, target: requestId, data: { profile: rec.profile, comment } });
     const req = deserializeRequest(rec.payload);
     const d = decide(req, this.policy);
-    if (d.decision === "reject") {
-      this.store.updateRequest(requestId, { status: "failed", errorCode: d.error.code, reason: d.error.message });
-      this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { code: d.error.code, reason: d.error.message, afterApproval: true } });
-      throw d.error;
+    const failed = (error: GatewayError): never => {
+      this.store.updateRequest(requestId, { status: "failed", errorCode: error.code, reason: error.message });
+      this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { code: error.code, reason: error.message, afterApproval: true } });
+      throw error;
+    };
+    if (d.decision === "reject") return failed(d.error);
+    let grant: AuthorizationGrant;
+    try {
+      grant = await this.authorization.authorize(req, d.plan, "approve");
+    } catch (e) {
+      return failed(toGatewayError(e));
     }
-    const issued = await this.issueRecorded(req, d.plan);
-    await this.afterRenewal(req, d.plan, by);
+    const plan = authorizedPlan(d.plan, grant);
+    if (plan.profile.authorization) {
+      this.audit.record({ type: "request.authorized", actor: by, target: requestId, data: { profile: plan.profile.name, afterApproval: true, ...authorizationAudit(grant) } });
+    }
+    const issued = await this.issueRecorded(req, plan);
+    await this.afterRenewal(req, plan, by);
     return issued;
   }
 
@@ -140,4 +175,19 @@ export class EnrollmentService {
   static newRequestId(): string {
     return randomUUID();
   }
+}
+
+function hasWebhook(plan: IssuancePlan): boolean {
+  return plan.profile.authorization?.webhook !== undefined;
+}
+
+/** The plan with the webhook's classification attributes applied (the engine persists plan.classification). */
+function authorizedPlan(plan: IssuancePlan, grant: AuthorizationGrant): IssuancePlan {
+  return Object.keys(grant.attributes).length ? { ...plan, classification: classificationWith(plan.classification, grant.attributes) } : plan;
+}
+
+/** Audit data for the webhook's answer: its attributes, or that it failed open. */
+function authorizationAudit(grant: AuthorizationGrant): { authorization?: { attributes: Record<string, string>; failedOpen?: string } } {
+  if (!Object.keys(grant.attributes).length && !grant.failedOpen) return {};
+  return { authorization: { attributes: grant.attributes, ...(grant.failedOpen ? { failedOpen: grant.failedOpen } : {}) } };
 }

@@ -28,4 +28,33 @@ export class RevocationService {
     if (ca) await this.crls.publish(ca);
     return { serial, reason: reasonName(code), revokedAt: at };
   }
+
+  /**
+   * Revokes many certificates with one reason (live enforcement): each audited, each CA's CRL
+   * regenerated once at the end. Returns the serials this call revoked (already revoked ones are skipped).
+   */
+  async revokeMany(serials: string[], code: number, actor: string): Promise<string[]> {
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+    const done: string[] = [];
+    const cas = new Set<string>();
+    this.store.transaction(() => {
+      for (const serial of serials) {
+        const rec = this.store.getCertificate(serial);
+        if (!rec || !this.store.revoke(serial, code, at)) continue;
+        done.push(serial);
+        cas.add(rec.caName);
+        this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
+      }
+    });
+    await this.republish([...cas]);
+    return done;
+  }
+
+  /** Regenerates the CRLs of the named CAs (after holds are released, or many revocations). */
+  async republish(caNames: string[]): Promise<void> {
+    for (const name of new Set(caNames)) {
+      const ca = this.cas.find(name);
+      if (ca) await this.crls.publish(ca);
+    }
+  }
 }

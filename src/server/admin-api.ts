@@ -8,7 +8,9 @@ import { EnrollmentService } from "../enrollment/service.js";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { hashToken } from "../gateway.js";
-import type { CertificateQuery, CertificateRecord } from "../store/types.js";
+import type { CertificateQuery } from "../store/types.js";
+import { actor, certJson, str } from "./admin-helpers.js";
+import { mountEventRoutes } from "./admin-events.js";
 import { mountLifecycleRoutes } from "./admin-lifecycle.js";
 import { mountReportRoutes } from "./admin-reports.js";
 import { jsonErrors } from "./middleware.js";
@@ -44,18 +46,8 @@ export function adminAuth(gw: Gateway) {
   };
 }
 
-export const actor = (req: Request) => `admin:${req.admin?.name ?? "unknown"}`;
+export { actor } from "./admin-helpers.js";
 
-function certJson(r: CertificateRecord) {
-  const now = new Date().toISOString();
-  const status = r.stage !== "issued" ? r.stage : r.revokedAt ? "revoked" : r.notAfter <= now ? "expired" : "valid";
-  const { der: _der, ...rest } = r;
-  return { ...rest, status };
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === "string" && v.length > 0 ? v : undefined;
-}
 
 /** Parses a CSR given as PEM or base64 DER. */
 export function csrBytes(input: unknown): Uint8Array {
@@ -78,6 +70,8 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
       caName: str(req.query.ca), name: str(req.query.name), limit: Number(req.query.limit ?? 100), offset: Number(req.query.offset ?? 0),
       expiringBefore: str(req.query.expiringBefore)
         ?? (req.query.expiringWithinDays ? new Date(Date.now() + Number(req.query.expiringWithinDays) * 86_400_000).toISOString() : undefined),
+      owner: str(req.query.owner), application: str(req.query.application), environment: str(req.query.environment),
+      criticality: str(req.query.criticality), requester: str(req.query.requester),
     };
     if (q.status && !["valid", "revoked", "expired", "intent", "failed"].includes(q.status)) throw new GatewayError("RA_ERR_MALFORMED", "status must be valid, revoked, expired, intent or failed");
     res.json({ certificates: gw.store.findCertificates(q).map(certJson) });
@@ -191,6 +185,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
   });
 
   mountReportRoutes(r, gw);
+  mountEventRoutes(r, gw);
   mountLifecycleRoutes(r, gw);
   r.use(jsonErrors);
   return r;

@@ -7,6 +7,7 @@ import { mountCmp } from "../../protocols/cmp/index.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
+import { enforcementHookRouter } from "./enforcement-hook.js";
 import { jsonErrors, requestContext } from "./middleware.js";
 import { opsRouter } from "./ops.js";
 import { publicRouter } from "./public-routes.js";
@@ -35,6 +36,7 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
   mountEst(https, gw, secrets);
   mountScepAdmin(https, gw, secrets);
   https.use("/admin/api/v1", adminRouter(gw, secrets));
+  https.use(enforcementHookRouter(gw));
   https.use(publicRouter(gw));
   https.use(jsonErrors);
 

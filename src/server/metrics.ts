@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Store } from "../store/types.js";
+import { countByProfileOwner } from "../lifecycle/monitor.js";
+import type { CertificateRecord, Store } from "../store/types.js";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -16,5 +17,18 @@ export class Metrics {
       name: "gateway_certificates_expiring", help: `Valid certificates expiring within ${expiryDays} days`, registers: [this.registry],
       collect() { this.set(store.countExpiringWithin(expiryDays)); },
     });
+  }
+
+  /** Renewals due and missed by profile and owner, computed when scraped. */
+  watchRenewals(state: () => { due: CertificateRecord[]; missed: CertificateRecord[] }): void {
+    const gauge = (name: string, help: string, pick: (s: ReturnType<typeof state>) => CertificateRecord[]) => new Gauge({
+      name, help, labelNames: ["profile", "owner"], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of countByProfileOwner(pick(state()))) this.set({ profile: c.profile, owner: c.owner }, c.count);
+      },
+    });
+    gauge("gateway_certificates_renewal_due", "Valid certificates inside their profile's renewal window, not yet replaced", (s) => s.due);
+    gauge("gateway_certificates_renewal_missed", "Certificates that expired without being replaced", (s) => s.missed);
   }
 }

@@ -205,6 +205,7 @@ export const MIGRATIONS: string[] = [
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL
   ) WITHOUT ROWID;
+  CREATE INDEX discovered_not_after ON discovered_certificates(not_after);
   `,
 ];
 

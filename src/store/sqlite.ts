@@ -136,6 +136,31 @@ export class SqliteStore implements Store {
       .all(caName) as Row[]).map((r) => ({ serial: r.serial as string, revokedAt: r.revoked_at as string, reason: r.revocation_reason as number }));
   }
 
+  renewalDue(profile: string, now: string, dueBefore: string, limit = 1000): CertificateRecord[] {
+    return (this.st(`SELECT * FROM certificates WHERE profile = ? AND stage = 'issued' AND revoked_at IS NULL AND replaced_by IS NULL
+      AND not_after > ? AND not_after <= ? ORDER BY not_after LIMIT ?`).all(profile, now, dueBefore, limit) as Row[]).map(toCert);
+  }
+
+  missedRenewals(now: string, limit = 1000, profile?: string): CertificateRecord[] {
+    return (this.st(`SELECT * FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND replaced_by IS NULL AND not_after <= ?
+      AND (? IS NULL OR profile = ?) ORDER BY not_after DESC LIMIT ?`).all(now, profile ?? null, profile ?? null, limit) as Row[]).map(toCert);
+  }
+
+  insertNotice(serial: string, kind: string, at: string): boolean {
+    return this.st("INSERT INTO lifecycle_notices (serial, kind, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run(serial, kind, at).changes === 1;
+  }
+
+  findValidByName(entry: string, now: string, limit: number): CertificateRecord[] {
+    // sans is a JSON array of "kind:value" strings: match a whole element, quotes included.
+    const needle = /^(dns|ip|email|uri|permanentId|hardwareModule):/.test(entry) ? JSON.stringify(entry) : `:${JSON.stringify(entry).slice(1)}`;
+    return (this.st(`SELECT * FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND not_after > ?
+      AND instr(sans, ?) > 0 LIMIT ?`).all(now, needle, limit) as Row[]).map(toCert);
+  }
+
+  releaseHold(serial: string): boolean {
+    return this.st("UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = ? AND revocation_reason = 6").run(serial).changes === 1;
+  }
+
   countExpiringWithin(days: number): number {
     const now = new Date();
     const until = new Date(now.getTime() + days * 86_400_000).toISOString();
@@ -204,6 +229,8 @@ export class SqliteStore implements Store {
     const args: Record<string, unknown> = { after: q.afterSeq ?? 0, limit: Math.min(q.limit ?? 100, 1000) };
     if (q.type) { where.push("type = @type"); args.type = q.type; }
     if (q.target) { where.push("target = @target"); args.target = q.target; }
+    if (q.from) { where.push("ts >= @from"); args.from = q.from; }
+    if (q.to) { where.push("ts < @to"); args.to = q.to; }
     return (this.db.prepare(`SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`).all(args) as Row[]).map(toAudit);
   }
 

@@ -120,6 +120,9 @@ export interface CrlRecord {
 export interface AuditQuery {
   type?: string;
   target?: string;
+  /** ISO times: events at or after `from`, before `to`. */
+  from?: string;
+  to?: string;
   afterSeq?: number;
   limit?: number;
 }
@@ -150,6 +153,16 @@ export interface Store {
   revoke(serial: string, reason: number, at: string): boolean;
   revokedFor(caName: string): Array<{ serial: string; revokedAt: string; reason: number }>;
   countExpiringWithin(days: number): number;
+  /** Issued, unrevoked, not replaced, of `profile`, expiring in (now, dueBefore]. */
+  renewalDue(profile: string, now: string, dueBefore: string, limit?: number): CertificateRecord[];
+  /** Issued, unrevoked, not replaced, already expired: renewals that never happened. */
+  missedRenewals(now: string, limit?: number, profile?: string): CertificateRecord[];
+  /** Records a lifecycle notice once; false when it was already raised. */
+  insertNotice(serial: string, kind: string, at: string): boolean;
+  /** Valid certificates whose SAN list holds `entry` exactly ("permanentId:X", "dns:h") or, without a kind, any kind with that value. */
+  findValidByName(entry: string, now: string, limit: number): CertificateRecord[];
+  /** Lifts a certificateHold (reason 6): the certificate is valid again. */
+  releaseHold(serial: string): boolean;
 
   insertRequest(rec: RequestRecord): void;
   getRequest(id: string): RequestRecord | undefined;

@@ -1,0 +1,86 @@
+import type { AuditLog } from "../audit/audit-log.js";
+import type { ProfileSet } from "../policy/profile.js";
+import type { CertificateRecord, Store } from "../store/types.js";
+
+const DAY = 86_400_000;
+const MAX_LISTED = 10_000;
+
+export interface RenewalState {
+  /** Valid, not replaced, inside the profile's renewal window. */
+  due: CertificateRecord[];
+  /** Expired without a replacement. */
+  missed: CertificateRecord[];
+}
+
+/** Counts of `list` by profile and owner, for the metrics and the dashboard. */
+export function countByProfileOwner(list: CertificateRecord[]): Array<{ profile: string; owner: string; count: number }> {
+  const m = new Map<string, { profile: string; owner: string; count: number }>();
+  for (const c of list) {
+    const owner = c.owner ?? "";
+    const k = `${c.profile}\u0000${owner}`;
+    const e = m.get(k) ?? { profile: c.profile, owner, count: 0 };
+    e.count++;
+    m.set(k, e);
+  }
+  return [...m.values()];
+}
+
+/**
+ * Expiry and renewal monitoring. Every scan finds the certificates inside their profile's renewal
+ * window that nobody replaced yet, and those that expired unreplaced; each is announced once
+ * (`certificate.renewal_due`, `certificate.renewal_missed` audit events, which the event sinks route
+ * to notifications). A renewal through any protocol marks the old certificate replaced, which takes
+ * it off both lists.
+ */
+export class RenewalMonitor {
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog) {}
+
+  state(now = new Date(), filter: { profile?: string; owner?: string } = {}): RenewalState {
+    const iso = now.toISOString();
+    const due = this.profiles.all()
+      .filter((p) => !filter.profile || p.name === filter.profile)
+      .flatMap((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), MAX_LISTED));
+    const missed = this.store.missedRenewals(iso, MAX_LISTED, filter.profile);
+    const byOwner = (l: CertificateRecord[]) => (filter.owner === undefined ? l : l.filter((c) => (c.owner ?? "") === filter.owner));
+    return { due: byOwner(due), missed: byOwner(missed) };
+  }
+
+  /** One pass: announces what became due or missed since the last pass. */
+  scan(now = new Date()): { due: number; missed: number; announced: number } {
+    const { due, missed } = this.state(now);
+    let announced = 0;
+    const at = now.toISOString();
+    for (const [kind, list] of [["renewal_due", due], ["renewal_missed", missed]] as const) {
+      for (const c of list) {
+        if (!this.store.insertNotice(c.serial, kind, at)) continue;
+        announced++;
+        this.audit.record({
+          type: `certificate.${kind}`, actor: "system:lifecycle", target: c.serial,
+          data: { profile: c.profile, owner: c.owner, application: c.application, environment: c.environment, criticality: c.criticality, subject: c.subject, sans: c.sans, notAfter: c.notAfter, requester: `${c.requesterKind}:${c.requesterId}` },
+        });
+      }
+    }
+    return { due: due.length, missed: missed.length, announced };
+  }
+
+  /** Scans now and then every `minutes` (0: never); the timer does not keep the process alive. */
+  start(minutes: number, onError: (e: unknown) => void): void {
+    if (minutes <= 0) return;
+    const run = () => {
+      try {
+        this.scan();
+      } catch (e) {
+        onError(e);
+      }
+    };
+    setImmediate(run).unref();
+    this.timer = setInterval(run, minutes * 60_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
