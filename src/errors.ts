@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   RA_ERR_BAD_ATTESTATION: { kind: "unauthorized", doc: "A device attestation failed a check (chain, freshness, signature, identifier) or the CSR key is not the attested key." },
   RA_ERR_AUTHORIZATION_DENIED: { kind: "rejected", doc: "The profile's authorization webhook denied the enrollment (device posture, group membership…); its reason is shown." },
   RA_ERR_AUTHORIZATION_UNAVAILABLE: { kind: "rejected", doc: "The profile's authorization webhook could not be asked (timeout, error, bad answer) and the profile fails closed." },
+  RA_ERR_CSRF: { kind: "rejected", doc: "A console request that changes something came without the session's CSRF token." },
   RA_ERR_NOT_SUPPORTED: { kind: "badRequest", doc: "The request asks for an optional feature this gateway does not implement (e.g. EST symmetric key encryption, /fullcmc)." },
   RA_ERR_CONFIG: { kind: "badRequest", doc: "The configuration is invalid." },
   RA_ERR_INTERNAL: { kind: "internal", doc: "An unexpected internal failure; details are in the log." },

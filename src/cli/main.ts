@@ -76,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
       ...estUrls(gw).map((u) => `  EST            ${u}`),
       ...scepUrls(gw).map((u) => `  SCEP           ${u}`),
       ...cmpUrls(gw).map((u) => `  CMP            ${u}`),
+      `  console        ${https}/console/   (sign in with an admin token)`,
       `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
       `  health         ${https}/healthz  ${http}/healthz  /readyz`,
       `  metrics        ${http}/metrics`,

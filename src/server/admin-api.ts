@@ -10,7 +10,9 @@ import type { Gateway } from "../gateway.js";
 import { hashToken } from "../gateway.js";
 import type { CertificateQuery } from "../store/types.js";
 import { actor, certJson, str } from "./admin-helpers.js";
+import { mountConsoleRoutes, requestSummary } from "./admin-console.js";
 import { mountEventRoutes } from "./admin-events.js";
+import type { ConsoleSessions } from "./console-session.js";
 import { mountLifecycleRoutes } from "./admin-lifecycle.js";
 import { mountReportRoutes } from "./admin-reports.js";
 import { jsonErrors } from "./middleware.js";
@@ -31,8 +33,21 @@ function presentedToken(header: string): string | undefined {
   return text.includes(":") ? text.slice(text.indexOf(":") + 1) : undefined;
 }
 
-export function adminAuth(gw: Gateway) {
+/** Bearer (or Basic) admin tokens; with `sessions`, also the console's session cookie plus its CSRF token. */
+export function adminAuth(gw: Gateway, sessions?: ConsoleSessions) {
   return (req: Request, res: Response, next: NextFunction): void => {
+    const session = !req.header("authorization") ? sessions?.fromRequest(req) : undefined;
+    if (session) {
+      try {
+        sessions!.checkCsrf(req, session);
+      } catch (e) {
+        next(e);
+        return;
+      }
+      req.admin = session.admin;
+      next();
+      return;
+    }
     const token = presentedToken(req.header("authorization") ?? "");
     // Tokens are stored as SHA-256; looking up the hash leaks no timing about the token.
     const found = token ? gw.store.findAdminTokenByHash(hashToken(token)) : undefined;
@@ -59,9 +74,9 @@ export function csrBytes(input: unknown): Uint8Array {
   }
 }
 
-export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
+export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: ConsoleSessions): Router {
   const r = Router();
-  r.use(adminAuth(gw));
+  r.use(adminAuth(gw, sessions));
   r.use(express.json({ limit: gw.config.limits.maxBodyBytes }));
 
   r.get("/certificates", (req, res) => {
@@ -115,7 +130,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
 
   r.get("/approvals", (req, res) => {
     const status = (str(req.query.status) ?? "pending") as "pending";
-    res.json({ approvals: gw.store.listRequests(status, Number(req.query.limit ?? 100)).map(({ payload: _p, ...rest }) => rest) });
+    res.json({ approvals: gw.store.listRequests(status, Number(req.query.limit ?? 100)).map(({ payload, ...rest }) => ({ ...rest, summary: requestSummary(payload) })) });
   });
   r.get("/approvals/:id", (req, res) => {
     const rec = gw.store.getRequest(String(req.params.id));
@@ -187,6 +202,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets): Router {
   mountReportRoutes(r, gw);
   mountEventRoutes(r, gw);
   mountLifecycleRoutes(r, gw);
+  mountConsoleRoutes(r, gw);
   r.use(jsonErrors);
   return r;
 }

@@ -7,6 +7,7 @@ import { mountCmp } from "../../protocols/cmp/index.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
+import { ConsoleSessions, mountConsole } from "./console.js";
 import { enforcementHookRouter } from "./enforcement-hook.js";
 import { jsonErrors, requestContext } from "./middleware.js";
 import { opsRouter } from "./ops.js";
@@ -35,7 +36,9 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
   const acme = mountAcme(https, gw);
   mountEst(https, gw, secrets);
   mountScepAdmin(https, gw, secrets);
-  https.use("/admin/api/v1", adminRouter(gw, secrets));
+  const sessions = new ConsoleSessions();
+  mountConsole(https, gw, sessions);
+  https.use("/admin/api/v1", adminRouter(gw, secrets, sessions));
   https.use(enforcementHookRouter(gw));
   https.use(publicRouter(gw));
   https.use(jsonErrors);

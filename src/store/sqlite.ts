@@ -157,6 +157,15 @@ export class SqliteStore implements Store {
       AND instr(sans, ?) > 0 LIMIT ?`).all(now, needle, limit) as Row[]).map(toCert);
   }
 
+  certificateStats(now: string): { valid: number; revoked: number; expired: number; valids: Array<{ profile: string; owner: string; notAfter: string }> } {
+    const c = this.st(`SELECT
+      sum(revoked_at IS NULL AND not_after > @now) AS valid, sum(revoked_at IS NOT NULL) AS revoked, sum(revoked_at IS NULL AND not_after <= @now) AS expired
+      FROM certificates WHERE stage = 'issued'`).get({ now }) as Row;
+    const valids = (this.st(`SELECT profile, owner, not_after FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND not_after > ?`).all(now) as Row[])
+      .map((r) => ({ profile: r.profile as string, owner: (r.owner as string) ?? "", notAfter: r.not_after as string }));
+    return { valid: Number(c.valid ?? 0), revoked: Number(c.revoked ?? 0), expired: Number(c.expired ?? 0), valids };
+  }
+
   releaseHold(serial: string): boolean {
     return this.st("UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = ? AND revocation_reason = 6").run(serial).changes === 1;
   }

@@ -161,6 +161,8 @@ export interface Store {
   insertNotice(serial: string, kind: string, at: string): boolean;
   /** Valid certificates whose SAN list holds `entry` exactly ("permanentId:X", "dns:h") or, without a kind, any kind with that value. */
   findValidByName(entry: string, now: string, limit: number): CertificateRecord[];
+  /** Counts by state, and profile/owner/notAfter of every valid certificate (the console's dashboard). */
+  certificateStats(now: string): { valid: number; revoked: number; expired: number; valids: Array<{ profile: string; owner: string; notAfter: string }> };
   /** Lifts a certificateHold (reason 6): the certificate is valid again. */
   releaseHold(serial: string): boolean;
 

@@ -10,17 +10,19 @@ export const EST_USER = { name: "router1", password: "router1-Secret-pass" };
 export const basicUser = ["-u", `${EST_USER.name}:${EST_USER.password}`];
 export const pkcs10 = ["-H", "Content-Type: application/pkcs10"];
 
-const APPROVAL_PROFILE = `
+/** EST devices whose every request waits for an operator. */
+export const approvalProfile = (validityDays = 30) => `
 name: device-approval
 protocols: [est]
 approval: true
 keys: [{ type: ec, curves: [P-256] }]
 subject: { commonName: fromCsr }
 names: { dns: { suffixes: [example.com] }, requireSan: false }
-validity: { default: 30d, max: 90d }
+validity: { default: ${validityDays}d, max: 90d }
 keyUsage: [digitalSignature]
 extendedKeyUsage: [clientAuth]
 `;
+const APPROVAL_PROFILE = approvalProfile();
 
 const ROTATE_PROFILE = `
 name: device-rotate
