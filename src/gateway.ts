@@ -124,7 +124,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
     async (serial, actor) => void (await revocation.revoke(serial, "superseded", actor)));
   trackImplicitRenewals(store, audit);
   const lifecycle = new RenewalMonitor(store, profiles, audit);
-  metrics.watchRenewals(() => lifecycle.state());
+  metrics.watchRenewals(() => lifecycle.counts());
   audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {

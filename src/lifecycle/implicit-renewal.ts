@@ -4,19 +4,21 @@ import type { AuditEvent, Store } from "../store/types.js";
 /**
  * A client that renews without saying so (an ACME client without ARI, a script re-enrolling with the
  * same names) still renews: a new certificate for the same requester, profile and names replaces the
- * newest valid one that nobody replaced yet. Runs inside the issuance transaction.
+ * newest valid one that nobody replaced yet. Runs inside the issuance transaction, from the
+ * `certificate.issued` event alone (its actor is the requester as "kind:id").
  */
 export function trackImplicitRenewals(store: Store, audit: AuditLog): void {
   audit.subscribe((e: AuditEvent) => {
     if (e.type !== "certificate.issued" || e.data.renewalOf || !e.target) return;
-    const fresh = store.getCertificate(e.target);
-    if (!fresh) return;
-    const names = [...fresh.sans].sort().join("\n");
-    const previous = store
-      .findCertificates({ requester: `${fresh.requesterKind}:${fresh.requesterId}`, profile: fresh.profile, status: "valid", limit: 50 })
-      .find((c) => c.serial !== fresh.serial && !c.replacedBy && c.notAfter <= fresh.notAfter && [...c.sans].sort().join("\n") === names);
-    if (!previous || !names) return;
-    store.markReplaced(previous.serial, fresh.serial);
-    audit.record({ type: "certificate.replaced", actor: e.actor, target: previous.serial, data: { by: fresh.serial, implicit: true } });
+    const { profile, sans, notAfter } = e.data as { profile?: string; sans?: string[]; notAfter?: string };
+    const colon = e.actor.indexOf(":");
+    if (!profile || !sans?.length || !notAfter || colon < 0) return;
+    const names = [...sans].sort().join("\n");
+    const requester = { kind: e.actor.slice(0, colon), id: e.actor.slice(colon + 1) };
+    const previous = store.replaceable(requester, profile, notAfter, e.ts)
+      .find((c) => c.serial !== e.target && [...c.sans].sort().join("\n") === names);
+    if (!previous) return;
+    store.markReplaced(previous.serial, e.target);
+    audit.record({ type: "certificate.replaced", actor: e.actor, target: previous.serial, data: { by: e.target, implicit: true } });
   });
 }

@@ -12,18 +12,7 @@ export interface RenewalState {
   missed: CertificateRecord[];
 }
 
-/** Counts of `list` by profile and owner, for the metrics and the dashboard. */
-export function countByProfileOwner(list: CertificateRecord[]): Array<{ profile: string; owner: string; count: number }> {
-  const m = new Map<string, { profile: string; owner: string; count: number }>();
-  for (const c of list) {
-    const owner = c.owner ?? "";
-    const k = `${c.profile}\u0000${owner}`;
-    const e = m.get(k) ?? { profile: c.profile, owner, count: 0 };
-    e.count++;
-    m.set(k, e);
-  }
-  return [...m.values()];
-}
+export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; owner: string; count: number }>>;
 
 /**
  * Expiry and renewal monitoring. Every scan finds the certificates inside their profile's renewal
@@ -45,6 +34,14 @@ export class RenewalMonitor {
     const missed = this.store.missedRenewals(iso, MAX_LISTED, filter.profile);
     const byOwner = (l: CertificateRecord[]) => (filter.owner === undefined ? l : l.filter((c) => (c.owner ?? "") === filter.owner));
     return { due: byOwner(due), missed: byOwner(missed) };
+  }
+
+  /** Counts by profile and owner ("" for none), straight from the database: what /metrics reports. */
+  counts(now = new Date()): RenewalCounts {
+    const iso = now.toISOString();
+    const due = this.profiles.all().flatMap((p) =>
+      this.store.countRenewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString()).map((c) => ({ profile: p.name, ...c })));
+    return { due, missed: this.store.countMissedRenewals(iso) };
   }
 
   /** One pass: announces what became due or missed since the last pass. */

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { countByProfileOwner } from "../lifecycle/monitor.js";
-import type { CertificateRecord, Store } from "../store/types.js";
+import type { RenewalCounts } from "../lifecycle/monitor.js";
+import type { Store } from "../store/types.js";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -19,16 +19,16 @@ export class Metrics {
     });
   }
 
-  /** Renewals due and missed by profile and owner, computed when scraped. */
-  watchRenewals(state: () => { due: CertificateRecord[]; missed: CertificateRecord[] }): void {
-    const gauge = (name: string, help: string, pick: (s: ReturnType<typeof state>) => CertificateRecord[]) => new Gauge({
+  /** Renewals due and missed by profile and owner, counted when scraped. */
+  watchRenewals(counts: () => RenewalCounts): void {
+    const gauge = (name: string, help: string, pick: keyof RenewalCounts) => new Gauge({
       name, help, labelNames: ["profile", "owner"], registers: [this.registry],
       collect() {
         this.reset();
-        for (const c of countByProfileOwner(pick(state()))) this.set({ profile: c.profile, owner: c.owner }, c.count);
+        for (const c of counts()[pick]) this.set({ profile: c.profile, owner: c.owner }, c.count);
       },
     });
-    gauge("gateway_certificates_renewal_due", "Valid certificates inside their profile's renewal window, not yet replaced", (s) => s.due);
-    gauge("gateway_certificates_renewal_missed", "Certificates that expired without being replaced", (s) => s.missed);
+    gauge("gateway_certificates_renewal_due", "Valid certificates inside their profile's renewal window, not yet replaced", "due");
+    gauge("gateway_certificates_renewal_missed", "Certificates that expired without being replaced", "missed");
   }
 }

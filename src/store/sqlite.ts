@@ -146,6 +146,16 @@ export class SqliteStore implements Store {
       AND (? IS NULL OR profile = ?) ORDER BY not_after DESC LIMIT ?`).all(now, profile ?? null, profile ?? null, limit) as Row[]).map(toCert);
   }
 
+  countRenewalDue(profile: string, now: string, dueBefore: string): Array<{ owner: string; count: number }> {
+    return (this.st(`SELECT coalesce(owner, '') AS owner, count(*) AS n FROM certificates WHERE profile = ? AND stage = 'issued' AND revoked_at IS NULL
+      AND replaced_by IS NULL AND not_after > ? AND not_after <= ? GROUP BY 1`).all(profile, now, dueBefore) as Row[]).map((r) => ({ owner: r.owner as string, count: r.n as number }));
+  }
+
+  countMissedRenewals(now: string): Array<{ profile: string; owner: string; count: number }> {
+    return (this.st(`SELECT profile, coalesce(owner, '') AS owner, count(*) AS n FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL
+      AND replaced_by IS NULL AND not_after <= ? GROUP BY 1, 2`).all(now) as Row[]).map((r) => ({ profile: r.profile as string, owner: r.owner as string, count: r.n as number }));
+  }
+
   insertNotice(serial: string, kind: string, at: string): boolean {
     return this.st("INSERT INTO lifecycle_notices (serial, kind, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").run(serial, kind, at).changes === 1;
   }
@@ -155,6 +165,12 @@ export class SqliteStore implements Store {
     const needle = /^(dns|ip|email|uri|permanentId|hardwareModule):/.test(entry) ? JSON.stringify(entry) : `:${JSON.stringify(entry).slice(1)}`;
     return (this.st(`SELECT * FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND not_after > ?
       AND instr(sans, ?) > 0 LIMIT ?`).all(now, needle, limit) as Row[]).map(toCert);
+  }
+
+  replaceable(requester: { kind: string; id: string }, profile: string, notAfter: string, now: string): Array<{ serial: string; sans: string[] }> {
+    return (this.st(`SELECT serial, sans FROM certificates WHERE requester_kind = ? AND requester_id = ? AND profile = ? AND stage = 'issued'
+      AND revoked_at IS NULL AND replaced_by IS NULL AND not_after > ? AND not_after <= ? ORDER BY not_after DESC LIMIT 50`)
+      .all(requester.kind, requester.id, profile, now, notAfter) as Row[]).map((r) => ({ serial: r.serial as string, sans: JSON.parse(r.sans as string) as string[] }));
   }
 
   certificateStats(now: string): { valid: number; revoked: number; expired: number; valids: Array<{ profile: string; owner: string; notAfter: string }> } {

@@ -157,10 +157,15 @@ export interface Store {
   renewalDue(profile: string, now: string, dueBefore: string, limit?: number): CertificateRecord[];
   /** Issued, unrevoked, not replaced, already expired: renewals that never happened. */
   missedRenewals(now: string, limit?: number, profile?: string): CertificateRecord[];
+  /** renewalDue / missedRenewals counted by owner ("" for none), for metrics. */
+  countRenewalDue(profile: string, now: string, dueBefore: string): Array<{ owner: string; count: number }>;
+  countMissedRenewals(now: string): Array<{ profile: string; owner: string; count: number }>;
   /** Records a lifecycle notice once; false when it was already raised. */
   insertNotice(serial: string, kind: string, at: string): boolean;
   /** Valid certificates whose SAN list holds `entry` exactly ("permanentId:X", "dns:h") or, without a kind, any kind with that value. */
   findValidByName(entry: string, now: string, limit: number): CertificateRecord[];
+  /** Valid, unreplaced certificates of a requester and profile expiring no later than `notAfter`, newest first (serial and names only). */
+  replaceable(requester: { kind: string; id: string }, profile: string, notAfter: string, now: string): Array<{ serial: string; sans: string[] }>;
   /** Counts by state, and profile/owner/notAfter of every valid certificate (the console's dashboard). */
   certificateStats(now: string): { valid: number; revoked: number; expired: number; valids: Array<{ profile: string; owner: string; notAfter: string }> };
   /** Lifts a certificateHold (reason 6): the certificate is valid again. */

@@ -54,6 +54,8 @@ describe("webhook sink", () => {
     expect(all.map((e) => e.type)).toEqual(expect.arrayContaining(["config.loaded", "request.accepted", "certificate.issued"]));
     // Every event recorded since the sink started reaches it (start-up events included), once and in audit order.
     await waitFor(() => r.delivered().length >= all.length, "every event at the receiver");
+    // The receiver has the last event before the gateway has read its answer: wait for the outbox to say so too.
+    await waitFor(() => t.gw.events.stats()[0].outbox.delivered >= all.length, "every row marked delivered");
     expect(r.delivered().map((e) => e.seq)).toEqual(all.map((e) => e.seq));
     expect(r.received.every((x) => x.signatureValid)).toBe(true);
 
