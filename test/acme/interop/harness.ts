@@ -4,7 +4,7 @@ import { accessSync, constants, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, delimiter, join } from "node:path";
-import { afterAll, expect } from "vitest";
+import { expect } from "vitest";
 import { EabKeys } from "../../../protocols/acme/eab.js";
 import { normalizeSerial } from "../../../src/ca/serial.js";
 import { startServers, type RunningServers } from "../../../src/server/listen.js";
@@ -58,16 +58,7 @@ export function run(cmd: string, args: string[], o: { env?: Record<string, strin
     });
   });
 }
-
-/** A per-file fixture made on first use (so a setup error fails every test instead of skipping them) and closed after the file. */
-export function fixture<T extends { close(): Promise<void> | void }>(make: () => Promise<T>): () => Promise<T> {
-  let made: Promise<T> | undefined;
-  afterAll(async () => {
-    const v = await made?.catch(() => undefined);
-    await v?.close();
-  });
-  return () => (made ??= make());
-}
+export { fixture } from "../../helpers/fixture.js";
 
 /** Writes an executable Node ES module (hooks and exec scripts without shell quoting). */
 export function nodeScript(dir: string, name: string, body: string): string {

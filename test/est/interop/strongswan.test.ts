@@ -1,8 +1,9 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../../src/ca/serial.js";
+import { fixture } from "../../helpers/fixture.js";
 import { tempDir } from "../../helpers/openssl.js";
 import { curl, EST_USER, estEnv, type EstEnv } from "../setup.js";
 import { approvalEnv, derSubject, pki, pkiKeyAndRequest, pkiUrl, verifyDer } from "./pki.js";
@@ -12,16 +13,6 @@ import { approvalEnv, derSubject, pki, pkiKeyAndRequest, pkiUrl, verifyDer } fro
 // (simplereenroll), and polls a pending request until an administrator approves it.
 // pki speaks EST itself over strongSwan's TLS stack (not the curl fetcher): the URL is only
 // scheme://host:port, pki appends /.well-known/est/<operation>.
-
-/** Made on first use, so a setup error fails every test instead of skipping them; closed after the file. */
-function fixture(make: () => Promise<EstEnv>): () => Promise<EstEnv> {
-  let made: Promise<EstEnv> | undefined;
-  afterAll(async () => {
-    const v = await made?.catch(() => undefined);
-    await v?.close();
-  });
-  return () => (made ??= make());
-}
 
 const env = fixture(() => estEnv());
 const RETRY_AFTER = 2;

@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { fixture } from "../../helpers/fixture.js";
 import { tempDir } from "../../helpers/openssl.js";
-import { scepEnv, type ScepEnv } from "../setup.js";
+import { scepEnv } from "../setup.js";
 import { auditMark, output, raCertOf, scepAudit, scepclient, sha256Fingerprint } from "./clients.js";
 
 // micromdm's scepclient (Debian package scep 2.1.0) as a SCEP client of the gateway.
@@ -21,12 +22,7 @@ import { auditMark, output, raCertOf, scepAudit, scepclient, sha256Fingerprint }
 //    certificate (PEM) there. On PENDING it sleeps 30 s and resends the PKCSReq.
 //  - Exit 1 on every error, printing it on stdout (`PKCSReq (19) request failed, failInfo: ...`).
 
-let made: Promise<ScepEnv> | undefined;
-const env = () => (made ??= scepEnv());
-afterAll(async () => {
-  const e = await made?.catch(() => undefined);
-  await e?.close();
-});
+const env = fixture(() => scepEnv());
 
 const TIMEOUT = 60_000;
 

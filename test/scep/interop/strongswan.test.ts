@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../../src/ca/serial.js";
+import { fixture } from "../../helpers/fixture.js";
 import { tempDir } from "../../helpers/openssl.js";
 import { scepEnv, type ScepEnv } from "../setup.js";
 import { adminApi, auditMark, output, pki, pkiRsaKey, pkiScepCa, scepAudit, verifyCert, waitForPendingApproval, type RunResult, type ScepCaFiles } from "./clients.js";
@@ -14,13 +15,7 @@ import { adminApi, auditMark, output, pki, pkiRsaKey, pkiScepCa, scepAudit, veri
 // appends `?operation=...` to --url itself. It reads GetCACaps and refuses, before sending anything,
 // a digest or cipher the capabilities do not offer (with --debug 2 it logs what it chose).
 
-/** Made on first use, so a setup error fails every test instead of skipping them; closed after the file. */
-let made: Promise<ScepEnv> | undefined;
-const env = () => (made ??= scepEnv());
-afterAll(async () => {
-  const e = await made?.catch(() => undefined);
-  await e?.close();
-});
+const env = fixture(() => scepEnv());
 
 const TIMEOUT = 60_000;
 const work = tempDir("scep-sw-");
