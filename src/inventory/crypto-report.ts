@@ -97,10 +97,10 @@ const CLASSICAL: ReadonlySet<KeyFamily> = new Set(["rsa", "ec", "eddsa", "dsa"])
 
 /** Every issued certificate (valid, expired, revoked) plus the discovered ones not issued here. */
 function* entries(store: Store): Generator<Entry> {
-  for (let offset = 0; ; offset += PAGE) {
-    const page = store.findCertificates({ limit: PAGE, offset });
+  for (let after = ""; ; ) {
+    // Keyset paging: a certificate issued while the report runs is counted once or not at all, never twice.
+    const page = store.issuedAfter(after, PAGE);
     for (const r of page) {
-      if (r.stage !== "issued") continue;
       const base = { issuer: r.caName, profile: r.profile, managed: true, subject: r.subject, notAfter: r.notAfter, revoked: Boolean(r.revokedAt) };
       try {
         const f = certificateFacts(r.der!);
@@ -114,6 +114,7 @@ function* entries(store: Store): Generator<Entry> {
       }
     }
     if (page.length < PAGE) break;
+    after = page[page.length - 1].serial;
   }
   for (let offset = 0; ; offset += PAGE) {
     const page = store.discovery.list({ limit: PAGE, offset });

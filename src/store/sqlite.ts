@@ -167,6 +167,10 @@ export class SqliteStore implements Store {
       AND instr(sans, ?) > 0 LIMIT ?`).all(now, needle, limit) as Row[]).map(toCert);
   }
 
+  issuedAfter(afterSerial: string, limit: number): CertificateRecord[] {
+    return (this.st("SELECT * FROM certificates WHERE stage = 'issued' AND serial > ? ORDER BY serial LIMIT ?").all(afterSerial, limit) as Row[]).map(toCert);
+  }
+
   replaceable(requester: { kind: string; id: string }, profile: string, notAfter: string, now: string): Array<{ serial: string; sans: string[] }> {
     return (this.st(`SELECT serial, sans FROM certificates WHERE requester_kind = ? AND requester_id = ? AND profile = ? AND stage = 'issued'
       AND revoked_at IS NULL AND replaced_by IS NULL AND not_after > ? AND not_after <= ? ORDER BY not_after DESC LIMIT 50`)

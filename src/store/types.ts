@@ -164,6 +164,8 @@ export interface Store {
   insertNotice(serial: string, kind: string, at: string): boolean;
   /** Valid certificates whose SAN list holds `entry` exactly ("permanentId:X", "dns:h") or, without a kind, any kind with that value. */
   findValidByName(entry: string, now: string, limit: number): CertificateRecord[];
+  /** Issued certificates (any status) in serial order after `afterSerial`: keyset paging, so a full walk sees each once. */
+  issuedAfter(afterSerial: string, limit: number): CertificateRecord[];
   /** Valid, unreplaced certificates of a requester and profile expiring no later than `notAfter`, newest first (serial and names only). */
   replaceable(requester: { kind: string; id: string }, profile: string, notAfter: string, now: string): Array<{ serial: string; sans: string[] }>;
   /** Counts by state, and profile/owner/notAfter of every valid certificate (the console's dashboard). */
