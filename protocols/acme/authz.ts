@@ -95,7 +95,7 @@ function attest(ctx: AcmeContext, a: AcmeAuthzRecord, c: AcmeChallengeRecord, at
     if (!isDeviceIdentifier(a.identifier)) throw new GatewayError("RA_ERR_MALFORMED", "device-attest-01 proves device identifiers only");
     const profile = ctx.gw.profiles.get(c.profile ?? "");
     const v = ctx.attestation.verify(profile, { attObj, token: a.token, keyAuthorization, identifier: a.identifier });
-    return { ok: true, records: [], attestation: { format: v.format, spki: Buffer.from(v.spki).toString("base64"), facts: v.facts } };
+    return { ok: true, records: [], attestation: { format: v.format, spki: Buffer.from(v.spki).toString("base64"), facts: v.facts, identity: v.identity } };
   } catch (e) {
     return { ok: false, error: e, records: [] };
   }
@@ -116,7 +116,8 @@ function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome)
       data: {
         identifier: a.identifier, wildcard: a.wildcard, challenge: c.type, records: res.records,
         ...(res.ok ? {} : { code: toGatewayError(res.error).code, reason: toGatewayError(res.error).message }),
-        ...(res.ok && res.attestation ? { format: res.attestation.format, facts: res.attestation.facts } : {}),
+        ...(res.ok && res.attestation ? { format: res.attestation.format, facts: res.attestation.facts, identity: res.attestation.identity } : {}),
+        ...(res.ok && res.attestation?.identity === "delegated" ? { identityDecidedBy: "authorization webhook" } : {}),
         ...(!res.ok && toGatewayError(res.error).code === "RA_ERR_BAD_ATTESTATION" ? { format: toGatewayError(res.error).detail?.format, check: toGatewayError(res.error).detail?.check } : {}),
         ...(ctx.cfg.validation.insecureSkipValidation ? { validationSkipped: true } : {}),
       },

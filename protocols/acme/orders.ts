@@ -183,7 +183,8 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
 function attestedDevice(identifier: DeviceIdentifier, authzs: AcmeAuthzRecord[]): AttestedDevice {
   const att = authzs.flatMap((a) => a.challenges).find((c) => c.type === "device-attest-01" && c.status === "valid")?.attestation;
   if (!att) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the device attestation of this order is missing");
-  return { format: att.format, spki: new Uint8Array(Buffer.from(att.spki, "base64")), identifier, facts: att.facts };
+  // Records from before identities were checked carry no `identity`: treat them as delegated so the webhook rule applies.
+  return { format: att.format, spki: new Uint8Array(Buffer.from(att.spki, "base64")), identifier, facts: att.facts, identity: att.identity ?? "delegated" };
 }
 
 function accountSpki(r: SignedRequest): Uint8Array {

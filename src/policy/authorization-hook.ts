@@ -27,7 +27,8 @@ export interface AuthorizationRequestBody {
   subject: string;
   names: SanSet;
   key: { algorithm: string; spkiSha256: string };
-  attestation?: { format: string; identifier: { type: string; value: string }; facts: Record<string, string> };
+  /** `identityProven: false`: the attestation names no device, and this answer decides whether the identifier is the device's. */
+  attestation?: { format: string; identifier: { type: string; value: string }; facts: Record<string, string>; identityProven: boolean };
   renewalOf?: string;
 }
 
@@ -83,7 +84,7 @@ export function buildAuthorizationBody(req: EnrollmentRequest, plan: IssuancePla
     names: plan.sans,
     // Same wording as the inventory's keyAlgorithm column, so receivers and reports agree.
     key: { algorithm: k.kind === "ec" ? `EC ${k.curve}` : `RSA ${k.bits}`, spkiSha256: createHash("sha256").update(plan.spki).digest("hex") },
-    ...(req.attested ? { attestation: { format: req.attested.format, identifier: { ...req.attested.identifier }, facts: { ...req.attested.facts } } } : {}),
+    ...(req.attested ? { attestation: { format: req.attested.format, identifier: { ...req.attested.identifier }, facts: { ...req.attested.facts }, identityProven: req.attested.identity === "attested" } } : {}),
     ...(req.renewalOf ? { renewalOf: req.renewalOf } : {}),
   };
 }
@@ -193,7 +194,8 @@ export class AuthorizationHook {
     } catch (e) {
       const { cause, category } = causeOf(e);
       failed(cause);
-      if (hook.onError === "allow") return { attributes: {}, failedOpen: cause };
+      // A device identity the attestation did not prove rests on this answer alone: never fail open for it.
+      if (hook.onError === "allow" && req.attested?.identity !== "delegated") return { attributes: {}, failedOpen: cause };
       throw unavailable(category, cause);
     }
     if (answer.decision === "deny") {

@@ -37,6 +37,10 @@ export function attestedNames(a: AttestedDevice, profile: Profile, spki: Uint8Ar
     throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", `profile ${profile.name} does not accept ${a.format} attestations`);
   }
   if (!Buffer.from(spki).equals(Buffer.from(a.spki))) throw new GatewayError("RA_ERR_BAD_ATTESTATION", "the CSR's key is not the attested key", { check: "csr-key" });
+  // An identity nobody proved is certified only on the word of the profile's authorization webhook.
+  if (a.identity !== "attested" && (profile.attestation?.unprovenIdentifier !== "authorizationWebhook" || !profile.authorization?.webhook)) {
+    throw new GatewayError("RA_ERR_BAD_ATTESTATION", `the attestation does not prove ${a.identifier.value}`, { check: "no-identifier" });
+  }
   const sans = deviceSans(a.identifier, profile);
   if ((csrSans.other ?? 0) > 0 || (sanCount(csrSans) > 0 && !sameNames(csrSans, sans))) throw new GatewayError("RA_ERR_BAD_CSR", "the CSR names something other than the attested device");
   const cn = deviceCommonName(a.identifier);

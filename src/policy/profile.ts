@@ -47,6 +47,12 @@ const keyRule = z.discriminatedUnion("type", [
 export const CRITICALITIES = ["low", "medium", "high", "critical"] as const;
 export const ATTESTATION_FORMATS = ["apple", "tpm", "step"] as const;
 export type AttestationFormat = (typeof ATTESTATION_FORMATS)[number];
+/** hwTypes each format proves when the profile does not say: Yubico's arc for YubiKeys, TCG's TPM type for TPMs, none for Apple. */
+export const DEFAULT_ATTESTED_HW_TYPES: Record<AttestationFormat, string[]> = {
+  apple: [],
+  step: ["1.3.6.1.4.1.41482.3"],
+  tpm: ["2.23.133.1.2"],
+};
 const oid = z.string().regex(/^[0-2](\.(0|[1-9]\d{0,9})){1,30}$/, { message: "not an OID" });
 
 const nameRule = z.object({
@@ -103,6 +109,16 @@ export const profileSchema = z.object({
     san: z.enum(["asIdentifier", "permanentIdentifier", "hardwareModuleName"]).default("asIdentifier"),
     /** hwType OID written when a permanent-identifier is carried as a hardwareModuleName. */
     hwType: oid.optional(),
+    /**
+     * hwType OIDs (each with the arc under it) a hardware-module identifier, or a permanent identifier's
+     * assigner, may name per format. Defaults: step Yubico's arc 1.3.6.1.4.1.41482.3, tpm TCG's 2.23.133.1.2, apple none.
+     */
+    hwTypes: z.object({ apple: z.array(oid).optional(), tpm: z.array(oid).optional(), step: z.array(oid).optional() }).strict().default({}),
+    /**
+     * An attestation that names no device (a TPM AK certificate without otherNames, an Apple attestation
+     * without serial and UDID): `refuse`, or `authorizationWebhook` to let the profile's webhook decide the identity.
+     */
+    unprovenIdentifier: z.enum(["refuse", "authorizationWebhook"]).default("refuse"),
   }).strict()
     .refine((a) => a.formats.every((f) => a.roots[f]), { message: "every accepted format needs its roots" })
     .refine((a) => a.san !== "hardwareModuleName" || a.hwType, { message: "san: hardwareModuleName needs hwType" })
@@ -138,6 +154,18 @@ export type KeyRule = z.infer<typeof keyRule>;
 export function parseProfile(raw: unknown, source: string): Profile {
   const r = profileSchema.safeParse(raw);
   if (!r.success) throw new GatewayError("RA_ERR_CONFIG", `profile ${source} is invalid:\n${formatIssues(r.error.issues)}`);
+  const att = r.data.attestation;
+  if (att?.unprovenIdentifier === "authorizationWebhook" && r.data.authorization?.webhook?.onError !== "deny") {
+    throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: attestation.unprovenIdentifier: authorizationWebhook needs authorization.webhook with onError: deny`);
+  }
+  if (att?.san === "hardwareModuleName") {
+    for (const f of att.formats) {
+      const accepted = att.hwTypes[f] ?? DEFAULT_ATTESTED_HW_TYPES[f];
+      if (!accepted.some((a) => att.hwType === a || att.hwType!.startsWith(`${a}.`))) {
+        throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: attestation.hwType ${att.hwType} is not a hardware type ${f} attestations prove (attestation.hwTypes.${f})`);
+      }
+    }
+  }
   const n = r.data.names;
   for (const p of [...(n.dns?.patterns ?? []), ...(n.email?.patterns ?? []), ...(n.uri?.patterns ?? []), ...(n.permanentId?.patterns ?? []), ...(n.hardwareModule?.patterns ?? [])]) {
     try {

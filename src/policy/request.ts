@@ -33,6 +33,11 @@ export interface AttestedDevice {
   identifier: { type: "permanent-identifier" | "hardware-module"; value: string };
   /** Facts read from the attestation (serial, UDID, firmware…), for audit and authorization hooks. */
   facts: Record<string, string>;
+  /**
+   * "attested": the attestation names this identifier. "delegated": it names no device and the profile
+   * lets its authorization webhook decide the identity (only ever issued when that webhook allows).
+   */
+  identity: "attested" | "delegated";
 }
 
 /** The one protocol-neutral request every front-end produces. */
@@ -64,6 +69,8 @@ export interface EnrollmentRequest {
   lookupKey?: string;
   /** A verified device attestation: the CSR must carry its key, and the certificate names the device only. */
   attested?: AttestedDevice;
+  /** Accept a CSR signed with SHA-1: set only by a SCEP endpoint with legacyAlgorithms (old devices); everyone else is refused. */
+  allowSha1CsrSignature?: boolean;
 }
 
 export function emptySans(): SanSet {

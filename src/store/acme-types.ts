@@ -61,8 +61,11 @@ export interface AcmeChallengeRecord {
   records?: unknown[];
   /** device-attest-01: the profile whose trust anchors apply (fixed when the order is made). */
   profile?: string;
-  /** device-attest-01, once valid: the attested key (SPKI DER, base64) and what the attestation said. */
-  attestation?: { format: string; spki: string; facts: Record<string, string> };
+  /**
+   * device-attest-01, once valid: the attested key (SPKI DER, base64), what the attestation said, and whether
+   * it proved the identifier ("attested") or the profile's authorization webhook decides it ("delegated").
+   */
+  attestation?: { format: string; spki: string; facts: Record<string, string>; identity?: "attested" | "delegated" };
 }
 
 export interface AcmeAuthzRecord {

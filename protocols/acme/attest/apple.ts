@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { parsePermanentId } from "../../../src/asn1/device-names.js";
 import { checkAttestationChain, extensionsOf, extensionValue } from "./chain.js";
 import { attestationFailure } from "./statement.js";
 import type { AttestationInput, AttestationResult } from "./types.js";
@@ -16,7 +15,8 @@ const utf8 = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString("utf8")
  * Apple Managed Device Attestation: x5c = [leaf, Apple Enterprise Attestation Sub CA 1] under the Apple
  * Enterprise Attestation Root. The leaf certifies the key; Apple's extensions hold raw bytes (no DER
  * wrapper). The freshness nonce is SHA-256 of the challenge token, not of the key authorization.
- * Apple leaves out properties it could not confirm, so a missing nonce fails rather than passes.
+ * Apple leaves out properties it could not confirm, so a missing nonce fails rather than passes, and a
+ * missing serial and UDID leave the attestation naming no device.
  */
 export function verifyApple(input: AttestationInput): AttestationResult {
   const x5c = input.attStmt.certificates();
@@ -28,12 +28,11 @@ export function verifyApple(input: AttestationInput): AttestationResult {
   if (nonce.length !== expected.length || !timingSafeEqual(nonce, expected)) throw fail("nonce", "the freshness nonce is not SHA-256 of this challenge's token");
   const serial = utf8(extensionValue(exts, SERIAL));
   const udid = utf8(extensionValue(exts, UDID));
-  if (input.identifier.type !== "permanent-identifier") throw fail("identifier", "Apple attestations prove permanent identifiers only");
-  const value = parsePermanentId(input.identifier.value)?.value;
-  if (!value || (value !== serial && value !== udid)) throw fail("identifier", `${input.identifier.value} is neither the attested serial number nor the UDID`);
   const sepOs = utf8(extensionValue(exts, SEP_OS_VERSION));
   return {
     publicKey: x5c[0].publicKey,
+    // Apple proves the serial number and the UDID as permanent identifiers; it names no assigner.
+    claims: { permanentIds: [serial, udid].flatMap((v) => (v ? [{ value: v }] : [])), hardwareModules: [], moduleSerials: [] },
     facts: { ...(serial ? { serialNumber: serial } : {}), ...(udid ? { udid } : {}), ...(sepOs ? { sepOsVersion: sepOs } : {}) },
   };
 }

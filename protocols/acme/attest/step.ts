@@ -1,6 +1,5 @@
 import { verify, type KeyObject } from "node:crypto";
 import { decode } from "cborg";
-import { parseHardwareModule, parsePermanentId } from "../../../src/asn1/device-names.js";
 import { checkAttestationChain, extensionsOf, extensionValue } from "./chain.js";
 import { attestationFailure } from "./statement.js";
 import type { AttestationInput, AttestationResult } from "./types.js";
@@ -55,9 +54,11 @@ export function verifyStep(input: AttestationInput): AttestationResult {
   if (!ok) throw fail("signature", "sig is not the attested key's signature over the key authorization");
   const exts = extensionsOf(x5c[0]);
   const serial = yubikeySerial(extensionValue(exts, YUBICO_SERIAL));
-  if (!serial) throw fail("identifier", "the attestation certificate carries no YubiKey serial number");
-  const value = input.identifier.type === "permanent-identifier" ? parsePermanentId(input.identifier.value)?.value : parseHardwareModule(input.identifier.value)?.serial;
-  if (value !== serial) throw fail("identifier", `${input.identifier.value} is not the attested YubiKey serial ${serial}`);
   const fw = extensionValue(exts, YUBICO_FIRMWARE);
-  return { publicKey: key, facts: { serialNumber: serial, ...(fw?.length === 3 ? { firmware: [...fw].join(".") } : {}) } };
+  return {
+    publicKey: key,
+    // The serial is the YubiKey's own: it proves that module, under the hwTypes the profile accepts for step.
+    claims: { permanentIds: [], hardwareModules: [], moduleSerials: serial ? [serial] : [] },
+    facts: { ...(serial ? { serialNumber: serial } : {}), ...(fw?.length === 3 ? { firmware: [...fw].join(".") } : {}) },
+  };
 }

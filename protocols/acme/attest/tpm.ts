@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual, verify, type X509Certificate } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { BasicConstraints, Certificate, SubjectAlternativeName } from "@peculiar/asn1-x509";
-import { deviceNameFromOtherName, parsePermanentId } from "../../../src/asn1/device-names.js";
+import { deviceNameFromOtherName, parseHardwareModule, parsePermanentId, type HardwareModule, type PermanentId } from "../../../src/asn1/device-names.js";
 import { GatewayError } from "../../../src/errors.js";
 import { checkAttestationChain } from "./chain.js";
 import { attestationFailure } from "./statement.js";
@@ -25,8 +25,8 @@ interface AkFacts {
   manufacturer: string;
   model: string;
   version: string;
-  permanentIds: string[];
-  hardwareModules: string[];
+  permanentIds: PermanentId[];
+  hardwareModules: HardwareModule[];
 }
 
 /**
@@ -54,23 +54,13 @@ export function checkAkCertificate(ak: X509Certificate): AkFacts {
       }
     }
     const d = gn.otherName && deviceNameFromOtherName(gn.otherName.typeId, gn.otherName.value);
-    if (d?.kind === "permanentId") facts.permanentIds.push(d.text);
-    if (d?.kind === "hardwareModule") facts.hardwareModules.push(d.text);
+    const p = d?.kind === "permanentId" ? parsePermanentId(d.text) : undefined;
+    const h = d?.kind === "hardwareModule" ? parseHardwareModule(d.text) : undefined;
+    if (p) facts.permanentIds.push(p);
+    if (h) facts.hardwareModules.push(h);
   }
   if (!facts.manufacturer || !facts.model || !facts.version) throw fail("ak-certificate", "the AK certificate's SAN does not name the TPM manufacturer, model and version");
   return facts;
-}
-
-/** Where the AK certificate names the device, the identifier must be one of those names. */
-function checkIdentifier(input: AttestationInput, facts: AkFacts): void {
-  const { type, value } = input.identifier;
-  if (type === "permanent-identifier" && facts.permanentIds.length) {
-    const want = parsePermanentId(value)?.value;
-    if (!facts.permanentIds.some((p) => p === value || parsePermanentId(p)?.value === want)) throw fail("identifier", `${value} is not the permanent identifier in the AK certificate`);
-  }
-  if (type === "hardware-module" && facts.hardwareModules.length && !facts.hardwareModules.includes(value)) {
-    throw fail("identifier", `${value} is not the hardware module named in the AK certificate`);
-  }
 }
 
 /**
@@ -110,10 +100,11 @@ export function verifyTpm(input: AttestationInput): AttestationResult {
     if (attest.extraData.length !== expected.length || !timingSafeEqual(attest.extraData, expected)) {
       throw fail("key-authorization", "certInfo.extraData is not SHA-256 of this challenge's key authorization");
     }
-    checkIdentifier(input, facts);
     return {
       publicKey: pub.publicKey,
-      facts: { manufacturer: facts.manufacturer, model: facts.model, firmwareVersion: facts.version, ...(facts.permanentIds.length ? { permanentIdentifiers: facts.permanentIds.join(",") } : {}) },
+      // The device identifiers are the AK certificate's otherNames; the TPM's make and model name no device.
+      claims: { permanentIds: facts.permanentIds, hardwareModules: facts.hardwareModules, moduleSerials: [] },
+      facts: { manufacturer: facts.manufacturer, model: facts.model, firmwareVersion: facts.version },
     };
   } catch (e) {
     if (e instanceof GatewayError) throw e;

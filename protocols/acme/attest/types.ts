@@ -1,5 +1,6 @@
 import type { KeyObject, X509Certificate } from "node:crypto";
 import type { AttestedDevice } from "../../../src/policy/request.js";
+import type { DeviceClaims } from "./identity.js";
 import type { Statement } from "./statement.js";
 
 export type DeviceIdentifier = AttestedDevice["identifier"];
@@ -11,14 +12,14 @@ export interface AttestationInput {
   token: string;
   /** token "." thumbprint (TPM and step bind this). */
   keyAuthorization: string;
-  identifier: DeviceIdentifier;
   /** The profile's trust anchors for this format. */
   anchors: X509Certificate[];
   now: number;
 }
 
-/** The attested key and what the attestation says about the device. */
+/** The attested key, the device identifiers the attestation carries, and what else it says about the device. */
 export interface AttestationResult {
   publicKey: KeyObject;
+  claims: DeviceClaims;
   facts: Record<string, string>;
 }

@@ -3,6 +3,7 @@ import { loadAnchors } from "../../../src/ca/chain.js";
 import type { AttestationFormat, Profile } from "../../../src/policy/profile.js";
 import type { Store } from "../../../src/store/types.js";
 import { verifyApple } from "./apple.js";
+import { proveIdentifier, type IdentityProof } from "./identity.js";
 import { attestationFailure, decodeAttestationObject } from "./statement.js";
 import { verifyStep } from "./step.js";
 import { verifyTpm } from "./tpm.js";
@@ -15,6 +16,8 @@ export interface VerifiedAttestation {
   /** SPKI DER of the attested key. */
   spki: Uint8Array;
   facts: Record<string, string>;
+  /** "attested" when the attestation names the order's device; "delegated" when it names none and the profile leaves the identity to its authorization webhook. */
+  identity: IdentityProof;
 }
 
 export interface ChallengeAnswer {
@@ -27,7 +30,8 @@ export interface ChallengeAnswer {
 
 /**
  * device-attest-01: decodes the attestation object, runs the verifier of its format with the profile's
- * trust anchors, and records the object as used, so the same attestation never passes twice.
+ * trust anchors, checks that it proves the order's identifier, and records the object as used, so the
+ * same attestation never passes twice.
  * Anchors are read once at start, so a missing root file stops the gateway instead of failing devices.
  */
 export class DeviceAttestationVerifier {
@@ -45,9 +49,10 @@ export class DeviceAttestationVerifier {
     const format = fmt as AttestationFormat;
     const anchors = this.anchors.get(`${profile.name}\u0000${format}`);
     if (!anchors) throw attestationFailure(format, "format", `profile ${profile.name} does not accept ${format} attestations`);
-    const res = VERIFIERS[format]({ attStmt, token: answer.token, keyAuthorization: answer.keyAuthorization, identifier: answer.identifier, anchors, now });
+    const res = VERIFIERS[format]({ attStmt, token: answer.token, keyAuthorization: answer.keyAuthorization, anchors, now });
+    const identity = proveIdentifier(format, answer.identifier, res.claims, profile);
     const digest = createHash("sha256").update(Buffer.from(String(answer.attObj), "base64url")).digest("hex");
     if (!this.store.markChallengeUsed(digest, "acme-attestation", new Date(now).toISOString())) throw attestationFailure(format, "replay", "this attestation was already used");
-    return { format, spki: new Uint8Array(res.publicKey.export({ type: "spki", format: "der" })), facts: res.facts };
+    return { format, spki: new Uint8Array(res.publicKey.export({ type: "spki", format: "der" })), facts: res.facts, identity };
   }
 }

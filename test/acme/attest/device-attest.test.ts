@@ -116,11 +116,13 @@ describe("device-attest-01", () => {
     }
   });
 
-  it("tpm: an AK certificate without a permanent identifier attests any identifier the profile allows", async () => {
+  it("tpm: an AK certificate without a device identifier proves none: the challenge is invalid and nothing is issued", async () => {
     const c = await a.account();
     const s = await startOrder(c, { type: "permanent-identifier", value: "host-7f3a" });
     const key = rsaKey();
-    expect((await answer(c, s, a.pkis.tpm.attObj({ publicKey: pub(key), keyAuthorization: c.keyAuthorization(s.token) }))).status).toBe("valid");
-    await finish(c, s, csrFor(a, key));
+    const ch = await answer(c, s, a.pkis.tpm.attObj({ publicKey: pub(key), keyAuthorization: c.keyAuthorization(s.token) }));
+    expect(ch.status).toBe("invalid");
+    expect(ch.error?.detail).toMatch(/names no device/);
+    expect((await c.finalize(s.finalizeUrl, csrFor(a, key))).status).toBe(403);
   });
 });

@@ -69,7 +69,7 @@ export const rsaKey = () => generateKeyPairSync("rsa", { modulusLength: 2048 }).
 export const pub = (k: KeyObject) => createPublicKey(k);
 
 /** A PKCS#10 by OpenSSL for `key`: subject and SANs as given (none by default, as Apple's MDM client may send). */
-export function csrFor(a: AttestEnv, key: KeyObject, o: { subject?: string; sans?: string[]; config?: string } = {}): Uint8Array {
+export function csrFor(a: Pick<AttestEnv, "dir">, key: KeyObject, o: { subject?: string; sans?: string[]; config?: string } = {}): Uint8Array {
   const name = `k${Math.random().toString(36).slice(2)}`;
   const keyPath = join(a.dir, `${name}.key`);
   writeFileSync(keyPath, key.export({ type: "pkcs8", format: "pem" }));
