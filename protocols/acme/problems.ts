@@ -22,6 +22,7 @@ const MAP: Partial<Record<ErrorCode, [string, number]>> = {
   RA_ERR_BAD_CSR: ["badCSR", 400],
   RA_ERR_BAD_CSR_SIGNATURE: ["badCSR", 400],
   RA_ERR_WEAK_SIGNATURE_ALG: ["badCSR", 400],
+  RA_ERR_ALGORITHM_NOT_ALLOWED: ["malformed", 400],
   RA_ERR_NO_NAMES: ["badCSR", 400],
   RA_ERR_KEY_NOT_ALLOWED: ["badPublicKey", 400],
   RA_ERR_KEY_WEAK: ["badPublicKey", 400],

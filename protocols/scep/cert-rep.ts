@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { algId, certFacts, contentInfo, DER_NULL, OID, type CertFacts } from "../../src/cms/der.js";
-import { CONTENT_CIPHERS, envelopedData, type ContentCipher } from "../../src/cms/envelope.js";
 import { degenerateSignedData, signatureAlgId, signedData } from "../../src/cms/signed-data.js";
+import { SCEP_CIPHERS, scepEnvelope, type ScepCipher } from "./envelope.js";
 import { FAIL_INFO, isPrintable, MESSAGE_TYPE, NONCE_LENGTH, octetAttr, PKI_STATUS, printableAttr, SCEP_OID, type FailInfo, type PkiStatus, type ScepDigest } from "./scep-attrs.js";
 
 export interface CertRepOptions {
@@ -13,8 +13,8 @@ export interface CertRepOptions {
   recipientNonce: Uint8Array;
   /** The request's digest; the RA signs with it. */
   digest: ScepDigest;
-  /** The request's content cipher; default AES-256-CBC. */
-  contentEncryption?: ContentCipher;
+  /** The request's content cipher (single DES only for a request that used it); default AES-256-CBC. */
+  contentEncryption?: ScepCipher;
   /** The request signer's certificate: the SUCCESS reply is encrypted to it. */
   recipientCert?: Uint8Array;
   /** `recipientCert` already parsed (the request's signer), to skip parsing it again. */
@@ -53,7 +53,7 @@ export async function buildCertRep(o: CertRepOptions): Promise<Uint8Array> {
   if (!o.recipientNonce.length) throw new Error("a CertRep needs the request's senderNonce as recipientNonce");
   if (o.status === "FAILURE" && !o.failInfo) throw new Error("a FAILURE CertRep needs a failInfo");
   const cipher = o.contentEncryption ?? "aes-256-cbc";
-  if (!(cipher in CONTENT_CIPHERS)) throw new Error(`content cipher ${cipher} is not supported`);
+  if (!Object.hasOwn(SCEP_CIPHERS, cipher)) throw new Error(`content cipher ${cipher} is not supported`);
   let ra = raCache.get(o.raCert);
   if (!ra) raCache.set(o.raCert, (ra = certFacts(o.raCert, "the RA certificate")));
 
@@ -72,7 +72,7 @@ export async function buildCertRep(o: CertRepOptions): Promise<Uint8Array> {
     if (!o.certs?.length && !o.crl) throw new Error("a SUCCESS CertRep needs certificates or a CRL");
     const degenerate = degenerateSignedData({ certs: o.certs, crls: o.crl ? [o.crl] : [] });
     // RSA recipients get PKCS #1 v1.5 as SCEP clients expect; an EC signer (outside RFC 8894) gets ECDH as in EST.
-    envelope = envelopedData({ content: degenerate, contentType: OID.data, recipient: o.recipient ?? certFacts(o.recipientCert, "the recipient certificate"), cipher, rsaKeyTransport: "pkcs1-v1_5" });
+    envelope = scepEnvelope(degenerate, o.recipient ?? certFacts(o.recipientCert, "the recipient certificate"), cipher);
   }
 
   const signed = await signedData({

@@ -15,8 +15,13 @@ const endpointSchema = z
     ra: z.object({ certFile: z.string(), key: signerRefSchema }).strict().optional(),
     /** CA rollover: the next CA certificate (PEM), offered with GetNextCACert. */
     nextCaCertFile: z.string().optional(),
-    /** Accept SHA-1 and 3DES (never DES or MD5). For old devices only. */
+    /** Accept SHA-1 (message digest and the CSR's own signature) and 3DES (never DES or MD5). For old devices only. */
     legacyAlgorithms: z.boolean().default(false),
+    /**
+     * Accept single-DES (des-cbc) content encryption too, for clients that speak nothing else (micromdm scepclient
+     * 2.1.0); implies legacyAlgorithms. Needs one-time or webhook challenges: no static challenge on the endpoint.
+     */
+    allowSingleDes: z.boolean().default(false),
     challenge: z
       .object({
         /** One shared challenge for every device (legacy). */
@@ -60,5 +65,11 @@ export const scepConfigSchema = z
     const names = c.endpoints.map((e) => e.name);
     if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", message: "endpoint names must be unique", path: ["endpoints"] });
     if (c.enabled && !names.includes(c.defaultEndpoint)) ctx.addIssue({ code: "custom", message: `defaultEndpoint ${c.defaultEndpoint} is not a configured endpoint`, path: ["defaultEndpoint"] });
+    // Under 56-bit encryption a shared challenge is as good as published: single DES only with challenges used once.
+    c.endpoints.forEach((e, i) => {
+      if (e.allowSingleDes && e.challenge.static) {
+        ctx.addIssue({ code: "custom", message: `endpoint ${e.name}: allowSingleDes needs one-time or webhook challenges; remove challenge.static (a static challenge sent under single DES is as good as published)`, path: ["endpoints", i, "allowSingleDes"] });
+      }
+    });
   });
 export type ScepConfig = z.infer<typeof scepConfigSchema>;

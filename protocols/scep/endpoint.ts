@@ -8,6 +8,7 @@ import { GatewayError } from "../../src/errors.js";
 import type { Gateway } from "../../src/gateway.js";
 import type { Profile } from "../../src/policy/profile.js";
 import type { ScepEndpointConfig } from "./config.js";
+import { desSelfTest } from "./des.js";
 
 /** A configured SCEP endpoint, resolved at start: profile, issuing CA, RA key, challenge sources. */
 export interface ScepEndpoint {
@@ -19,6 +20,8 @@ export interface ScepEndpoint {
   staticChallenge?: Buffer;
   webhook?: { url: string; timeoutMs: number; hmacSecret?: string; bearerToken?: string };
   nextCaCert?: Uint8Array;
+  /** What the endpoint accepts besides AES and SHA-2: SHA-1 and 3DES (`legacy`), single DES (`singleDes`, implies legacy). */
+  algorithms: { legacy: boolean; singleDes: boolean };
 }
 
 export async function resolveEndpoints(gw: Gateway): Promise<Map<string, ScepEndpoint>> {
@@ -39,8 +42,12 @@ export async function resolveEndpoints(gw: Gateway): Promise<Map<string, ScepEnd
     }
     const ch = cfg.challenge;
     const hook = ch.webhook;
+    if (cfg.allowSingleDes) {
+      if (!desSelfTest()) throw new GatewayError("RA_ERR_CONFIG", `${where}.allowSingleDes: this runtime's OpenSSL cannot run single DES (Triple DES with one key)`);
+      gw.log.warn({ endpoint: cfg.name }, `SCEP endpoint ${cfg.name} accepts single-DES (56-bit) encrypted requests (allowSingleDes); keep it for devices that speak nothing else`);
+    }
     out.set(cfg.name, {
-      cfg, profile, ca, ra,
+      cfg, profile, ca, ra, algorithms: { legacy: cfg.legacyAlgorithms || cfg.allowSingleDes, singleDes: cfg.allowSingleDes },
       staticChallenge: ch.static ? createHash("sha256").update(readSecret(ch.static, `${where}.challenge.static`)).digest() : undefined,
       webhook: hook && {
         url: hook.url, timeoutMs: hook.timeoutMs,

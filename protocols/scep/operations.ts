@@ -12,6 +12,7 @@ import { buildCertRep, type CertRepOptions } from "./cert-rep.js";
 import { verifyChallenge, type ChallengeKind } from "./challenge.js";
 import type { ScepEndpoint } from "./endpoint.js";
 import { openPkiMessage, parseIssuerAndSerial, ScepFailure, type PkiRequest } from "./pki-message.js";
+import { failInfoOf } from "./scep-attrs.js";
 
 /** SCEP messageType values (RFC 8894 §3.2.1.2). */
 export const MessageType = { CertRep: 3, RenewalReq: 17, PKCSReq: 19, CertPoll: 20, GetCert: 21, GetCRL: 22 } as const;
@@ -54,22 +55,35 @@ function previous(c: Context, key: string): Answer | undefined {
     const out = c.deps.gw.enrollment.previousOutcome(key);
     return out && answerFrom(out);
   } catch (e) {
-    return fail("badRequest", toGatewayError(e).message);
+    return refused(e);
   }
 }
 
+/** A refusal from the policy core or the CSR parser, with the failInfo its code calls for. */
+function refused(e: unknown): Answer {
+  const err = toGatewayError(e);
+  return fail(failInfoOf(err), err.message);
+}
+
 async function enroll(c: Context): Promise<Answer> {
+  // SHA-1 CSR signatures under legacy algorithms only; the CSR is checked before its challenge is looked at,
+  // so a refused algorithm never uses up a one-time challenge.
+  const allowSha1CsrSignature = c.ep.algorithms.legacy;
   let csr: ParsedCsr;
   try {
-    csr = parseCsr(c.req.content);
+    csr = parseCsr(c.req.content, undefined, { allowSha1Signature: allowSha1CsrSignature });
   } catch (e) {
-    return fail("badRequest", `the enveloped content is not a usable PKCS#10 request: ${toGatewayError(e).message}`);
+    const err = toGatewayError(e);
+    return fail(failInfoOf(err), `the enveloped content is not a usable PKCS#10 request: ${err.message}`);
   }
   const key = lookupKey(c);
   const prior = previous(c, key);
   if (prior) return prior;
   const renewing = c.req.messageType === MessageType.RenewalReq ? ownValidCertificate(c.deps.gw.store, c.deps.gw.cas, c.req.signerCert) : undefined;
-  const base: EnrollmentRequest = { requestId: EnrollmentService.newRequestId(), protocol: "scep", requester: { kind: "scep", id: c.ep.cfg.name }, profile: c.ep.profile.name, csr: csr.der, lookupKey: key };
+  const base: EnrollmentRequest = {
+    requestId: EnrollmentService.newRequestId(), protocol: "scep", requester: { kind: "scep", id: c.ep.cfg.name }, profile: c.ep.profile.name, csr: csr.der, lookupKey: key,
+    ...(allowSha1CsrSignature ? { allowSha1CsrSignature } : {}),
+  };
   let request: EnrollmentRequest;
   if (c.req.messageType === MessageType.RenewalReq) {
     if (!c.ep.cfg.renewal) return fail("badRequest", "renewal is not offered on this endpoint");
@@ -88,7 +102,7 @@ async function enroll(c: Context): Promise<Answer> {
   try {
     return answerFrom(await c.deps.gw.enrollment.enroll(request));
   } catch (e) {
-    return fail("badRequest", toGatewayError(e).message);
+    return refused(e);
   }
 }
 
@@ -142,12 +156,13 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
   let req: PkiRequest;
   try {
     req = await openPkiMessage(der, {
-      raCerts: [ep.ra.certDer], rawRsaDecrypt: (_i, block) => ep.ra.rawRsaDecrypt(block), allowLegacy: ep.cfg.legacyAlgorithms, maxBytes: deps.gw.config.scep.maxMessageBytes,
+      raCerts: [ep.ra.certDer], rawRsaDecrypt: (_i, block) => ep.ra.rawRsaDecrypt(block), maxBytes: deps.gw.config.scep.maxMessageBytes,
+      allowLegacy: ep.algorithms.legacy, allowSingleDes: ep.algorithms.singleDes,
     });
   } catch (e) {
     if (!(e instanceof ScepFailure)) throw e;
     const p = e.partial;
-    audit("scep.request", { transactionId: p?.transactionId, decision: "FAILURE", failInfo: e.failInfo, reason: e.message });
+    audit("scep.request", { transactionId: p?.transactionId, digest: p?.digest, contentEncryption: p?.contentEncryption, decision: "FAILURE", failInfo: e.failInfo, reason: e.message });
     if (!p?.transactionId || !p.senderNonce) throw new GatewayError("RA_ERR_MALFORMED", e.message);
     return certRep(ep, { status: "FAILURE", failInfo: e.failInfo, transactionId: p.transactionId, recipientNonce: p.senderNonce, digest: p.digest ?? "sha256" });
   }
@@ -157,11 +172,13 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
     answer = await dispatch(c);
   } catch (e) {
     const err = toGatewayError(e);
-    answer = fail("badRequest", err.kind === "internal" ? "internal error" : err.message);
+    answer = err.kind === "internal" ? fail("badRequest", "internal error") : fail(failInfoOf(err), err.message);
     if (err.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId: req.transactionId }, "SCEP operation failed");
   }
   audit("scep.request", {
     messageType: TYPE_NAMES[req.messageType] ?? req.messageType, transactionId: req.transactionId, digest: req.digest, contentEncryption: req.contentEncryption,
+    // Flagged so a report can find every exchange that ran under 56-bit encryption.
+    ...(req.contentEncryption === "des-cbc" ? { singleDes: true } : {}),
     challengeKind: c.challengeKind, decision: answer.status,
     ...(answer.status === "FAILURE" ? { failInfo: answer.failInfo, reason: answer.reason } : { requestId: answer.note }),
   }, c.requester ? `${c.requester.kind}:${c.requester.id}` : undefined);

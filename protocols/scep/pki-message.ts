@@ -2,12 +2,13 @@ import { createDecipheriv, createHash, timingSafeEqual, verify } from "node:cryp
 import { checkDer, type DerLimits } from "../../src/asn1/der-limits.js";
 import { serialHex } from "../../src/ca/serial.js";
 import { certFacts, certIds, OID, type CertFacts } from "../../src/cms/der.js";
-import { CONTENT_CIPHERS, type ContentCipher } from "../../src/cms/envelope.js";
 import { unwrapPkcs1v15 } from "../../src/cms/pkcs1v15.js";
 import {
   children, CmsFormatError, content, identifies, need, oid, readContentInfo, readEnvelopedData, readKeyTrans, readSignedData,
   readSignerInfo, singleAttribute, tlv, whole, type SignedDataView, type SignerInfoView,
 } from "../../src/cms/read.js";
+import { desCbcDecrypt } from "./des.js";
+import { SCEP_CIPHERS, type ScepCipher } from "./envelope.js";
 import { readNonce, readPrintable, SCEP_OID, ScepFailure, type FailInfo, type ScepDigest, type ScepPartial } from "./scep-attrs.js";
 
 export { ScepFailure, type FailInfo, type ScepDigest, type ScepPartial } from "./scep-attrs.js";
@@ -19,6 +20,8 @@ export interface OpenOptions {
   rawRsaDecrypt: (raCertIndex: number, block: Uint8Array) => Promise<Uint8Array>;
   /** Accept SHA-1 digests and Triple-DES content encryption (old clients). */
   allowLegacy: boolean;
+  /** Accept single-DES content encryption (an endpoint's explicit opt-in; never implied by allowLegacy). */
+  allowSingleDes?: boolean;
   /** Size cap of the whole message; default 256 KiB. */
   maxBytes?: number;
 }
@@ -34,8 +37,8 @@ export interface PkiRequest {
   /** DER SubjectPublicKeyInfo of the signer's key. */
   signerSpki: Uint8Array;
   digest: ScepDigest;
-  /** The content cipher the client used (node name); the CertRep may answer with the same. */
-  contentEncryption: ContentCipher;
+  /** The content cipher the client used (node name); the CertRep answers with the same. */
+  contentEncryption: ScepCipher;
   /** Decrypted messageData: PKCS #10 (PKCSReq, RenewalReq), IssuerAndSubject (CertPoll), IssuerAndSerialNumber (GetCert, GetCRL). */
   content: Uint8Array;
 }
@@ -60,8 +63,8 @@ const SIGNATURES: Record<string, { keyType: "rsa" | "ec"; hash?: ScepDigest }> =
   [OID.ecdsaWithSha512]: { keyType: "ec", hash: "sha512" },
 };
 
-const CIPHERS = new Map(Object.entries(CONTENT_CIPHERS).map(([name, spec]) => [spec.oid as string, { name: name as ContentCipher, ...spec }]));
-const NAMED_REFUSALS: Record<string, string> = { [OID.md5]: "MD5", [OID.desCbc]: "single DES", [OID.rc2Cbc]: "RC2", [OID.rsaesOaep]: "RSAES-OAEP" };
+const CIPHERS = new Map(Object.entries(SCEP_CIPHERS).map(([name, spec]) => [spec.oid, { name: name as ScepCipher, ...spec }]));
+const NAMED_REFUSALS: Record<string, string> = { [OID.md5]: "MD5", [OID.rc2Cbc]: "RC2", [OID.rsaesOaep]: "RSAES-OAEP" };
 const named = (oid: string) => NAMED_REFUSALS[oid] ?? oid;
 
 /** RA certificates are the same objects on every request: parse them once. */
@@ -144,7 +147,7 @@ export async function openPkiMessage(der: Uint8Array, o: OpenOptions): Promise<P
   if (!scep.transactionId) throw fail("badRequest", "the transactionID attribute is missing or not a PrintableString");
   if (!scep.senderNonce) throw fail("badRequest", "the senderNonce attribute is missing or not a 16-byte OCTET STRING");
 
-  const messageData = await openEnvelope(eContent.bytes, o, limits, fail);
+  const messageData = await openEnvelope(eContent.bytes, o, limits, fail, partial);
   const signerSpki = new Uint8Array(signer.publicKey.export({ type: "spki", format: "der" }));
   return { messageType: scep.messageType, transactionId: scep.transactionId, senderNonce: scep.senderNonce, signerCert, signer, signerSpki, digest, ...messageData };
 }
@@ -180,8 +183,8 @@ function signedContent(der: Uint8Array, sd: SignedDataView, si: SignerInfoView):
 
 /** pkcsPKIEnvelope → messageData. Every cryptographic failure ends as the same badMessageCheck. */
 async function openEnvelope(
-  envelope: Uint8Array, o: OpenOptions, limits: DerLimits, fail: (f: FailInfo, m: string) => ScepFailure,
-): Promise<{ contentEncryption: ContentCipher; content: Uint8Array }> {
+  envelope: Uint8Array, o: OpenOptions, limits: DerLimits, fail: (f: FailInfo, m: string) => ScepFailure, partial: ScepPartial,
+): Promise<{ contentEncryption: ScepCipher; content: Uint8Array }> {
   derOk(envelope, limits, fail);
   const shape = <T>(what: () => T): T => {
     try {
@@ -205,6 +208,8 @@ async function openEnvelope(
   if (raIndex < 0) throw fail("badMessageCheck", BAD_MESSAGE_CHECK);
   if (ktri.keyEncryptionAlg.oid !== OID.rsaEncryption) throw fail("badAlg", `key transport ${named(ktri.keyEncryptionAlg.oid)} is not supported (rsaEncryption)`);
   const cipher = CIPHERS.get(env.contentEncryptionAlg.oid);
+  if (cipher) partial.contentEncryption = cipher.name;
+  if (cipher?.name === "des-cbc" && !o.allowSingleDes) throw fail("badAlg", "content encryption des-cbc (single DES) is not allowed on this endpoint");
   if (!cipher || (cipher.name === "des-ede3-cbc" && !o.allowLegacy)) throw fail("badAlg", `content encryption ${cipher?.name ?? named(env.contentEncryptionAlg.oid)} is not allowed`);
   const iv = shape(() => {
     const p = need(env.contentEncryptionAlg.params, 0x04, "the content cipher's IV");
@@ -220,8 +225,12 @@ async function openEnvelope(
   });
   let plain: Buffer;
   try {
-    const d = createDecipheriv(cipher.name, cek, iv);
-    plain = Buffer.concat([d.update(env.encryptedContent), d.final()]);
+    if (cipher.name === "des-cbc") {
+      plain = Buffer.from(desCbcDecrypt(cek, iv, env.encryptedContent));
+    } else {
+      const d = createDecipheriv(cipher.name, cek, iv);
+      plain = Buffer.concat([d.update(env.encryptedContent), d.final()]);
+    }
     // Every messageData is one DER SEQUENCE; with a wrong key, CBC padding passes 1 time in 256 and this catches it.
     checkDer(plain, limits);
     if (plain[0] !== 0x30) throw new Error("not a SEQUENCE");

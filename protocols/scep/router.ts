@@ -15,7 +15,8 @@ function caps(ep: ScepEndpoint): string {
   // last line of the list, from concluding that SHA-256 is unsupported.
   const list = ["POSTPKIOperation", "SHA-256", "SHA-384", "SHA-512", "AES", "SCEPStandard", "Renewal"];
   if (ep.nextCaCert) list.push("GetNextCACert");
-  if (ep.cfg.legacyAlgorithms) list.push("SHA-1", "DES3");
+  // Single DES is never offered: allowSingleDes only tolerates clients that use it whatever the list says.
+  if (ep.algorithms.legacy) list.push("SHA-1", "DES3");
   return list.join("\n");
 }
 

@@ -36,17 +36,32 @@ export interface ScepPartial {
   senderNonce?: Uint8Array;
   signerCert?: Uint8Array;
   digest?: ScepDigest;
+  /** The content cipher the envelope names (node name), when it is one the RA knows; for the audit trail. */
+  contentEncryption?: string;
 }
 
 /**
  * A request the RA answers with CertRep FAILURE and this failInfo. A GatewayError too (badAlg →
- * RA_ERR_NOT_SUPPORTED, badCertId → RA_ERR_NOT_FOUND, otherwise RA_ERR_MALFORMED), so generic handlers keep
- * the message instead of calling it internal.
+ * RA_ERR_ALGORITHM_NOT_ALLOWED, badCertId → RA_ERR_NOT_FOUND, otherwise RA_ERR_MALFORMED), so generic handlers
+ * keep the message instead of calling it internal.
  */
 export class ScepFailure extends GatewayError {
   constructor(readonly failInfo: FailInfo, message: string, readonly partial?: ScepPartial) {
-    super(failInfo === "badAlg" ? "RA_ERR_NOT_SUPPORTED" : failInfo === "badCertId" ? "RA_ERR_NOT_FOUND" : "RA_ERR_MALFORMED", message);
+    super(failInfo === "badAlg" ? "RA_ERR_ALGORITHM_NOT_ALLOWED" : failInfo === "badCertId" ? "RA_ERR_NOT_FOUND" : "RA_ERR_MALFORMED", message);
     this.name = "ScepFailure";
+  }
+}
+
+/**
+ * The failInfo of any refusal (§3.2.1.4): a ScepFailure keeps its own; an algorithm refused anywhere (message
+ * digest, signature, content cipher, the CSR's own signature) is badAlg; anything else is badRequest.
+ */
+export function failInfoOf(e: GatewayError): FailInfo {
+  if (e instanceof ScepFailure) return e.failInfo;
+  switch (e.code) {
+    case "RA_ERR_ALGORITHM_NOT_ALLOWED":
+    case "RA_ERR_WEAK_SIGNATURE_ALG": return "badAlg";
+    default: return "badRequest";
   }
 }
 

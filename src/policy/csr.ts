@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { verify, type KeyObject } from "node:crypto";
 import { importSpki } from "../asn1/spki-import.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Extensions, SubjectAlternativeName, id_ce_subjectAltName, id_ce_basicConstraints, BasicConstraints } from "@peculiar/asn1-x509";
@@ -26,7 +26,24 @@ export interface ParsedCsr {
   requestedExtensions: string[];
   requestsCa: boolean;
   challengePassword?: string;
+  /** Signed with SHA-1: accepted only under {@link CsrOptions.allowSha1Signature}. */
+  sha1Signature: boolean;
 }
+
+export interface CsrOptions {
+  /**
+   * Accept a SHA-1 signature (sha1WithRSAEncryption, ecdsa-with-SHA1). Only a SCEP endpoint with
+   * legacyAlgorithms asks for this, for devices that cannot sign otherwise; MD2/MD4/MD5 stay refused.
+   */
+  allowSha1Signature?: boolean;
+}
+
+/** SHA-1 signature algorithms and the key type each needs. */
+const SHA1_SIGNATURES: Record<string, "rsa" | "ec"> = {
+  "1.2.840.113549.1.1.5": "rsa", // sha1WithRSAEncryption
+  "1.3.14.3.2.29": "rsa", // sha1WithRSA (OIW)
+  "1.2.840.10045.4.1": "ec", // ecdsa-with-SHA1
+};
 
 const EXTENSION_REQUEST_DER = Buffer.from(oidDer(EXTENSION_REQUEST));
 const CHALLENGE_PASSWORD_DER = Buffer.from(oidDer(CHALLENGE_PASSWORD));
@@ -51,19 +68,20 @@ function content(der: Uint8Array, span: [number, number]): Uint8Array {
  * (checkDer), the structure walked by hand (the hot path of every enrollment), signature
  * algorithm allow-list, self-signature over the exact bytes sent.
  */
-export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024): ParsedCsr {
+export function parseCsr(der: Uint8Array, maxBytes = 16 * 1024, o: CsrOptions = {}): ParsedCsr {
   // A front-end that already parsed these very bytes (to check a binding or a bound subject) and the
-  // policy layer share one parse: signature verification is the costly part.
+  // policy layer share one parse: signature verification is the costly part. A SHA-1 parse is reused only
+  // by a caller that accepts SHA-1 too; any other caller parses again and is refused.
   const known = parsedOnce.get(der);
-  if (known && der.length <= maxBytes) return known;
-  const parsed = parseCsrUncached(der, maxBytes);
+  if (known && der.length <= maxBytes && (!known.sha1Signature || o.allowSha1Signature)) return known;
+  const parsed = parseCsrUncached(der, maxBytes, o.allowSha1Signature === true);
   parsedOnce.set(der, parsed);
   return parsed;
 }
 
 const parsedOnce = new WeakMap<Uint8Array, ParsedCsr>();
 
-function parseCsrUncached(der: Uint8Array, maxBytes: number): ParsedCsr {
+function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean): ParsedCsr {
   checkDer(der, { maxBytes, maxDepth: 24, maxNodes: 4000 });
   const top = children(der, [0, der.length], 0x30, "CertificationRequest");
   if (top.length !== 3) throw malformed("it must have exactly info, algorithm and signature");
@@ -74,11 +92,12 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number): ParsedCsr {
   } catch (e) {
     throw new GatewayError("RA_ERR_MALFORMED", "CSR signature algorithm is not an AlgorithmIdentifier", { cause: (e as Error).message });
   }
-  if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm)) {
+  const sha1KeyType = allowSha1 ? SHA1_SIGNATURES[sigAlg.algorithm] : undefined;
+  if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm) && !sha1KeyType) {
     throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} (MD5/SHA-1) is not accepted`);
   }
-  const params = verifyParamsFor(sigAlg);
-  if (!params) throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} is not supported`);
+  const params = sha1KeyType ? undefined : verifyParamsFor(sigAlg);
+  if (!params && !sha1KeyType) throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} is not supported`);
   if (der[sigSpan[0]] !== 0x03) throw malformed("signature is not a BIT STRING");
   const sigBits = content(der, sigSpan);
   if (sigBits.length < 2 || sigBits[0] !== 0) throw malformed("signature BIT STRING has unused bits");
@@ -98,7 +117,9 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number): ParsedCsr {
     throw new GatewayError("RA_ERR_KEY_WEAK", "CSR public key is not usable (unknown type or explicit curve parameters)");
   }
   // The signature covers the exact bytes of certificationRequestInfo as sent.
-  if (!verifySignature(publicKey, params, der.subarray(infoSpan[0], infoSpan[1]), sigBits.subarray(1))) {
+  const signed = der.subarray(infoSpan[0], infoSpan[1]);
+  const verified = params ? verifySignature(publicKey, params, signed, sigBits.subarray(1)) : sha1Verify(publicKey, sha1KeyType!, signed, sigBits.subarray(1));
+  if (!verified) {
     throw new GatewayError("RA_ERR_BAD_CSR_SIGNATURE", "CSR signature does not verify");
   }
 
@@ -130,8 +151,13 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number): ParsedCsr {
       }
       for (const ext of exts) {
         requestedExtensions.push(ext.extnID);
-        if (ext.extnID === id_ce_subjectAltName) sans = generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
-        if (ext.extnID === id_ce_basicConstraints) requestsCa = AsnConvert.parse(ext.extnValue, BasicConstraints).cA;
+        // extnValue is client bytes: a SAN or basicConstraints that does not decode is a malformed CSR, not an internal error.
+        try {
+          if (ext.extnID === id_ce_subjectAltName) sans = generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
+          if (ext.extnID === id_ce_basicConstraints) requestsCa = AsnConvert.parse(ext.extnValue, BasicConstraints).cA;
+        } catch (e) {
+          throw new GatewayError("RA_ERR_MALFORMED", `CSR extension ${ext.extnID} does not decode`, { cause: (e as Error).message });
+        }
       }
     } else if (oidBytes.equals(CHALLENGE_PASSWORD_DER)) {
       challengePassword = directoryStringValue(der.subarray(values[0][0], values[0][1]));
@@ -139,12 +165,27 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number): ParsedCsr {
   }
   const subjectDer = der.subarray(subjectSpan[0], subjectSpan[1]);
   return {
-    der, spki, publicKey, commonName: cn, sans, requestedExtensions, requestsCa, challengePassword,
+    der, spki, publicKey, commonName: cn, sans, requestedExtensions, requestsCa, challengePassword, sha1Signature: sha1KeyType !== undefined,
     // Formatting the DN is comparatively costly and rarely needed: on demand.
     get subject() {
-      return nameToString(subjectDer);
+      // The walk above checks the RDN shape only; a bad OID or value inside still fails here, as the client's fault.
+      try {
+        return nameToString(subjectDer);
+      } catch (e) {
+        throw new GatewayError("RA_ERR_MALFORMED", "CSR subject is not a valid Name", { cause: (e as Error).message });
+      }
     },
   };
+}
+
+/** A SHA-1 signature, with the key type the algorithm names (an RSA algorithm never verifies with an EC key). */
+function sha1Verify(key: KeyObject, keyType: "rsa" | "ec", data: Uint8Array, signature: Uint8Array): boolean {
+  if (key.asymmetricKeyType !== keyType) return false;
+  try {
+    return verify("sha1", data, key, signature);
+  } catch {
+    return false;
+  }
 }
 
 /** Decodes a DirectoryString (UTF8/Printable/IA5/T61/BMP) to text. */

@@ -75,7 +75,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
   let sans: SanSet & { other?: number };
   let csrCn: string | undefined;
   if (req.csr) {
-    csr = parseCsr(req.csr);
+    csr = parseCsr(req.csr, undefined, { allowSha1Signature: req.allowSha1CsrSignature === true });
     publicKey = csr.publicKey;
     sans = csr.sans;
     csrCn = csr.commonName;

@@ -27,7 +27,7 @@ export function requestSummary(payload: string): { subject?: string; names: stri
   }
   try {
     if (req.csr) {
-      const csr = parseCsr(req.csr);
+      const csr = parseCsr(req.csr, undefined, { allowSha1Signature: req.allowSha1CsrSignature === true });
       return { subject: csr.subject, names: sanList(csr.sans), key: keyText(describeKey(csr.publicKey)) };
     }
     if (req.certTemplate) return { subject: req.certTemplate.commonName, names: sanList(req.certTemplate.sans), key: keyText(describeKey(importSpki(req.certTemplate.spki))) };

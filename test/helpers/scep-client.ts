@@ -1,4 +1,4 @@
-import { constants, createDecipheriv, createHash, privateDecrypt, publicEncrypt, randomBytes, sign, verify, type KeyObject } from "node:crypto";
+import { constants, createCipheriv, createDecipheriv, createHash, privateDecrypt, publicEncrypt, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { derSequence, derTlv } from "../../src/asn1/der-encode.js";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { oidDer } from "../../src/asn1/der-values.js";
@@ -15,7 +15,10 @@ import { FAIL_INFO, octetAttr, PKI_STATUS, printableAttr, SCEP_OID, type FailInf
  * and a CertRep reader that checks the RA signature and opens the envelope.
  */
 
-/** Ciphers a test may ask for; des-cbc and rc2-cbc (which node cannot run) get random ciphertext: the RA must refuse them unread. */
+/**
+ * Ciphers a test may ask for. des-cbc is real single DES (as Triple DES with K|K|K: OpenSSL 3's default provider has no
+ * des-cbc); rc2-cbc, which node cannot run, gets random ciphertext: the RA must refuse it unread.
+ */
 export type RequestCipher = ContentCipher | "des-cbc" | "rc2-cbc";
 
 export interface PkiMessageInput {
@@ -58,11 +61,20 @@ export function buildPkiMessage(o: PkiMessageInput): Uint8Array {
 export function pkcsPkiEnvelope(messageData: Uint8Array, recipientCert: Uint8Array, cipher: string): Uint8Array {
   const recipient = certFacts(recipientCert, "the RA certificate");
   if (cipher in CONTENT_CIPHERS) return envelopedData({ content: messageData, contentType: OID.data, recipient, cipher: cipher as ContentCipher, rsaKeyTransport: "pkcs1-v1_5" });
-  const refused = { "des-cbc": { oid: OID.desCbc, keyLength: 8 }, "rc2-cbc": { oid: OID.rc2Cbc, keyLength: 16 } }[cipher];
-  if (!refused) throw new Error(`unknown cipher ${cipher}`);
-  const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, randomBytes(refused.keyLength));
+  const other = { "des-cbc": { oid: OID.desCbc, keyLength: 8 }, "rc2-cbc": { oid: OID.rc2Cbc, keyLength: 16 } }[cipher];
+  if (!other) throw new Error(`unknown cipher ${cipher}`);
+  const cek = randomBytes(other.keyLength);
+  const iv = randomBytes(8);
+  let encrypted: Buffer;
+  if (cipher === "des-cbc") {
+    const c = createCipheriv("des-ede3-cbc", Buffer.concat([cek, cek, cek]), iv);
+    encrypted = Buffer.concat([c.update(messageData), c.final()]);
+  } else {
+    encrypted = randomBytes(messageData.length + 8 - (messageData.length % 8));
+  }
+  const encryptedKey = publicEncrypt({ key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING }, cek);
   const ktri = derSequence(smallInteger(0), recipient.issuerAndSerial, algId(OID.rsaEncryption, DER_NULL), octetString(encryptedKey));
-  const eci = derSequence(oidDer(OID.data), algId(refused.oid, octetString(randomBytes(8))), derTlv(0x80, randomBytes(messageData.length + 8 - (messageData.length % 8))));
+  const eci = derSequence(oidDer(OID.data), algId(other.oid, octetString(iv)), derTlv(0x80, encrypted));
   return contentInfo(OID.envelopedData, derSequence(smallInteger(0), derSetOf([ktri]), eci));
 }
 
@@ -85,9 +97,10 @@ const HASHES: Record<string, CmsHash> = { [OID.sha1]: "sha1", [OID.sha256]: "sha
 /**
  * `signer`: the RA certificate already parsed (benchmarks parse it once per server). `legacyPeer`: also read what
  * micromdm's scepserver 2.1.0 answers (go.mozilla.org/pkcs7): single DES-CBC envelopes, a signer certificate
- * not among `certificates`, and an empty id-data eContent on FAILURE and PENDING.
+ * not among `certificates`, and an empty id-data eContent on FAILURE and PENDING. `singleDes`: read a single-DES
+ * envelope (what the gateway answers a single-DES request with on an endpoint with allowSingleDes).
  */
-export function openCertRep(der: Uint8Array, o: { recipientKey: KeyObject; raCert: Uint8Array; signer?: CertFacts; legacyPeer?: boolean }): CertRepRead {
+export function openCertRep(der: Uint8Array, o: { recipientKey: KeyObject; raCert: Uint8Array; signer?: CertFacts; legacyPeer?: boolean; singleDes?: boolean }): CertRepRead {
   checkDer(der, { maxBytes: 1 << 20, maxDepth: 32, maxNodes: 50_000 });
   const ci = readContentInfo(der);
   if (ci.type !== OID.signedData) throw new Error("a CertRep is a SignedData");
@@ -126,7 +139,7 @@ export function openCertRep(der: Uint8Array, o: { recipientKey: KeyObject; raCer
     return rep;
   }
   if (!sd.eContent) throw new Error("a SUCCESS CertRep carries the pkcsPKIEnvelope");
-  const opened = openEnvelope(Uint8Array.from(sd.eContent), o.recipientKey, o.legacyPeer === true);
+  const opened = openEnvelope(Uint8Array.from(sd.eContent), o.recipientKey, o.legacyPeer === true || o.singleDes === true);
   const inner = readContentInfo(opened.content);
   if (inner.type !== OID.signedData) throw new Error("the envelope holds no SignedData");
   const degenerate = readSignedData(opened.content, inner.content);

@@ -15,7 +15,7 @@ let env: ScepEnv;
 const raCerts = new Map<string, Uint8Array>();
 beforeAll(async () => {
   env = await scepEnv();
-  for (const p of ["/scep", "/scep/legacy", "/scep/approve", "/scep/mdm"]) raCerts.set(p, (await raOf(p))[0]);
+  for (const p of ["/scep", "/scep/legacy", "/scep/approve", "/scep/mdm", "/scep/des"]) raCerts.set(p, (await raOf(p))[0]);
 });
 afterAll(async () => {
   await env?.close();
@@ -38,12 +38,19 @@ interface Client {
   signerCert: Uint8Array;
 }
 
-/** An RSA key, a CSR with a challenge, and the self-signed certificate that signs the SCEP message. */
-function client(name: string, o: { subject?: string; challenge?: string; sans?: string; key?: string } = {}): Client {
+/** An RSA key, a CSR with a challenge (signed with SHA-256, or SHA-1 when asked), and the self-signed certificate that signs the SCEP message. */
+function client(name: string, o: { subject?: string; challenge?: string; sans?: string; key?: string; csrSha1?: boolean } = {}): Client {
   const csr = makeCsr(env.dir, name, { subject: o.subject ?? `/CN=${name}.example.com`, sans: o.sans, key: o.key, keyKind: "rsa-2048", challengePassword: o.challenge });
   const self = join(env.dir, `${name}-self.pem`);
   openssl(["req", "-x509", "-new", "-key", csr.key, "-subj", `/CN=${name}-scep-signer`, "-days", "1", "-out", self]);
-  return { key: csr.key, csrDer: new Uint8Array(Buffer.from(readFileSync(csr.body, "utf8").replace(/\s+/g, ""), "base64")), signerCert: new Uint8Array(new X509Certificate(readFileSync(self)).raw) };
+  let csrDer = new Uint8Array(Buffer.from(readFileSync(csr.body, "utf8").replace(/\s+/g, ""), "base64"));
+  if (o.csrSha1) {
+    // The same request (makeCsr's config) signed with SHA-1, as old devices and `pki --digest sha1` send it.
+    const out = join(env.dir, `${name}-sha1.csr.der`);
+    openssl(["req", "-new", "-sha1", "-config", join(env.dir, `${name}.cnf`), "-key", csr.key, "-outform", "DER", "-out", out]);
+    csrDer = new Uint8Array(readFileSync(out));
+  }
+  return { key: csr.key, csrDer, signerCert: new Uint8Array(new X509Certificate(readFileSync(self)).raw) };
 }
 
 interface Sent {
@@ -69,7 +76,7 @@ async function send(c: Client, o: { messageType?: number; content?: Uint8Array; 
   const body = new Uint8Array(await res.arrayBuffer());
   if (res.status !== 200) return { transactionId, senderNonce, status: res.status, rep: undefined as unknown as Sent["rep"] };
   expect(res.headers.get("content-type")).toBe("application/x-pki-message");
-  return { transactionId, senderNonce, status: res.status, rep: openCertRep(body, { recipientKey: createPrivateKey(readFileSync(signer.key)), raCert }) };
+  return { transactionId, senderNonce, status: res.status, rep: openCertRep(body, { recipientKey: createPrivateKey(readFileSync(signer.key)), raCert, singleDes: o.contentEncryption === "des-cbc" }) };
 }
 
 async function verified(cert: Uint8Array, name: string): Promise<X509Certificate> {
@@ -257,5 +264,58 @@ describe("SCEP approvals and dynamic challenges", () => {
     expect((await send(client("n1", { challenge: m![1] }))).rep.status).toBe("SUCCESS");
     const denied = await new Promise<string>((resolve) => execFile("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", env.rootPem, `https://localhost:${env.servers.httpsPort}/certsrv/mscep_admin/`], (_e, out) => resolve(out)));
     expect(denied).toBe("401");
+  });
+});
+
+describe("SCEP legacy algorithms and single DES", () => {
+  const used = (challenge: string) => env.secrets.findBySecret(challenge, "scep")?.usedAt;
+  const eventOf = (r: Sent) => scepEvents().find((e) => e.data.transactionId === r.transactionId)!;
+
+  it("GetCACaps of an allowSingleDes endpoint lists SHA-1 and DES3, never DES", async () => {
+    const caps = (await (await fetch(`${env.http}/scep/des?operation=GetCACaps`)).text()).split("\n");
+    expect(caps).toContain("SHA-1");
+    expect(caps).toContain("DES3");
+    expect(caps).not.toContain("DES");
+  });
+
+  it("a CSR signed with SHA-1 is badAlg where legacyAlgorithms is off (challenge unused) and issues where it is on", async () => {
+    const challenge = env.challenge();
+    const c = client("sha1csr", { challenge, csrSha1: true });
+    expect(openssl(["req", "-inform", "DER", "-in", join(env.dir, "sha1csr-sha1.csr.der"), "-noout", "-text"])).toMatch(/Signature Algorithm: sha1WithRSAEncryption/);
+    const refused = await send(c);
+    expect(refused.rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg" });
+    expect(String(eventOf(refused).data.reason)).toMatch(/CSR signature algorithm .*SHA-1.* is not accepted/);
+    expect(used(challenge)).toBeUndefined();
+
+    const ok = await send(c, { path: "/scep/legacy" });
+    expect(ok.rep.status).toBe("SUCCESS");
+    await verified(ok.rep.certs[0], "sha1csr");
+    expect(used(challenge)).toBeDefined();
+  });
+
+  it("single DES on the allowSingleDes endpoint with a one-time challenge: SUCCESS, a DES reply signed with SHA-1, audited as single DES", async () => {
+    const challenge = env.challenge();
+    const r = await send(client("des1", { challenge }), { path: "/scep/des", contentEncryption: "des-cbc", digest: "sha1" });
+    expect(r.rep).toMatchObject({ status: "SUCCESS", digest: "sha1", contentEncryption: "des-cbc" });
+    await verified(r.rep.certs[0], "des1");
+    expect(eventOf(r).data).toMatchObject({ endpoint: "des", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-cbc", singleDes: true });
+    // AES on the same endpoint is not flagged.
+    const aes = await send(client("des2", { challenge: env.challenge() }), { path: "/scep/des" });
+    expect(aes.rep).toMatchObject({ status: "SUCCESS", contentEncryption: "aes-256-cbc" });
+    expect(eventOf(aes).data.singleDes).toBeUndefined();
+  });
+
+  it("single DES without the opt-in is badAlg and leaves the one-time challenge usable, which then enrolls on the allowSingleDes endpoint", async () => {
+    const challenge = env.challenge();
+    const c = client("des3", { challenge });
+    for (const path of ["/scep", "/scep/legacy"]) {
+      const r = await send(c, { path, contentEncryption: "des-cbc", digest: "sha1" });
+      expect(r.rep, path).toMatchObject({ status: "FAILURE", failInfo: "badAlg" });
+      expect(eventOf(r).data).toMatchObject({ decision: "FAILURE", failInfo: "badAlg" });
+      expect(used(challenge), path).toBeUndefined();
+    }
+    const ok = await send(c, { path: "/scep/des", contentEncryption: "des-cbc", digest: "sha1" });
+    expect(ok.rep.status).toBe("SUCCESS");
+    expect(used(challenge)).toBeDefined();
   });
 });

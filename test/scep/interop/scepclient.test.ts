@@ -1,10 +1,11 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { normalizeSerial } from "../../../src/ca/serial.js";
 import { fixture } from "../../helpers/fixture.js";
 import { tempDir } from "../../helpers/openssl.js";
 import { scepEnv } from "../setup.js";
-import { auditMark, output, raCertOf, scepAudit, scepclient, sha256Fingerprint } from "./clients.js";
+import { auditMark, output, raCertOf, scepAudit, scepclient, sha256Fingerprint, verifyCert } from "./clients.js";
 
 // micromdm's scepclient (Debian package scep 2.1.0) as a SCEP client of the gateway.
 //
@@ -15,7 +16,8 @@ import { auditMark, output, raCertOf, scepAudit, scepclient, sha256Fingerprint }
 //    the DER) selects one; for an EC certificate (our CAs) Go's pkcs7.Encrypt panics. So the RA
 //    certificate's fingerprint is always given.
 //  - It signs with SHA-1 (sha1WithRSAEncryption) and encrypts with single DES-CBC (go.mozilla.org/pkcs7
-//    defaults), whatever GetCACaps says. SHA-1 is accepted on the `legacy` endpoint only.
+//    defaults), whatever GetCACaps says. It can enroll only where allowSingleDes is on (the `des` endpoint,
+//    one-time challenges only); SHA-1 alone (`legacy`) is not enough.
 //  - It makes an RSA-2048 key at -private-key and keeps `csr.pem` (with the challenge in it) and
 //    `self.pem` next to it, reusing them on the next run: every run here gets its own directory.
 //  - If -certificate exists it sends a RenewalReq; otherwise a PKCSReq, and writes the issued
@@ -39,9 +41,32 @@ async function enroll(url: string, name: string, o: { challenge?: string; cn: st
 }
 
 describe("micromdm scepclient", () => {
-  // scepclient 2.1.0 cannot enroll with this gateway: it always encrypts with single DES, which the
-  // gateway never accepts (not even on a legacyAlgorithms endpoint, where SHA-1 and 3DES are allowed).
-  it("is refused with badAlg even where legacy algorithms are on (single DES), audited, challenge left unused", async () => {
+  it("enrolls with a one-time challenge where allowSingleDes is on: SHA-1 and single DES, a DES reply it reads, the use audited", async () => {
+    const e = await env();
+    const challenge = e.challenge();
+    const mark = auditMark(e);
+    const { r, certPath } = await enroll(`${e.http}/scep/des`, "des-ok", { challenge, cn: "mdm2.example.com" });
+    expect(r.code, output(r)).toBe(0);
+    const { cert, verify, ok } = await verifyCert(e, readFileSync(certPath), "mdm2");
+    expect(ok, verify).toBe(true);
+    expect(cert.subject).toContain("CN=mdm2.example.com");
+    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    expect(rec).toMatchObject({ protocol: "scep", profile: "device" });
+
+    const events = scepAudit(e, mark);
+    expect(events.length, JSON.stringify(events)).toBe(1);
+    expect(events[0].data).toMatchObject({
+      endpoint: "des", messageType: "PKCSReq", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-cbc", singleDes: true,
+    });
+    for (const ev of e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
+    // The challenge was used up by this enrollment.
+    expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeDefined();
+    const again = await enroll(`${e.http}/scep/des`, "des-again", { challenge, cn: "mdm2b.example.com" });
+    expect(again.r.code, output(again.r)).not.toBe(0);
+    expect(again.r.stdout.toString()).toMatch(/PKCSReq \(19\) request failed, failInfo: badRequest \(2\)/);
+  }, TIMEOUT);
+
+  it("is refused with badAlg where only legacyAlgorithms is on (single DES), and the unused challenge then enrolls on the allowSingleDes endpoint", async () => {
     const e = await env();
     const challenge = e.challenge();
     const mark = auditMark(e);
@@ -51,10 +76,16 @@ describe("micromdm scepclient", () => {
     expect(existsSync(certPath)).toBe(false);
     const events = scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
-    expect(events[0].data).toMatchObject({ endpoint: "legacy", decision: "FAILURE", failInfo: "badAlg" });
+    expect(events[0].data).toMatchObject({ endpoint: "legacy", decision: "FAILURE", failInfo: "badAlg", contentEncryption: "des-cbc" });
     expect(String(events[0].data.reason)).toContain("single DES");
     for (const ev of e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
     expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeUndefined();
+
+    // Not consumed: the same challenge still enrolls the device where single DES is allowed.
+    const ok = await enroll(`${e.http}/scep/des`, "des-after", { challenge, cn: "mdm1.example.com" });
+    expect(ok.r.code, output(ok.r)).toBe(0);
+    const { verify, ok: verified } = await verifyCert(e, readFileSync(ok.certPath), "mdm1");
+    expect(verified, verify).toBe(true);
   }, TIMEOUT);
 
   it("is refused with badAlg on the default endpoint (SHA-1), audited, and the one-time challenge stays unused", async () => {

@@ -4,7 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../../src/ca/serial.js";
 import { fixture } from "../../helpers/fixture.js";
-import { tempDir } from "../../helpers/openssl.js";
+import { opensslAsync, tempDir } from "../../helpers/openssl.js";
 import { scepEnv, type ScepEnv } from "../setup.js";
 import { adminApi, auditMark, output, pki, pkiRsaKey, pkiScepCa, scepAudit, verifyCert, waitForPendingApproval, type RunResult, type ScepCaFiles } from "./clients.js";
 
@@ -12,8 +12,9 @@ import { adminApi, auditMark, output, pki, pkiRsaKey, pkiScepCa, scepAudit, veri
 // fetches the RA and CA certificates (GetCACert), --scep enrolls an RSA key with a challenge
 // (PKCSReq), renews with the old certificate and key (RenewalReq), and polls a pending request
 // (CertPoll) until an administrator approves it. pki speaks HTTP through its curl plugin and
-// appends `?operation=...` to --url itself. It reads GetCACaps and refuses, before sending anything,
-// a digest or cipher the capabilities do not offer (with --debug 2 it logs what it chose).
+// appends `?operation=...` to --url itself. It reads GetCACaps (with --debug 2 it logs what it chose),
+// but sends an explicit --digest sha1 / --cipher des3 even where the list lacks them: the gateway refuses.
+// The PKCS#10 it sends is signed with the --digest too.
 
 const env = fixture(() => scepEnv());
 
@@ -32,11 +33,11 @@ function ca(url: string): Promise<ScepCaFiles> {
 }
 
 /** The pki --scep arguments every enrollment here shares: the RA encrypts and signs, the CA chain makes the answer trusted. */
-function scepArgs(url: string, c: ScepCaFiles, key: string, dn: string, sans: string[]): string[] {
+function scepArgs(url: string, c: ScepCaFiles, key: string, dn: string, sans: string[], alg = { cipher: "aes", digest: "sha256" }): string[] {
   return [
     "--scep", "--url", url, "--in", key, "--dn", dn, ...sans.flatMap((s) => ["--san", s]),
     "--cacert-enc", c.ra, "--cacert-sig", c.ra, "--cacert", c.root, "--cacert", c.issuing,
-    "--cipher", "aes", "--digest", "sha256", "--debug", "2",
+    "--cipher", alg.cipher, "--digest", alg.digest, "--debug", "2",
   ];
 }
 
@@ -130,6 +131,54 @@ describe("strongSwan pki --scep", () => {
 
     const events = scepAudit(e, mark);
     expect(events.map((ev) => ev.data), JSON.stringify(events)).toEqual([expect.objectContaining({ messageType: "RenewalReq", decision: "SUCCESS" })]);
+  }, TIMEOUT);
+});
+
+describe("strongSwan pki --scep with legacy algorithms", () => {
+  it("enrolls with --cipher des3 --digest sha1 on a legacyAlgorithms endpoint: SHA-1 message and CSR signatures, 3DES", async () => {
+    const e = await env();
+    const url = `${e.http}/scep/legacy`;
+    const c = await ca(url);
+    const key = await pkiRsaKey(work, "sw-legacy");
+    const challenge = e.challenge();
+    const mark = auditMark(e);
+    const r = await pki([...scepArgs(url, c, key, "CN=sw-legacy.example.com", ["sw-legacy.example.com"], { cipher: "des3", digest: "sha1" }), "--password", challenge]);
+    expect(r.code, output(r)).toBe(0);
+    expect(r.log).toContain("sha1 digest and 3DES_CBC encryption algorithm supported by CA");
+    expect(r.log).toContain("Issued certificate is trusted");
+    const { cert, verify, ok } = await verifyCert(e, r.stdout, "sw-legacy");
+    expect(ok, verify).toBe(true);
+    expect(cert.subjectAltName).toBe("DNS:sw-legacy.example.com");
+    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    expect(rec).toMatchObject({ protocol: "scep", profile: "device" });
+    // The CSR pki sent is signed with SHA-1 (the core accepted it for this endpoint only).
+    const stored = e.t.gw.store.getRequest(rec.requestId)!;
+    const csrDer = Buffer.from(JSON.parse(stored.payload).csr as string, "base64");
+    const csrFile = join(work, "sw-legacy.csr.der");
+    writeFileSync(csrFile, csrDer);
+    expect((await opensslAsync(["req", "-inform", "DER", "-in", csrFile, "-noout", "-text"])).out).toMatch(/Signature Algorithm: sha1WithRSAEncryption/);
+
+    const events = scepAudit(e, mark);
+    expect(events.length, JSON.stringify(events)).toBe(1);
+    expect(events[0].data).toMatchObject({ endpoint: "legacy", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-ede3-cbc" });
+    expect(events[0].data.singleDes).toBeUndefined();
+  }, TIMEOUT);
+
+  it("the same request on an endpoint without legacyAlgorithms is answered badAlg, and its one-time challenge stays unused", async () => {
+    const e = await env();
+    const url = `${e.http}/scep`;
+    const c = await ca(url);
+    const key = await pkiRsaKey(work, "sw-modern");
+    const challenge = e.challenge();
+    const mark = auditMark(e);
+    const r = await pki([...scepArgs(url, c, key, "CN=sw-modern.example.com", ["sw-modern.example.com"], { cipher: "des3", digest: "sha1" }), "--password", challenge]);
+    expect(r.code, output(r)).not.toBe(0);
+    expect(r.log).toMatch(/pkiStatus:\s+FAILURE/);
+    expect(r.log).toMatch(/failInfo:\s+badAlg/);
+    const events = scepAudit(e, mark);
+    expect(events.length, JSON.stringify(events)).toBe(1);
+    expect(events[0].data).toMatchObject({ endpoint: "default", decision: "FAILURE", failInfo: "badAlg", reason: expect.stringContaining("sha1") });
+    expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeUndefined();
   }, TIMEOUT);
 });
 
