@@ -23,20 +23,46 @@ const labelSchema = z
   .strict();
 export type CmpLabelConfig = z.infer<typeof labelSchema>;
 
+const macDerivationSchema = z
+  .object({
+    threads: z.number().int().min(1).max(16).optional(),
+    maxQueued: z.number().int().min(0).max(1024).default(32),
+  })
+  .strict();
+
+const macFailuresSchema = z
+  .object({
+    /** 0 turns a limit off. */
+    perKid: z.number().int().min(0).max(1000).default(5),
+    perAddress: z.number().int().min(0).max(100_000).default(20),
+    windowSeconds: z.number().int().min(10).max(86_400).default(300),
+    /** Senders remembered per scope (least recently seen forgotten first). */
+    maxTracked: z.number().int().min(100).max(1_000_000).default(10_000),
+  })
+  .strict();
+
 export const cmpConfigSchema = z
   .object({
     enabled: z.boolean().default(true),
     defaultLabel: z.string().default("default"),
     labels: z.array(labelSchema).min(1).default([labelSchema.parse({ name: "default", profile: "device" })]),
     maxMessageBytes: z.number().int().min(4096).max(4 * 1024 * 1024).default(256 * 1024),
-    /** Caps checked before any key derivation for MAC protection (PasswordBasedMac, PBMAC1). */
-    maxIterations: z.number().int().min(1000).max(10_000_000).default(100_000),
+    /**
+     * Caps checked before any key derivation for MAC protection (PasswordBasedMac, PBMAC1). Every message
+     * costs a derivation at the sender's count: `openssl cmp` sends 500, so 10 000 leaves room for stronger
+     * clients while a hostile message costs about a tenth of what 100 000 (the most allowed) would.
+     */
+    maxIterations: z.number().int().min(1000).max(100_000).default(10_000),
     maxSaltBytes: z.number().int().min(8).max(1024).default(64),
     /**
      * Accept HMAC-SHA1 as the PasswordBasedMac mac (the owf is never SHA-1): it is `openssl cmp -secret`'s
      * default, and HMAC-SHA1 is still a sound MAC. Set false to require -mac hmacWithSHA256.
      */
     allowHmacSha1: z.boolean().default(true),
+    /** MAC key derivation off the event loop: running at once (default min(2, cores)) and waiting; beyond, systemUnavail. */
+    macDerivation: macDerivationSchema.default(macDerivationSchema.parse({})),
+    /** Failed MACs per senderKID and per source address within a window, after which MAC messages are refused without deriving. */
+    macFailures: macFailuresSchema.default(macFailuresSchema.parse({})),
     /** A certificate not confirmed (certConf) within this time is revoked when `revokeUnconfirmed`. */
     confirmWaitSeconds: z.number().int().min(5).max(86_400).default(300),
     revokeUnconfirmed: z.boolean().default(true),

@@ -6,6 +6,9 @@ import type { CertificateRecord } from "../../src/store/types.js";
 import type { PKIBody, PKIHeader } from "./asn1/message.js";
 import type { DecodedMessage } from "./codec.js";
 import type { CmpLabel } from "./label.js";
+import type { MacKeyPool } from "./mac-pool.js";
+import type { MacThrottle } from "./mac-throttle.js";
+import type { CmpMetrics } from "./metrics.js";
 import type { Protection, TransactionTable } from "./transactions.js";
 
 export interface CmpDeps {
@@ -16,6 +19,8 @@ export interface CmpDeps {
   responder: ResponderKey;
   /** The responder certificate's subject (DER): the sender of every answer. */
   responderName: Uint8Array;
+  /** MAC keys derived off the event loop, failed MACs counted per senderKID and address. */
+  mac: { pool: MacKeyPool; throttle: MacThrottle; metrics: CmpMetrics };
 }
 
 /** Who sent a request, established by its protection. */
@@ -54,9 +59,12 @@ export interface Reply {
   remember?: (ourNonce: Uint8Array) => void;
 }
 
-/** CMP failure with PKIFailureInfo bit names (RFC 4210 §5.2.3). */
+/**
+ * CMP failure with PKIFailureInfo bit names (RFC 4210 §5.2.3). `retryAfterSeconds` becomes an HTTP
+ * Retry-After; `unaudited` refusals are counted by a metric instead (throttled senders would flood the log).
+ */
 export class CmpFailure extends Error {
-  constructor(readonly failInfo: string[], message: string) {
+  constructor(readonly failInfo: string[], message: string, readonly o: { retryAfterSeconds?: number; unaudited?: boolean } = {}) {
     super(message);
     this.name = "CmpFailure";
   }

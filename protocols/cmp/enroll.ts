@@ -23,7 +23,8 @@ function failInfoFor(e: GatewayError): string[] {
     case "RA_ERR_AUTHORIZATION_DENIED": return ["notAuthorized"];
     case "RA_ERR_AUTHORIZATION_UNAVAILABLE": return ["systemUnavail"];
     case "RA_ERR_BAD_CSR_SIGNATURE": return ["badPOP"];
-    case "RA_ERR_WEAK_SIGNATURE_ALG": return ["badAlg"];
+    case "RA_ERR_WEAK_SIGNATURE_ALG":
+    case "RA_ERR_ALGORITHM_NOT_ALLOWED": return ["badAlg"];
     case "RA_ERR_MALFORMED":
     case "RA_ERR_DER_LIMIT": return ["badDataFormat"];
     default: return ["badCertTemplate"];

@@ -9,39 +9,18 @@ import { CmpFailure, type Authenticated, type CmpCall, type CmpDeps, type Reply 
 import { certificateRequest, confirm, poll } from "./enroll.js";
 import { generalMessage, revoke } from "./general.js";
 import type { CmpLabel } from "./label.js";
-import { macAlgorithmOf, macProtect, signProtect, verifyMac, verifySignature } from "./protection.js";
+import { authenticateMac } from "./mac-auth.js";
+import { macAlgorithmOf, macProtect, signProtect, verifySignature } from "./protection.js";
 
 const NEW_TRANSACTION = new Set(["ir", "cr", "p10cr", "kur", "rr", "genm"]);
 
 const hex = (b: ArrayBuffer | undefined) => (b ? Buffer.from(b).toString("hex") : "");
 
 /** Who sent the message, by its protection; a failure is badMessageCheck (or signerNotTrusted) and is audited. */
-/** The MAC secret for a senderKID: configured, a one-time secret not used yet, or the one of this open transaction. */
-function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, transactionId: string): { secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined {
-  const configured = label.macSecrets.get(kid);
-  if (configured) return { secret: configured };
-  const open = deps.tx.get(transactionId);
-  if (open?.protection.kind === "mac" && open.protection.kid === kid) return { secret: open.protection.secret };
-  if (!label.cfg.oneTimeSecrets) return undefined;
-  const found = deps.secrets.macSecret(kid, "cmp");
-  if (!found || found.rec.profile !== label.profile.name) return undefined;
-  return { secret: found.secret, oneTime: { id: kid, subject: found.rec.subject } };
-}
-
-function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string): Authenticated {
+async function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string, peer: string): Promise<Authenticated> {
   const h = d.message.header;
   const kind = macAlgorithmOf(h);
-  const { maxIterations, maxSaltBytes, allowHmacSha1 } = deps.gw.config.cmp;
-  const caps = { maxIterations, maxSaltBytes, allowHmacSha1 };
-  if (kind === "pbm" || kind === "pbmac1") {
-    const kid = h.senderKID ? Buffer.from(h.senderKID).toString("utf8") : "";
-    const found = macSecretFor(kid, label, deps, transactionId);
-    // Caps are checked before any derivation even for an unknown kid, so both cost the same.
-    const v = verifyMac(d, found?.secret ?? new Uint8Array(32), caps);
-    if (!found || !v.ok) throw new CmpFailure(["badMessageCheck"], found ? v.reason ?? "MAC does not verify" : "unknown senderKID or wrong MAC");
-    const requester = found.oneTime ? { kind: "enrollment-secret", id: kid } : { kind: "cmp-kid", id: kid };
-    return { protection: { kind: "mac", kid, secret: found.secret }, requester, trustedRa: false, oneTime: found.oneTime };
-  }
+  if (kind === "pbm" || kind === "pbmac1") return authenticateMac(d, label, deps, transactionId, peer);
   if (kind === "signature") {
     const v = verifySignature(d);
     if (!v.ok || !v.signerCert) throw new CmpFailure(["badMessageCheck"], v.reason ?? "signature does not verify");
@@ -101,12 +80,20 @@ async function dispatch(c: CmpCall): Promise<Reply> {
   }
 }
 
+/** A protected answer; `retryAfterSeconds` when the sender should wait (HTTP Retry-After). */
+export interface CmpAnswer {
+  der: Uint8Array;
+  retryAfterSeconds?: number;
+}
+
 /**
  * One CMP request/response exchange: decode with limits, authenticate by the protection, check the header
  * and the transaction, act, and answer protected the way the request was (MAC with the same secret, or the
- * responder's signature). Every outcome is audited with the transactionID, the sender and the decision.
+ * responder's signature). Every outcome is audited with the transactionID, the sender and the decision, but
+ * refusals of throttled or busy MAC work (a metric counts those; the start of a throttle is audited).
+ * `peer` is the source address, for the per-address throttle.
  */
-export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps): Promise<Uint8Array> {
+export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps, peer: string): Promise<CmpAnswer> {
   const audit = (actor: string, data: Record<string, unknown>) => deps.gw.audit.record({ type: "cmp.request", actor, data: { label: label.cfg.name, ...data } });
   let d: DecodedMessage;
   try {
@@ -114,7 +101,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps)
   } catch (e) {
     const reason = toGatewayError(e).message;
     audit("cmp:unknown", { decision: "error", failInfo: ["badDataFormat"], reason });
-    return protect(new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps);
+    return { der: await protect(new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps) };
   }
   const header = d.message.header;
   let auth: Authenticated | undefined;
@@ -122,7 +109,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps)
   let reply: Reply;
   try {
     transactionId = checkHeader(header, d, deps);
-    auth = authenticate(d, label, deps, transactionId);
+    auth = await authenticate(d, label, deps, transactionId, peer);
     const actor = `${auth.requester.kind}:${auth.requester.id}`;
     reply = await dispatch({ label, deps, msg: d, header, body: d.message.body, auth, transactionId, actor });
   } catch (e) {
@@ -132,9 +119,10 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps)
     const failInfo = failure?.failInfo ?? (err?.kind === "internal" ? ["systemFailure"] : ["badRequest"]);
     const text = failure?.message ?? (err?.kind === "internal" ? "internal error" : err!.message);
     reply = { body: errorBody({ failInfo, text }), decision: "error", failInfo, detail: { reason: text } };
+    if (failure?.o.unaudited) return { der: await protect(header, reply, auth, deps), retryAfterSeconds: failure.o.retryAfterSeconds };
   }
   audit(auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated", { transactionId, bodyType: d.bodyType, decision: reply.decision, failInfo: reply.failInfo, ...reply.detail });
-  return protect(header, reply, auth, deps);
+  return { der: await protect(header, reply, auth, deps) };
 }
 
 /** Protects the answer like the request: MAC with the same secret, else the responder's signature (also for failed protection). */
@@ -145,7 +133,8 @@ async function protect(req: PKIHeader, reply: Reply, auth: Authenticated | undef
   let hdr: PKIHeader;
   if (auth?.protection.kind === "mac") {
     hdr = responseHeader(req, { sender: subject, senderKID: new Uint8Array(req.senderKID ?? new ArrayBuffer(0)), implicitConfirm: reply.implicitConfirm });
-    der = macProtect(hdr, reply.body, auth.protection.secret, req.protectionAlg);
+    // Unbounded: the request's MAC verified already, and the answer's key is cached per secret and parameters.
+    der = await macProtect(hdr, reply.body, auth.protection.secret, (plan, secret) => deps.mac.pool.derive(plan, secret, { unbounded: true }), req.protectionAlg);
   } else {
     hdr = responseHeader(req, { sender: subject, implicitConfirm: reply.implicitConfirm });
     der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain: responder.chain, keyType: responder.keyType, sign: responder.sign });

@@ -7,18 +7,25 @@ import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
 import type { CmpDeps } from "./context.js";
 import { resolveLabels } from "./label.js";
+import { MacKeyPool } from "./mac-pool.js";
+import { MacThrottle } from "./mac-throttle.js";
+import { cmpMetrics } from "./metrics.js";
 import { cmpRouter } from "./router.js";
 import { TransactionTable } from "./transactions.js";
 
 /** Mounts CMP (RFC 9483 over HTTP) on the plain HTTP app when enabled: the messages protect themselves. */
-export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSecrets): Promise<{ close(): void } | undefined> {
+export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSecrets): Promise<{ close(): Promise<void> } | undefined> {
   const cfg = gw.config.cmp;
   if (!cfg.enabled) return undefined;
   const labels = resolveLabels(gw);
   const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
   if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject.replace(/\n/g, ", ") } });
   const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
-  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderName };
+  // Workers start on the first PasswordBasedMac and hold the process only while they work; close() stops them.
+  const metrics = cmpMetrics(gw.metrics.registry, () => pool.pending);
+  const pool = new MacKeyPool({ threads: cfg.macDerivation.threads, maxQueued: cfg.macDerivation.maxQueued, onDerive: (kind) => metrics.derivations.inc({ kind }) });
+  const mac = { pool, throttle: new MacThrottle(cfg.macFailures), metrics };
+  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderName, mac };
   app.use(cmpRouter(cfg, labels, deps));
   // Certificates never confirmed are revoked when their wait ends (RFC 9483 §4.1.1).
   const timer = setInterval(() => {
@@ -29,7 +36,12 @@ export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSec
     }
   }, Math.min(cfg.confirmWaitSeconds * 1000, 10_000));
   timer.unref();
-  return { close: () => clearInterval(timer) };
+  return {
+    close: async () => {
+      clearInterval(timer);
+      await mac.pool.close();
+    },
+  };
 }
 
 export function cmpUrls(gw: Gateway): string[] {

@@ -1,5 +1,4 @@
-import * as nodeCrypto from "node:crypto";
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { PBMParameter } from "./asn1/crmf.js";
@@ -92,20 +91,18 @@ function checkBounds(saltBytes: number, iterations: bigint, caps: MacCaps): numb
   return Number(iterations);
 }
 
+/** Derives the MAC key of a plan off the event loop (`MacKeyPool.derive`); clients may derive however they like. */
+export type DeriveKey = (plan: MacPlan, secret: Uint8Array) => Promise<Buffer>;
+
 /** The MAC of `data` under `secret`. PBM: key = owf^n(secret ‖ salt) (RFC 4211 §4.4); PBMAC1: key = PBKDF2 (RFC 8018 §5.2). */
-export function computeMac(plan: MacPlan, secret: Uint8Array, data: Uint8Array): Buffer {
+export async function computeMac(plan: MacPlan, secret: Uint8Array, data: Uint8Array, derive: DeriveKey): Promise<Buffer> {
   // Responses use this process's own salt, so their key is derived once per secret and parameters;
   // a client's salts are never cached (they are the client's to choose, and would flood the cache).
   const cacheable = Buffer.from(plan.salt).equals(RESPONSE_SALT.subarray(0, plan.salt.length)) && plan.salt.length >= 16;
   const id = cacheable ? `${plan.kind}|${plan.kind === "pbm" ? plan.owf : `${plan.prf}|${plan.keyLength}`}|${plan.iterations}|${plan.salt.length}|${createHash("sha256").update(secret).digest("hex")}` : "";
   let key = cacheable ? responseKeys.get(id) : undefined;
   if (!key) {
-    if (plan.kind === "pbm") {
-      key = createHash(plan.owf).update(secret).update(plan.salt).digest();
-      for (let i = 1; i < plan.iterations; i++) key = digest(plan.owf, key);
-    } else {
-      key = pbkdf2Sync(secret, plan.salt, plan.iterations, plan.keyLength, plan.prf);
-    }
+    key = await derive(plan, secret);
     if (cacheable) {
       if (responseKeys.size >= 256) responseKeys.clear();
       responseKeys.set(id, key);
@@ -117,10 +114,6 @@ export function computeMac(plan: MacPlan, secret: Uint8Array, data: Uint8Array):
 /** The salt of this process's MAC-protected responses (random per process, at most 64 bytes used). */
 const RESPONSE_SALT = randomBytes(64);
 const responseKeys = new Map<string, Buffer>();
-
-/** crypto.hash (Node ≥ 20.12) halves the cost of a one-shot digest; the PBM loop is nothing but those. */
-const oneShot = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: "buffer") => Buffer }).hash;
-const digest = (alg: string, data: Buffer): Buffer => (oneShot ? oneShot(alg, data, "buffer") : createHash(alg).update(data).digest());
 
 /**
  * A fresh plan for a response: mirrors a request's MAC algorithm (kind, hashes, iteration count) with a

@@ -6,11 +6,11 @@ import { certFacts, curveHash, type CertFacts } from "../../src/cms/der.js";
 import type { SignatureAlgorithmName } from "../../src/signers/signer.js";
 import { PKIHeader, type PKIBody } from "./asn1/message.js";
 import { encodePkiMessage, toDer, type DecodedMessage } from "./codec.js";
-import { computeMac, macAlgorithmIdentifier, macPlan, responsePlan, type MacCaps, type MacSpec } from "./mac.js";
+import { computeMac, macAlgorithmIdentifier, macPlan, responsePlan, type DeriveKey, type MacCaps, type MacSpec } from "./mac.js";
 import { CMP_OID } from "./oids.js";
 import { verifyAlgSignature } from "./signature.js";
 
-export { DEFAULT_MAC_SPEC, type MacCaps, type MacSpec } from "./mac.js";
+export { DEFAULT_MAC_SPEC, type DeriveKey, type MacCaps, type MacSpec } from "./mac.js";
 
 export type ProtectionKind = "pbm" | "pbmac1" | "signature" | "none";
 export interface Verdict {
@@ -29,15 +29,16 @@ export function macAlgorithmOf(header: PKIHeader): ProtectionKind {
 /**
  * Verifies PasswordBasedMac or PBMAC1 protection with the shared secret. Salt length and iteration count are
  * checked against `caps` (and the hash allow-list applied) before any key derivation, so a hostile
- * iteration count costs nothing; the MAC comparison is constant-time. Never throws.
+ * iteration count costs nothing; the key is derived by `derive` (off the event loop); the MAC comparison is
+ * constant-time. Rejects only when `derive` does (a busy or closed pool).
  */
-export function verifyMac(decoded: DecodedMessage, secret: Uint8Array, caps: MacCaps): Verdict {
+export async function verifyMac(decoded: DecodedMessage, secret: Uint8Array, caps: MacCaps, derive: DeriveKey): Promise<Verdict> {
   const alg = decoded.message.header.protectionAlg;
   if (!alg) return { ok: false, reason: "message is not protected (no protectionAlg)" };
   if (!decoded.protection) return { ok: false, reason: "protection is missing" };
   const plan = macPlan(alg, caps);
   if (typeof plan === "string") return { ok: false, reason: plan };
-  const expected = computeMac(plan, secret, decoded.protectedPart);
+  const expected = await computeMac(plan, secret, decoded.protectedPart, derive);
   const ok = expected.length === decoded.protection.length && timingSafeEqual(expected, decoded.protection);
   return ok ? { ok } : { ok, reason: "MAC does not verify" };
 }
@@ -48,11 +49,11 @@ export function verifyMac(decoded: DecodedMessage, secret: Uint8Array, caps: Mac
  * PBM answer); or a MacSpec; default PBMAC1 HMAC-SHA256, 16-byte salt, 10 000 iterations. `header` is not
  * modified: the protectionAlg goes into a copy.
  */
-export function macProtect(header: PKIHeader, body: PKIBody, secret: Uint8Array, like?: AlgorithmIdentifier | MacSpec, extraCerts: Uint8Array[] = []): Uint8Array {
+export async function macProtect(header: PKIHeader, body: PKIBody, secret: Uint8Array, derive: DeriveKey, like?: AlgorithmIdentifier | MacSpec, extraCerts: Uint8Array[] = []): Promise<Uint8Array> {
   const plan = responsePlan(like);
   const h = toDer(new PKIHeader({ ...header, protectionAlg: macAlgorithmIdentifier(plan) }));
   const b = toDer(body);
-  return encodePkiMessage(h, b, computeMac(plan, secret, derSequence(h, b)), extraCerts);
+  return encodePkiMessage(h, b, await computeMac(plan, secret, derSequence(h, b), derive), extraCerts);
 }
 
 /**

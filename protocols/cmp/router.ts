@@ -19,8 +19,9 @@ export function cmpRouter(cfg: CmpConfig, labels: Map<string, CmpLabel>, deps: C
       if (req.method !== "POST") return void res.status(405).set("Allow", "POST").type("text/plain").send("CMP takes POST\n");
       const type = (req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
       if (type !== "application/pkixcmp") return void res.status(415).type("text/plain").send("Content-Type must be application/pkixcmp\n");
-      const answer = await handleCmp(label, new Uint8Array(req.body as Buffer), deps);
-      res.status(200).set("Cache-Control", "no-cache").type("application/pkixcmp").send(Buffer.from(answer));
+      const answer = await handleCmp(label, new Uint8Array(req.body as Buffer), deps, req.socket.remoteAddress ?? "unknown");
+      if (answer.retryAfterSeconds !== undefined) res.set("Retry-After", String(answer.retryAfterSeconds));
+      res.status(200).set("Cache-Control", "no-cache").type("application/pkixcmp").send(Buffer.from(answer.der));
     } catch (e) {
       next(e);
     }

@@ -28,7 +28,13 @@ export function templateRequest(t: TemplateInfo): NonNullable<EnrollmentRequest[
   if (t.extensions) {
     for (const ext of AsnConvert.parse(t.extensions, Extensions)) {
       requestedExtensions.push(ext.extnID);
-      if (ext.extnID === id_ce_subjectAltName) sans = generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
+      if (ext.extnID !== id_ce_subjectAltName) continue;
+      // extnValue is the client's bytes, unchecked by the codec: a SAN that does not decode is badDataFormat, not a system failure.
+      try {
+        sans = generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
+      } catch (e) {
+        throw new CmpDecodeError("the template's subjectAltName does not decode", "RA_ERR_MALFORMED", (e as Error).message);
+      }
     }
   }
   return { spki: t.publicKey, commonName: commonNameOf(t.subject), sans, requestedExtensions };

@@ -10,7 +10,7 @@ import { CertReqMessages, CertReqMsg, CertRequest, CertTemplate, POPOSigningKey,
 import { encodeDer } from "../../protocols/cmp/asn1/der-encoder.js";
 import { PKIBody, PKIHeader } from "../../protocols/cmp/asn1/message.js";
 import { decodePkiMessage, encodePkiMessage, generalizedTimeDer, toDer, type DecodedMessage } from "../../protocols/cmp/codec.js";
-import { computeMac, macAlgorithmIdentifier, type MacPlan } from "../../protocols/cmp/mac.js";
+import { macAlgorithmIdentifier, type DeriveKey, type MacPlan } from "../../protocols/cmp/mac.js";
 import { verifyMac } from "../../protocols/cmp/protection.js";
 
 /**
@@ -136,7 +136,7 @@ export class CmpClient {
     } catch (e) {
       return `undecodable answer: ${(e as Error).message}`;
     }
-    const v = verifyMac(d, this.o.secret, RESPONSE_CAPS);
+    const v = await verifyMac(d, this.o.secret, RESPONSE_CAPS, deriveAnswerKey);
     if (!v.ok) return `answer protection: ${v.reason}${d.bodyType === "error" ? ` (${errorText(d)})` : ""}`;
     const h = d.message.header;
     if (!h.transactionID || !Buffer.from(h.transactionID).equals(Buffer.from(transactionID))) return `${d.bodyType} for another transactionID`;
@@ -174,11 +174,18 @@ export class CmpClient {
   }
 }
 
-/** PBM key = SHA-256^n(secret ‖ salt) (RFC 4211 §4.4), derived once; checked against protocols/cmp/mac.ts computeMac. */
+/**
+ * PBM key = owf^n(secret ‖ salt) (RFC 4211 §4.4), derived in the client's own thread (a device has no pool).
+ * Each server checks it on every request: a wrong key fails every transaction with badMessageCheck.
+ */
 function pbmKey(plan: Extract<MacPlan, { kind: "pbm" }>, secret: Uint8Array): Buffer {
   let key = createHash(plan.owf).update(secret).update(plan.salt).digest();
   for (let i = 1; i < plan.iterations; i++) key = createHash(plan.owf).update(key).digest();
-  const probe = Buffer.from("pbm key check");
-  if (!createHmac(plan.mac, key).update(probe).digest().equals(computeMac(plan, secret, probe))) throw new Error("PBM key derivation disagrees with protocols/cmp/mac.ts");
   return key;
 }
+
+/** Both servers answer a PasswordBasedMac request with PasswordBasedMac. */
+const deriveAnswerKey: DeriveKey = async (plan, secret) => {
+  if (plan.kind !== "pbm") throw new Error(`answer protected with ${plan.kind}, expected PasswordBasedMac`);
+  return pbmKey(plan, secret);
+};

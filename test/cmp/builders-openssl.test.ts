@@ -8,7 +8,8 @@ import type { PKIBody } from "../../protocols/cmp/asn1/message.js";
 import { certRepBody, errorBody, genpBody, pkiConfBody, pollRepBody, responseHeader, rpBody } from "../../protocols/cmp/bodies.js";
 import { decodePkiMessage, type DecodedMessage } from "../../protocols/cmp/codec.js";
 import { CMP_OID } from "../../protocols/cmp/oids.js";
-import { macAlgorithmOf, macProtect, signProtect, verifyMac, verifySignature, type MacSpec } from "../../protocols/cmp/protection.js";
+import { MacKeyPool } from "../../protocols/cmp/mac-pool.js";
+import { macAlgorithmOf, macProtect, signProtect, verifyMac, verifySignature, type DeriveKey, type MacSpec } from "../../protocols/cmp/protection.js";
 import { certConfirms, certHashMatches, certRequests, genmInfos, p10Request, pollReqIds, revDetails } from "../../protocols/cmp/requests.js";
 import { cmp, CmpStub, makePki, ok, softSign, type CmpPki } from "./codec-helpers.js";
 
@@ -20,6 +21,8 @@ import { cmp, CmpStub, makePki, ok, softSign, type CmpPki } from "./codec-helper
 const SECRET = "cmp-Interop-secret-9";
 const secret = new TextEncoder().encode(SECRET);
 const CAPS = { maxIterations: 100_000, maxSaltBytes: 64, allowHmacSha1: true };
+const pool = new MacKeyPool({ maxQueued: 64 });
+const derive: DeriveKey = (plan, s) => pool.derive(plan, s);
 let pki: CmpPki;
 let stub: CmpStub;
 let caName: Uint8Array;
@@ -40,7 +43,7 @@ function ra(o: RaOptions = {}) {
     const d = decodePkiMessage(der);
     seen.push(d);
     const kind = macAlgorithmOf(d.message.header);
-    const v = kind === "signature" ? verifySignature(d) : verifyMac(d, secret, CAPS);
+    const v = kind === "signature" ? verifySignature(d) : await verifyMac(d, secret, CAPS, derive);
     if (!v.ok) throw new Error(`request protection: ${v.reason}`);
     const req = d.message.header;
     const implicitAsked = !!req.generalInfo?.some((g) => g.infoType === CMP_OID.implicitConfirm);
@@ -49,7 +52,7 @@ function ra(o: RaOptions = {}) {
     // With a signature, openssl looks for the protection certificate by the sender name (and senderKID).
     const hdr = responseHeader(req, { sender: o.sign ? raName : caName, implicitConfirm });
     if (o.sign) return signProtect(hdr, body, { cert: pki.ra.der, chain: [pki.ca.der], keyType: "ec", sign: softSign(pki.ra.privateKey) });
-    return macProtect(hdr, body, secret, o.macSpec ?? req.protectionAlg);
+    return macProtect(hdr, body, secret, derive, o.macSpec ?? req.protectionAlg);
   };
 }
 
@@ -101,6 +104,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stub?.close();
+  await pool.close();
 });
 
 describe("openssl cmp accepts what the builders send", () => {
@@ -165,11 +169,11 @@ describe("openssl cmp accepts what the builders send", () => {
       const d = decodePkiMessage(der);
       if (i === 0) {
         const hdr = responseHeader(d.message.header, { sender: caName });
-        return macProtect(hdr, certRepBody("ip", { certReqId: 0, status: 3, statusText: "waiting for approval" }), secret, d.message.header.protectionAlg);
+        return macProtect(hdr, certRepBody("ip", { certReqId: 0, status: 3, statusText: "waiting for approval" }), secret, derive, d.message.header.protectionAlg);
       }
       if (d.bodyType === "pollReq" && polls++ === 0) {
         const hdr = responseHeader(d.message.header, { sender: caName });
-        return macProtect(hdr, pollRepBody(pollReqIds(d.message.body)[0], 1, "still waiting"), secret, d.message.header.protectionAlg);
+        return macProtect(hdr, pollRepBody(pollReqIds(d.message.body)[0], 1, "still waiting"), secret, derive, d.message.header.protectionAlg);
       }
       return base(der, i);
     });

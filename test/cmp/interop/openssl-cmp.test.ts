@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../../src/ca/serial.js";
 import { genKey, opensslAsync } from "../../helpers/openssl.js";
-import { CMP_KID, CMP_SECRET, cmpEnv, opensslCmp, type CmpEnv } from "../env.js";
+import type { AuditEvent } from "../../../src/store/types.js";
+import { auditEvent, CMP_KID, CMP_SECRET, cmpEnv, opensslCmp, type CmpEnv } from "../env.js";
 
 let env: CmpEnv;
 beforeAll(async () => {
@@ -109,16 +110,20 @@ describe("openssl cmp, more commands", () => {
   it("a pending profile: openssl cmp polls until an operator approves", async () => {
     const key = genKey(env.dir, "pend1");
     const out = join(env.dir, "pend1.pem");
+    const cmpRequest = (e: AuditEvent, bodyType: string, decision: string) => e.type === "cmp.request" && e.data.label === "approve" && e.data.bodyType === bodyType && e.data.decision === decision;
     const running = opensslCmp(["-server", env.server, "-path", ".well-known/cmp/p/approve", "-ref", CMP_KID, "-secret", `pass:${CMP_SECRET}`, "-mac", "hmacWithSHA256",
       "-cmd", "ir", "-newkey", key, "-subject", "/CN=pend1.example.com", "-certout", out, "-total_timeout", "40"]);
-    let pending;
-    for (let i = 0; i < 100 && !(pending = env.t.gw.store.listRequests("pending").find((x) => x.protocol === "cmp")); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(pending).toBeDefined();
-    await env.t.gw.enrollment.approve(pending!.id, "admin:test");
+    const waiting = await auditEvent(env.t.gw, (e) => cmpRequest(e, "ir", "waiting"), running);
+    // The operator decides only once a pollReq was answered with pollRep: openssl then waits checkAfter and polls again.
+    const transactionId = waiting.data.transactionId;
+    await auditEvent(env.t.gw, (e) => cmpRequest(e, "pollReq", "pollRep") && e.data.transactionId === transactionId, running);
+    await env.t.gw.enrollment.approve(String(waiting.data.requestId), "admin:test");
     const r = await running;
     expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
-    await verified(out);
-    expect(env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).some((e) => e.data.bodyType === "pollReq" && e.data.decision === "pollRep")).toBe(true);
+    const cert = await verified(out);
+    expect(env.t.gw.store.getRequest(String(waiting.data.requestId))?.certificateSerial).toBe(normalizeSerial(cert.serialNumber));
+    const events = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).filter((e) => e.data.transactionId === transactionId);
+    expect(events.find((e) => e.data.bodyType === "pollReq" && e.data.decision === "accepted")?.data.serial).toBe(normalizeSerial(cert.serialNumber));
   });
 });
 

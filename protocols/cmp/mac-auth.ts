@@ -1,0 +1,58 @@
+import type { DecodedMessage } from "./codec.js";
+import { CmpFailure, type Authenticated, type CmpDeps } from "./context.js";
+import type { CmpLabel } from "./label.js";
+import { MacPoolBusy } from "./mac-pool.js";
+import { verifyMac, type Verdict } from "./protection.js";
+
+/** Stands in for the secret of an unknown senderKID, so an unknown KID costs the same derivation as a known one. */
+const NO_SECRET = new Uint8Array(32);
+
+/** The MAC secret for a senderKID: configured, a one-time secret not used yet, or the one of this open transaction. */
+function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, transactionId: string): { secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined {
+  const configured = label.macSecrets.get(kid);
+  if (configured) return { secret: configured };
+  const open = deps.tx.get(transactionId);
+  if (open?.protection.kind === "mac" && open.protection.kid === kid) return { secret: open.protection.secret };
+  if (!label.cfg.oneTimeSecrets) return undefined;
+  const found = deps.secrets.macSecret(kid, "cmp");
+  if (!found || found.rec.profile !== label.profile.name) return undefined;
+  return { secret: found.secret, oneTime: { id: kid, subject: found.rec.subject } };
+}
+
+/**
+ * Authenticates a PasswordBasedMac or PBMAC1 message. In order, all before any key derivation: the sender's
+ * throttle (senderKID and source address), the secret, the parameter caps; then the key is derived in the
+ * bounded pool. A failed MAC counts against both throttles, and the failure that starts a refusal is audited.
+ */
+export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string, peer: string): Promise<Authenticated> {
+  const h = d.message.header;
+  const kid = h.senderKID ? Buffer.from(h.senderKID).toString("utf8") : "";
+  const { pool, throttle, metrics } = deps.mac;
+  const cfg = deps.gw.config.cmp;
+  const stop = throttle.check(kid, peer);
+  if (stop) {
+    metrics.refused.inc({ reason: "throttled" });
+    throw new CmpFailure(["systemUnavail"], `too many failed MAC protections from this ${stop.scope}; retry after ${stop.retryAfterSeconds} s`,
+      { retryAfterSeconds: stop.retryAfterSeconds, unaudited: true });
+  }
+  const found = macSecretFor(kid, label, deps, transactionId);
+  let v: Verdict;
+  try {
+    v = await verifyMac(d, found?.secret ?? NO_SECRET, cfg, (plan, secret) => pool.derive(plan, secret));
+  } catch (e) {
+    if (!(e instanceof MacPoolBusy)) throw e;
+    metrics.refused.inc({ reason: "busy" });
+    throw new CmpFailure(["systemUnavail"], "too many MAC verifications in progress; retry later", { retryAfterSeconds: 1, unaudited: true });
+  }
+  if (!found || !v.ok) {
+    for (const t of throttle.failed(kid, peer)) {
+      const failures = t.scope === "senderKID" ? cfg.macFailures.perKid : cfg.macFailures.perAddress;
+      deps.gw.audit.record({ type: "cmp.mac.throttled", actor: "cmp:unauthenticated", target: t.key, data: {
+        label: label.cfg.name, scope: t.scope, failures, windowSeconds: cfg.macFailures.windowSeconds, retryAfterSeconds: t.retryAfterSeconds,
+      } });
+    }
+    throw new CmpFailure(["badMessageCheck"], found ? v.reason ?? "MAC does not verify" : "unknown senderKID or wrong MAC");
+  }
+  const requester = found.oneTime ? { kind: "enrollment-secret", id: kid } : { kind: "cmp-kid", id: kid };
+  return { protection: { kind: "mac", kid, secret: found.secret }, requester, trustedRa: false, oneTime: found.oneTime };
+}
