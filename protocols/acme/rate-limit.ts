@@ -1,3 +1,4 @@
+import { BoundedMap } from "../../src/bounded-map.js";
 import { GatewayError } from "../../src/errors.js";
 
 interface Bucket {
@@ -5,33 +6,44 @@ interface Bucket {
   at: number;
 }
 
-/** Token buckets in memory, keyed by account or address; idle buckets are swept so the map stays bounded. */
-export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  private lastSweep = Date.now();
+/** Buckets kept per limiter by default: beyond it the least recently used key is forgotten (it starts full again). */
+export const RATE_LIMIT_MAX_KEYS = 100_000;
 
-  constructor(private readonly perSecond: number, private readonly burst: number, private readonly maxKeys = 100_000) {}
+/**
+ * Token buckets in memory, keyed by account or address, at most `maxKeys` of them (least recently used
+ * forgotten first); buckets that have refilled are swept once a minute, so an idle map shrinks again.
+ */
+export class RateLimiter {
+  private readonly buckets: BoundedMap<string, Bucket>;
+  /** Set by the first take, so the sweep runs on the caller's clock. */
+  private lastSweep = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly perSecond: number, private readonly burst: number, maxKeys = RATE_LIMIT_MAX_KEYS) {
+    this.buckets = new BoundedMap(maxKeys);
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
 
   /** Takes one token or throws `rateLimited` with the wait until the next token. */
   take(key: string, now = Date.now()): void {
-    if (now - this.lastSweep > 60_000 || this.buckets.size > this.maxKeys) this.sweep(now);
+    if (now - this.lastSweep > 60_000) this.sweep(now);
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
     b.at = now;
+    this.buckets.set(key, b);
     if (b.tokens < 1) {
-      this.buckets.set(key, b);
       const wait = Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
       throw new GatewayError("RA_ERR_RATE_LIMITED", `too many requests for ${key.split(":")[0]}; retry after ${wait} s`, { key }, { retryAfterSeconds: wait });
     }
     b.tokens -= 1;
-    this.buckets.set(key, b);
   }
 
+  /** Drops buckets that are full again: forgetting them changes nothing. */
   private sweep(now: number): void {
     this.lastSweep = now;
     const full = this.burst / this.perSecond;
     for (const [k, b] of this.buckets) if ((now - b.at) / 1000 >= full) this.buckets.delete(k);
-    // Still too many live keys: forget the oldest rather than grow without bound.
-    if (this.buckets.size > this.maxKeys) for (const k of [...this.buckets.keys()].slice(0, this.buckets.size - this.maxKeys)) this.buckets.delete(k);
   }
 }

@@ -59,6 +59,8 @@ export class EnrollmentService {
     const generated = req.keyGen ? generateSoftwareKey(req.keyGen.spec) : undefined;
     const d = decide(req, this.policy, generated);
     const profile = d.decision === "reject" ? d.profile ?? req.profile ?? this.policy.defaultProfile : d.plan.profile.name;
+    // A metric label only ever names a configured profile: a requested name that matches none would add one series per name sent.
+    const profileLabel = d.decision === "reject" && !d.profile ? "unknown" : profile;
     const base = {
       id: req.requestId, protocol: req.protocol, requesterKind: req.requester.kind, requesterId: req.requester.id, profile,
       payload: serializeRequest(req), createdAt: new Date().toISOString(),
@@ -68,7 +70,7 @@ export class EnrollmentService {
     const rejected = (error: GatewayError): never => {
       this.store.insertRequest({ ...base, status: "rejected", reason: error.message, errorCode: error.code });
       this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: error.code, reason: error.message } });
-      this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "rejected" });
+      this.metrics?.requests.inc({ protocol: req.protocol, profile: profileLabel, result: "rejected" });
       throw error;
     };
     if (d.decision === "reject") return rejected(d.error);
@@ -100,7 +102,7 @@ export class EnrollmentService {
       this.store.insertRequest({ ...keyed, status: "approved", reason: "policy" });
       this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: {
         protocol: req.protocol, profile, ignoredExtensions: plan.ignoredExtensions,
-        ...(req.attested ? { attestation: { format: req.attested.format, identifier: req.attested.identifier, facts: req.attested.facts } } : {}),
+        ...(req.attested ? { attestation: { format: req.attested.format, identifier: req.attested.identifier, facts: req.attested.facts, identity: req.attested.identity, ...(req.attested.identity === "delegated" ? { identityDecidedBy: "authorization webhook" } : {}) } } : {}),
         ...authorization,
       } });
     });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -37,7 +37,7 @@ export class Child {
   private spawnError?: Error;
   readonly exited: Promise<void>;
 
-  private constructor(readonly name: string, private readonly proc: ChildProcess, private readonly logPath: string) {
+  private constructor(readonly name: string, readonly proc: ChildProcess, private readonly logPath: string) {
     live.add(proc);
     this.exited = new Promise((resolve) => {
       proc.once("exit", (code, signal) => {
@@ -54,10 +54,12 @@ export class Child {
     });
   }
 
-  static start(name: string, cmd: string, args: string[], o: { logPath: string; env?: NodeJS.ProcessEnv; cwd?: string }): Child {
+  /** `ipc`: an IPC channel to the child (`proc.send`), for a node child that listens on `process`. */
+  static start(name: string, cmd: string, args: string[], o: { logPath: string; env?: NodeJS.ProcessEnv; cwd?: string; ipc?: boolean }): Child {
     const fd = openSync(o.logPath, "a");
     try {
-      return new Child(name, spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ["ignore", fd, fd] }), o.logPath);
+      const stdio: StdioOptions = o.ipc ? ["ignore", fd, fd, "ipc"] : ["ignore", fd, fd];
+      return new Child(name, spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio }), o.logPath);
     } finally {
       closeSync(fd); // the child holds its own copy
     }

@@ -15,13 +15,21 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
+export interface LaunchOptions {
+  /** Script run in place of src/cli/main.ts (it must hand over to the CLI with the same arguments). */
+  entry?: string;
+  nodeArgs?: string[];
+  /** An IPC channel to the child. */
+  ipc?: boolean;
+}
+
 /**
  * `gateway serve` as an operator runs it, in its own process: a fresh data dir (SQLite, dev PKI), both
  * listeners on free loopback ports, log level warn, plus the protocol sections given. Secrets go in `env`,
  * so they are in neither the config file nor the command line. BENCH_GATEWAY_NODE_OPTIONS (e.g.
  * "--cpu-prof --cpu-prof-dir=DIR") is passed to node.
  */
-export async function launchGateway(prefix: string, sections: Record<string, unknown>, env: Record<string, string> = {}): Promise<GatewayProcess> {
+export async function launchGateway(prefix: string, sections: Record<string, unknown>, env: Record<string, string> = {}, o: LaunchOptions = {}): Promise<GatewayProcess> {
   const dir = makeTempDir(prefix);
   const dataDir = join(dir, "data");
   const [httpsPort, httpPort] = [await freePort(), await freePort()];
@@ -36,8 +44,8 @@ export async function launchGateway(prefix: string, sections: Record<string, unk
     ...sections,
   }));
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
-  const child = Child.start("gateway", process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--config", configPath], {
-    cwd: ROOT, logPath: join(dir, "gateway.log"), env: { ...process.env, NODE_ENV: "production", ...env },
+  const child = Child.start("gateway", process.execPath, [...nodeArgs, ...(o.nodeArgs ?? []), "--import", "tsx", o.entry ?? join(ROOT, "src/cli/main.ts"), "serve", "--config", configPath], {
+    cwd: ROOT, logPath: join(dir, "gateway.log"), env: { ...process.env, NODE_ENV: "production", ...env }, ipc: o.ipc,
   });
   return {
     child, dir, dataDir, https, http,
