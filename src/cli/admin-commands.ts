@@ -9,7 +9,8 @@ import { EnrollmentService } from "../enrollment/service.js";
 import { GatewayError } from "../errors.js";
 import { hashToken, openGateway, type Gateway } from "../gateway.js";
 import { createLogger } from "../log.js";
-import type { CertificateQuery } from "../store/types.js";
+import type { CertificateQuery, RequestStatus } from "../store/types.js";
+import { pagingOptions, printPages, type PagingOptions } from "./paging.js";
 import { EabKeys } from "../../protocols/acme/eab.js";
 import { eabJson } from "../server/admin-api.js";
 
@@ -22,30 +23,31 @@ export async function adminCommand(config: GatewayConfig, cmd: string, rest: str
       csr: { type: "string" }, out: { type: "string" }, reason: { type: "string" }, comment: { type: "string" }, type: { type: "string" },
       limit: { type: "string" }, subject: { type: "string" }, protocols: { type: "string" }, "ttl-minutes": { type: "string" },
       profiles: { type: "string" }, suffixes: { type: "string" }, endpoint: { type: "string" }, "ttl-hours": { type: "string" }, owner: { type: "string" },
+      cursor: { type: "string" }, all: { type: "boolean" }, target: { type: "string" },
     },
   });
   const s = (k: string) => values[k] as string | undefined;
+  const paging = pagingOptions(s, Boolean(values.all));
   const gw = await openGateway(config, createLogger("warn"));
   try {
-    return await run(gw, cmd, rest, s, Boolean(values.pem));
+    return await run(gw, cmd, rest, s, Boolean(values.pem), paging);
   } finally {
     await gw.close();
   }
 }
 
-async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => string | undefined, pem: boolean): Promise<number> {
+async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => string | undefined, pem: boolean, paging: PagingOptions): Promise<number> {
   const sub = rest[0];
   const actor = `cli:${process.env.USER ?? "root"}`;
   if (cmd === "cert" && sub === "list") {
     const days = s("expiring-days");
     const q: CertificateQuery = {
       status: s("status") as CertificateQuery["status"], profile: s("profile"), name: s("name"),
-      expiringBefore: days ? new Date(Date.now() + Number(days) * 86_400_000).toISOString() : undefined, limit: Number(s("limit") ?? 100),
-      owner: s("owner"),
+      expiringBefore: days ? new Date(Date.now() + Number(days) * 86_400_000).toISOString() : undefined, owner: s("owner"),
     };
-    for (const c of gw.store.findCertificates(q)) {
-      console.log(`${c.serial}\t${c.revokedAt ? "revoked" : c.stage}\t${c.profile}\t${c.protocol}\t${c.notAfter}\t${c.subject}\t${c.sans.join(",")}`);
-    }
+    if (q.status && !["valid", "revoked", "expired", "intent", "failed"].includes(q.status)) throw new GatewayError("RA_ERR_MALFORMED", "--status must be valid, revoked, expired, intent or failed");
+    await printPages((page) => gw.store.pageCertificates(q, page),
+      (c) => `${c.serial}\t${c.revokedAt ? "revoked" : c.stage}\t${c.profile}\t${c.protocol}\t${c.notAfter}\t${c.subject}\t${c.sans.join(",")}`, paging);
     return 0;
   }
   if (cmd === "cert" && sub === "show") {
@@ -76,7 +78,10 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
   }
   if (cmd === "approvals") {
     if (sub === "list" || !sub) {
-      for (const r of gw.store.listRequests("pending")) console.log(`${r.id}\t${r.protocol}\t${r.requesterKind}:${r.requesterId}\t${r.profile}\t${r.createdAt}`);
+      const status = s("status") ?? "pending";
+      if (status !== "all" && !["pending", "approved", "rejected", "issued", "failed"].includes(status)) throw new GatewayError("RA_ERR_MALFORMED", "--status must be all, pending, approved, rejected, issued or failed");
+      await printPages((page) => gw.store.pageRequests(status === "all" ? undefined : status as RequestStatus, page),
+        (r) => `${r.id}\t${r.status}\t${r.protocol}\t${r.requesterKind}:${r.requesterId}\t${r.profile}\t${r.createdAt}`, paging);
       return 0;
     }
     const id = need(rest[1], "ID");
@@ -98,7 +103,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return v.ok ? 0 : 3;
   }
   if (cmd === "audit" && sub === "list") {
-    for (const e of gw.store.queryAudit({ type: s("type"), limit: Number(s("limit") ?? 100) })) console.log(JSON.stringify(e));
+    await printPages((page) => gw.store.pageAudit({ type: s("type"), target: s("target") }, page), (e) => JSON.stringify(e), paging);
     return 0;
   }
   if (cmd === "secret" && sub === "create") {

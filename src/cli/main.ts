@@ -18,12 +18,14 @@ const USAGE = `usage: gateway <command> [options]
   ca init [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--pss] [--root-name N] [--issuing-name N]
           [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]
   ca list
-  cert list [--status S] [--profile P] [--name TEXT] [--expiring-days N] [--owner O]
+  cert list [--status S] [--profile P] [--name TEXT] [--expiring-days N] [--owner O] [--limit N | --all] [--cursor C]
+                                newest first; with rows left, stderr names the --cursor that continues
   cert show SERIAL [--pem]
   cert issue --profile P --csr FILE [--out FILE]
   cert revoke SERIAL [--reason keyCompromise|superseded|...]
-  approvals list | approve ID [--comment C] | reject ID [--reason R]
-  audit verify | audit list [--type T] [--limit N]
+  approvals list [--status pending|approved|rejected|issued|failed|all] [--limit N | --all] [--cursor C]
+  approvals approve ID [--comment C] | reject ID [--reason R]
+  audit verify | audit list [--type T] [--target T] [--limit N | --all] [--cursor SEQ]
   secret create --profile P [--subject S] [--protocols est,scep,cmp] [--ttl-minutes N]
   acme eab create --profiles P[,P] [--suffixes example.com,...] [--endpoint NAME] [--ttl-hours N]
                                 mint an ACME external account binding key (MAC key printed once)
@@ -103,13 +105,22 @@ async function main(argv: string[]): Promise<number> {
   return adminCommand(config, cmd, rest, argv);
 }
 
+/** Exits once stdout and stderr are written out: on a pipe, lines still queued would otherwise be lost. */
+async function exitFlushed(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write("", () => r()))));
+  process.exit(code);
+}
+
+// A reader that stops early (`gateway cert list --all | head`) ends the listing, not with a stack trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => process.exit(e.code === "EPIPE" ? 0 : 1));
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) void exitFlushed(code);
   },
   (e: unknown) => {
     if (isGatewayError(e)) console.error(`error: ${e.message} [${e.code}]`);
     else console.error(`error: ${(e as Error).message ?? String(e)}`);
-    process.exit(1);
+    void exitFlushed(1);
   },
 );

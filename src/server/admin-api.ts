@@ -8,14 +8,16 @@ import { EnrollmentService } from "../enrollment/service.js";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { hashToken } from "../gateway.js";
-import type { CertificateQuery } from "../store/types.js";
-import { actor, certJson, str } from "./admin-helpers.js";
+import type { CertificateQuery, RequestStatus } from "../store/types.js";
+import { actor, certJson, pageParams, str } from "./admin-helpers.js";
 import { mountConsoleRoutes, requestSummary } from "./admin-console.js";
 import { mountEventRoutes } from "./admin-events.js";
 import type { ConsoleSessions } from "./console-session.js";
 import { mountLifecycleRoutes } from "./admin-lifecycle.js";
 import { mountReportRoutes } from "./admin-reports.js";
 import { jsonErrors } from "./middleware.js";
+
+const REQUEST_STATUSES: RequestStatus[] = ["pending", "approved", "rejected", "issued", "failed"];
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -77,19 +79,29 @@ export function csrBytes(input: unknown): Uint8Array {
 export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: ConsoleSessions): Router {
   const r = Router();
   r.use(adminAuth(gw, sessions));
-  r.use(express.json({ limit: gw.config.limits.maxBodyBytes }));
+  // Every body is read as JSON whatever its Content-Type, so the cap holds for all of them.
+  r.use(express.json({ limit: gw.config.limits.maxBodyBytes, type: () => true }));
 
   r.get("/certificates", (req, res) => {
     const q: CertificateQuery = {
       status: str(req.query.status) as CertificateQuery["status"], profile: str(req.query.profile), protocol: str(req.query.protocol),
-      caName: str(req.query.ca), name: str(req.query.name), limit: Number(req.query.limit ?? 100), offset: Number(req.query.offset ?? 0),
+      caName: str(req.query.ca), name: str(req.query.name),
       expiringBefore: str(req.query.expiringBefore)
         ?? (req.query.expiringWithinDays ? new Date(Date.now() + Number(req.query.expiringWithinDays) * 86_400_000).toISOString() : undefined),
       owner: str(req.query.owner), application: str(req.query.application), environment: str(req.query.environment),
       criticality: str(req.query.criticality), requester: str(req.query.requester),
     };
     if (q.status && !["valid", "revoked", "expired", "intent", "failed"].includes(q.status)) throw new GatewayError("RA_ERR_MALFORMED", "status must be valid, revoked, expired, intent or failed");
-    res.json({ certificates: gw.store.findCertificates(q).map(certJson) });
+    const page = pageParams(req);
+    if (req.query.offset !== undefined) {
+      // Offset paging stays for page links that jump (the console); it may skip or repeat rows while certificates are issued.
+      const offset = Number(req.query.offset);
+      if (page.cursor || !Number.isInteger(offset) || offset < 0) throw new GatewayError("RA_ERR_MALFORMED", "offset must be a non-negative integer, and not given with cursor");
+      res.json({ certificates: gw.store.findCertificates({ ...q, limit: page.limit, offset }).map(certJson) });
+      return;
+    }
+    const out = gw.store.pageCertificates(q, page);
+    res.json({ certificates: out.items.map(certJson), next: out.next });
   });
 
   r.get("/certificates/:serial", (req, res) => {
@@ -129,8 +141,10 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
   });
 
   r.get("/approvals", (req, res) => {
-    const status = (str(req.query.status) ?? "pending") as "pending";
-    res.json({ approvals: gw.store.listRequests(status, Number(req.query.limit ?? 100)).map(({ payload, ...rest }) => ({ ...rest, summary: requestSummary(payload) })) });
+    const status = str(req.query.status) ?? "pending";
+    if (status !== "all" && !REQUEST_STATUSES.includes(status as RequestStatus)) throw new GatewayError("RA_ERR_MALFORMED", `status must be all or one of ${REQUEST_STATUSES.join(", ")}`);
+    const out = gw.store.pageRequests(status === "all" ? undefined : status as RequestStatus, pageParams(req));
+    res.json({ approvals: out.items.map(({ payload, ...rest }) => ({ ...rest, summary: requestSummary(payload) })), next: out.next });
   });
   r.get("/approvals/:id", (req, res) => {
     const rec = gw.store.getRequest(String(req.params.id));
@@ -148,7 +162,10 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
   });
 
   r.get("/audit", (req, res) => {
-    res.json({ events: gw.store.queryAudit({ type: str(req.query.type), target: str(req.query.target), afterSeq: Number(req.query.after ?? 0), limit: Number(req.query.limit ?? 100) }) });
+    // `after=<seq>` and `cursor=<next>` are the same position: the sequence number of the last event seen.
+    const page = pageParams(req, req.query.cursor === undefined ? "after" : "cursor");
+    const out = gw.store.pageAudit({ type: str(req.query.type), target: str(req.query.target) }, page);
+    res.json({ events: out.items, next: out.next });
   });
   r.get("/audit/verify", (_req, res) => {
     res.json(gw.audit.verify());

@@ -2,7 +2,7 @@ import type { Request, Router } from "express";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { OUTBOX_STATUSES, type OutboxRecord, type OutboxStatus } from "../store/outbox-sqlite.js";
-import { actor } from "./admin-helpers.js";
+import { actor, pageParams } from "./admin-helpers.js";
 
 function outboxJson(r: OutboxRecord): Record<string, unknown> {
   let event: unknown;
@@ -29,12 +29,15 @@ export function mountEventRoutes(r: Router, gw: Gateway): void {
     if (status !== undefined && !OUTBOX_STATUSES.includes(status as OutboxStatus)) {
       throw new GatewayError("RA_ERR_MALFORMED", `status must be one of ${OUTBOX_STATUSES.join(", ")}`);
     }
-    const limitText = queryString(req, "limit") ?? "100";
-    const afterText = queryString(req, "after") ?? "0";
-    if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) throw new GatewayError("RA_ERR_MALFORMED", "limit must be 1-1000");
+    // `after=<id>` and `cursor=<next>` are the same position: the id of the last row seen.
+    const page = pageParams(req, req.query.cursor === undefined ? "after" : "cursor");
+    const afterText = page.cursor ?? "0";
     if (!/^\d{1,15}$/.test(afterText)) throw new GatewayError("RA_ERR_MALFORMED", "after must be an outbox id");
-    const rows = gw.store.outbox.list({ status: status as OutboxStatus | undefined, sink: queryString(req, "sink"), limit: Number(limitText), afterId: Number(afterText) });
-    res.json({ events: rows.map(outboxJson), sinks: gw.events.stats() });
+    // One row more than asked tells whether another page follows.
+    const rows = gw.store.outbox.list({ status: status as OutboxStatus | undefined, sink: queryString(req, "sink"), limit: page.limit + 1, afterId: Number(afterText) });
+    const more = rows.length > page.limit;
+    if (more) rows.pop();
+    res.json({ events: rows.map(outboxJson), next: more ? String(rows.at(-1)!.id) : undefined, sinks: gw.events.stats() });
   });
 
   r.post("/events/outbox/redeliver", (req, res) => {

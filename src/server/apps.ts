@@ -18,7 +18,7 @@ export interface Apps {
   http: Express;
   secrets: EnrollmentSecrets;
   acme?: AcmeContext;
-  cmp?: { close(): void };
+  cmp?: { close(): Promise<void> };
 }
 
 /** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP, SCEP; later CMP). */

@@ -82,7 +82,7 @@ function setCookie(res: Response, value: string, maxAgeSeconds: number): void {
 /** /console/api/login, /logout, /session. */
 export function consoleSessionRouter(gw: Gateway, sessions: ConsoleSessions): Router {
   const r = Router();
-  r.use(express.json({ limit: 4096 }));
+  r.use(express.json({ limit: 4096, type: () => true }));
   r.post("/login", (req, res) => {
     const token = typeof req.body?.token === "string" ? req.body.token.trim() : "";
     const admin = token ? gw.store.findAdminTokenByHash(hashToken(token)) : undefined;

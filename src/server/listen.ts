@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type Server, type ServerOptions } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { derToPem } from "../ca/authority.js";
+import type { GatewayConfig } from "../config/schema.js";
 import type { Gateway } from "../gateway.js";
 import { buildApps, type Apps } from "./apps.js";
+import { capConnectionsPerAddress, type ConnectionCap } from "./connection-guard.js";
 
 export interface RunningServers {
   https: Server;
@@ -12,7 +14,23 @@ export interface RunningServers {
   apps: Apps;
   httpsPort: number;
   httpPort: number;
+  /** Open connections per client address on each listener. */
+  connections: Record<"https" | "http", ConnectionCap>;
   close(): Promise<void>;
+}
+
+/**
+ * Slow clients (slowloris) lose their connection: headers and the whole request must arrive in time.
+ * Node checks these deadlines every `connectionsCheckingInterval` (30 s by default, which let a
+ * slow connection live up to 40 s), so the check runs several times per headers timeout.
+ */
+export function slowClientOptions(l: GatewayConfig["limits"]): ServerOptions {
+  return {
+    headersTimeout: l.headersTimeoutMs,
+    requestTimeout: l.requestTimeoutMs,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headersTimeoutMs / 4))),
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -30,13 +48,15 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   // EST authenticates TLS client certificates itself (per-label trust anchors, inventory checks), so the
   // handshake asks for one but never fails for its absence or for an issuer OpenSSL does not know.
   const requestCert = gw.config.est.enabled;
-  const https = createHttpsServer({ cert: tlsChain, key: readFileSync(gw.paths.tls.key), minVersion: "TLSv1.2", requestCert, rejectUnauthorized: false }, apps.https);
-  const http = createHttpServer(apps.http);
-  for (const s of [https, http]) {
-    s.headersTimeout = 10_000;
-    s.requestTimeout = 30_000;
-    s.keepAliveTimeout = 5_000;
-  }
+  const timeouts = slowClientOptions(gw.config.limits);
+  const https = createHttpsServer({
+    cert: tlsChain, key: readFileSync(gw.paths.tls.key), minVersion: "TLSv1.2", requestCert, rejectUnauthorized: false,
+    ...timeouts, handshakeTimeout: gw.config.limits.headersTimeoutMs,
+  }, apps.https);
+  const http = createHttpServer(timeouts, apps.http);
+  const cap = (name: "https" | "http", s: Server) =>
+    capConnectionsPerAddress(s, gw.config.limits.maxConnectionsPerAddress, () => gw.metrics.connectionsRefused.inc({ listener: name }));
+  const connections = { https: cap("https", https), http: cap("http", http) };
   const httpsPort = await listen(https, gw.config.listen.https.host, gw.config.listen.https.port);
   const httpPort = await listen(http, gw.config.listen.http.host, gw.config.listen.http.port);
   // Without configured external URLs, protocol documents must name the ports actually bound (port 0 in tests).
@@ -54,12 +74,12 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   timer.unref();
 
   return {
-    https, http, httpsPort, httpPort, apps,
+    https, http, httpsPort, httpPort, apps, connections,
     async close() {
       clearInterval(timer);
       await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
       await apps.acme?.drain();
-      apps.cmp?.close();
+      await apps.cmp?.close();
     },
   };
 }

@@ -9,6 +9,7 @@ export class Metrics {
   readonly issuanceSeconds = new Histogram({ name: "gateway_issuance_duration_seconds", help: "Engine time from plan to stored certificate", labelNames: ["profile"], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
   readonly signerSeconds = new Histogram({ name: "gateway_signer_duration_seconds", help: "Time spent in the signer per signature", labelNames: ["signer"], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1], registers: [this.registry] });
   readonly httpRequests = new Counter({ name: "gateway_http_requests_total", help: "HTTP requests by listener, method and status", labelNames: ["listener", "method", "status"], registers: [this.registry] });
+  readonly connectionsRefused = new Counter({ name: "gateway_http_connections_refused_total", help: "Connections closed at once because their address already held its cap", labelNames: ["listener"], registers: [this.registry] });
 
   constructor(store: Store, expiryDays: number) {
     collectDefaultMetrics({ register: this.registry });

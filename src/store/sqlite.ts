@@ -1,10 +1,12 @@
 import Database from "better-sqlite3";
 import type {
-  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, Classification, CrlRecord, EnrollmentSecretRecord, RequestRecord, RequestStatus, Store,
+  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, Classification, CrlRecord, EnrollmentSecretRecord, Page, PageRequest, RequestRecord, RequestStatus, Store,
 } from "./types.js";
 import { MIGRATIONS, VOLATILE_SCHEMA } from "./migrations.js";
 import { SqliteAcmeStore } from "./acme-sqlite.js";
 import { StatementCache } from "./statements.js";
+import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing-sqlite.js";
+import { GatewayError } from "../errors.js";
 import type { AcmeStore } from "./acme-types.js";
 import { SqliteDiscoveryStore, type DiscoveryStore } from "./discovery-sqlite.js";
 import { SqliteOutboxStore, type OutboxStore } from "./outbox-sqlite.js";
@@ -115,6 +117,13 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all({ ...args, limit: Math.min(q.limit ?? 100, 1000), offset: q.offset ?? 0 }) as Row[]).map(toCert);
   }
 
+  pageCertificates(q: CertificateQuery, page: PageRequest): Page<CertificateRecord> {
+    const before = page.cursor ? decodeCursor((sql) => this.st(sql), "c", page.cursor) : undefined;
+    const p = fetchPage((sql) => this.st(sql), certificatePageSql(q, new Date().toISOString(), before), page.limit, toCert);
+    const last = p.rows.at(-1);
+    return { items: p.items, next: p.more && last ? encodeCursor("c", last.row_id as number, last.serial as string) : undefined };
+  }
+
   classify(serial: string, c: { [K in keyof Classification]?: Classification[K] | null }): boolean {
     const set = (["owner", "application", "environment", "criticality"] as const).filter((k) => c[k] !== undefined);
     if (!set.length) return this.getCertificate(serial) !== undefined;
@@ -221,6 +230,13 @@ export class SqliteStore implements Store {
     return (rows as Row[]).map(toRequest);
   }
 
+  pageRequests(status: RequestStatus | undefined, page: PageRequest): Page<RequestRecord> {
+    const after = page.cursor ? decodeCursor((sql) => this.st(sql), "r", page.cursor) : undefined;
+    const p = fetchPage((sql) => this.st(sql), requestPageSql(status, after), page.limit, toRequest);
+    const last = p.rows.at(-1);
+    return { items: p.items, next: p.more && last ? encodeCursor("r", last.row_id as number, last.id as string) : undefined };
+  }
+
   decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): boolean {
     return this.st("UPDATE requests SET status = ?, decided_by = ?, reason = COALESCE(?, reason), decided_at = ? WHERE id = ? AND status = 'pending'")
       .run(status, by, reason ?? null, new Date().toISOString(), id).changes === 1;
@@ -261,6 +277,12 @@ export class SqliteStore implements Store {
     if (q.from) { where.push("ts >= @from"); args.from = q.from; }
     if (q.to) { where.push("ts < @to"); args.to = q.to; }
     return (this.db.prepare(`SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`).all(args) as Row[]).map(toAudit);
+  }
+
+  pageAudit(q: AuditQuery, page: PageRequest): Page<AuditEvent> {
+    if (page.cursor !== undefined && !/^\d{1,15}$/.test(page.cursor)) throw new GatewayError("RA_ERR_MALFORMED", "an audit cursor is an event sequence number");
+    const p = fetchPage((sql) => this.st(sql), auditPageSql(q, page.cursor !== undefined ? Number(page.cursor) : q.afterSeq ?? 0), page.limit, toAudit);
+    return { items: p.items, next: p.more ? String(p.items.at(-1)!.seq) : undefined };
   }
 
   *allAudit(): Iterable<AuditEvent> {

@@ -109,6 +109,21 @@ export interface CertificateQuery {
   offset?: number;
 }
 
+/** The most rows one page of a listing holds. */
+export const MAX_PAGE_SIZE = 1000;
+
+/** One page of a listing. `next` (opaque) continues it and is absent on the last page. */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+/** Paging input: at most `limit` (1 to 1000) rows, after `cursor` (a `next` from the page before). */
+export interface PageRequest {
+  cursor?: string;
+  limit: number;
+}
+
 export interface CrlRecord {
   caName: string;
   number: number;
@@ -147,6 +162,11 @@ export interface Store {
   failIssuance(serial: string, detail: string): void;
   getCertificate(serial: string): CertificateRecord | undefined;
   findCertificates(q: CertificateQuery): CertificateRecord[];
+  /**
+   * Certificates matching `q` (its limit and offset aside), newest first, keyset-paged: a walk page by page
+   * sees every certificate that existed when it began exactly once, whatever is issued meanwhile.
+   */
+  pageCertificates(q: CertificateQuery, page: PageRequest): Page<CertificateRecord>;
   markReplaced(oldSerial: string, newSerial: string): void;
   /** Sets the given classification fields (undefined leaves a field, null clears it). */
   classify(serial: string, c: { [K in keyof Classification]?: Classification[K] | null }): boolean;
@@ -177,6 +197,8 @@ export interface Store {
   getRequest(id: string): RequestRecord | undefined;
   findRequestByLookupKey(key: string): RequestRecord | undefined;
   listRequests(status?: RequestStatus, limit?: number): RequestRecord[];
+  /** Requests (of one status, or all) oldest first, keyset-paged like pageCertificates. */
+  pageRequests(status: RequestStatus | undefined, page: PageRequest): Page<RequestRecord>;
   /** Atomically moves a pending request to its decision; false if it was not pending. */
   decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): boolean;
   updateRequest(id: string, fields: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): void;
@@ -184,6 +206,8 @@ export interface Store {
 
   appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">, hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string): AuditEvent;
   queryAudit(q: AuditQuery): AuditEvent[];
+  /** Audit events in sequence order after `cursor` (a sequence number; `afterSeq` when absent); `next` is the last one's. */
+  pageAudit(q: AuditQuery, page: PageRequest): Page<AuditEvent>;
   allAudit(): Iterable<AuditEvent>;
 
   insertSecret(rec: EnrollmentSecretRecord): void;

@@ -22,13 +22,10 @@ const WHY: Record<string, RegExp> = {
 };
 
 function typedError(fn: () => unknown): GatewayError {
-  const start = performance.now();
   try {
     fn();
   } catch (e) {
     expect(e).toBeInstanceOf(GatewayError);
-    // Generous bound: a regression to quadratic or recursive parsing shows up as seconds.
-    expect(performance.now() - start).toBeLessThan(1000);
     return e as GatewayError;
   }
   throw new Error("expected a typed error");

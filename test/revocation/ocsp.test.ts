@@ -103,11 +103,9 @@ function basicOf(resp: Uint8Array): BasicOCSPResponse {
   return AsnConvert.parse(parsed.responseBytes!.response, BasicOCSPResponse);
 }
 
-/** Answers hostile input with the expected status, quickly and without throwing. */
+/** Answers hostile input with the expected status, without throwing. */
 async function expectRefusal(req: Uint8Array, status: OCSPResponseStatus, cas = [ca], o: OcspResponderOptions = opts): Promise<void> {
-  const start = performance.now();
   const resp = await respondOcsp(req, cas, lookup, o);
-  expect(performance.now() - start).toBeLessThan(500);
   expect(Array.from(resp)).toEqual([0x30, 0x03, 0x0a, 0x01, status]);
   expect(statusOf(resp)).toBe(status);
 }

@@ -73,7 +73,7 @@ describe("admin API", () => {
 
   it("caps request bodies", async () => {
     const res = await request(app).post("/admin/api/v1/enroll").set(auth()).set("content-type", "application/json").send(JSON.stringify({ csr: "A".repeat(200_000) }));
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(413);
     expect(res.body.error.code).toBe("RA_ERR_BODY_TOO_LARGE");
   });
 
