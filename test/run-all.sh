@@ -21,6 +21,8 @@ command -v swtpm >/dev/null || need+=(swtpm)
 command -v tpm2_certify >/dev/null || need+=(tpm2-tools)
 # strongSwan's pki fetches CRLs while checking chains through the curl plugin (extra plugins package).
 [ -e /usr/lib/ipsec/plugins/libstrongswan-curl.so ] || need+=(libstrongswan-extra-plugins)
+# pki's RSA, X.509 and 3DES come from the openssl plugin (standard plugins package, only recommended by libstrongswan).
+[ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || need+=(libstrongswan-standard-plugins)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

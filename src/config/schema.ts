@@ -13,6 +13,22 @@ const listener = z
   .object({ host: z.string().default("0.0.0.0"), port: z.number().int().min(0).max(65535) })
   .strict();
 
+/** Request size and slow-client limits, the same on both listeners. */
+const limitsSchema = z
+  .object({
+    maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    /** Request line and headers must be complete within this; on HTTPS it also bounds the TLS handshake. */
+    headersTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    /** The whole request, body included, must be received within this (the answer may take longer). */
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+    /** Open connections one client address may hold on each listener; one more is closed at once. */
+    maxConnectionsPerAddress: z.number().int().min(1).max(100_000).default(64),
+  })
+  .strict()
+  .refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, { message: "headersTimeoutMs must not exceed requestTimeoutMs", path: ["headersTimeoutMs"] });
+
 const keyAlgorithm = z.enum(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]);
 
 export const configSchema = z
@@ -79,12 +95,7 @@ export const configSchema = z
       })
       .strict()
       .default({ tokens: [] }),
-    limits: z
-      .object({
-        maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
-      })
-      .strict()
-      .default({ maxBodyBytes: 64 * 1024 }),
+    limits: limitsSchema.default(limitsSchema.parse({})),
     acme: acmeConfigSchema.default(acmeConfigSchema.parse({})),
     est: estConfigSchema.default(estConfigSchema.parse({})),
     scep: scepConfigSchema.default(scepConfigSchema.parse({})),
