@@ -6,6 +6,7 @@ import { GatewayError } from "../errors.js";
 import { openGateway } from "../gateway.js";
 import { exportAudit } from "../lifecycle/audit-export.js";
 import { enforce, parseEnforcementOrder } from "../lifecycle/enforcement.js";
+import { MAX_LISTED } from "../lifecycle/monitor.js";
 import { createLogger } from "../log.js";
 import type { CertificateRecord, Classification } from "../store/types.js";
 
@@ -44,6 +45,7 @@ export async function lifecycleCommand(config: GatewayConfig, cmd: string, rest:
     if (cmd === "lifecycle" && rest[0] === "renewals") {
       const st = gw.lifecycle.state(new Date(), { profile: s("profile"), owner: s("owner") });
       for (const c of values.missed ? st.missed : st.due) console.log(line(c));
+      if (st.truncated) console.error(`the list stops at ${MAX_LISTED} certificates per profile: narrow it with --profile or --owner`);
       return 0;
     }
     if (cmd === "lifecycle" && rest[0] === "scan") {

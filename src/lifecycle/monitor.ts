@@ -3,13 +3,16 @@ import type { ProfileSet } from "../policy/profile.js";
 import type { CertificateRecord, Store } from "../store/types.js";
 
 const DAY = 86_400_000;
-const MAX_LISTED = 10_000;
+/** A renewal list reads at most this many certificates per query; `truncated` says when one reached it. */
+export const MAX_LISTED = 10_000;
 
 export interface RenewalState {
   /** Valid, not replaced, inside the profile's renewal window. */
   due: CertificateRecord[];
   /** Expired without a replacement. */
   missed: CertificateRecord[];
+  /** True when a list stopped at MAX_LISTED: there are more than shown (narrow by profile or owner, or use the metrics' counts). */
+  truncated: boolean;
 }
 
 export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; owner: string; count: number }>>;
@@ -30,10 +33,11 @@ export class RenewalMonitor {
     const iso = now.toISOString();
     const due = this.profiles.all()
       .filter((p) => !filter.profile || p.name === filter.profile)
-      .flatMap((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), MAX_LISTED));
+      .map((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), MAX_LISTED));
     const missed = this.store.missedRenewals(iso, MAX_LISTED, filter.profile);
+    const truncated = missed.length >= MAX_LISTED || due.some((l) => l.length >= MAX_LISTED);
     const byOwner = (l: CertificateRecord[]) => (filter.owner === undefined ? l : l.filter((c) => (c.owner ?? "") === filter.owner));
-    return { due: byOwner(due), missed: byOwner(missed) };
+    return { due: byOwner(due.flat()), missed: byOwner(missed), truncated };
   }
 
   /** Counts by profile and owner ("" for none), straight from the database: what /metrics reports. */

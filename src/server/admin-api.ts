@@ -94,7 +94,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
     if (q.status && !["valid", "revoked", "expired", "intent", "failed"].includes(q.status)) throw new GatewayError("RA_ERR_MALFORMED", "status must be valid, revoked, expired, intent or failed");
     const page = pageParams(req);
     if (req.query.offset !== undefined) {
-      // Offset paging stays for page links that jump (the console); it may skip or repeat rows while certificates are issued.
+      // Offset paging stays for callers that jump to a page number; it may skip or repeat rows while certificates are issued.
       const offset = Number(req.query.offset);
       if (page.cursor || !Number.isInteger(offset) || offset < 0) throw new GatewayError("RA_ERR_MALFORMED", "offset must be a non-negative integer, and not given with cursor");
       res.json({ certificates: gw.store.findCertificates({ ...q, limit: page.limit, offset }).map(certJson) });

@@ -4,6 +4,7 @@ import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { exportAudit } from "../lifecycle/audit-export.js";
 import { enforce, parseEnforcementOrder } from "../lifecycle/enforcement.js";
+import { MAX_LISTED } from "../lifecycle/monitor.js";
 import { CRITICALITIES } from "../policy/profile.js";
 import type { Classification } from "../store/types.js";
 import { actor, certJson, str } from "./admin-helpers.js";
@@ -42,6 +43,8 @@ export function mountLifecycleRoutes(r: Router, gw: Gateway): void {
     res.json({
       ...(state !== "missed" ? { due: s.due.map(certJson) } : {}),
       ...(state !== "due" ? { missed: s.missed.map(certJson) } : {}),
+      // Never silent: a list that stopped at its bound says so.
+      ...(s.truncated ? { truncated: true, maxListed: MAX_LISTED } : {}),
     });
   });
   r.post("/lifecycle/scan", (_req, res) => {

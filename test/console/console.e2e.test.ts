@@ -8,6 +8,7 @@ import { normalizeSerial } from "../../src/ca/serial.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EST_USER, makeCsr, pkcs7Certs } from "../est/setup.js";
 import { makeCsr as makeCsrPem } from "../helpers/openssl.js";
+import { exactlyOnce, issueMany } from "../server/inventory-fixture.js";
 import { consoleEnv, type ConsoleEnv } from "./setup.js";
 
 let c: ConsoleEnv;
@@ -203,6 +204,27 @@ describe("operator console", () => {
     // And the secret is real: it authenticates one EST enrollment on the label of its profile.
     const csr = makeCsr(env.dir, "secret-console", { subject: "/CN=secret-console.example.com" });
     expect((await c.estEnroll("default", csr.body, id, secret)).status).toBe(200);
+  });
+
+  it("pages the inventory by cursor: a certificate issued between pages neither shifts nor repeats a row", async () => {
+    const { page, env } = c;
+    const serials = await issueMany(env.t.gw, 55, "pager.example.com");
+    await page.goto(hash("/inventory"));
+    await page.getByLabel("Name contains").fill("pager.example");
+    await page.getByRole("button", { name: "Search" }).click();
+    const status = page.getByText(/certificates? on this page|No more certificates/);
+    await poll(() => status.textContent()).toBe("50 certificates on this page");
+    const links = async () => page.getByRole("row").getByRole("link").allTextContents();
+    const first = await links();
+    // Newest first: one issued now would shift an offset page by one row; a keyset page stays put.
+    await issueMany(env.t.gw, 1, "pager.example.com");
+    await page.getByRole("link", { name: "Next page" }).click();
+    await poll(() => status.textContent()).toBe("5 certificates on this page");
+    const second = await links();
+    expect(exactlyOnce(serials, [...first, ...second])).toEqual({ missing: [], repeated: [] });
+    await c.shot("10-inventory-page-2");
+    await page.getByRole("link", { name: "First page" }).click();
+    await poll(() => status.textContent()).toBe("50 certificates on this page");
   });
 
   it("refuses a state-changing admin call that carries the cookie but not the CSRF token", async () => {

@@ -86,15 +86,16 @@ function Results({ certificates }) {
     </div>`;
 }
 
-function countText(n, offset, more) {
-  if (!offset && !more) return `${n} certificate${n === 1 ? "" : "s"}`;
-  return n ? `Certificates ${offset + 1} to ${offset + n}` : "No more certificates";
+function countText(n, cursor, more) {
+  if (!cursor && !more) return `${n} certificate${n === 1 ? "" : "s"}`;
+  return n ? `${n} certificate${n === 1 ? "" : "s"} on this page` : "No more certificates";
 }
 
 export function InventoryPage({ params, notify }) {
   const filters = fromParams(params);
-  const offset = Math.max(0, Number(params.get("offset") ?? 0) || 0);
-  const key = qs({ ...filters, offset });
+  // Keyset pages (the API's opaque cursor): certificates issued while paging never shift a page.
+  const cursor = params.get("cursor") ?? "";
+  const key = qs({ ...filters, cursor });
   const [lists, setLists] = useState({ profiles: [], cas: [] });
   const [result, setResult] = useState(undefined);
 
@@ -107,27 +108,26 @@ export function InventoryPage({ params, notify }) {
 
   useEffect(() => {
     setResult(undefined);
-    // One more than a page tells whether there is a next page.
-    admin.get("/certificates", { ...filters, limit: PAGE + 1, offset }).then(
-      (r) => setResult({ certificates: r.certificates.slice(0, PAGE), more: r.certificates.length > PAGE }),
+    admin.get("/certificates", { ...filters, limit: PAGE, ...(cursor ? { cursor } : {}) }).then(
+      (r) => setResult({ certificates: r.certificates, next: r.next }),
       (err) => {
-        setResult({ certificates: [], more: false });
+        setResult({ certificates: [], next: undefined });
         notify("error", err.message);
       },
     );
   }, [key]);
 
-  const page = (to) => `#/inventory${qs({ ...filters, offset: to || "" })}`;
+  const page = (to) => `#/inventory${qs({ ...filters, cursor: to || "" })}`;
   return html`
     <${PageTitle}>Inventory<//>
     <${Filters} key=${key} initial=${filters} profiles=${lists.profiles} cas=${lists.cas} />
     <section aria-labelledby="results-title">
       <h2 id="results-title">Certificates</h2>
-      <p class="muted" aria-live="polite">${result ? countText(result.certificates.length, offset, result.more) : ""}</p>
+      <p class="muted" aria-live="polite">${result ? countText(result.certificates.length, cursor, Boolean(result.next)) : ""}</p>
       ${result ? html`<${Results} certificates=${result.certificates} />` : html`<${Loading} what="Searching" />`}
       <nav class="pager" aria-label="Result pages">
-        ${offset > 0 ? html`<a href=${page(Math.max(0, offset - PAGE))}>Previous page</a>` : ""}
-        ${result?.more ? html`<a href=${page(offset + PAGE)}>Next page</a>` : ""}
+        ${cursor ? html`<a href=${page("")}>First page</a>` : ""}
+        ${result?.next ? html`<a href=${page(result.next)}>Next page</a>` : ""}
       </nav>
     </section>`;
 }
