@@ -1,7 +1,7 @@
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { parseReason, reasonName } from "../revocation/reasons.js";
-import type { CertificateRecord } from "../store/types.js";
+import { MAX_PAGE_SIZE, type CertificateQuery, type CertificateRecord } from "../store/types.js";
 
 const MAX_CERTIFICATES = 10_000;
 const HOLD = 6;
@@ -38,15 +38,27 @@ export function parseEnforcementOrder(body: unknown): EnforcementOrder {
   return { identity, device, action, reason: str("reason"), comment: str("comment") };
 }
 
+/** Every certificate the query matches, walked page by page: an order covers all of an identity's certificates, however many. */
+function allMatching(gw: Gateway, q: CertificateQuery): CertificateRecord[] {
+  const out: CertificateRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = gw.store.pageCertificates(q, { limit: MAX_PAGE_SIZE, cursor });
+    out.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return out;
+}
+
 function targets(gw: Gateway, o: EnforcementOrder): CertificateRecord[] {
   const now = new Date().toISOString();
   if (o.action === "release") {
     const held = o.identity
-      ? gw.store.findCertificates({ requester: o.identity, status: "revoked", limit: 1000 })
-      : gw.store.findCertificates({ name: o.device, status: "revoked", limit: 1000 }).filter((c) => c.sans.some((s) => s === o.device || s.endsWith(`:${o.device}`)));
+      ? allMatching(gw, { requester: o.identity, status: "revoked" })
+      : allMatching(gw, { name: o.device, status: "revoked" }).filter((c) => c.sans.some((s) => s === o.device || s.endsWith(`:${o.device}`)));
     return held.filter((c) => c.revocationReason === HOLD && c.notAfter > now);
   }
-  return o.identity ? gw.store.findCertificates({ requester: o.identity, status: "valid", limit: 1000 }) : gw.store.findValidByName(o.device!, now, MAX_CERTIFICATES);
+  return o.identity ? allMatching(gw, { requester: o.identity, status: "valid" }) : gw.store.findValidByName(o.device!, now, MAX_CERTIFICATES);
 }
 
 /**

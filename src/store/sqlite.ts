@@ -90,31 +90,9 @@ export class SqliteStore implements Store {
   }
 
   findCertificates(q: CertificateQuery): CertificateRecord[] {
-    const where: string[] = [];
-    const args: Record<string, unknown> = {};
-    const now = new Date().toISOString();
-    switch (q.status) {
-      case "valid": where.push("stage = 'issued' AND revoked_at IS NULL AND not_after > @now"); args.now = now; break;
-      case "revoked": where.push("revoked_at IS NOT NULL"); break;
-      case "expired": where.push("stage = 'issued' AND not_after <= @now"); args.now = now; break;
-      case "intent": where.push("stage = 'intent'"); break;
-      case "failed": where.push("stage = 'failed'"); break;
-    }
-    if (q.profile) { where.push("profile = @profile"); args.profile = q.profile; }
-    if (q.protocol) { where.push("protocol = @protocol"); args.protocol = q.protocol; }
-    if (q.caName) { where.push("ca_name = @caName"); args.caName = q.caName; }
-    if (q.name) { where.push("(instr(lower(subject), lower(@name)) > 0 OR instr(lower(sans), lower(@name)) > 0)"); args.name = q.name; }
-    if (q.expiringBefore) { where.push("not_after < @expiringBefore"); args.expiringBefore = q.expiringBefore; }
-    for (const k of ["owner", "application", "environment", "criticality"] as const) {
-      if (q[k]) { where.push(`${k} = @${k}`); args[k] = q[k]; }
-    }
-    if (q.requester) {
-      const i = q.requester.indexOf(":");
-      where.push("requester_kind = @rk AND requester_id = @rid");
-      Object.assign(args, { rk: q.requester.slice(0, i), rid: q.requester.slice(i + 1) });
-    }
-    const sql = `SELECT * FROM certificates ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC LIMIT @limit OFFSET @offset`;
-    return (this.db.prepare(sql).all({ ...args, limit: Math.min(q.limit ?? 100, 1000), offset: q.offset ?? 0 }) as Row[]).map(toCert);
+    // The keyset listing's filters and order, skipped by offset: one definition of what each filter means.
+    const { sql, args } = certificatePageSql(q, new Date().toISOString());
+    return (this.st(`${sql} OFFSET @offset`).all({ ...args, limit: Math.min(q.limit ?? 100, 1000), offset: q.offset ?? 0 }) as Row[]).map(toCert);
   }
 
   pageCertificates(q: CertificateQuery, page: PageRequest): Page<CertificateRecord> {

@@ -1,6 +1,7 @@
 import type { Express } from "express";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enforce } from "../../src/lifecycle/enforcement.js";
 import { auditPageSql, certificatePageSql, requestPageSql } from "../../src/store/listing-sqlite.js";
 import type { SqliteStore } from "../../src/store/sqlite.js";
 import type { CertificateQuery } from "../../src/store/types.js";
@@ -151,5 +152,22 @@ describe("page queries are index range searches", () => {
   it.each([{}, { type: "certificate.issued" }, { target: "x" }, { from: now, to: now }])("audit %o", (q) => {
     const details = plan(auditPageSql(q, 10));
     expect(details.join("\n")).not.toMatch(/TEMP B-TREE|^SCAN/m);
+  });
+});
+
+describe("live enforcement covers every certificate of an identity", () => {
+  const validOf = (requester: string) =>
+    ((t.gw.store as SqliteStore).raw.prepare("SELECT count(*) AS n FROM certificates WHERE requester_kind || ':' || requester_id = ? AND stage = 'issued' AND revoked_at IS NULL").get(requester) as { n: number }).n;
+
+  it("holds and releases more than a page's worth (1,000) of one requester's certificates", async () => {
+    const valid = validOf("admin:inventory");
+    expect(valid).toBeGreaterThan(1000);
+    const held = await enforce(t.gw, { identity: "admin:inventory", action: "hold" }, "admin:test", "admin");
+    expect(held.matched).toBe(valid);
+    expect(held.changed).toHaveLength(valid);
+    expect(validOf("admin:inventory")).toBe(0);
+    const released = await enforce(t.gw, { identity: "admin:inventory", action: "release" }, "admin:test", "admin");
+    expect(released.changed).toHaveLength(valid);
+    expect(validOf("admin:inventory")).toBe(valid);
   });
 });
