@@ -3,7 +3,7 @@ import { BoundedMap } from "../../src/bounded-map.js";
 /**
  * CMP transactions in flight (RFC 9483 §4.1): what a follow-up message (certConf, pollReq) must match,
  * and which transactionIDs were already used. Kept in memory: a restart ends open transactions, and
- * certificates still waiting for certConf are then swept by the inventory's unconfirmed check.
+ * certificates still waiting for certConf then stay issued without being revoked (nothing sweeps them yet).
  */
 export type Protection = { kind: "mac"; kid: string; secret: Uint8Array } | { kind: "signature"; signerCert: Uint8Array };
 
