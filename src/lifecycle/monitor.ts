@@ -27,15 +27,15 @@ export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; ow
 export class RenewalMonitor {
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog) {}
+  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog, private readonly maxListed = MAX_LISTED) {}
 
   state(now = new Date(), filter: { profile?: string; owner?: string } = {}): RenewalState {
     const iso = now.toISOString();
     const due = this.profiles.all()
       .filter((p) => !filter.profile || p.name === filter.profile)
-      .map((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), MAX_LISTED));
-    const missed = this.store.missedRenewals(iso, MAX_LISTED, filter.profile);
-    const truncated = missed.length >= MAX_LISTED || due.some((l) => l.length >= MAX_LISTED);
+      .map((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), this.maxListed));
+    const missed = this.store.missedRenewals(iso, this.maxListed, filter.profile);
+    const truncated = missed.length >= this.maxListed || due.some((l) => l.length >= this.maxListed);
     const byOwner = (l: CertificateRecord[]) => (filter.owner === undefined ? l : l.filter((c) => (c.owner ?? "") === filter.owner));
     return { due: byOwner(due.flat()), missed: byOwner(missed), truncated };
   }

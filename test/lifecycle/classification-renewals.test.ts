@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RenewalMonitor } from "../../src/lifecycle/monitor.js";
 import type { SqliteStore } from "../../src/store/sqlite.js";
 import { lifecycleEnv, type LifecycleEnv } from "./setup.js";
 
@@ -81,5 +82,19 @@ describe("renewal monitoring", () => {
     expect(missed.json.due).toBeUndefined();
     const metrics = await (await fetch(`${e.http}/metrics`)).text();
     expect(metrics).toMatch(/gateway_certificates_renewal_missed\{profile="tls-server",owner=""\} [1-9]/);
+  });
+});
+
+describe("renewal lists at their bound", () => {
+  it("say they were truncated instead of stopping silently", async () => {
+    await e.issue({ names: ["bound1.example.com"], profile: "short-lived" });
+    await e.issue({ names: ["bound2.example.com"], profile: "short-lived" });
+    const { store, profiles, audit } = e.t.gw;
+    const all = new RenewalMonitor(store, profiles, audit).state(new Date(), { profile: "short-lived" });
+    expect(all.due.length).toBeGreaterThanOrEqual(2);
+    expect(all.truncated).toBe(false);
+    const bounded = new RenewalMonitor(store, profiles, audit, all.due.length - 1).state(new Date(), { profile: "short-lived" });
+    expect(bounded.due).toHaveLength(all.due.length - 1);
+    expect(bounded.truncated).toBe(true);
   });
 });
