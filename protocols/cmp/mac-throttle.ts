@@ -1,4 +1,5 @@
 import { isIPv6 } from "node:net";
+import { BoundedMap } from "../../src/bounded-map.js";
 
 export interface MacThrottleOptions {
   /** Failed MAC protections per senderKID within the window before that KID is refused (0: never). */
@@ -26,16 +27,18 @@ interface Bucket {
 
 /** Failures per key in a fixed window from the first failure, in an LRU map of bounded size. */
 class FailureWindow {
-  private readonly buckets = new Map<string, Bucket>();
+  // Least recently used goes first beyond the cap, so spraying keys cannot grow memory.
+  private readonly buckets: BoundedMap<string, Bucket>;
 
-  constructor(private readonly limit: number, private readonly windowMs: number, private readonly maxTracked: number) {}
+  constructor(private readonly limit: number, private readonly windowMs: number, maxTracked: number) {
+    this.buckets = new BoundedMap(maxTracked);
+  }
 
   /** Seconds until `key` may try again, or undefined when it is not throttled. */
   retryAfter(key: string, now: number): number | undefined {
     if (this.limit === 0) return undefined;
     const b = this.live(key, now);
     if (!b || b.failures < this.limit) return undefined;
-    this.touch(key, b);
     return Math.max(1, Math.ceil((b.since + this.windowMs - now) / 1000));
   }
 
@@ -44,7 +47,7 @@ class FailureWindow {
     if (this.limit === 0) return undefined;
     const b = this.live(key, now) ?? { failures: 0, since: now };
     b.failures++;
-    this.touch(key, b);
+    this.buckets.set(key, b);
     return b.failures === this.limit ? Math.max(1, Math.ceil((b.since + this.windowMs - now) / 1000)) : undefined;
   }
 
@@ -55,13 +58,6 @@ class FailureWindow {
       return undefined;
     }
     return b;
-  }
-
-  /** Most recently used last; beyond the cap the oldest goes, so spraying keys cannot grow memory. */
-  private touch(key: string, b: Bucket): void {
-    this.buckets.delete(key);
-    this.buckets.set(key, b);
-    while (this.buckets.size > this.maxTracked) this.buckets.delete(this.buckets.keys().next().value!);
   }
 }
 
