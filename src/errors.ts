@@ -101,6 +101,11 @@ export function toGatewayError(e: unknown): GatewayError {
   return new GatewayError("RA_ERR_INTERNAL", "internal error", { cause: e instanceof Error ? e.message : String(e) });
 }
 
+/** The HTTP status an error has on every endpoint whatever the protocol (a body over its cap is 413); undefined: the front-end decides. */
+export function uniformHttpStatus(e: GatewayError): number | undefined {
+  return e.code === "RA_ERR_BODY_TOO_LARGE" ? 413 : undefined;
+}
+
 export function httpStatusFor(kind: ErrorKind): number {
   switch (kind) {
     case "badRequest": return 400;

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import { toGatewayError } from "../../src/errors.js";
+import { toGatewayError, uniformHttpStatus } from "../../src/errors.js";
 import { bodyParserError } from "../../src/server/middleware.js";
 import type { CmpConfig } from "./config.js";
 import type { CmpDeps } from "./context.js";
@@ -31,7 +31,7 @@ export function cmpRouter(cfg: CmpConfig, labels: Map<string, CmpLabel>, deps: C
   r.use(BASE, (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = bodyParserError(err) ?? toGatewayError(err);
     if (e.kind === "internal") req.log.error({ err: err instanceof Error ? err.message : String(err) }, "CMP request failed");
-    res.status(e.code === "RA_ERR_BODY_TOO_LARGE" ? 413 : e.kind === "internal" ? 500 : 400).type("text/plain").send(`${e.code}: ${e.kind === "internal" ? "internal error" : e.message}\n`);
+    res.status(uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : 400)).type("text/plain").send(`${e.code}: ${e.kind === "internal" ? "internal error" : e.message}\n`);
   });
   return r;
 }

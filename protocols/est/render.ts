@@ -1,5 +1,5 @@
 import type { Response } from "express";
-import { GatewayError, toGatewayError } from "../../src/errors.js";
+import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
 
 /**
  * EST bodies are base64 with this header (RFC 7030 §4.1.3, §4.2.3), on one line: RFC 8951 lets
@@ -15,8 +15,9 @@ export function sendText(res: Response, status: number, text: string, headers: R
 
 /** GatewayError → EST HTTP status: policy refusals are 403 (authentication failures are answered 401 earlier). */
 export function statusFor(e: GatewayError): number {
+  const uniform = uniformHttpStatus(e);
+  if (uniform) return uniform;
   switch (e.code) {
-    case "RA_ERR_BODY_TOO_LARGE": return 413;
     case "RA_ERR_UNSUPPORTED_MEDIA": return 415;
     case "RA_ERR_METHOD_NOT_ALLOWED": return 405;
     case "RA_ERR_RATE_LIMITED": return 429;

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import { GatewayError, toGatewayError } from "../../src/errors.js";
+import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
 import { bodyParserError } from "../../src/server/middleware.js";
 import { certsOnly } from "../../src/cms/signed-data.js";
 import type { ScepConfig } from "./config.js";
@@ -76,7 +76,7 @@ export function scepRouter(cfg: ScepConfig, endpoints: Map<string, ScepEndpoint>
     if (!req.path.startsWith("/scep") && !LEGACY_PATHS.includes(req.path)) return next(err);
     const e = bodyParserError(err) ?? toGatewayError(err);
     if (e.kind === "internal") req.log.error({ err: err instanceof Error ? err.message : String(err) }, "SCEP request failed");
-    text(res, e.code === "RA_ERR_BODY_TOO_LARGE" ? 413 : e.kind === "internal" ? 500 : 400, e.kind === "internal" ? "internal error" : `${e.code}: ${e.message}`);
+    text(res, uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : 400), e.kind === "internal" ? "internal error" : `${e.code}: ${e.message}`);
   });
   return r;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
-import { GatewayError, httpStatusFor, toGatewayError } from "../errors.js";
+import { GatewayError, httpStatusFor, toGatewayError, uniformHttpStatus } from "../errors.js";
 import type { Metrics } from "./metrics.js";
 
 declare module "express-serve-static-core" {
@@ -38,12 +38,7 @@ export function jsonErrors(err: unknown, req: Request, res: Response, _next: Nex
   const e = bodyParserError(err) ?? toGatewayError(err);
   if (e.kind === "internal") req.log?.error({ code: e.code, detail: e.detail, err: err instanceof Error ? err.message : String(err) }, "internal error");
   else req.log?.info({ code: e.code }, e.message);
-  res.status(jsonStatusFor(e)).json({ error: { code: e.code, message: e.kind === "internal" ? "internal error" : e.message, requestId: req.id } });
-}
-
-/** The HTTP status of an error on the JSON endpoints: by kind, except a body over its cap, which is 413 on every endpoint. */
-export function jsonStatusFor(e: GatewayError): number {
-  return e.code === "RA_ERR_BODY_TOO_LARGE" ? 413 : httpStatusFor(e.kind);
+  res.status(uniformHttpStatus(e) ?? httpStatusFor(e.kind)).json({ error: { code: e.code, message: e.kind === "internal" ? "internal error" : e.message, requestId: req.id } });
 }
 
 /** Maps body-parser failures (too large, bad JSON) to our codes. */
