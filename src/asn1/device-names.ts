@@ -44,6 +44,11 @@ export function parseHardwareModule(text: string): HardwareModule | undefined {
   return VALUE.test(serial) && isOid(hwType) ? { serial, hwType } : undefined;
 }
 
+/** True when `oid` is one of `arcs` or an OID under one of them. */
+export function oidUnder(oid: string, arcs: string[]): boolean {
+  return arcs.some((a) => oid === a || oid.startsWith(`${a}.`));
+}
+
 export const permanentIdText = (p: PermanentId) => (p.assigner ? `${p.value}/${p.assigner}` : p.value);
 export const hardwareModuleText = (h: HardwareModule) => `${h.serial}/${h.hwType}`;
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { oidUnder } from "../asn1/device-names.js";
 import { formatIssues } from "../config/load.js";
 import { secretSchema } from "../config/schema-secret.js";
 import { GatewayError } from "../errors.js";
@@ -149,6 +150,11 @@ export const profileSchema = z.object({
 }).strict();
 
 export type Profile = z.infer<typeof profileSchema>;
+
+/** The hwType OIDs (and the arcs under them) the profile accepts from attestations of `format`. */
+export function acceptedHwTypes(profile: Profile, format: AttestationFormat): string[] {
+  return profile.attestation?.hwTypes[format] ?? DEFAULT_ATTESTED_HW_TYPES[format];
+}
 export type KeyRule = z.infer<typeof keyRule>;
 
 export function parseProfile(raw: unknown, source: string): Profile {
@@ -160,8 +166,7 @@ export function parseProfile(raw: unknown, source: string): Profile {
   }
   if (att?.san === "hardwareModuleName") {
     for (const f of att.formats) {
-      const accepted = att.hwTypes[f] ?? DEFAULT_ATTESTED_HW_TYPES[f];
-      if (!accepted.some((a) => att.hwType === a || att.hwType!.startsWith(`${a}.`))) {
+      if (!oidUnder(att.hwType!, acceptedHwTypes(r.data, f))) {
         throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: attestation.hwType ${att.hwType} is not a hardware type ${f} attestations prove (attestation.hwTypes.${f})`);
       }
     }

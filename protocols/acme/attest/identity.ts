@@ -1,5 +1,5 @@
-import { hardwareModuleText, parseHardwareModule, parsePermanentId, permanentIdText, type HardwareModule, type PermanentId } from "../../../src/asn1/device-names.js";
-import { DEFAULT_ATTESTED_HW_TYPES, type AttestationFormat, type Profile } from "../../../src/policy/profile.js";
+import { hardwareModuleText, oidUnder, parseHardwareModule, parsePermanentId, permanentIdText, type HardwareModule, type PermanentId } from "../../../src/asn1/device-names.js";
+import { acceptedHwTypes, type AttestationFormat, type Profile } from "../../../src/policy/profile.js";
 import { attestationFailure } from "./statement.js";
 import type { DeviceIdentifier } from "./types.js";
 
@@ -18,13 +18,6 @@ export interface DeviceClaims {
 
 /** How the identifier in a certificate got there: proven by the attestation, or left to the authorization webhook. */
 export type IdentityProof = "attested" | "delegated";
-
-/** The hwType OIDs (and the arcs under them) the profile accepts from attestations of `format`. */
-export function acceptedHwTypes(profile: Profile, format: AttestationFormat): string[] {
-  return profile.attestation?.hwTypes?.[format] ?? DEFAULT_ATTESTED_HW_TYPES[format];
-}
-
-const under = (oid: string, arcs: string[]) => arcs.some((a) => oid === a || oid.startsWith(`${a}.`));
 
 function claimText(c: DeviceClaims): string {
   const all = [...c.permanentIds.map(permanentIdText), ...c.hardwareModules.map(hardwareModuleText), ...c.moduleSerials];
@@ -45,19 +38,19 @@ export function proveIdentifier(format: AttestationFormat, identifier: DeviceIde
   if (identifier.type === "hardware-module") {
     const h = parseHardwareModule(identifier.value);
     if (!h) throw fail("identifier", `${JSON.stringify(identifier.value)} is not a hardware module name`);
-    if (!under(h.hwType, hwTypes)) {
+    if (!oidUnder(h.hwType, hwTypes)) {
       throw fail("hw-type", `hwType ${h.hwType} is not a hardware type ${format} attestations prove here (accepted: ${hwTypes.join(", ") || "none"})`);
     }
     proven = claims.hardwareModules.some((x) => x.serial === h.serial && x.hwType === h.hwType) || claims.moduleSerials.includes(h.serial);
   } else {
     const p = parsePermanentId(identifier.value);
     if (!p) throw fail("identifier", `${JSON.stringify(identifier.value)} is not a permanent identifier`);
-    if (p.assigner && !claims.permanentIds.some((x) => x.assigner === p.assigner) && !under(p.assigner, hwTypes)) {
+    if (p.assigner && !claims.permanentIds.some((x) => x.assigner === p.assigner) && !oidUnder(p.assigner, hwTypes)) {
       throw fail("hw-type", `assigner ${p.assigner} is not one ${format} attestations prove here`);
     }
     proven =
       claims.permanentIds.some((x) => x.value === p.value && (!p.assigner || x.assigner === p.assigner)) ||
-      (claims.moduleSerials.includes(p.value) && (!p.assigner || under(p.assigner, hwTypes)));
+      (claims.moduleSerials.includes(p.value) && (!p.assigner || oidUnder(p.assigner, hwTypes)));
   }
   const carried = claims.permanentIds.length + claims.hardwareModules.length + claims.moduleSerials.length;
   if (proven) return "attested";
