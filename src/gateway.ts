@@ -19,6 +19,7 @@ import { startEventSinks, type EventSinks } from "./events/index.js";
 import { trackImplicitRenewals } from "./lifecycle/implicit-renewal.js";
 import { checkWebhookSecrets } from "./policy/authorization-hook.js";
 import { RenewalMonitor } from "./lifecycle/monitor.js";
+import { Retention } from "./lifecycle/retention.js";
 import type { Store } from "./store/types.js";
 
 export interface Gateway {
@@ -43,6 +44,8 @@ export interface Gateway {
   events: EventSinks;
   /** Renewals due and missed; `serve` starts its scans. */
   lifecycle: RenewalMonitor;
+  /** Moves long-expired certificates to the archive; `serve` starts its schedule. */
+  retention: Retention;
   close(): Promise<void>;
 }
 
@@ -118,19 +121,22 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
 
   const metrics = new Metrics(store, config.expiryWarningDays);
   const engine = new IssuingEngine(cas, store, audit, urls, metrics);
-  const crls = new CrlPublisher(store, config.crl.validityHours);
+  const crls = new CrlPublisher(store, cas, { validityHours: config.crl.validityHours, rebuildDelaySeconds: config.crl.rebuildDelaySeconds, log });
   const revocation = new RevocationService(store, cas, crls, audit);
   const enrollment = new EnrollmentService({ profiles, defaultProfile: config.defaultProfile }, engine, store, audit, metrics,
     async (serial, actor) => void (await revocation.revoke(serial, "superseded", actor)));
   trackImplicitRenewals(store, audit);
   const lifecycle = new RenewalMonitor(store, profiles, audit);
   metrics.watchRenewals(() => lifecycle.counts());
+  const retention = new Retention(store, audit, config.retention);
   audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {
-    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events, lifecycle,
+    config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events, lifecycle, retention,
     async close() {
       lifecycle.stop();
+      await retention.stop();
+      await crls.stop(); // a build in flight finishes; a pending one stays marked in the store
       await events.close();
       for (const ca of cas.all) {
         await ca.signer.close?.();

@@ -64,27 +64,36 @@ export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
     throw new GatewayError("RA_ERR_MALFORMED", "a device-attest-01 answer carries the attestation object as attObj");
   }
   const challenges = a.challenges.map((c, i) => (i === idx ? { ...c, status: "processing" as const } : c));
-  if (!ctx.store.claimChallenge(a.id, type, challenges, a.updatedAt)) {
+  const claimed = { ...a, challenges };
+  const claim = () => ctx.store.claimChallenge(a.id, type, challenges, a.updatedAt);
+  const lost = () => {
     const cur = ctx.store.getAuthz(a.id)!;
     return { json: challengeJson(cur, cur.challenges[idx], urls), links };
-  }
-  const claimed = { ...a, challenges };
+  };
   const keyAuthorization = `${a.token}.${accountOf(r).thumbprint}`;
-  if (type === "device-attest-01") {
-    // Checked at once (no network involved) and never skipped: finalize needs the attested key.
-    settle(ctx, claimed, idx, attest(ctx, a, a.challenges[idx], payload.attObj, keyAuthorization));
-  } else if (ctx.cfg.validation.insecureSkipValidation) {
-    settle(ctx, claimed, idx, { ok: true, records: [] });
+  let shown: AcmeAuthzRecord;
+  if (ctx.cfg.validation.insecureSkipValidation && type !== "device-attest-01") {
+    // Nothing to wait for: the claim and the result are one transaction.
+    const settled = ctx.gw.store.transaction(() => (claim() ? settleWrites(ctx, claimed, idx, { ok: true, records: [] }) : undefined));
+    if (!settled) return lost();
+    shown = settled;
   } else {
-    const job = ctx.validator
-      .validate({ type: type as ChallengeType, identifier: a.identifier as AcmeIdentifier, token: a.token, keyAuthorization })
-      .then((res) => settle(ctx, claimed, idx, res))
-      .catch((e) => ctx.gw.log.error({ err: (e as Error).message, authz: a.id }, "challenge validation crashed"))
-      .finally(() => ctx.inflight.delete(job));
-    ctx.inflight.add(job);
+    if (!claim()) return lost();
+    if (type === "device-attest-01") {
+      // Checked at once (no network involved) and never skipped: finalize needs the attested key.
+      shown = settle(ctx, claimed, idx, attest(ctx, a, a.challenges[idx], payload.attObj, keyAuthorization));
+    } else {
+      const job = ctx.validator
+        .validate({ type: type as ChallengeType, identifier: a.identifier as AcmeIdentifier, token: a.token, keyAuthorization })
+        .then((res) => void settle(ctx, claimed, idx, res))
+        .catch((e) => ctx.gw.log.error({ err: (e as Error).message, authz: a.id }, "challenge validation crashed"))
+        .finally(() => ctx.inflight.delete(job));
+      ctx.inflight.add(job);
+      // The validation has not run yet (it awaits the network), so the claimed state is the current one.
+      shown = claimed;
+    }
   }
-  const cur = ctx.store.getAuthz(a.id)!;
-  return { json: challengeJson(cur, cur.challenges[idx], urls), links, retryAfterSeconds: ctx.cfg.retryAfterSeconds };
+  return { json: challengeJson(shown, shown.challenges[idx], urls), links, retryAfterSeconds: ctx.cfg.retryAfterSeconds };
 }
 
 type Outcome = { ok: true; records: unknown[]; attestation?: AcmeChallengeRecord["attestation"] } | { ok: false; error: unknown; records: unknown[] };
@@ -102,25 +111,30 @@ function attest(ctx: AcmeContext, a: AcmeAuthzRecord, c: AcmeChallengeRecord, at
 }
 
 /** Records the validation result on the challenge and the authorization, and audits the decision. */
-function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): void {
+function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): AcmeAuthzRecord {
+  return ctx.gw.store.transaction(() => settleWrites(ctx, a, idx, res));
+}
+
+/** settle's writes, for a caller that already holds a transaction; returns the authorization as written. */
+function settleWrites(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): AcmeAuthzRecord {
   const now = new Date();
   const c: AcmeChallengeRecord = res.ok
     ? { ...a.challenges[idx], status: "valid", validated: now.toISOString(), records: res.records, ...(res.attestation ? { attestation: res.attestation } : {}) }
     : { ...a.challenges[idx], status: "invalid", error: problemRecord(res.error), records: res.records };
   const challenges = a.challenges.map((x, i) => (i === idx ? c : x));
   const expires = res.ok ? new Date(now.getTime() + ctx.cfg.authzValidityHours * HOUR).toISOString() : undefined;
-  ctx.gw.store.transaction(() => {
-    ctx.store.updateAuthz(a.id, { status: res.ok ? "valid" : "invalid", challenges, expires });
-    ctx.gw.audit.record({
-      type: res.ok ? "acme.authz.valid" : "acme.authz.invalid", actor: `acme-account:${a.accountId}`, target: a.id,
-      data: {
-        identifier: a.identifier, wildcard: a.wildcard, challenge: c.type, records: res.records,
-        ...(res.ok ? {} : { code: toGatewayError(res.error).code, reason: toGatewayError(res.error).message }),
-        ...(res.ok && res.attestation ? { format: res.attestation.format, facts: res.attestation.facts, identity: res.attestation.identity } : {}),
-        ...(res.ok && res.attestation?.identity === "delegated" ? { identityDecidedBy: "authorization webhook" } : {}),
-        ...(!res.ok && toGatewayError(res.error).code === "RA_ERR_BAD_ATTESTATION" ? { format: toGatewayError(res.error).detail?.format, check: toGatewayError(res.error).detail?.check } : {}),
-        ...(ctx.cfg.validation.insecureSkipValidation ? { validationSkipped: true } : {}),
-      },
-    });
+  const status = res.ok ? "valid" : "invalid";
+  ctx.store.updateAuthz(a.id, { status, challenges, expires });
+  ctx.gw.audit.record({
+    type: res.ok ? "acme.authz.valid" : "acme.authz.invalid", actor: `acme-account:${a.accountId}`, target: a.id,
+    data: {
+      identifier: a.identifier, wildcard: a.wildcard, challenge: c.type, records: res.records,
+      ...(res.ok ? {} : { code: toGatewayError(res.error).code, reason: toGatewayError(res.error).message }),
+      ...(res.ok && res.attestation ? { format: res.attestation.format, facts: res.attestation.facts, identity: res.attestation.identity } : {}),
+      ...(res.ok && res.attestation?.identity === "delegated" ? { identityDecidedBy: "authorization webhook" } : {}),
+      ...(!res.ok && toGatewayError(res.error).code === "RA_ERR_BAD_ATTESTATION" ? { format: toGatewayError(res.error).detail?.format, check: toGatewayError(res.error).detail?.check } : {}),
+      ...(ctx.cfg.validation.insecureSkipValidation ? { validationSkipped: true } : {}),
+    },
   });
+  return { ...a, status, challenges, expires: expires ?? a.expires };
 }

@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+import type { RequestListener } from "node:http";
 import type { Gateway } from "../../src/gateway.js";
 import type { AcmeStore } from "../../src/store/acme-types.js";
 import type { AcmeConfig, AcmeEndpointConfig } from "./config.js";
@@ -6,6 +7,8 @@ import { DeviceAttestationVerifier } from "./attest/verify.js";
 import { EabKeys } from "./eab.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ChallengeValidator } from "./validation/types.js";
+import { beginRequest, requestCounter } from "../../src/server/middleware.js";
+import type { AcmeHandler } from "./router.js";
 
 /** Everything the ACME handlers share: the gateway core, the ACME tables, validators and limits. */
 export class AcmeContext {
@@ -34,9 +37,30 @@ export class AcmeContext {
       this.lastNoncePurge = now;
       this.store.purgeNonces(now);
     }
-    const value = randomBytes(16).toString("base64url");
+    const value = randomToken(16);
     this.store.insertNonce(value, now + this.cfg.nonceLifetimeSeconds * 1000);
     return value;
+  }
+
+  /** Endpoints mounted by mountAcme, named ones before "default" (whose base path prefixes theirs). */
+  readonly endpoints: Array<{ basePath: string; handle: AcmeHandler }> = [];
+
+  /**
+   * Wraps a listener's app: ACME requests are served here, on plain req/res, before the express app;
+   * with the same request id, access line and metrics as everything else (beginRequest).
+   */
+  front(next: RequestListener, listener: "https" | "http" = "https"): RequestListener {
+    const count = requestCounter(this.gw.metrics, listener);
+    return (req, res) => {
+      const url = req.url ?? "";
+      const ep = url.startsWith("/acme") ? this.endpoints.find((e) => isUnder(url, e.basePath)) : undefined;
+      if (!ep) {
+        next(req, res);
+        return;
+      }
+      const rc = beginRequest(this.gw.log, listener, count, req, res, () => url.split("?")[0]);
+      ep.handle(req, res, rc, url);
+    };
   }
 
   async drain(): Promise<void> {
@@ -77,5 +101,27 @@ export class AcmeUrls {
 }
 
 export function newId(): string {
-  return randomBytes(12).toString("base64url");
+  return randomToken(12);
+}
+
+/** `url` is `base` itself or a resource below it (the query aside). */
+function isUnder(url: string, base: string): boolean {
+  if (!url.startsWith(base)) return false;
+  const c = url.charCodeAt(base.length);
+  return Number.isNaN(c) || c === 0x2f /* / */ || c === 0x3f /* ? */;
+}
+
+// Nonces and ids come from one pooled CSPRNG buffer: one randomFill per 256 nonces instead of one per nonce.
+const POOL = Buffer.alloc(4096);
+let poolAt = POOL.length;
+
+/** `bytes` fresh random bytes as base64url; every byte is handed out once. */
+export function randomToken(bytes: number): string {
+  if (poolAt + bytes > POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
+  const s = POOL.toString("base64url", poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return s;
 }

@@ -1,12 +1,13 @@
 import type { Express } from "express";
 import type { Gateway } from "../../src/gateway.js";
 import { AcmeContext, AcmeUrls } from "./context.js";
-import { acmeRouter } from "./router.js";
+import { acmeHandler } from "./router.js";
 import { createChallengeValidator } from "./validation/validator.js";
 
 /**
- * Mounts every configured ACME endpoint on the HTTPS app: "default" at /acme, others at
- * /acme/<name>. Returns the shared context (EAB keys for the admin API, drain for shutdown).
+ * Mounts every configured ACME endpoint: "default" at /acme, others at /acme/<name>. The listener
+ * serves them through `ctx.front` ahead of express; the express mount answers the same way for an
+ * app used on its own (tests). Returns the shared context (EAB keys for the admin API, drain for shutdown).
  */
 export function mountAcme(app: Express, gw: Gateway): AcmeContext | undefined {
   const cfg = gw.config.acme;
@@ -17,7 +18,9 @@ export function mountAcme(app: Express, gw: Gateway): AcmeContext | undefined {
   const ordered = [...cfg.endpoints].sort((a, b) => Number(a.name === "default") - Number(b.name === "default"));
   for (const ep of ordered) {
     const urls = new AcmeUrls(gw, ep);
-    app.use(urls.basePath, acmeRouter(ctx, urls));
+    const handle = acmeHandler(ctx, urls);
+    ctx.endpoints.push({ basePath: urls.basePath, handle });
+    app.use(urls.basePath, (req, res) => handle(req, res, { id: req.id, get log() { return req.log; } }, req.originalUrl));
   }
   return ctx;
 }

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import { GatewayError, isErrorCode, toGatewayError } from "../../src/errors.js";
 import type { Profile } from "../../src/policy/profile.js";
 import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifierRecord, AcmeOrderRecord } from "../../src/store/acme-types.js";
 import { certificateForCertId } from "./ari.js";
-import { newId, type AcmeContext, type AcmeUrls } from "./context.js";
+import { newId, randomToken, type AcmeContext, type AcmeUrls } from "./context.js";
 import { checkOrderIdentifiers, isDeviceIdentifier, normaliseIdentifiers, sansOf } from "./identifiers.js";
 import type { DeviceIdentifier } from "./attest/types.js";
 import { deviceSans } from "../../src/policy/device.js";
@@ -13,7 +12,7 @@ import { orderStatus } from "./order-state.js";
 import { problemRecord } from "./problems.js";
 import { orderJson } from "./render.js";
 import type { AcmeReply } from "./reply.js";
-import { accountOf, objectPayload, type SignedRequest } from "./signed-request.js";
+import { accountKeySpki, accountOf, objectPayload, type SignedRequest } from "./signed-request.js";
 
 const HOUR = 3_600_000;
 
@@ -97,7 +96,7 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
     }
     const a: AcmeAuthzRecord = {
       id: newId(), accountId: account.id, identifier: base, wildcard, status: "pending",
-      expires: new Date(now + ctx.cfg.orderLifetimeHours * HOUR).toISOString(), token: randomBytes(32).toString("base64url"),
+      expires: new Date(now + ctx.cfg.orderLifetimeHours * HOUR).toISOString(), token: randomToken(32),
       challenges: challengesFor(base, wildcard, profile), updatedAt: nowIso,
     };
     authzs.push(a);
@@ -157,9 +156,9 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
   if (status !== "ready") throw new GatewayError("RA_ERR_ORDER_NOT_READY", `the order is ${status}, not ready`);
   if (typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr)) throw new GatewayError("RA_ERR_BAD_CSR", "csr must be base64url DER");
   const csr = new Uint8Array(Buffer.from(p.csr, "base64url"));
-  if (!ctx.store.claimOrderForFinalize(id)) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the order is already being finalized");
   const requestId = EnrollmentService.newRequestId();
-  ctx.store.updateOrder(id, { requestId });
+  if (!ctx.store.claimOrderForFinalize(id, requestId)) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the order is already being finalized");
+  let settled: AcmeOrderRecord = { ...order, status: "processing", requestId };
   try {
     const out = await ctx.gw.enrollment.enroll({
       requestId, protocol: "acme", requester: { kind: "acme-account", id: account.id, attributes: { endpoint: urls.endpoint.name, ...(account.eabKeyId ? { eab: account.eabKeyId } : {}) } },
@@ -168,15 +167,18 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
       validity: order.notBefore || order.notAfter ? { notBefore: order.notBefore ? new Date(order.notBefore) : undefined, notAfter: order.notAfter ? new Date(order.notAfter) : undefined } : undefined,
       renewalOf: order.replaces,
     });
-    if (out.status === "issued") ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
+    if (out.status === "issued") {
+      ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
+      settled = { ...settled, status: "valid", certSerial: out.certificate.serial };
+    }
   } catch (e) {
     const err = csrProblem(toGatewayError(e));
     // A bad CSR ends the order (§7.4: the order becomes invalid); the client sees the problem at once.
     ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(err) });
     throw err;
   }
-  // Only the order row changed; the authorizations loaded above are still current.
-  return orderReply(ctx, urls, ctx.store.getOrder(id)!, authzs);
+  // Only the order row changed, as written above (the claim keeps others off it); the authorizations are still current.
+  return orderReply(ctx, urls, settled, authzs);
 }
 
 /** What the order's device-attest-01 proved: the CSR must be for that key. */
@@ -188,8 +190,8 @@ function attestedDevice(identifier: DeviceIdentifier, authzs: AcmeAuthzRecord[])
 }
 
 function accountSpki(r: SignedRequest): Uint8Array {
-  const key = r.auth.via === "kid" ? r.auth.key : r.auth.key.key;
-  return new Uint8Array(key.export({ type: "spki", format: "der" }));
+  if (r.auth.via === "kid") return accountKeySpki(r.auth.account);
+  return new Uint8Array(r.auth.key.key.export({ type: "spki", format: "der" }));
 }
 
 /** Parsing failures of the CSR are badCSR in ACME, not generic malformed. */

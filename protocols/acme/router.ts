@@ -1,30 +1,56 @@
-import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import { bodyParserError } from "../../src/server/middleware.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RequestContext } from "../../src/server/middleware.js";
 import { GatewayError, toGatewayError } from "../../src/errors.js";
 import { keyChange, listOrders, newAccount, updateAccount } from "./accounts.js";
 import { renewalInfo } from "./ari.js";
 import { postAuthz, postChallenge } from "./authz.js";
 import { downloadCertificate, revokeCert } from "./certs.js";
 import type { AcmeContext, AcmeUrls } from "./context.js";
+import { readBody } from "./http-body.js";
 import { finalize, getOrder, newOrder, offeredProfiles } from "./orders.js";
 import { toProblem } from "./problems.js";
 import type { AcmeReply } from "./reply.js";
 import { readSigned, type KeyMode, type SignedRequest } from "./signed-request.js";
 
-type Handler = (r: SignedRequest, req: Request) => AcmeReply | Promise<AcmeReply>;
+/**
+ * Serves one request for an ACME endpoint. `url` is the path and query as the client sent them
+ * (starting with the endpoint's base path); `rc` carries the request id and logger.
+ */
+export type AcmeHandler = (req: IncomingMessage, res: ServerResponse, rc: RequestContext, url: string) => void;
+
+type Handler = (r: SignedRequest, params: string[], query: string) => AcmeReply | Promise<AcmeReply>;
+interface SignedRoute { mode: KeyMode; handle: Handler; params: string[] }
+
+const RESOURCE = /^\/(new-account|new-order|revoke-cert|key-change|acct\/|order\/|authz\/|chall\/|cert\/)/;
 
 function linkHeader(links: Array<{ url: string; rel: string }>): string {
   return links.map((l) => `<${l.url}>;rel="${l.rel}"`).join(", ");
 }
 
-/** One ACME endpoint (RFC 8555 §7.1): every answer carries a fresh nonce and the directory link. */
-export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
-  const r = express.Router({ strict: true });
+/** A path segment as express decoded route parameters; undefined when empty or badly escaped. */
+function param(s: string | undefined): string | undefined {
+  if (!s) return undefined;
+  if (!s.includes("%")) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
 
+function queryParam(query: string, name: string): string | undefined {
+  return query ? new URLSearchParams(query).get(name) ?? undefined : undefined;
+}
+
+/**
+ * One ACME endpoint (RFC 8555 §7.1) on plain node req/res: ACME answers are JSON written directly, so no
+ * framework sits between the socket and the handler. Every answer, errors included, carries a fresh nonce
+ * and the directory link.
+ */
+export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
   // Written directly (no ETag hashing, no content negotiation): ACME answers are never cached.
-  const send = (res: Response, reply: AcmeReply) => {
-    const links = [{ url: urls.directory, rel: "index" }, ...(reply.links ?? [])];
-    res.setHeader("Link", linkHeader(links));
+  const send = (res: ServerResponse, reply: AcmeReply) => {
+    res.setHeader("Link", reply.links?.length ? linkHeader([{ url: urls.directory, rel: "index" }, ...reply.links]) : indexLink());
     if (reply.location) res.setHeader("Location", reply.location);
     if (reply.retryAfterSeconds) res.setHeader("Retry-After", String(reply.retryAfterSeconds));
     res.statusCode = reply.status ?? 200;
@@ -37,13 +63,20 @@ export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
     res.setHeader("Content-Length", Buffer.byteLength(body));
     res.end(body);
   };
+  // The external URL may change once after start (port 0 bound), so the header is kept per directory URL.
+  let index = { url: "", header: "" };
+  const indexLink = () => {
+    const url = urls.directory;
+    if (index.url !== url) index = { url, header: linkHeader([{ url, rel: "index" }]) };
+    return index.header;
+  };
 
-  const fail = (req: Request, res: Response, err: unknown) => {
-    const e = bodyParserError(err) ?? toGatewayError(err);
+  const fail = (rc: RequestContext, res: ServerResponse, err: unknown) => {
+    const e = toGatewayError(err);
     const p = toProblem(e);
-    if (p.status >= 500) req.log?.error({ code: e.code, detail: e.detail, err: err instanceof Error ? err.message : String(err) }, "ACME internal error");
-    else req.log?.info({ code: e.code, type: p.body.type }, e.message);
-    res.setHeader("Link", linkHeader([{ url: urls.directory, rel: "index" }]));
+    if (p.status >= 500) rc.log.error({ code: e.code, detail: e.detail, err: err instanceof Error ? err.message : String(err) }, "ACME internal error");
+    else rc.log.info({ code: e.code, type: p.body.type }, e.message);
+    res.setHeader("Link", indexLink());
     if (p.retryAfterSeconds) res.setHeader("Retry-After", String(p.retryAfterSeconds));
     if (p.location) res.setHeader("Location", p.location);
     const body = JSON.stringify(p.body);
@@ -53,30 +86,42 @@ export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
     res.end(body);
   };
 
-  // Every response, errors included, carries a fresh nonce (§6.5); per-address limits come first.
-  r.use((req, res, next) => {
-    res.setHeader("Cache-Control", "no-store");
-    try {
-      res.setHeader("Replay-Nonce", ctx.newNonce());
-      ctx.addressLimit?.take(`address:${req.socket.remoteAddress ?? "unknown"}`);
-      next();
-    } catch (e) {
-      fail(req, res, e);
+  const route = (mode: KeyMode, handle: Handler, params: string[] = []): SignedRoute => ({ mode, handle, params });
+  /** The signed resource at a path (segments after the base path), with its parameters. */
+  const signedRoute = (seg: string[]): SignedRoute | undefined => {
+    const [a, b, c] = [seg[1], param(seg[2]), seg[3]];
+    const n = seg.length;
+    switch (a) {
+      case "new-account": return n === 2 ? route("jwk", (s) => newAccount(ctx, urls, s)) : undefined;
+      case "new-order": return n === 2 ? route("kid", (s) => newOrder(ctx, urls, s)) : undefined;
+      case "key-change": return n === 2 ? route("kid", (s) => keyChange(ctx, urls, s)) : undefined;
+      case "revoke-cert": return n === 2 ? route("either", (s) => revokeCert(ctx, s)) : undefined;
+      case "acct":
+        if (!b) return undefined;
+        if (n === 3) return route("kid", (s, p) => updateAccount(ctx, urls, s, p[0]), [b]);
+        return n === 4 && c === "orders" ? route("kid", (s, p, q) => listOrders(ctx, urls, s, p[0], queryParam(q, "after")), [b]) : undefined;
+      case "order":
+        if (!b) return undefined;
+        if (n === 3) return route("kid", (s, p) => getOrder(ctx, urls, s, p[0]), [b]);
+        return n === 4 && c === "finalize" ? route("kid", (s, p) => finalize(ctx, urls, s, p[0]), [b]) : undefined;
+      case "authz": return b && n === 3 ? route("kid", (s, p) => postAuthz(ctx, urls, s, p[0]), [b]) : undefined;
+      case "chall": {
+        const type = param(c);
+        return b && type && n === 4 ? route("kid", (s, p) => postChallenge(ctx, urls, s, p[0], p[1]), [b, type]) : undefined;
+      }
+      case "cert": {
+        if (!b) return undefined;
+        if (n === 3) return route("kid", (s, p) => downloadCertificate(ctx, urls, s, p[0], 0), [b]);
+        const alt = param(c);
+        return n === 4 && alt ? route("kid", (s, p) => downloadCertificate(ctx, urls, s, p[0], Number(p[1])), [b, alt]) : undefined;
+      }
+      default: return undefined;
     }
-  });
-
-  const raw = express.raw({ type: () => true, limit: ctx.cfg.maxBodyBytes });
-  const signed = (path: string, mode: KeyMode, h: Handler) => {
-    r.post(path, raw, (req, res) => {
-      Promise.resolve()
-        .then(() => h(readSigned(ctx, urls, req, mode), req))
-        .then((reply) => send(res, reply), (e) => fail(req, res, e));
-    });
   };
 
-  r.get("/directory", (_req, res) => {
+  const directory = (): AcmeReply => {
     const ep = urls.endpoint;
-    send(res, {
+    return {
       json: {
         newNonce: urls.newNonce, newAccount: urls.newAccount, newOrder: urls.newOrder, revokeCert: urls.revokeCert,
         keyChange: urls.keyChange, renewalInfo: urls.renewalInfo,
@@ -88,42 +133,57 @@ export function acmeRouter(ctx: AcmeContext, urls: AcmeUrls): Router {
           profiles: Object.fromEntries(offeredProfiles(ctx, urls).map((p) => [p.name, p.description || p.name])),
         },
       },
-    });
-  });
-  // §7.2: HEAD answers 200, GET 204; both only carry the nonce.
-  r.head("/new-nonce", (_req, res) => send(res, { status: 200 }));
-  r.get("/new-nonce", (_req, res) => send(res, { status: 204 }));
-  r.get("/renewal-info/:certId", (req, res) => {
+    };
+  };
+
+  return (req, res, rc, url) => {
+    res.setHeader("Cache-Control", "no-store");
     try {
-      send(res, renewalInfo(ctx.gw, String(req.params.certId), ctx.cfg.ariExplanationUrl));
+      // Every response, errors included, carries a fresh nonce (§6.5); per-address limits come first.
+      res.setHeader("Replay-Nonce", ctx.newNonce());
+      ctx.addressLimit?.take(`address:${req.socket.remoteAddress ?? "unknown"}`);
     } catch (e) {
-      fail(req, res, e);
-    }
-  });
-
-  signed("/new-account", "jwk", (s) => newAccount(ctx, urls, s));
-  signed("/acct/:id", "kid", (s, req) => updateAccount(ctx, urls, s, String(req.params.id)));
-  signed("/acct/:id/orders", "kid", (s, req) => listOrders(ctx, urls, s, String(req.params.id), typeof req.query.after === "string" ? req.query.after : undefined));
-  signed("/key-change", "kid", (s) => keyChange(ctx, urls, s));
-  signed("/new-order", "kid", (s) => newOrder(ctx, urls, s));
-  signed("/order/:id", "kid", (s, req) => getOrder(ctx, urls, s, String(req.params.id)));
-  signed("/order/:id/finalize", "kid", (s, req) => finalize(ctx, urls, s, String(req.params.id)));
-  signed("/authz/:id", "kid", (s, req) => postAuthz(ctx, urls, s, String(req.params.id)));
-  signed("/chall/:id/:type", "kid", (s, req) => postChallenge(ctx, urls, s, String(req.params.id), String(req.params.type)));
-  signed("/cert/:serial", "kid", (s, req) => downloadCertificate(ctx, urls, s, String(req.params.serial), 0));
-  signed("/cert/:serial/:alt", "kid", (s, req) => downloadCertificate(ctx, urls, s, String(req.params.serial), Number(req.params.alt)));
-  signed("/revoke-cert", "either", (s) => revokeCert(ctx, s));
-
-  // Anything else under the endpoint: a problem document, never the HTML default.
-  r.use((req, res) => {
-    if (/^\/(new-account|new-order|revoke-cert|key-change|acct\/|order\/|authz\/|chall\/|cert\/)/.test(req.path)) {
-      res.setHeader("Allow", "POST");
-      fail(req, res, new GatewayError("RA_ERR_METHOD_NOT_ALLOWED", `${req.method} is not allowed here; ACME resources take POST (or POST-as-GET)`));
+      fail(rc, res, e);
       return;
     }
-    fail(req, res, new GatewayError("RA_ERR_NOT_FOUND", `no ACME resource at ${req.path}`));
-  });
-  // Body-parser failures (size cap, aborted uploads) are ACME problems too.
-  r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => fail(req, res, err));
-  return r;
+    const q = url.indexOf("?");
+    const path = (q < 0 ? url : url.slice(0, q)).slice(urls.basePath.length);
+    const query = q < 0 ? "" : url.slice(q + 1);
+    const seg = path.split("/");
+    const method = req.method;
+    if (method === "POST") {
+      const r = seg[0] === "" ? signedRoute(seg) : undefined;
+      if (r) {
+        readBody(req, ctx.cfg.maxBodyBytes, (body, refused) => {
+          if (refused) {
+            res.shouldKeepAlive = false; // the rest of the body is not read
+            fail(rc, res, refused);
+            return;
+          }
+          Promise.resolve()
+            .then(() => r.handle(readSigned(ctx, urls, req.headers["content-type"], body, url, r.mode), r.params, query))
+            .then((reply) => send(res, reply), (e) => fail(rc, res, e));
+        });
+        return;
+      }
+    } else if (method === "GET" || method === "HEAD") {
+      try {
+        // §7.2: HEAD newNonce answers 200, GET 204; both only carry the nonce.
+        if (path === "/new-nonce") return send(res, { status: method === "HEAD" ? 200 : 204 });
+        if (path === "/directory") return send(res, directory());
+        const certId = seg[1] === "renewal-info" && seg.length === 3 ? param(seg[2]) : undefined;
+        if (certId) return send(res, renewalInfo(ctx.gw, certId, ctx.cfg.ariExplanationUrl));
+      } catch (e) {
+        fail(rc, res, e);
+        return;
+      }
+    }
+    // Anything else under the endpoint: a problem document, never the HTML default.
+    if (RESOURCE.test(path)) {
+      res.setHeader("Allow", "POST");
+      fail(rc, res, new GatewayError("RA_ERR_METHOD_NOT_ALLOWED", `${method} is not allowed here; ACME resources take POST (or POST-as-GET)`));
+      return;
+    }
+    fail(rc, res, new GatewayError("RA_ERR_NOT_FOUND", `no ACME resource at ${path || "/"}`));
+  };
 }

@@ -1,5 +1,4 @@
 import type { KeyObject } from "node:crypto";
-import type { Request } from "express";
 import { BoundedMap } from "../../src/bounded-map.js";
 import { GatewayError } from "../../src/errors.js";
 import type { AcmeAccountRecord } from "../../src/store/acme-types.js";
@@ -24,17 +23,27 @@ export type KeyMode = "jwk" | "kid" | "either";
 
 /** Account keys kept imported: the busiest accounts stay; one seen once is re-imported (about 30 µs) if it returns. */
 export const ACCOUNT_KEY_CACHE_SIZE = 1024;
-const keyCache = new BoundedMap<string, KeyObject>(ACCOUNT_KEY_CACHE_SIZE);
+const keyCache = new BoundedMap<string, { key: KeyObject; spki?: Uint8Array }>(ACCOUNT_KEY_CACHE_SIZE);
+
+function cachedKey(account: AcmeAccountRecord): { key: KeyObject; spki?: Uint8Array } {
+  const k = `${account.id}:${account.thumbprint}`;
+  let entry = keyCache.get(k);
+  if (!entry) {
+    entry = { key: importAccountJwk(JSON.parse(account.jwk)).key };
+    keyCache.set(k, entry);
+  }
+  return entry;
+}
 
 /** The account's key object, cached per account and key (key rollover changes the thumbprint). */
 export function accountKey(account: AcmeAccountRecord): KeyObject {
-  const k = `${account.id}:${account.thumbprint}`;
-  let key = keyCache.get(k);
-  if (!key) {
-    key = importAccountJwk(JSON.parse(account.jwk)).key;
-    keyCache.set(k, key);
-  }
-  return key;
+  return cachedKey(account).key;
+}
+
+/** The account key's SPKI DER (finalize forbids it as the certificate key), exported once per cached key. */
+export function accountKeySpki(account: AcmeAccountRecord): Uint8Array {
+  const entry = cachedKey(account);
+  return (entry.spki ??= new Uint8Array(entry.key.export({ type: "spki", format: "der" })));
 }
 
 /**
@@ -42,14 +51,12 @@ export function accountKey(account: AcmeAccountRecord): KeyObject {
  * equal to the request's external URL, key by jwk or kid as the resource demands,
  * signature, then the nonce is redeemed (single use, atomic in the store).
  */
-export function readSigned(ctx: AcmeContext, urls: AcmeUrls, req: Request, mode: KeyMode): SignedRequest {
-  const type = (req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/jose+json") throw new GatewayError("RA_ERR_UNSUPPORTED_MEDIA", "ACME requests must be application/jose+json");
-  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+export function readSigned(ctx: AcmeContext, urls: AcmeUrls, contentType: string | undefined, body: Buffer, path: string, mode: KeyMode): SignedRequest {
+  if (!isJoseJson(contentType)) throw new GatewayError("RA_ERR_UNSUPPORTED_MEDIA", "ACME requests must be application/jose+json");
   const jws = parseJws(body);
   const h = jws.header;
   if (typeof h.nonce !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(h.nonce)) throw new GatewayError("RA_ERR_BAD_NONCE", "JWS has no valid nonce");
-  const url = ctx.gw.urls.https + req.originalUrl;
+  const url = ctx.gw.urls.https + path;
   if (h.url !== url) throw new GatewayError("RA_ERR_UNAUTHORIZED", `JWS url ${JSON.stringify(h.url)} does not match the request URL ${url}`);
 
   let auth: JwsAuth;
@@ -71,6 +78,12 @@ export function readSigned(ctx: AcmeContext, urls: AcmeUrls, req: Request, mode:
   if (!ctx.store.redeemNonce(h.nonce, Date.now())) throw new GatewayError("RA_ERR_BAD_NONCE", "the nonce is unknown, expired or already used");
   if (auth.via === "kid") ctx.accountLimit?.take(`account:${auth.account.id}`);
   return { jws, payload: jws.payload, auth, url };
+}
+
+/** The media type without parameters, compared case-insensitively (the common exact spelling first). */
+function isJoseJson(contentType: string | undefined): boolean {
+  if (contentType === "application/jose+json") return true;
+  return (contentType ?? "").split(";")[0].trim().toLowerCase() === "application/jose+json";
 }
 
 /** The account of a kid-signed request (handlers registered with mode "kid"). */

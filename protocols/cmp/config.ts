@@ -27,6 +27,8 @@ const macDerivationSchema = z
   .object({
     threads: z.number().int().min(1).max(16).optional(),
     maxQueued: z.number().int().min(0).max(1024).default(32),
+    /** Derived keys kept (LRU, by a hash of secret and parameters): a client reusing its salt, and every answer, skip the derivation. */
+    keyCacheEntries: z.number().int().min(1).max(1_000_000).default(10_000),
   })
   .strict();
 

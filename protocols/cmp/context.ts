@@ -1,3 +1,4 @@
+import type { GeneralName } from "@peculiar/asn1-x509";
 import type { ResponderKey } from "../../src/ca/responder.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
@@ -6,6 +7,7 @@ import type { CertificateRecord } from "../../src/store/types.js";
 import type { PKIBody, PKIHeader } from "./asn1/message.js";
 import type { DecodedMessage } from "./codec.js";
 import type { CmpLabel } from "./label.js";
+import type { MacKeyCache } from "./mac-cache.js";
 import type { MacKeyPool } from "./mac-pool.js";
 import type { MacThrottle } from "./mac-throttle.js";
 import type { CmpMetrics } from "./metrics.js";
@@ -17,10 +19,10 @@ export interface CmpDeps {
   secrets: EnrollmentSecrets;
   /** Signs answers to signature-protected requests and to requests whose protection failed. */
   responder: ResponderKey;
-  /** The responder certificate's subject (DER): the sender of every answer. */
-  responderName: Uint8Array;
-  /** MAC keys derived off the event loop, failed MACs counted per senderKID and address. */
-  mac: { pool: MacKeyPool; throttle: MacThrottle; metrics: CmpMetrics };
+  /** The responder certificate's subject as a GeneralName: the sender of every answer (decoded once). */
+  responderSender: GeneralName;
+  /** MAC keys derived off the event loop and cached once used, failed MACs counted per senderKID and address. */
+  mac: { pool: MacKeyPool; cache: MacKeyCache; throttle: MacThrottle; metrics: CmpMetrics };
 }
 
 /** Who sent a request, established by its protection. */

@@ -64,7 +64,7 @@ export async function generalMessage(c: CmpCall): Promise<Reply> {
         out.push({ oid: IT.caCerts, value: derSequence(ca.certDer, ...ca.chain) });
         break;
       case IT.crlStatusList: {
-        const crl = c.deps.gw.store.latestCrl(ca.name) ?? (await c.deps.gw.crls.publish(ca));
+        const crl = await c.deps.gw.crls.current(ca);
         out.push({ oid: IT.crls, value: derSequence(crl.der) });
         break;
       }

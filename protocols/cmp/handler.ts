@@ -10,6 +10,7 @@ import { certificateRequest, confirm, poll } from "./enroll.js";
 import { generalMessage, revoke } from "./general.js";
 import type { CmpLabel } from "./label.js";
 import { authenticateMac } from "./mac-auth.js";
+import type { MacPlan } from "./mac.js";
 import { macAlgorithmOf, macProtect, signProtect, verifySignature } from "./protection.js";
 
 const NEW_TRANSACTION = new Set(["ir", "cr", "p10cr", "kur", "rr", "genm"]);
@@ -128,13 +129,15 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
 /** Protects the answer like the request: MAC with the same secret, else the responder's signature (also for failed protection). */
 async function protect(req: PKIHeader, reply: Reply, auth: Authenticated | undefined, deps: CmpDeps): Promise<Uint8Array> {
   const responder = deps.responder;
-  const subject = deps.responderName;
+  const subject = deps.responderSender;
   let der: Uint8Array;
   let hdr: PKIHeader;
   if (auth?.protection.kind === "mac") {
     hdr = responseHeader(req, { sender: subject, senderKID: new Uint8Array(req.senderKID ?? new ArrayBuffer(0)), implicitConfirm: reply.implicitConfirm });
-    // Unbounded: the request's MAC verified already, and the answer's key is cached per secret and parameters.
-    der = await macProtect(hdr, reply.body, auth.protection.secret, (plan, secret) => deps.mac.pool.derive(plan, secret, { unbounded: true }), req.protectionAlg);
+    // The answer mirrors the request's parameters: its key is the cached one that verified the request. Should it
+    // have been evicted meanwhile, derive it unbounded: refusing would waste the work already done.
+    const keys = { derive: (plan: MacPlan, secret: Uint8Array) => deps.mac.pool.derive(plan, secret, { unbounded: true }), cache: deps.mac.cache };
+    der = await macProtect(hdr, reply.body, auth.protection.secret, keys, req.protectionAlg);
   } else {
     hdr = responseHeader(req, { sender: subject, implicitConfirm: reply.implicitConfirm });
     der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain: responder.chain, keyType: responder.keyType, sign: responder.sign });

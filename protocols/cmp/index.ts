@@ -1,12 +1,15 @@
 import { join } from "node:path";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { Certificate } from "@peculiar/asn1-x509";
+import { Certificate, GeneralName, Name } from "@peculiar/asn1-x509";
+import { decodeDer } from "./asn1/der-codec.js";
+import "./asn1/x509.js";
 import type { Express } from "express";
 import { ensureSoftwareResponder } from "../../src/ca/responder.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
 import type { CmpDeps } from "./context.js";
-import { resolveLabels } from "./label.js";
+import { resolveLabels, type CmpLabel } from "./label.js";
+import { MacKeyCache } from "./mac-cache.js";
 import { MacKeyPool } from "./mac-pool.js";
 import { MacThrottle } from "./mac-throttle.js";
 import { cmpMetrics } from "./metrics.js";
@@ -17,16 +20,24 @@ import { TransactionTable } from "./transactions.js";
 export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSecrets): Promise<{ close(): Promise<void> } | undefined> {
   const cfg = gw.config.cmp;
   if (!cfg.enabled) return undefined;
+  const { labels, deps, close } = await cmpService(gw, secrets);
+  app.use(cmpRouter(cfg, labels, deps));
+  return { close };
+}
+
+/** What the router serves with: labels, dependencies, the sweep of unconfirmed certificates; close() stops both. */
+export async function cmpService(gw: Gateway, secrets: EnrollmentSecrets): Promise<{ labels: Map<string, CmpLabel>; deps: CmpDeps; close(): Promise<void> }> {
+  const cfg = gw.config.cmp;
   const labels = resolveLabels(gw);
   const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
   if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject.replace(/\n/g, ", ") } });
   const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
+  const responderSender = new GeneralName({ directoryName: decodeDer(Name, responderName) });
   // Workers start on the first PasswordBasedMac and hold the process only while they work; close() stops them.
   const metrics = cmpMetrics(gw.metrics.registry, () => pool.pending);
   const pool = new MacKeyPool({ threads: cfg.macDerivation.threads, maxQueued: cfg.macDerivation.maxQueued, onDerive: (kind) => metrics.derivations.inc({ kind }) });
-  const mac = { pool, throttle: new MacThrottle(cfg.macFailures), metrics };
-  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderName, mac };
-  app.use(cmpRouter(cfg, labels, deps));
+  const mac = { pool, cache: new MacKeyCache(cfg.macDerivation.keyCacheEntries), throttle: new MacThrottle(cfg.macFailures), metrics };
+  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderSender, mac };
   // Certificates never confirmed are revoked when their wait ends (RFC 9483 §4.1.1).
   const timer = setInterval(() => {
     for (const t of deps.tx.expired()) {
@@ -37,6 +48,7 @@ export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSec
   }, Math.min(cfg.confirmWaitSeconds * 1000, 10_000));
   timer.unref();
   return {
+    labels, deps,
     close: async () => {
       clearInterval(timer);
       await mac.pool.close();

@@ -21,13 +21,13 @@ function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, transactionId
 
 /**
  * Authenticates a PasswordBasedMac or PBMAC1 message. In order, all before any key derivation: the sender's
- * throttle (senderKID and source address), the secret, the parameter caps; then the key is derived in the
- * bounded pool. A failed MAC counts against both throttles, and the failure that starts a refusal is audited.
+ * throttle (senderKID and source address), the secret, the parameter caps; then the key is taken from the
+ * cache of keys that verified before, or derived in the bounded pool. A failed MAC counts against both throttles, and the failure that starts a refusal is audited.
  */
 export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string, peer: string): Promise<Authenticated> {
   const h = d.message.header;
   const kid = h.senderKID ? Buffer.from(h.senderKID).toString("utf8") : "";
-  const { pool, throttle, metrics } = deps.mac;
+  const { pool, cache, throttle, metrics } = deps.mac;
   const cfg = deps.gw.config.cmp;
   const stop = throttle.check(kid, peer);
   if (stop) {
@@ -38,7 +38,7 @@ export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: 
   const found = macSecretFor(kid, label, deps, transactionId);
   let v: Verdict;
   try {
-    v = await verifyMac(d, found?.secret ?? NO_SECRET, cfg, (plan, secret) => pool.derive(plan, secret));
+    v = await verifyMac(d, found?.secret ?? NO_SECRET, cfg, { derive: (plan, secret) => pool.derive(plan, secret), cache });
   } catch (e) {
     if (!(e instanceof MacPoolBusy)) throw e;
     metrics.refused.inc({ reason: "busy" });

@@ -99,7 +99,7 @@ export class MacThrottle {
 export function addressKey(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1];
-  if (!isIPv6(address)) return address;
+  if (!address.includes(":") || !isIPv6(address)) return address; // isIPv6 is one large regex: skip it for IPv4
   const [head, tail = ""] = address.split("::");
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];

@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { PBMParameter } from "./asn1/crmf.js";
+import { MacKeyCache } from "./mac-cache.js";
 import { decodeDer } from "./asn1/der-codec.js";
 import { encodeDer } from "./asn1/der-encoder.js";
 import { Pbkdf2Params, Pbkdf2Salt, Pbmac1Params } from "./asn1/pbmac1.js";
@@ -72,12 +73,20 @@ function pbmac1Plan(p: Pbmac1Params, caps: MacCaps): MacPlan | string {
   return { kind: "pbmac1", salt: new Uint8Array(kdf.salt.specified), iterations: bounds, keyLength: Number(keyLength), prf, mac };
 }
 
-/** Parameters by the strict codec, behind their own small DER limits (they may come from anywhere). */
+/**
+ * Parameters by the strict codec, behind their own small DER limits (they may come from anywhere). Kept per
+ * received parameters buffer: the request's are read to verify it and again to mirror them in the answer.
+ */
 function params<C extends new () => object>(der: ArrayBuffer, type: C): InstanceType<C> {
+  const seen = decodedParams.get(der);
+  if (seen?.type === type) return seen.value as InstanceType<C>;
   const b = new Uint8Array(der);
   checkDer(b, { maxBytes: 4096, maxDepth: 8, maxNodes: 64 });
-  return decodeDer(type, b);
+  const value = decodeDer(type, b);
+  decodedParams.set(der, { type, value });
+  return value;
 }
+const decodedParams = new WeakMap<ArrayBuffer, { type: new () => object; value: object }>();
 
 /** The iteration count as a number once it is known to be within the caps (a bigint, so 2^64 cannot overflow first). */
 function checkBounds(saltBytes: number, iterations: bigint, caps: MacCaps): number | string {
@@ -94,39 +103,50 @@ function checkBounds(saltBytes: number, iterations: bigint, caps: MacCaps): numb
 /** Derives the MAC key of a plan off the event loop (`MacKeyPool.derive`); clients may derive however they like. */
 export type DeriveKey = (plan: MacPlan, secret: Uint8Array) => Promise<Buffer>;
 
-/** The MAC of `data` under `secret`. PBM: key = owf^n(secret ‖ salt) (RFC 4211 §4.4); PBMAC1: key = PBKDF2 (RFC 8018 §5.2). */
-export async function computeMac(plan: MacPlan, secret: Uint8Array, data: Uint8Array, derive: DeriveKey): Promise<Buffer> {
-  // Responses use this process's own salt, so their key is derived once per secret and parameters;
-  // a client's salts are never cached (they are the client's to choose, and would flood the cache).
-  const cacheable = Buffer.from(plan.salt).equals(RESPONSE_SALT.subarray(0, plan.salt.length)) && plan.salt.length >= 16;
-  const id = cacheable ? `${plan.kind}|${plan.kind === "pbm" ? plan.owf : `${plan.prf}|${plan.keyLength}`}|${plan.iterations}|${plan.salt.length}|${createHash("sha256").update(secret).digest("hex")}` : "";
-  let key = cacheable ? responseKeys.get(id) : undefined;
-  if (!key) {
-    key = await derive(plan, secret);
-    if (cacheable) {
-      if (responseKeys.size >= 256) responseKeys.clear();
-      responseKeys.set(id, key);
-    }
-  }
+/** Where MAC keys come from: a derivation, or one behind the gateway's cache of keys already used (mac-cache.ts). */
+export type MacKeySource = DeriveKey | { derive: DeriveKey; cache: MacKeyCache };
+
+/** A MAC key for `plan` and `secret`; `keep()` adds a derived key to the cache (once it proved right). */
+export async function macKey(plan: MacPlan, secret: Uint8Array, source: MacKeySource): Promise<{ key: Buffer; keep(): void }> {
+  if (typeof source === "function") return { key: await source(plan, secret), keep: () => undefined };
+  const id = MacKeyCache.id(plan, secret);
+  const hit = source.cache.get(id);
+  if (hit) return { key: hit, keep: () => undefined };
+  const key = await source.derive(plan, secret);
+  return { key, keep: () => source.cache.set(id, key) };
+}
+
+/** The MAC of `data` under `key`. PBM: key = owf^n(secret ‖ salt) (RFC 4211 §4.4); PBMAC1: key = PBKDF2 (RFC 8018 §5.2). */
+export function macWithKey(plan: MacPlan, key: Buffer, data: Uint8Array): Buffer {
   return createHmac(plan.mac, key).update(data).digest();
 }
 
-/** The salt of this process's MAC-protected responses (random per process, at most 64 bytes used). */
+/** The salt of this process's MAC-protected answers that mirror no request (random per process, at most 64 bytes used). */
 const RESPONSE_SALT = randomBytes(64);
-const responseKeys = new Map<string, Buffer>();
 
 /**
- * A fresh plan for a response: mirrors a request's MAC algorithm (kind, hashes, iteration count) with a
- * new salt, upgrading HMAC-SHA1 to HMAC-SHA256 (OpenSSL reads the response's own parameters), or follows `spec`.
+ * The plan of a response and its protectionAlg: mirrors a request's MAC parameters (kind, hashes, iteration
+ * count, salt), so the key that verified the request protects the answer without another derivation, and
+ * its AlgorithmIdentifier is reused as is; HMAC-SHA1 is upgraded to HMAC-SHA256 (the key does not depend on
+ * the mac; OpenSSL reads the response's own parameters). Or follows `spec` with this process's salt.
  */
-export function responsePlan(like: AlgorithmIdentifier | MacSpec | undefined, caps?: MacCaps): MacPlan {
+export function responseProtection(like: AlgorithmIdentifier | MacSpec | undefined, caps?: MacCaps): { plan: MacPlan; alg: AlgorithmIdentifier } {
   if (like instanceof AlgorithmIdentifier) {
     // The request was verified under the caller's caps already; these only keep a bad `like` finite.
     const p = macPlan(like, { maxIterations: caps?.maxIterations ?? 1_000_000, maxSaltBytes: caps?.maxSaltBytes ?? 64, minIterations: 1, allowHmacSha1: true });
     if (typeof p === "string") throw new Error(`cannot mirror the request's MAC: ${p}`);
-    const salt = new Uint8Array(RESPONSE_SALT.subarray(0, Math.min(64, Math.max(16, p.salt.length))));
-    return p.kind === "pbm" ? { ...p, salt, mac: p.mac === "sha1" ? "sha256" : p.mac } : { ...p, salt };
+    if (p.kind === "pbm" && p.mac === "sha1") {
+      const plan: MacPlan = { ...p, mac: "sha256" };
+      return { plan, alg: macAlgorithmIdentifier(plan) };
+    }
+    return { plan: p, alg: like };
   }
+  const plan = responsePlan(like);
+  return { plan, alg: macAlgorithmIdentifier(plan) };
+}
+
+/** A plan for a response that mirrors no request: `spec` (default PBMAC1) with this process's salt. */
+export function responsePlan(like: MacSpec | undefined): MacPlan {
   const spec = like ?? DEFAULT_MAC_SPEC;
   const iterations = spec.iterations ?? (spec.kind === "pbm" ? 1000 : 10_000);
   const salt = new Uint8Array(RESPONSE_SALT.subarray(0, Math.min(64, Math.max(16, spec.saltBytes ?? 16))));

@@ -6,11 +6,11 @@ import { certFacts, curveHash, type CertFacts } from "../../src/cms/der.js";
 import type { SignatureAlgorithmName } from "../../src/signers/signer.js";
 import { PKIHeader, type PKIBody } from "./asn1/message.js";
 import { encodePkiMessage, toDer, type DecodedMessage } from "./codec.js";
-import { computeMac, macAlgorithmIdentifier, macPlan, responsePlan, type DeriveKey, type MacCaps, type MacSpec } from "./mac.js";
+import { macKey, macPlan, macWithKey, responseProtection, type MacCaps, type MacKeySource, type MacSpec } from "./mac.js";
 import { CMP_OID } from "./oids.js";
 import { verifyAlgSignature } from "./signature.js";
 
-export { DEFAULT_MAC_SPEC, type DeriveKey, type MacCaps, type MacSpec } from "./mac.js";
+export { DEFAULT_MAC_SPEC, type DeriveKey, type MacCaps, type MacKeySource, type MacSpec } from "./mac.js";
 
 export type ProtectionKind = "pbm" | "pbmac1" | "signature" | "none";
 export interface Verdict {
@@ -29,31 +29,38 @@ export function macAlgorithmOf(header: PKIHeader): ProtectionKind {
 /**
  * Verifies PasswordBasedMac or PBMAC1 protection with the shared secret. Salt length and iteration count are
  * checked against `caps` (and the hash allow-list applied) before any key derivation, so a hostile
- * iteration count costs nothing; the key is derived by `derive` (off the event loop); the MAC comparison is
- * constant-time. Rejects only when `derive` does (a busy or closed pool).
+ * iteration count costs nothing; the key comes from `keys` (a cached key, or a derivation off the event loop,
+ * cached once the MAC verified); the MAC comparison is constant-time. Rejects only when the derivation does
+ * (a busy or closed pool).
  */
-export async function verifyMac(decoded: DecodedMessage, secret: Uint8Array, caps: MacCaps, derive: DeriveKey): Promise<Verdict> {
+export async function verifyMac(decoded: DecodedMessage, secret: Uint8Array, caps: MacCaps, keys: MacKeySource): Promise<Verdict> {
   const alg = decoded.message.header.protectionAlg;
   if (!alg) return { ok: false, reason: "message is not protected (no protectionAlg)" };
   if (!decoded.protection) return { ok: false, reason: "protection is missing" };
   const plan = macPlan(alg, caps);
   if (typeof plan === "string") return { ok: false, reason: plan };
-  const expected = await computeMac(plan, secret, decoded.protectedPart, derive);
+  const k = await macKey(plan, secret, keys);
+  const expected = macWithKey(plan, k.key, decoded.protectedPart);
   const ok = expected.length === decoded.protection.length && timingSafeEqual(expected, decoded.protection);
-  return ok ? { ok } : { ok, reason: "MAC does not verify" };
+  if (!ok) return { ok, reason: "MAC does not verify" };
+  k.keep();
+  return { ok };
 }
 
 /**
- * A MAC-protected PKIMessage (DER). `like` is the request's protectionAlg, mirrored with this process's response salt (its derived key is cached) and
- * HMAC-SHA1 upgraded to HMAC-SHA256 (OpenSSL 3.0 only speaks PasswordBasedMac, so a PBM request must get a
- * PBM answer); or a MacSpec; default PBMAC1 HMAC-SHA256, 16-byte salt, 10 000 iterations. `header` is not
- * modified: the protectionAlg goes into a copy.
+ * A MAC-protected PKIMessage (DER). `like` is the request's protectionAlg, mirrored salt included (its key,
+ * verified already, is reused from `keys`' cache) with HMAC-SHA1 upgraded to HMAC-SHA256 (OpenSSL 3.0 only
+ * speaks PasswordBasedMac, so a PBM request must get a PBM answer); or a MacSpec with this process's salt;
+ * default PBMAC1 HMAC-SHA256, 16-byte salt, 10 000 iterations. Only call it for a secret that authenticated
+ * the request: the key is cached. `header` is not modified: the protectionAlg goes into a copy.
  */
-export async function macProtect(header: PKIHeader, body: PKIBody, secret: Uint8Array, derive: DeriveKey, like?: AlgorithmIdentifier | MacSpec, extraCerts: Uint8Array[] = []): Promise<Uint8Array> {
-  const plan = responsePlan(like);
-  const h = toDer(new PKIHeader({ ...header, protectionAlg: macAlgorithmIdentifier(plan) }));
+export async function macProtect(header: PKIHeader, body: PKIBody, secret: Uint8Array, keys: MacKeySource, like?: AlgorithmIdentifier | MacSpec, extraCerts: Uint8Array[] = []): Promise<Uint8Array> {
+  const { plan, alg } = responseProtection(like);
+  const k = await macKey(plan, secret, keys);
+  k.keep();
+  const h = toDer(new PKIHeader({ ...header, protectionAlg: alg }));
   const b = toDer(body);
-  return encodePkiMessage(h, b, await computeMac(plan, secret, derSequence(h, b), derive), extraCerts);
+  return encodePkiMessage(h, b, macWithKey(plan, k.key, derSequence(h, b)), extraCerts);
 }
 
 /**
@@ -98,7 +105,7 @@ export interface ProtectionSigner {
  * (RFC 9483 §3.1). extraCerts = [cert, ...chain]. The signature is verified before the message is returned.
  */
 export async function signProtect(header: PKIHeader, body: PKIBody, signer: ProtectionSigner): Promise<Uint8Array> {
-  const facts = certFacts(signer.cert, "protection certificate");
+  const facts = ownCertFacts(signer.cert);
   const hash = signer.keyType === "ec" ? curveHash(facts.publicKey) : "sha256";
   const name: SignatureAlgorithmName = signer.keyType === "ec" ? `ecdsa-${hash}` : `rsa-pkcs1-${hash}`;
   const protectionAlg = algorithmIdentifier(name);
@@ -110,6 +117,14 @@ export async function signProtect(header: PKIHeader, body: PKIBody, signer: Prot
   const check = verifyAlgSignature(facts.publicKey, protectionAlg, protectedPart, signature);
   if (!check.ok) throw new Error(`CMP protection signature does not verify with the protection certificate: ${check.reason}`);
   return encodePkiMessage(h, b, signature, [signer.cert, ...signer.chain]);
+}
+
+/** Our protection certificate's facts and key, read once per certificate object (the responder's never changes). */
+const ownFacts = new WeakMap<Uint8Array, CertFacts>();
+function ownCertFacts(cert: Uint8Array): CertFacts {
+  let f = ownFacts.get(cert);
+  if (!f) ownFacts.set(cert, (f = certFacts(cert, "protection certificate")));
+  return f;
 }
 
 function toArrayBuffer(b: Uint8Array): ArrayBuffer {

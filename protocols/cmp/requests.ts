@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Extensions, type Time } from "@peculiar/asn1-x509";
 import { RsaSaPssParams } from "@peculiar/asn1-rsa";
-import { childSpans } from "../../src/asn1/der-walk.js";
+import { childSpans, header as tlvHeader } from "../../src/asn1/der-walk.js";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { serialHex } from "../../src/ca/serial.js";
 import type { AttributeTypeAndValue } from "./asn1/common.js";
@@ -14,6 +14,7 @@ import { failInfoNames } from "./bodies.js";
 import { CmpDecodeError } from "./codec.js";
 import { CMP_OID, HASH_BY_OID, type HashName } from "./oids.js";
 import { verifyAlgSignature } from "./signature.js";
+import { commonNameOfName } from "./template.js";
 
 /*
  * Readers that turn a decoded PKIBody into plain values for the operations. Everything handed out is DER
@@ -22,6 +23,8 @@ import { verifyAlgSignature } from "./signature.js";
 
 export interface TemplateInfo {
   subject?: Uint8Array;
+  /** The subject's CN (the last one when several), read from the decoded Name. */
+  commonName?: string;
   issuer?: Uint8Array;
   publicKey?: Uint8Array;
   /** Extensions ::= SEQUENCE OF Extension. */
@@ -55,7 +58,7 @@ export function certRequests(body: PKIBody): CertReqInfo[] {
 
 function certRequest(m: CertReqMsg): CertReqInfo {
   const req = m.certReq;
-  const template = templateInfo(req.certTemplate);
+  const template = templateInfo(req.certTemplate, m.certReqRaw && templateSpans(m.certReqRaw));
   const controls = (req.controls ?? []).map(attribute);
   const old = controls.filter((c) => c.oid === CMP_OID.regCtrlOldCertId);
   if (old.length > 1) throw new CmpDecodeError("oldCertID control appears more than once");
@@ -90,14 +93,39 @@ function pop(m: CertReqMsg, template: TemplateInfo): CertReqInfo["popo"] {
   return { kind: "signature", verify: () => (verdict ??= verify()) };
 }
 
-function templateInfo(t: CertTemplate): TemplateInfo {
-  const der = (v: object | undefined) => (v ? encodeDer(v) : undefined);
+type TemplateDer = Partial<Record<"issuer" | "subject" | "publicKey" | "extensions", Uint8Array>>;
+
+/**
+ * The DER of a template's Names, key and extensions as received, cut from the CertRequest's DER (which the
+ * strict codec decoded, so it equals their re-encoding): no encoding per request. EXPLICIT [3]/[5] hold the
+ * Name; IMPLICIT [6]/[9] are the SEQUENCE with its tag replaced.
+ */
+function templateSpans(certReq: Uint8Array): TemplateDer {
+  const out: TemplateDer = {};
+  const tpl = childSpans(certReq, 0)[1];
+  if (!tpl) return out;
+  for (const [s, e] of childSpans(certReq, tpl[0])) {
+    const tag = certReq[s];
+    if (tag === 0xa3 || tag === 0xa5) out[tag === 0xa3 ? "issuer" : "subject"] = certReq.slice(tlvHeader(certReq, s).contentStart, e);
+    else if (tag === 0xa6 || tag === 0xa9) {
+      const v = certReq.slice(s, e);
+      v[0] = 0x30;
+      out[tag === 0xa6 ? "publicKey" : "extensions"] = v;
+    }
+  }
+  return out;
+}
+
+/** `raw`: the fields' DER as received (templateSpans); encoded from the objects otherwise (templates built here). */
+function templateInfo(t: CertTemplate, raw?: TemplateDer): TemplateInfo {
+  const der = (v: object | undefined, received: Uint8Array | undefined) => (v ? received ?? encodeDer(v) : undefined);
   const time = (v: Time | undefined) => (v ? v.getTime() : undefined);
   return {
-    subject: der(t.subject),
-    issuer: der(t.issuer),
-    publicKey: der(t.publicKey),
-    extensions: t.extensions ? der(new Extensions(t.extensions)) : undefined,
+    subject: der(t.subject, raw?.subject),
+    commonName: t.subject && commonNameOfName(t.subject),
+    issuer: der(t.issuer, raw?.issuer),
+    publicKey: der(t.publicKey, raw?.publicKey),
+    extensions: t.extensions ? der(new Extensions(t.extensions), raw?.extensions) : undefined,
     validity: t.validity ? { notBefore: time(t.validity.notBefore), notAfter: time(t.validity.notAfter) } : undefined,
     serialHex: t.serialNumber ? serialHex(t.serialNumber) : undefined,
   };

@@ -20,8 +20,13 @@ export function cmpRouter(cfg: CmpConfig, labels: Map<string, CmpLabel>, deps: C
       const type = (req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
       if (type !== "application/pkixcmp") return void res.status(415).type("text/plain").send("Content-Type must be application/pkixcmp\n");
       const answer = await handleCmp(label, new Uint8Array(req.body as Buffer), deps, req.socket.remoteAddress ?? "unknown");
-      if (answer.retryAfterSeconds !== undefined) res.set("Retry-After", String(answer.retryAfterSeconds));
-      res.status(200).set("Cache-Control", "no-cache").type("application/pkixcmp").send(Buffer.from(answer.der));
+      if (answer.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(answer.retryAfterSeconds));
+      // Straight to node's response: express's send() would look up a charset and hash the body for an ETag.
+      res.setHeader("Content-Type", "application/pkixcmp");
+      res.setHeader("Cache-Control", "no-cache");
+      res.setHeader("Content-Length", answer.der.length);
+      res.statusCode = 200;
+      res.end(answer.der);
     } catch (e) {
       next(e);
     }

@@ -7,14 +7,18 @@ import type { TemplateInfo } from "./requests.js";
 
 const CN = "2.5.4.3";
 
-/** The CN of a Name (DER), the last one when several. */
-export function commonNameOf(nameDer: Uint8Array | undefined): string | undefined {
-  if (!nameDer) return undefined;
+/** The CN of a decoded Name, the last one when several. */
+export function commonNameOfName(name: Name): string | undefined {
   let cn: string | undefined;
-  for (const rdn of AsnConvert.parse(nameDer, Name)) {
+  for (const rdn of name) {
     for (const atv of rdn) if (atv.type === CN) cn = atv.value.toString();
   }
   return cn;
+}
+
+/** The CN of a Name (DER), the last one when several. */
+export function commonNameOf(nameDer: Uint8Array | undefined): string | undefined {
+  return nameDer ? commonNameOfName(AsnConvert.parse(nameDer, Name)) : undefined;
 }
 
 /**
@@ -37,5 +41,5 @@ export function templateRequest(t: TemplateInfo): NonNullable<EnrollmentRequest[
       }
     }
   }
-  return { spki: t.publicKey, commonName: commonNameOf(t.subject), sans, requestedExtensions };
+  return { spki: t.publicKey, commonName: "commonName" in t ? t.commonName : commonNameOf(t.subject), sans, requestedExtensions };
 }

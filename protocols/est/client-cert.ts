@@ -3,8 +3,28 @@ import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 
 const MAX_DEPTH = 6;
 
+/**
+ * The chain parsed for a connection, with its leaf's fingerprint: a keep-alive client sends many requests over
+ * one handshake, and converting and parsing its certificates again for each showed in mutual-TLS profiles. The
+ * fingerprint is checked on every request, so a renegotiation that brings another certificate is parsed afresh.
+ * Held per socket (a WeakMap: gone with the connection); only the parsing is kept, never a verdict — the chain
+ * is verified, and its inventory record looked up, on every request.
+ */
+const parsedBySocket = new WeakMap<TLSSocket, { fingerprint: string; chain: Cert[] }>();
+
 /** The certificates a TLS client presented: its own first, then whatever chain it sent. */
 export function presentedChain(socket: TLSSocket): Cert[] {
+  const leaf = socket.getPeerX509Certificate?.();
+  if (!leaf) return [];
+  const fingerprint = leaf.fingerprint256;
+  const known = parsedBySocket.get(socket);
+  if (known && known.fingerprint === fingerprint) return known.chain;
+  const chain = parseChain(socket);
+  parsedBySocket.set(socket, { fingerprint, chain });
+  return chain;
+}
+
+function parseChain(socket: TLSSocket): Cert[] {
   // With requestCert and no verification by Node, an absent certificate is an empty object.
   let peer: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   const out: Cert[] = [];

@@ -6,7 +6,10 @@ import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/error
  * senders omit line breaks, and strongSwan before 5.9.11 cannot decode base64 that has them.
  */
 export function sendBase64(res: Response, contentType: string, der: Uint8Array): void {
-  res.status(200).set({ "Content-Type": contentType, "Content-Transfer-Encoding": "base64" }).end(Buffer.from(der).toString("base64"));
+  // Node's own header calls: express's res.set re-derives the charset of every Content-Type (none applies here).
+  // Content-Length explicitly: writeHead fixes the headers, and strongSwan's client refuses a chunked answer.
+  const body = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+  res.writeHead(200, { "Content-Type": contentType, "Content-Transfer-Encoding": "base64", "Content-Length": body.length }).end(body);
 }
 
 export function sendText(res: Response, status: number, text: string, headers: Record<string, string> = {}): void {

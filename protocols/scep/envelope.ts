@@ -1,7 +1,6 @@
 import { constants, publicEncrypt, randomBytes } from "node:crypto";
 import { derSequence, derTlv } from "../../src/asn1/der-encode.js";
-import { oidDer } from "../../src/asn1/der-values.js";
-import { algId, contentInfo, DER_NULL, derSetOf, octetString, OID, smallInteger, type CertFacts } from "../../src/cms/der.js";
+import { algId, contentInfo, DER_NULL, derSetOf, octetString, OID, oidDer, smallInteger, type CertFacts } from "../../src/cms/der.js";
 import { CONTENT_CIPHERS, envelopedData, type ContentCipher } from "../../src/cms/envelope.js";
 import { DES_BLOCK, desCbcEncrypt, newDesKey } from "./des.js";
 

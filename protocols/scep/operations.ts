@@ -65,6 +65,16 @@ function refused(e: unknown): Answer {
   return fail(failInfoOf(err), err.message);
 }
 
+/**
+ * The CSR's key is the signer's: the two SubjectPublicKeyInfos as encoded, and only when those differ (an encoder
+ * that writes the same key another way, e.g. RSA parameters absent) the keys themselves in canonical form.
+ */
+function sameKey(csr: ParsedCsr, req: PkiRequest): boolean {
+  if (Buffer.from(csr.spki.buffer, csr.spki.byteOffset, csr.spki.byteLength).equals(req.signerSpki)) return true;
+  const spki = (k: ParsedCsr["publicKey"]) => k.export({ type: "spki", format: "der" });
+  return spki(csr.publicKey).equals(spki(req.signer.publicKey));
+}
+
 async function enroll(c: Context): Promise<Answer> {
   // SHA-1 CSR signatures under legacy algorithms only; the CSR is checked before its challenge is looked at,
   // so a refused algorithm never uses up a one-time challenge.
@@ -92,7 +102,7 @@ async function enroll(c: Context): Promise<Answer> {
     request = { ...base, requester: c.requester, profile: renewing.profile, renewalOf: renewing.serial, expectedSubject: renewing.subject, expectedNames: sansFromInventory(renewing.sans) };
   } else {
     // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3).
-    if (!Buffer.from(csr.spki).equals(Buffer.from(c.req.signerSpki))) return fail("badMessageCheck", "the message is not signed with the key of the request");
+    if (!sameKey(csr, c.req)) return fail("badMessageCheck", "the message is not signed with the key of the request");
     const verdict = await verifyChallenge(c.ep, csr.challengePassword, c.req.transactionId, csr, { store: c.deps.gw.store, secrets: c.deps.secrets });
     c.challengeKind = verdict.kind;
     if (!verdict.ok) return fail("badRequest", verdict.reason);
@@ -126,7 +136,7 @@ async function getCrl(c: Context): Promise<Answer> {
   const { issuer } = parseIssuerAndSerial(c.req.content);
   const ca = issuerCa(c, issuer);
   if (!ca) return fail("badCertId", "this gateway has no CA with that issuer name");
-  const crl = c.deps.gw.store.latestCrl(ca.name) ?? (await c.deps.gw.crls.publish(ca));
+  const crl = await c.deps.gw.crls.current(ca);
   return { status: "SUCCESS", crl: crl.der };
 }
 

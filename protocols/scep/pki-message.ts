@@ -34,7 +34,7 @@ export interface PkiRequest {
   signerCert: Uint8Array;
   /** That certificate parsed once (its key, IssuerAndSerialNumber): callers reuse it instead of parsing again. */
   signer: CertFacts;
-  /** DER SubjectPublicKeyInfo of the signer's key. */
+  /** DER SubjectPublicKeyInfo of the signer's key, as its certificate encodes it. */
   signerSpki: Uint8Array;
   digest: ScepDigest;
   /** The content cipher the client used (node name); the CertRep answers with the same. */
@@ -148,7 +148,7 @@ export async function openPkiMessage(der: Uint8Array, o: OpenOptions): Promise<P
   if (!scep.senderNonce) throw fail("badRequest", "the senderNonce attribute is missing or not a 16-byte OCTET STRING");
 
   const messageData = await openEnvelope(eContent.bytes, o, limits, fail, partial);
-  const signerSpki = new Uint8Array(signer.publicKey.export({ type: "spki", format: "der" }));
+  const signerSpki = signer.spki; // as the certificate encodes it (a view into our copy): exporting the key costs ~0.15 ms
   return { messageType: scep.messageType, transactionId: scep.transactionId, senderNonce: scep.senderNonce, signerCert, signer, signerSpki, digest, ...messageData };
 }
 

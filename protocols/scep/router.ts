@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
 import { bodyParserError } from "../../src/server/middleware.js";
-import { certsOnly } from "../../src/cms/signed-data.js";
+import { rawBody } from "../est/read-body.js";
+import { cachedCertsOnly } from "../../src/cms/signed-data.js";
 import type { ScepConfig } from "./config.js";
 import type { ScepEndpoint } from "./endpoint.js";
 import { nextCaResponse } from "./next-ca.js";
@@ -35,8 +36,9 @@ function messageParam(q: unknown): Uint8Array {
 /** `/scep`, `/scep/<name>` and the legacy paths, on the plain HTTP listener (RFC 8894 §4). */
 export function scepRouter(cfg: ScepConfig, endpoints: Map<string, ScepEndpoint>, deps: OperationDeps): Router {
   const r = express.Router();
-  // Only SCEP paths read their body here: the OCSP routes on the same listener parse their own.
-  const raw = express.raw({ type: () => true, limit: cfg.maxMessageBytes });
+  // Only SCEP paths read their body here: the OCSP routes on the same listener parse their own. The lean reader
+  // (same cap, same 413) instead of express.raw: its media-type and stream plumbing showed in PKCSReq profiles.
+  const raw = rawBody(cfg.maxMessageBytes);
 
   const handle = async (req: Request, res: Response, name: string) => {
     const ep = endpoints.get(name);
@@ -47,7 +49,7 @@ export function scepRouter(cfg: ScepConfig, endpoints: Map<string, ScepEndpoint>
         return text(res, 200, caps(ep));
       case "GetCACert":
         // With an RA, the RA certificate and the CA chain as a degenerate PKCS#7 (RFC 8894 §4.2.1.2).
-        res.status(200).type("application/x-x509-ca-ra-cert").send(Buffer.from(certsOnly([ep.ra.certDer, ep.ca.certDer, ...ep.ca.chain])));
+        res.status(200).type("application/x-x509-ca-ra-cert").send(Buffer.from(cachedCertsOnly([ep.ra.certDer, ep.ca.certDer, ...ep.ca.chain])));
         return;
       case "GetNextCACert":
         if (!ep.nextCaCert) return text(res, 404, "no CA rollover certificate is configured");
@@ -57,7 +59,8 @@ export function scepRouter(cfg: ScepConfig, endpoints: Map<string, ScepEndpoint>
         const der = req.method === "POST" ? new Uint8Array(req.body as Buffer) : messageParam(req.query.message);
         if (!der.length) throw new GatewayError("RA_ERR_MALFORMED", "empty PKIOperation message");
         const answer = await pkiOperation(ep, der, deps, req.method);
-        res.status(200).type("application/x-pki-message").send(Buffer.from(answer));
+        // Node's writeHead: express's send would hash every answer for an ETag no SCEP client uses.
+        res.writeHead(200, { "Content-Type": "application/x-pki-message", "Content-Length": answer.byteLength }).end(Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength));
         return;
       }
       default:

@@ -6,9 +6,21 @@ export function derLength(n: number): Uint8Array {
   return Uint8Array.of(0x80 | bytes.length, ...bytes);
 }
 
+/** One allocation per TLV (the issuance path builds dozens per certificate). */
 export function derTlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const len = parts.reduce((a, p) => a + p.length, 0);
-  return Buffer.concat([Uint8Array.of(tag), derLength(len), ...parts]);
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const lenOctets = len < 0x80 ? 0 : len < 0x100 ? 1 : len < 0x10000 ? 2 : len < 0x1000000 ? 3 : 4;
+  const out = Buffer.allocUnsafe(2 + lenOctets + len);
+  out[0] = tag;
+  out[1] = lenOctets ? 0x80 | lenOctets : len;
+  for (let i = lenOctets, v = len; i >= 1; i--, v = Math.floor(v / 256)) out[1 + i] = v & 0xff;
+  let o = 2 + lenOctets;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 export const derSequence = (...parts: Uint8Array[]) => derTlv(0x30, ...parts);

@@ -37,3 +37,20 @@ export function unsignedIntegerDer(bytes: Uint8Array): Uint8Array {
   if (v[0] & 0x80) v = Buffer.concat([Buffer.from([0]), v]);
   return derTlv(0x02, v);
 }
+
+/** Dotted text of OBJECT IDENTIFIER content octets; undefined when empty, truncated or not minimally encoded. */
+export function oidText(c: Uint8Array): string | undefined {
+  const arcs: number[] = [];
+  let v = 0;
+  for (let i = 0; i < c.length; i++) {
+    if (v === 0 && c[i] === 0x80) return undefined; // leading 0x80: not minimal
+    v = v * 128 + (c[i] & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 256) return undefined;
+    if (!(c[i] & 0x80)) {
+      if (!arcs.length) arcs.push(v < 40 ? 0 : v < 80 ? 1 : 2, v < 80 ? v % 40 : v - 80);
+      else arcs.push(v);
+      v = 0;
+    }
+  }
+  return arcs.length && !(c[c.length - 1] & 0x80) ? arcs.join(".") : undefined;
+}

@@ -22,3 +22,24 @@ export function header(der: Uint8Array, offset: number): { contentStart: number;
   }
   return { contentStart: pos, end: pos + len };
 }
+
+/**
+ * One TLV at `pos` of bytes nobody has checked yet: a one-octet tag and a minimal definite length that stays
+ * within `limit`. Undefined for anything else, so a fast reader can hand unusual input to a full parser.
+ */
+export function readTlv(b: Uint8Array, pos: number, limit: number): { tag: number; contentStart: number; end: number } | undefined {
+  if (pos + 2 > limit || (b[pos] & 0x1f) === 0x1f) return undefined;
+  const first = b[pos + 1];
+  let len = first;
+  let contentStart = pos + 2;
+  if (first >= 0x80) {
+    const n = first & 0x7f;
+    if (n === 0 || n > 3 || contentStart + n > limit || b[contentStart] === 0) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[contentStart + i];
+    if (len < 0x80) return undefined;
+    contentStart += n;
+  }
+  const end = contentStart + len;
+  return end <= limit ? { tag: b[pos], contentStart, end } : undefined;
+}

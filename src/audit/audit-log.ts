@@ -6,10 +6,21 @@ export type AuditInput = { type: string; actor: string; target?: string; data?: 
 
 /** Deterministic JSON (sorted keys) so the hash does not depend on property order. */
 export function canonicalJson(v: unknown): string {
+  // The exact text every stored hash was made from: change nothing but speed (no intermediate arrays).
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (Array.isArray(v)) {
+    let s = "[";
+    for (let i = 0; i < v.length; i++) s += (i ? "," : "") + canonicalJson(v[i]);
+    return `${s}]`;
+  }
   const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+  let s = "{";
+  for (const k of Object.keys(o).sort()) {
+    const x = o[k];
+    if (x === undefined) continue;
+    s += `${s.length > 1 ? "," : ""}${JSON.stringify(k)}:${canonicalJson(x)}`;
+  }
+  return `${s}}`;
 }
 
 export function eventHash(prevHash: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">): string {

@@ -6,6 +6,7 @@ import { sanList, type Protocol, type RequesterIdentity } from "../policy/reques
 import type { Metrics } from "../server/metrics.js";
 import type { CertificateRecord, Store } from "../store/types.js";
 import type { CaRegistry, CertificateAuthority } from "./authority.js";
+import { GroupCommit } from "./group-commit.js";
 import { lintEndEntity } from "./lint.js";
 import { newSerial, serialHex } from "./serial.js";
 import { signAndVerify } from "./sign-object.js";
@@ -35,12 +36,14 @@ export interface IssuedCertificate {
 }
 
 /**
- * The issuing engine: prepare TBS → lint → persist intent → sign once → verify →
- * store → audit. A crash between steps leaves the certificate row in stage "intent"
+ * The issuing engine: prepare TBS → lint → persist intent → sign once → verify (signers
+ * that need it, see Signer.verifyAfterSign) → store → audit. A crash between steps leaves the certificate row in stage "intent"
  * (serial reserved, not signed) or "failed" with the reason.
  */
 export class IssuingEngine {
   private readonly templates: EndEntityTemplates;
+  /** Concurrent issuances share their intent and completion commits (see GroupCommit). */
+  private readonly commits: GroupCommit;
 
   constructor(
     private readonly cas: CaRegistry,
@@ -50,6 +53,7 @@ export class IssuingEngine {
     private readonly metrics?: Metrics,
   ) {
     this.templates = new EndEntityTemplates(urls);
+    this.commits = new GroupCommit(store);
   }
 
   /** The CA that signed an inventory record (its chain goes with the certificate). */
@@ -62,7 +66,7 @@ export class IssuingEngine {
   /**
    * `hooks` let the caller write its own records in the same transactions as the
    * intent (before signing) and the issued certificate (after), so a crash never
-   * separates them and each issuance costs two commits.
+   * separates them; each issuance costs at most two commits, shared with concurrent ones.
    */
   async issue(plan: IssuancePlan, ctx: IssueContext, hooks: IssueHooks = {}): Promise<IssuedCertificate> {
     const started = process.hrtime.bigint();
@@ -88,7 +92,8 @@ export class IssuingEngine {
       stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
       ...plan.classification,
     };
-    this.store.transaction(() => {
+    // Intent before signature: this resolves once the intent row is committed.
+    await this.commits.run(() => {
       hooks.beforeIntent?.();
       this.store.insertCertificateIntent(record);
     });
@@ -107,7 +112,7 @@ export class IssuingEngine {
 
     // Assembled from the exact signed TBS bytes: no second serialisation that could differ.
     const der = derSequence(tbsDer, tbs.signatureAlgorithm, derBitString(sig));
-    this.store.transaction(() => {
+    await this.commits.run(() => {
       this.store.completeIssuance(serial, der);
       if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);
       this.audit.record({

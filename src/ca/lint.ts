@@ -1,23 +1,24 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
-  BasicConstraints, ExtendedKeyUsage, KeyUsage, Name, SubjectAlternativeName, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage,
+  BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage,
   id_ce_subjectAltName,
 } from "@peculiar/asn1-x509";
 import { checkDer } from "../asn1/der-limits.js";
-import { generalNamesToSans } from "../asn1/general-names.js";
+import { childSpans, readTlv } from "../asn1/der-walk.js";
+import { generalNamesDerToSans, generalNamesToSans } from "../asn1/general-names.js";
 import type { IssuancePlan } from "../policy/decide.js";
 import { describeKey } from "../policy/keys.js";
 import { sameNames } from "../policy/names.js";
-import { ekuOid } from "../policy/profile.js";
+import { ekuOid, type Profile } from "../policy/profile.js";
 import { sanCount } from "../policy/request.js";
 import type { CertificateAuthority } from "./authority.js";
 import { keyUsageFlags } from "./extensions.js";
-import type { PreparedTbs } from "./template.js";
+import { caValidity, type PreparedExtension, type PreparedTbs } from "./template.js";
 
 /**
  * Pre-signing checks on the prepared TBS: the exact DER to be signed and the values it
- * was assembled from, decoded back with the ASN.1 schema classes. Any finding stops
- * issuance. They guard the template code, not the request, which policy already checked.
+ * was assembled from, decoded back. Any finding stops issuance. They guard the template
+ * code, not the request, which policy already checked.
  */
 export function lintEndEntity(tbs: PreparedTbs, plan: IssuancePlan, ca: CertificateAuthority): string[] {
   const f: string[] = [];
@@ -34,36 +35,46 @@ export function lintEndEntity(tbs: PreparedTbs, plan: IssuancePlan, ca: Certific
 
   const nb = tbs.notBefore.getTime();
   const na = tbs.notAfter.getTime();
+  const caValid = caValidity(ca);
   if (na <= nb) f.push("notAfter is not after notBefore");
   if (na - nb > plan.profile.validity.max) f.push("validity exceeds the profile maximum");
-  if (na > new Date(ca.cert.validTo).getTime() || nb < new Date(ca.cert.validFrom).getTime() - 1000) f.push("validity outside the CA's own validity");
+  if (na > caValid.to || nb < caValid.from - 1000) f.push("validity outside the CA's own validity");
 
   const exts = new Map(tbs.extensions.map((e) => [e.oid, e]));
   if (tbs.extensions.length !== exts.size) f.push("duplicate extension");
   const bc = exts.get(id_ce_basicConstraints);
   if (!bc) f.push("basicConstraints missing");
-  else if (AsnConvert.parse(bc.value, BasicConstraints).cA) f.push("cA=TRUE in an end-entity certificate");
+  else f.push(...profileBound(plan.profile, bc, () => (AsnConvert.parse(bc.value, BasicConstraints).cA ? ["cA=TRUE in an end-entity certificate"] : [])));
 
   const san = exts.get(id_ce_subjectAltName);
   const wantSans = sanCount(plan.sans) > 0;
   if (wantSans && !san) f.push("subjectAltName missing");
-  if (san && !sameNames(generalNamesToSans(AsnConvert.parse(san.value, SubjectAlternativeName)), plan.sans)) f.push("subjectAltName differs from the approved names");
-  const subject = AsnConvert.parse(tbs.subject, Name);
-  if (subject.length !== plan.subject.length) f.push("subject differs from the plan");
-  if (san && subject.length === 0 && !san.critical) f.push("subjectAltName must be critical when the subject is empty");
-  if (!wantSans && subject.length === 0) f.push("neither subject nor subjectAltName");
+  if (san && !sameNames(generalNamesDerToSans(san.value) ?? generalNamesToSans(AsnConvert.parse(san.value, SubjectAlternativeName)), plan.sans)) {
+    f.push("subjectAltName differs from the approved names");
+  }
+  const subjectRdns = rdnCount(tbs.subject);
+  if (subjectRdns !== plan.subject.length) f.push("subject differs from the plan");
+  if (san && subjectRdns === 0 && !san.critical) f.push("subjectAltName must be critical when the subject is empty");
+  if (!wantSans && subjectRdns === 0) f.push("neither subject nor subjectAltName");
 
   const ku = exts.get(id_ce_keyUsage);
   if (!ku || !ku.critical) f.push("keyUsage missing or not critical");
   else {
-    const bits = AsnConvert.parse(ku.value, KeyUsage);
-    if (bits.toNumber() !== keyUsageFlags(plan.profile.keyUsage)) f.push("keyUsage differs from the profile");
-    if (/keyCertSign|cRLSign/.test(bits.toString())) f.push("CA key usage in an end-entity certificate");
+    f.push(...profileBound(plan.profile, ku, () => {
+      const bits = AsnConvert.parse(ku.value, KeyUsage);
+      const out: string[] = [];
+      if (bits.toNumber() !== keyUsageFlags(plan.profile.keyUsage)) out.push("keyUsage differs from the profile");
+      if (/keyCertSign|cRLSign/.test(bits.toString())) out.push("CA key usage in an end-entity certificate");
+      return out;
+    }));
   }
   const eku = exts.get(id_ce_extKeyUsage);
-  const wantEku = plan.profile.extendedKeyUsage.map(ekuOid).sort().join(",");
-  const gotEku = eku ? [...AsnConvert.parse(eku.value, ExtendedKeyUsage)].sort().join(",") : "";
-  if (wantEku !== gotEku) f.push("extendedKeyUsage differs from the profile");
+  const ekuFindings = (): string[] => {
+    const want = plan.profile.extendedKeyUsage.map(ekuOid).sort().join(",");
+    const got = eku ? [...AsnConvert.parse(eku.value, ExtendedKeyUsage)].sort().join(",") : "";
+    return want !== got ? ["extendedKeyUsage differs from the profile"] : [];
+  };
+  f.push(...(eku ? profileBound(plan.profile, eku, ekuFindings) : ekuFindings()));
 
   if (!Buffer.from(tbs.spki).equals(Buffer.from(plan.spki))) f.push("subject key differs from the request");
   try {
@@ -72,4 +83,40 @@ export function lintEndEntity(tbs: PreparedTbs, plan: IssuancePlan, ca: Certific
     f.push(`subject key: ${(e as Error).message}`);
   }
   return f;
+}
+
+/**
+ * Findings of a check that depends only on one extension's exact encoding and the profile (basicConstraints,
+ * keyUsage, extendedKeyUsage: the same bytes for every certificate of a profile), remembered by those bytes:
+ * every certificate still gets the verdict for the bytes it carries, decoded once per profile.
+ */
+const verdicts = new WeakMap<Profile, Map<string, string[]>>();
+function profileBound(profile: Profile, e: PreparedExtension, check: () => string[]): string[] {
+  let byBytes = verdicts.get(profile);
+  if (!byBytes) verdicts.set(profile, (byBytes = new Map()));
+  const key = `${e.oid}|${e.critical ? 1 : 0}|${Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength).toString("latin1")}`;
+  let found = byBytes.get(key);
+  if (!found) {
+    found = check();
+    if (byBytes.size >= 64) byBytes.clear(); // a handful per profile; bound it against anything unexpected
+    byBytes.set(key, found);
+  }
+  return found;
+}
+
+/** RDNs in a DER Name, each a SET of AttributeTypeAndValue SEQUENCEs {OID, value}; -1 when it is not one. */
+function rdnCount(name: Uint8Array): number {
+  const top = readTlv(name, 0, name.length);
+  if (!top || top.tag !== 0x30 || top.end !== name.length) return -1;
+  const rdns = childSpans(name, 0);
+  for (const [start] of rdns) {
+    if (name[start] !== 0x31) return -1;
+    const atvs = childSpans(name, start);
+    if (!atvs.length) return -1;
+    for (const [a] of atvs) {
+      const parts = name[a] === 0x30 ? childSpans(name, a) : [];
+      if (parts.length !== 2 || name[parts[0][0]] !== 0x06) return -1;
+    }
+  }
+  return rdns.length;
 }

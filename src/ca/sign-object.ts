@@ -1,11 +1,14 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
 import type { TBSCertList, TBSCertificate } from "@peculiar/asn1-x509";
 import { derBitString, derSequence } from "../asn1/der-encode.js";
-import { algorithmIdentifier, verifyParamsFor, verifySignature } from "../asn1/algorithms.js";
+import { algorithmIdentifier, verifyParamsFor, verifySignature, type VerifyParams } from "../asn1/algorithms.js";
 import { GatewayError } from "../errors.js";
-import type { Signer } from "../signers/signer.js";
+import type { SignatureAlgorithmName, Signer } from "../signers/signer.js";
 
-/** Signs DER `tbs` once and verifies the result with the signer's public key before anyone sees it. */
+/**
+ * Signs DER `tbs` once; for a signer whose output is checked (Signer.verifyAfterSign, PKCS#11), verifies the
+ * result with the signer's public key before anyone sees it.
+ */
 export async function signAndVerify(signer: Signer, tbs: Uint8Array): Promise<Buffer> {
   let sig: Buffer;
   try {
@@ -13,11 +16,19 @@ export async function signAndVerify(signer: Signer, tbs: Uint8Array): Promise<Bu
   } catch (e) {
     throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer failed", { signer: signer.id, cause: (e as Error).message });
   }
-  const params = verifyParamsFor(algorithmIdentifier(signer.algorithm));
+  if (signer.verifyAfterSign === false) return sig;
+  const params = paramsFor(signer.algorithm);
   if (!params || !verifySignature(signer.publicKey, params, tbs, sig)) {
     throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer produced a signature that does not verify", { signer: signer.id });
   }
   return sig;
+}
+
+/** Verification parameters by algorithm name: fixed per algorithm, so derived once. */
+const verifyParams = new Map<SignatureAlgorithmName, VerifyParams | undefined>();
+function paramsFor(alg: SignatureAlgorithmName): VerifyParams | undefined {
+  if (!verifyParams.has(alg)) verifyParams.set(alg, verifyParamsFor(algorithmIdentifier(alg)));
+  return verifyParams.get(alg);
 }
 
 export async function signCertificate(signer: Signer, tbs: TBSCertificate): Promise<{ der: Uint8Array; tbsDer: Uint8Array }> {

@@ -44,9 +44,20 @@ export interface PreparedTbs {
 
 const SAN = "2.5.29.17";
 const SKI = "2.5.29.14";
+const SAN_OID_DER = oidDer(SAN);
+const SKI_OID_DER = oidDer(SKI);
+const CRITICAL_TRUE = Uint8Array.of(0x01, 0x01, 0xff);
 
-function extensionDer(e: PreparedExtension): Uint8Array {
-  return derSequence(oidDer(e.oid), ...(e.critical ? [Uint8Array.of(0x01, 0x01, 0xff)] : []), octetStringDer(e.value));
+function extensionDer(e: PreparedExtension, oid = oidDer(e.oid)): Uint8Array {
+  return derSequence(oid, ...(e.critical ? [CRITICAL_TRUE] : []), octetStringDer(e.value));
+}
+
+/** The CA's validity in epoch ms; X509Certificate hands out its dates as strings on every access. */
+const caValidities = new WeakMap<CertificateAuthority, { from: number; to: number }>();
+export function caValidity(ca: CertificateAuthority): { from: number; to: number } {
+  let v = caValidities.get(ca);
+  if (!v) caValidities.set(ca, (v = { from: new Date(ca.cert.validFrom).getTime(), to: new Date(ca.cert.validTo).getTime() }));
+  return v;
 }
 
 /** GeneralNames with the gateway's name forms (IA5 contents: policy admits ASCII names only; device names were parsed by policy). */
@@ -64,58 +75,59 @@ export function generalNamesDer(s: SanSet): Uint8Array {
 
 interface ConstantParts {
   signatureAlgorithm: Uint8Array;
-  /** Profile- and CA-fixed extensions, before and after the per-certificate ones. */
+  /** Profile- and CA-fixed extensions, before and after the per-certificate ones, and their DER. */
   head: PreparedExtension[];
   tail: PreparedExtension[];
+  headDer: Uint8Array;
+  tailDer: Uint8Array;
 }
 
 /**
  * Builds end-entity TBS certificates from a profile. The parts that depend only on
- * the profile and the CA are made once (with the ASN.1 schema classes) and reused;
+ * the profile and the CA are made once (with the ASN.1 schema classes) and reused, DER included;
  * per certificate only serial, validity, subject, key, SAN and SKI are encoded.
  * Only the public key and the approved names come from the request.
  */
 export class EndEntityTemplates {
-  private readonly cache = new Map<string, ConstantParts>();
+  private readonly cache = new Map<string, { profile: Profile; ca: CertificateAuthority; parts: ConstantParts }>();
   constructor(private readonly urls: PublicUrls) {}
 
   private constant(profile: Profile, ca: CertificateAuthority): ConstantParts {
     const key = `${profile.name}\u0000${ca.name}\u0000${ca.signer.algorithm}`;
-    let c = this.cache.get(key);
-    if (!c) {
-      const plain = (e: ReturnType<typeof basicConstraints>): PreparedExtension => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) });
-      c = {
-        signatureAlgorithm: new Uint8Array(AsnConvert.serialize(algorithmIdentifier(ca.signer.algorithm))),
-        head: [
-          plain(basicConstraints(false)),
-          plain(keyUsage(profile.keyUsage)),
-          ...(profile.extendedKeyUsage.length ? [plain(extendedKeyUsage(profile.extendedKeyUsage.map(ekuOid)))] : []),
-        ],
-        tail: [
-          plain(authorityKeyId(ca.keyId)),
-          plain(crlDistributionPoint(crlUrl(this.urls, ca.name))),
-          plain(authorityInfoAccess(`${this.urls.http}/ocsp`, `${this.urls.http}/ca/${ca.name}.crt`)),
-        ],
-      };
-      this.cache.set(key, c);
-    }
-    return c;
+    const hit = this.cache.get(key);
+    // Keyed by name, valid for the very objects it was made from: a reloaded profile or CA gets fresh parts.
+    if (hit && hit.profile === profile && hit.ca === ca) return hit.parts;
+    const plain = (e: ReturnType<typeof basicConstraints>): PreparedExtension => ({ oid: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) });
+    const head = [
+      plain(basicConstraints(false)),
+      plain(keyUsage(profile.keyUsage)),
+      ...(profile.extendedKeyUsage.length ? [plain(extendedKeyUsage(profile.extendedKeyUsage.map(ekuOid)))] : []),
+    ];
+    const tail = [
+      plain(authorityKeyId(ca.keyId)),
+      plain(crlDistributionPoint(crlUrl(this.urls, ca.name))),
+      plain(authorityInfoAccess(`${this.urls.http}/ocsp`, `${this.urls.http}/ca/${ca.name}.crt`)),
+    ];
+    const parts: ConstantParts = {
+      signatureAlgorithm: new Uint8Array(AsnConvert.serialize(algorithmIdentifier(ca.signer.algorithm))),
+      head, tail,
+      headDer: Buffer.concat(head.map((e) => extensionDer(e))),
+      tailDer: Buffer.concat(tail.map((e) => extensionDer(e))),
+    };
+    this.cache.set(key, { profile, ca, parts });
+    return parts;
   }
 
   /** Validity is clamped to the CA's own. */
   prepare(plan: IssuancePlan, ca: CertificateAuthority, serial: Uint8Array): PreparedTbs {
     const c = this.constant(plan.profile, ca);
-    const caNotAfter = new Date(ca.cert.validTo);
+    const caNotAfter = caValidity(ca).to;
     const notBefore = wholeSeconds(plan.notBefore);
-    const notAfter = wholeSeconds(plan.notAfter > caNotAfter ? caNotAfter : plan.notAfter);
+    const notAfter = wholeSeconds(plan.notAfter.getTime() > caNotAfter ? new Date(caNotAfter) : plan.notAfter);
     const subject = nameDer(plan.subject);
-    const hasSans = sanCount(plan.sans) > 0;
-    const extensions = [
-      ...c.head,
-      ...(hasSans ? [{ oid: SAN, critical: plan.subject.length === 0, value: generalNamesDer(plan.sans) }] : []),
-      { oid: SKI, critical: false, value: octetStringDer(keyIdForSpki(plan.spki)) },
-      ...c.tail,
-    ];
+    const san: PreparedExtension | undefined = sanCount(plan.sans) > 0 ? { oid: SAN, critical: plan.subject.length === 0, value: generalNamesDer(plan.sans) } : undefined;
+    const ski: PreparedExtension = { oid: SKI, critical: false, value: octetStringDer(keyIdForSpki(plan.spki)) };
+    const extensions = san ? [...c.head, san, ski, ...c.tail] : [...c.head, ski, ...c.tail];
     const der = derSequence(
       Uint8Array.of(0xa0, 0x03, 0x02, 0x01, 0x02), // [0] version v3
       integerDer(serial),
@@ -124,7 +136,7 @@ export class EndEntityTemplates {
       derSequence(timeDer(notBefore), timeDer(notAfter)),
       subject,
       plan.spki,
-      derTlv(0xa3, derSequence(...extensions.map(extensionDer))),
+      derTlv(0xa3, derSequence(c.headDer, ...(san ? [extensionDer(san, SAN_OID_DER)] : []), extensionDer(ski, SKI_OID_DER), c.tailDer)),
     );
     return { der, serial, notBefore, notAfter, subject, spki: plan.spki, signatureAlgorithm: c.signatureAlgorithm, extensions };
   }

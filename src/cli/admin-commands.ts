@@ -74,6 +74,8 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
   if (cmd === "cert" && sub === "revoke") {
     const r = await gw.revocation.revoke(need(rest[1], "SERIAL"), s("reason"), actor);
     console.log(`revoked ${r.serial} (${r.reason}) at ${r.revokedAt}`);
+    // This process exits before the rebuild delay: the CA stays marked in the store for the server to rebuild.
+    console.error(`OCSP answers revoked now; the CRL is rebuilt by the running server within ~${gw.config.crl.rebuildDelaySeconds + 5} s (or when it next starts)`);
     return 0;
   }
   if (cmd === "approvals") {

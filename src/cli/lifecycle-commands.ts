@@ -13,6 +13,7 @@ import type { CertificateRecord, Classification } from "../store/types.js";
 export const LIFECYCLE_USAGE = `  cert classify SERIAL [--owner O] [--application A] [--environment E] [--criticality low|medium|high|critical]
   lifecycle renewals [--missed] [--profile P] [--owner O]   certificates due for renewal (or expired unreplaced)
   lifecycle scan                announce renewals due and missed now (audit events, notifications)
+  lifecycle archive             move certificates expired longer than retention.archiveExpiredAfterDays to the archive now
   enforce (--identity KIND:ID | --device NAME) [--hold | --release] [--reason R] [--comment C]
                                 revoke (or hold, or release) every valid certificate of an identity or device
   audit export [--from ISO] [--to ISO] [--out FILE]   audit events of a period with their verification`;
@@ -51,6 +52,11 @@ export async function lifecycleCommand(config: GatewayConfig, cmd: string, rest:
     if (cmd === "lifecycle" && rest[0] === "scan") {
       const r = gw.lifecycle.scan();
       console.log(`${r.due} due for renewal, ${r.missed} expired unreplaced, ${r.announced} newly announced`);
+      return 0;
+    }
+    if (cmd === "lifecycle" && rest[0] === "archive") {
+      const r = await gw.retention.run();
+      console.log(`${r.archived} certificates archived in ${r.batches} batches (notAfter up to ${r.cutoff})`);
       return 0;
     }
     if (cmd === "enforce") {

@@ -92,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
       process.exit(0);
     };
     gw.lifecycle.start(config.lifecycle.scanIntervalMinutes, (e) => gw.log.error({ err: (e as Error).message }, "renewal scan failed"));
+    gw.retention.start((e) => gw.log.error({ err: (e as Error).message }, "inventory archiving failed"));
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     return -1; // keep running

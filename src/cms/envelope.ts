@@ -1,8 +1,7 @@
 import { createCipheriv, createHash, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, constants, type KeyObject } from "node:crypto";
 import { derSequence, derTlv, derBitString } from "../asn1/der-encode.js";
-import { oidDer } from "../asn1/der-values.js";
 import { GatewayError } from "../errors.js";
-import { algId, contentInfo, curveHash, DER_NULL, derSetOf, explicit, octetString, OID, smallInteger, type CertFacts } from "./der.js";
+import { algId, contentInfo, curveHash, DER_NULL, derSetOf, explicit, octetString, OID, oidDer, smallInteger, type CertFacts } from "./der.js";
 
 /** Content-encryption ciphers by node name (RFC 3565 AES-CBC, RFC 3370 §5.1 Triple-DES CBC): OID, key and IV sizes. */
 export const CONTENT_CIPHERS = {

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, sign, type KeyObject } from "node:crypto";
 import { derSequence, derTlv } from "../asn1/der-encode.js";
-import { oidDer, timeDer } from "../asn1/der-values.js";
-import { algId, certFacts, certIds, contentInfo, curveHash, derSetOf, DER_NULL, explicit, octetString, OID, smallInteger } from "./der.js";
+import { timeDer } from "../asn1/der-values.js";
+import { algId, certFacts, certIds, contentInfo, curveHash, derSetOf, DER_NULL, explicit, octetString, OID, oidDer, smallInteger } from "./der.js";
 
 /** Digests a SignedData may use; SHA-1 only exists for SCEP's legacy clients. */
 export type CmsHash = "sha1" | "sha256" | "sha384" | "sha512";
@@ -116,4 +116,19 @@ export function degenerateSignedData(o: { certs?: Uint8Array[]; crls?: Uint8Arra
 export function certsOnly(certs: Uint8Array[]): Uint8Array {
   if (!certs.length) throw new Error("certsOnly needs at least one certificate");
   return degenerateSignedData({ certs });
+}
+
+const chainCache = new WeakMap<Uint8Array, { certs: Uint8Array[]; der: Uint8Array }>();
+
+/**
+ * {@link certsOnly} for a fixed list (a CA chain answered on every /cacerts or GetCACert), built once. Keyed by
+ * the first certificate's bytes object and checked element by element, so a CA object given new certificates
+ * (rollover) gets a new answer. Callers must not write to the result.
+ */
+export function cachedCertsOnly(certs: Uint8Array[]): Uint8Array {
+  const hit = chainCache.get(certs[0]);
+  if (hit && hit.certs.length === certs.length && hit.certs.every((c, i) => c === certs[i])) return hit.der;
+  const der = certsOnly(certs);
+  chainCache.set(certs[0], { certs: [...certs], der });
+  return der;
 }

@@ -81,13 +81,20 @@ export const configSchema = z
       .object({
         validityHours: z.number().positive().max(24 * 30).default(24),
         regenerateMinutes: z.number().positive().default(60),
+        // A revocation answers at once (OCSP is immediate); the CRL is rebuilt within this many seconds of the first
+        // revocation of a burst, once for the whole burst. 0 = as soon as the revocation has returned.
+        rebuildDelaySeconds: z.number().min(0).max(3600).default(5),
       })
       .strict()
-      .default({ validityHours: 24, regenerateMinutes: 60 }),
+      .default({ validityHours: 24, regenerateMinutes: 60, rebuildDelaySeconds: 5 }),
     ocsp: z
-      .object({ responseValidityMinutes: z.number().positive().max(7 * 24 * 60).default(60) })
+      .object({
+        responseValidityMinutes: z.number().positive().max(7 * 24 * 60).default(60),
+        /** Pre-signed responses kept in memory (one per CertID, about 1 KB each); 0 signs every response. */
+        cacheEntries: z.number().int().min(0).max(10_000_000).default(100_000),
+      })
       .strict()
-      .default({ responseValidityMinutes: 60 }),
+      .default({ responseValidityMinutes: 60, cacheEntries: 100_000 }),
     admin: z
       .object({
         /** Extra admin tokens besides the generated one, e.g. `{ env: GATEWAY_ADMIN_TOKEN }`. */
@@ -109,6 +116,17 @@ export const configSchema = z
       })
       .strict()
       .default({ scanIntervalMinutes: 60 }),
+    retention: z
+      .object({
+        /** Certificates expired longer than this move from the inventory to its archive (still found by serial). */
+        archiveExpiredAfterDays: z.number().int().min(1).max(100 * 365).default(90),
+        /** How often `serve` archives (0: never; `gateway lifecycle archive` archives once). */
+        intervalMinutes: z.number().min(0).max(7 * 24 * 60).default(60),
+        /** Certificates moved per transaction: each batch holds the write lock this long, never more. */
+        batchSize: z.number().int().min(1).max(50_000).default(1000),
+      })
+      .strict()
+      .default({ archiveExpiredAfterDays: 90, intervalMinutes: 60, batchSize: 1000 }),
     enforcement: z
       .object({
         /** Inbound signed webhook at POST /hooks/enforcement (HTTPS listener); absent: the endpoint answers 404. */

@@ -53,30 +53,24 @@ function allMatching(gw: Gateway, q: CertificateQuery): CertificateRecord[] {
 function targets(gw: Gateway, o: EnforcementOrder): CertificateRecord[] {
   const now = new Date().toISOString();
   if (o.action === "release") {
-    const held = o.identity
-      ? allMatching(gw, { requester: o.identity, status: "revoked" })
-      : allMatching(gw, { name: o.device, status: "revoked" }).filter((c) => c.sans.some((s) => s === o.device || s.endsWith(`:${o.device}`)));
-    return held.filter((c) => c.revocationReason === HOLD && c.notAfter > now);
+    if (!o.identity) return gw.store.findHeldByName(o.device!, now, MAX_CERTIFICATES);
+    return allMatching(gw, { requester: o.identity, status: "revoked" }).filter((c) => c.revocationReason === HOLD && c.notAfter > now);
   }
+  // A device's certificates come from the names index (certificate_names), at most MAX_CERTIFICATES of them.
   return o.identity ? allMatching(gw, { requester: o.identity, status: "valid" }) : gw.store.findValidByName(o.device!, now, MAX_CERTIFICATES);
 }
 
 /**
  * Live enforcement: revokes (or puts on hold, or releases from hold) every valid certificate of an
- * identity or a device at once; one audit event for the order besides one per certificate, and the
- * CRLs of the CAs concerned regenerated right away so CRL and OCSP say the same at once.
+ * identity or a device at once; one audit event for the order besides one per certificate. OCSP
+ * answers the new status at once; the CRLs of the CAs concerned follow within crl.rebuildDelaySeconds.
  */
 export async function enforce(gw: Gateway, o: EnforcementOrder, actor: string, source: "admin" | "webhook"): Promise<EnforcementResult> {
   const list = targets(gw, o);
   const changed: string[] = [];
   let reason: string | undefined;
   if (o.action === "release") {
-    for (const c of list) {
-      if (!gw.store.releaseHold(c.serial)) continue;
-      changed.push(c.serial);
-      gw.audit.record({ type: "certificate.hold_released", actor, target: c.serial, data: { ca: c.caName, profile: c.profile } });
-    }
-    await gw.revocation.republish(list.map((c) => c.caName));
+    changed.push(...gw.revocation.releaseHolds(list, actor));
   } else {
     const code = o.action === "hold" ? HOLD : parseReason(o.reason ?? "keyCompromise");
     reason = reasonName(code);

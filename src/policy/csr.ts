@@ -5,11 +5,11 @@ import { AlgorithmIdentifier, Extensions, SubjectAlternativeName, id_ce_subjectA
 import { nameToString } from "../asn1/name.js";
 import { checkDer } from "../asn1/der-limits.js";
 import { childSpans, header } from "../asn1/der-walk.js";
-import { oidDer } from "../asn1/der-values.js";
+import { oidDer, oidText } from "../asn1/der-values.js";
 import { verifyParamsFor, verifySignature, WEAK_SIGNATURE_OIDS } from "../asn1/algorithms.js";
 import { GatewayError } from "../errors.js";
 import { emptySans, type SanSet } from "./request.js";
-import { generalNamesToSans } from "../asn1/general-names.js";
+import { generalNamesDerToSans, generalNamesToSans } from "../asn1/general-names.js";
 
 const EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 const CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7";
@@ -86,12 +86,7 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
   const top = children(der, [0, der.length], 0x30, "CertificationRequest");
   if (top.length !== 3) throw malformed("it must have exactly info, algorithm and signature");
   const [infoSpan, algSpan, sigSpan] = top;
-  let sigAlg: AlgorithmIdentifier;
-  try {
-    sigAlg = AsnConvert.parse(der.subarray(algSpan[0], algSpan[1]), AlgorithmIdentifier);
-  } catch (e) {
-    throw new GatewayError("RA_ERR_MALFORMED", "CSR signature algorithm is not an AlgorithmIdentifier", { cause: (e as Error).message });
-  }
+  const sigAlg = signatureAlgorithm(der.subarray(algSpan[0], algSpan[1]));
   const sha1KeyType = allowSha1 ? SHA1_SIGNATURES[sigAlg.algorithm] : undefined;
   if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm) && !sha1KeyType) {
     throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} (MD5/SHA-1) is not accepted`);
@@ -143,17 +138,11 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
     const oidBytes = Buffer.from(der.subarray(oid[0], oid[1]));
     if (!values.length) continue;
     if (oidBytes.equals(EXTENSION_REQUEST_DER)) {
-      let exts: Extensions;
-      try {
-        exts = AsnConvert.parse(der.subarray(values[0][0], values[0][1]), Extensions);
-      } catch (e) {
-        throw new GatewayError("RA_ERR_MALFORMED", "CSR extensionRequest is not a list of extensions", { cause: (e as Error).message });
-      }
-      for (const ext of exts) {
+      for (const ext of requestedExtensionList(der.subarray(values[0][0], values[0][1]))) {
         requestedExtensions.push(ext.extnID);
         // extnValue is client bytes: a SAN or basicConstraints that does not decode is a malformed CSR, not an internal error.
         try {
-          if (ext.extnID === id_ce_subjectAltName) sans = generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
+          if (ext.extnID === id_ce_subjectAltName) sans = generalNamesDerToSans(ext.extnValue) ?? generalNamesToSans(AsnConvert.parse(ext.extnValue, SubjectAlternativeName));
           if (ext.extnID === id_ce_basicConstraints) requestsCa = AsnConvert.parse(ext.extnValue, BasicConstraints).cA;
         } catch (e) {
           throw new GatewayError("RA_ERR_MALFORMED", `CSR extension ${ext.extnID} does not decode`, { cause: (e as Error).message });
@@ -176,6 +165,52 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
       }
     },
   };
+}
+
+/** AlgorithmIdentifiers of the usual CSR signatures by their exact DER: these skip the schema parser. */
+const KNOWN_ALGORITHMS = new Map<string, AlgorithmIdentifier>(
+  [...["1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4", "1.3.101.112", "1.3.101.113"].map((algorithm) => new AlgorithmIdentifier({ algorithm })),
+    ...["1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"].map((algorithm) => new AlgorithmIdentifier({ algorithm, parameters: new Uint8Array([5, 0]).buffer }))]
+    .map((a) => [Buffer.from(AsnConvert.serialize(a)).toString("latin1"), a]),
+);
+
+function signatureAlgorithm(der: Uint8Array): AlgorithmIdentifier {
+  const known = KNOWN_ALGORITHMS.get(Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("latin1"));
+  if (known) return known;
+  try {
+    return AsnConvert.parse(der, AlgorithmIdentifier);
+  } catch (e) {
+    throw new GatewayError("RA_ERR_MALFORMED", "CSR signature algorithm is not an AlgorithmIdentifier", { cause: (e as Error).message });
+  }
+}
+
+/**
+ * The extensions of an extensionRequest: walked by hand when each is the plain {OID, [BOOLEAN], OCTET STRING}
+ * (the CSR passed checkDer, so the structure is sound), else through the schema parser, which decides.
+ */
+function requestedExtensionList(der: Uint8Array): Array<{ extnID: string; extnValue: Uint8Array }> {
+  const fast = extensionsByWalk(der);
+  if (fast) return fast;
+  try {
+    return AsnConvert.parse(der, Extensions).map((e) => ({ extnID: e.extnID, extnValue: new Uint8Array(e.extnValue.buffer) }));
+  } catch (e) {
+    throw new GatewayError("RA_ERR_MALFORMED", "CSR extensionRequest is not a list of extensions", { cause: (e as Error).message });
+  }
+}
+
+function extensionsByWalk(der: Uint8Array): Array<{ extnID: string; extnValue: Uint8Array }> | undefined {
+  if (der[0] !== 0x30) return undefined;
+  const out: Array<{ extnID: string; extnValue: Uint8Array }> = [];
+  for (const e of childSpans(der, 0)) {
+    if (der[e[0]] !== 0x30) return undefined;
+    const f = childSpans(der, e[0]);
+    const [oid, critical, value] = f.length === 3 ? f : f.length === 2 ? [f[0], undefined, f[1]] : [];
+    if (!oid || !value || der[oid[0]] !== 0x06 || der[value[0]] !== 0x04 || (critical && der[critical[0]] !== 0x01)) return undefined;
+    const extnID = oidText(content(der, oid));
+    if (!extnID) return undefined;
+    out.push({ extnID, extnValue: content(der, value) });
+  }
+  return out;
 }
 
 /** A SHA-1 signature, with the key type the algorithm names (an RSA algorithm never verifies with an EC key). */

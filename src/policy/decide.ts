@@ -56,9 +56,16 @@ export function decide(req: EnrollmentRequest, ctx: PolicyContext, generatedKey?
 
 export function identityMatches(id: RequesterIdentity, pattern: string): boolean {
   if (pattern === "*") return true;
-  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  let re = identityPatterns.get(pattern);
+  if (!re) {
+    if (identityPatterns.size >= 1024) identityPatterns.clear();
+    identityPatterns.set(pattern, (re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`)));
+  }
   return re.test(`${id.kind}:${id.id}`);
 }
+
+/** Profile identity patterns compiled once each. */
+const identityPatterns = new Map<string, RegExp>();
 
 function checkRequesterAllowed(req: EnrollmentRequest, profile: Profile): void {
   if (!profile.protocols.includes(req.protocol)) {

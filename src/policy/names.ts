@@ -14,7 +14,19 @@ function reject(name: string, why: string): never {
 function matchesSuffixOrPattern(value: string, rule: { suffixes: string[]; patterns: string[] }): boolean {
   const v = value.toLowerCase();
   if (rule.suffixes.some((s) => v === s.toLowerCase() || v.endsWith(`.${s.toLowerCase().replace(/^\./, "")}`))) return true;
-  return rule.patterns.some((p) => new RegExp(`^(?:${p})$`, "i").test(value));
+  return rule.patterns.some((p) => anchored(p, "i").test(value));
+}
+
+/** Profile patterns compiled once each (profiles hold a handful; the cache is bounded anyway). */
+const compiled = new Map<string, RegExp>();
+function anchored(pattern: string, flags: "" | "i"): RegExp {
+  const key = `${flags}/${pattern}`;
+  let re = compiled.get(key);
+  if (!re) {
+    if (compiled.size >= 1024) compiled.clear();
+    compiled.set(key, (re = new RegExp(`^(?:${pattern})$`, flags)));
+  }
+  return re;
 }
 
 export function checkDnsName(name: string, rule: NonNullable<Profile["names"]["dns"]>): void {
@@ -47,7 +59,7 @@ export function checkNames(sans: SanSet & { other?: number }, profile: Profile):
   for (const e of sans.email) {
     if (!rules.email) reject(e, "email addresses are not allowed by this profile");
     const at = e.lastIndexOf("@");
-    if (at < 1 || !matchesSuffixOrPattern(e.slice(at + 1), { suffixes: rules.email.suffixes, patterns: [] }) && !rules.email.patterns.some((p) => new RegExp(`^(?:${p})$`, "i").test(e))) {
+    if (at < 1 || !matchesSuffixOrPattern(e.slice(at + 1), { suffixes: rules.email.suffixes, patterns: [] }) && !rules.email.patterns.some((p) => anchored(p, "i").test(e))) {
       reject(e, "outside the profile's email allow-list");
     }
   }
@@ -58,7 +70,7 @@ export function checkNames(sans: SanSet & { other?: number }, profile: Profile):
   checkDeviceNames(sans, profile);
 }
 
-const fullMatch = (v: string, patterns: string[]) => patterns.some((p) => new RegExp(`^(?:${p})$`).test(v));
+const fullMatch = (v: string, patterns: string[]) => patterns.some((p) => anchored(p, "").test(v));
 
 /** permanentIdentifier and hardwareModuleName otherNames: well formed, of an allowed assigner/hwType, matching a pattern. */
 function checkDeviceNames(sans: SanSet, profile: Profile): void {

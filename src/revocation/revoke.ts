@@ -14,24 +14,35 @@ export class RevocationService {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Revokes, audits, and regenerates the CA's CRL at once so CRL and OCSP agree immediately. */
+  /**
+   * Revokes and audits in one transaction that also marks the CA's CRL dirty, then returns: OCSP
+   * answers "revoked" from the store at once; the CRL rebuild is scheduled (crl.rebuildDelaySeconds)
+   * and shared by every revocation of a burst, so a revocation never waits for a CRL build.
+   */
   async revoke(serialHexText: string, reason: string | number | undefined, actor: string): Promise<{ serial: string; reason: string; revokedAt: string }> {
     const code = parseReason(reason);
     const serial = normalizeSerial(serialHexText);
     const rec = this.store.getCertificate(serial);
     if (!rec || rec.stage !== "issued") throw new GatewayError("RA_ERR_NOT_FOUND", `no issued certificate with serial ${serial}`);
+    // Archived means expired longer than the retention period: no CRL or OCSP answer covers it any more.
+    if (rec.archived) throw new GatewayError("RA_ERR_NOT_FOUND", `certificate ${serial} expired at ${rec.notAfter} and is archived; there is nothing left to revoke`);
     if (rec.revokedAt) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} was revoked at ${rec.revokedAt}`);
     const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
-    if (!this.store.revoke(serial, code, at)) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} is already revoked`);
-    this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
-    const ca = this.cas.find(rec.caName);
-    if (ca) await this.crls.publish(ca);
+    const done = this.store.transaction(() => {
+      if (!this.store.revoke(serial, code, at)) return false;
+      this.store.crl.markDirty(rec.caName, at);
+      this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
+      return true;
+    });
+    if (!done) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} is already revoked`);
+    this.crls.schedule(rec.caName);
     return { serial, reason: reasonName(code), revokedAt: at };
   }
 
   /**
-   * Revokes many certificates with one reason (live enforcement): each audited, each CA's CRL
-   * regenerated once at the end. Returns the serials this call revoked (already revoked ones are skipped).
+   * Revokes many certificates with one reason (live enforcement): each audited, each CA marked dirty
+   * in the same transaction and its CRL rebuild scheduled once. Returns the serials this call revoked
+   * (already revoked ones are skipped).
    */
   async revokeMany(serials: string[], code: number, actor: string): Promise<string[]> {
     const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
@@ -42,19 +53,44 @@ export class RevocationService {
         const rec = this.store.getCertificate(serial);
         if (!rec || !this.store.revoke(serial, code, at)) continue;
         done.push(serial);
+        if (!cas.has(rec.caName)) this.store.crl.markDirty(rec.caName, at);
         cas.add(rec.caName);
         this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
       }
     });
-    await this.republish([...cas]);
+    for (const name of cas) this.crls.schedule(name);
     return done;
   }
 
-  /** Regenerates the CRLs of the named CAs (after holds are released, or many revocations). */
+  /**
+   * Releases holds (certificateHold → valid again): each release, its audit event and the CA's dirty
+   * marker in one transaction, so a crash cannot leave a released certificate on the next CRL. Returns
+   * the released certificates.
+   */
+  releaseHolds(certs: Array<{ serial: string; caName: string; profile: string }>, actor: string): string[] {
+    const at = new Date().toISOString();
+    const released: string[] = [];
+    const cas = new Set<string>();
+    this.store.transaction(() => {
+      for (const c of certs) {
+        if (!this.store.releaseHold(c.serial)) continue;
+        released.push(c.serial);
+        if (!cas.has(c.caName)) this.store.crl.markDirty(c.caName, at);
+        cas.add(c.caName);
+        this.audit.record({ type: "certificate.hold_released", actor, target: c.serial, data: { ca: c.caName, profile: c.profile } });
+      }
+    });
+    for (const name of cas) if (this.cas.find(name)) this.crls.schedule(name);
+    return released;
+  }
+
+  /** Marks the named CAs' CRLs dirty and schedules their rebuild (after holds are released, or many revocations). */
   async republish(caNames: string[]): Promise<void> {
-    for (const name of new Set(caNames)) {
-      const ca = this.cas.find(name);
-      if (ca) await this.crls.publish(ca);
-    }
+    const names = [...new Set(caNames)].filter((n) => this.cas.find(n));
+    const at = new Date().toISOString();
+    this.store.transaction(() => {
+      for (const name of names) this.store.crl.markDirty(name, at);
+    });
+    for (const name of names) this.crls.schedule(name);
   }
 }

@@ -70,32 +70,31 @@ export function mountConsoleRoutes(r: Router, gw: Gateway): void {
   r.get("/dashboard", (req, res) => {
     const weeks = Math.min(Math.max(Number(req.query.weeks ?? 12) || 12, 1), 104);
     const now = new Date();
-    const stats = gw.store.certificateStats(now.toISOString());
     const soon = new Date(now.getTime() + gw.config.expiryWarningDays * DAY).toISOString();
     const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const expiringByWeek = Array.from({ length: weeks }, (_, i) => ({ weekStart: new Date(start.getTime() + i * 7 * DAY).toISOString().slice(0, 10), count: 0 }));
+    const weekStarts = Array.from({ length: weeks + 1 }, (_, i) => new Date(start.getTime() + i * 7 * DAY).toISOString());
+    // Aggregated by the database: a dashboard load never reads the inventory into memory.
+    const stats = gw.store.certificateStats({ now: now.toISOString(), soon, weekStarts });
+    const expiringByWeek = stats.expiringByWeek.map((count, i) => ({ weekStart: weekStarts[i].slice(0, 10), count }));
     const group = (key: "profile" | "owner") => {
       const m = new Map<string, { valid: number; expiringSoon: number }>();
-      for (const c of stats.valids) {
+      for (const c of stats.groups) {
         const g = m.get(c[key]) ?? { valid: 0, expiringSoon: 0 };
-        g.valid++;
-        if (c.notAfter <= soon) g.expiringSoon++;
+        g.valid += c.valid;
+        g.expiringSoon += c.expiringSoon;
         m.set(c[key], g);
       }
       return [...m.entries()].sort((a, b) => b[1].valid - a[1].valid).map(([k, v]) => ({ [key]: k, ...v }));
     };
-    for (const c of stats.valids) {
-      const w = Math.floor((Date.parse(c.notAfter) - start.getTime()) / (7 * DAY));
-      if (w >= 0 && w < weeks) expiringByWeek[w].count++;
-    }
-    const renewals = gw.lifecycle.state(now);
+    const counts = gw.lifecycle.counts(now);
+    const sum = (l: Array<{ count: number }>) => l.reduce((t, c) => t + c.count, 0);
     res.json({
       generatedAt: now.toISOString(),
-      totals: { valid: stats.valid, revoked: stats.revoked, expired: stats.expired, pendingApprovals: gw.store.countPending(), renewalDue: renewals.due.length, renewalMissed: renewals.missed.length },
+      totals: { valid: stats.valid, revoked: stats.revoked, expired: stats.expired, pendingApprovals: gw.store.countPending(), renewalDue: sum(counts.due), renewalMissed: sum(counts.missed) },
       expiringByWeek,
       byProfile: group("profile"),
       byOwner: group("owner"),
-      missedRenewals: renewals.missed.slice(0, 50).map(certJson),
+      missedRenewals: gw.store.missedRenewals(now.toISOString(), 50).map(certJson),
       warningDays: gw.config.expiryWarningDays,
     });
   });

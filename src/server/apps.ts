@@ -11,6 +11,7 @@ import { ConsoleSessions, mountConsole } from "./console.js";
 import { enforcementHookRouter } from "./enforcement-hook.js";
 import { jsonErrors, requestContext } from "./middleware.js";
 import { opsRouter } from "./ops.js";
+import { ocspHttp, type OcspHttp } from "./ocsp-http.js";
 import { publicRouter } from "./public-routes.js";
 
 export interface Apps {
@@ -19,11 +20,14 @@ export interface Apps {
   secrets: EnrollmentSecrets;
   acme?: AcmeContext;
   cmp?: { close(): Promise<void> };
+  /** OCSP, served on both listeners ahead of the express apps (one responder, one pre-signed cache). */
+  ocsp: OcspHttp;
 }
 
 /** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP, SCEP; later CMP). */
 export async function buildApps(gw: Gateway): Promise<Apps> {
   const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey);
+  const ocsp = ocspHttp(gw);
   const base = (name: string) => {
     const app = express();
     app.disable("x-powered-by");
@@ -40,13 +44,13 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
   mountConsole(https, gw, sessions);
   https.use("/admin/api/v1", adminRouter(gw, secrets, sessions));
   https.use(enforcementHookRouter(gw));
-  https.use(publicRouter(gw));
+  https.use(publicRouter(gw, ocsp));
   https.use(jsonErrors);
 
   const http = base("http");
   await mountScep(http, gw, secrets);
   const cmp = await mountCmp(http, gw, secrets);
-  http.use(publicRouter(gw));
+  http.use(publicRouter(gw, ocsp));
   http.use(jsonErrors);
-  return { https, http, secrets, acme, cmp };
+  return { https, http, secrets, acme, cmp, ocsp };
 }

@@ -52,8 +52,8 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   const https = createHttpsServer({
     cert: tlsChain, key: readFileSync(gw.paths.tls.key), minVersion: "TLSv1.2", requestCert, rejectUnauthorized: false,
     ...timeouts, handshakeTimeout: gw.config.limits.headersTimeoutMs,
-  }, apps.https);
-  const http = createHttpServer(timeouts, apps.http);
+  }, apps.ocsp.front("https", apps.acme ? apps.acme.front(apps.https) : apps.https)); // ACME, like OCSP, is served ahead of express
+  const http = createHttpServer(timeouts, apps.ocsp.front("http", apps.http));
   const cap = (name: "https" | "http", s: Server) =>
     capConnectionsPerAddress(s, gw.config.limits.maxConnectionsPerAddress, () => gw.metrics.connectionsRefused.inc({ listener: name }));
   const connections = { https: cap("https", https), http: cap("http", http) };
@@ -70,6 +70,7 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
     }
   };
   await publishAll();
+  gw.crls.start(); // revocations left dirty by other processes (CLI, another instance) are rebuilt here too
   const timer = setInterval(() => void publishAll(), gw.config.crl.regenerateMinutes * 60_000);
   timer.unref();
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
 import { GatewayError, httpStatusFor, toGatewayError, uniformHttpStatus } from "../errors.js";
@@ -11,24 +12,64 @@ declare module "express-serve-static-core" {
   }
 }
 
-/** A request id on every log line (taken from X-Request-Id when sane), and one access line per request. */
+/** What every request carries for logging: its id and a logger that names it. */
+export interface RequestContext {
+  readonly id: string;
+  readonly log: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The per-request conventions, for express and for handlers that run before it (OCSP): a request id
+ * (taken from X-Request-Id when sane) echoed in X-Request-Id, one access line at info, one count in
+ * gateway_http_requests_total. `path` is read only when the access line is written.
+ */
+export function beginRequest(log: Logger, listener: string, count: RequestCounter | undefined, req: IncomingMessage, res: ServerResponse, path: () => string): RequestContext {
+  const given = req.headers["x-request-id"];
+  const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+  // The child logger is made on first use: most requests log only when the level allows.
+  let child: Logger | undefined;
+  const ctx: RequestContext = { id, get log() { return (child ??= log.child({ reqId: id, listener })); } };
+  res.setHeader("X-Request-Id", id);
+  const access = log.isLevelEnabled("info");
+  const start = access ? process.hrtime.bigint() : 0n;
+  res.on("finish", () => {
+    if (access) {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      ctx.log.info({ method: req.method, path: path(), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+    }
+    count?.(req.method ?? "", res.statusCode);
+  });
+  return ctx;
+}
+
+export type RequestCounter = (method: string, status: number) => void;
+
+/**
+ * gateway_http_requests_total for one listener, with the labelled child looked up once per
+ * (method, status): Node's parser admits only known methods and statuses are ours, so the table stays small.
+ */
+export function requestCounter(metrics: Metrics, listener: string): RequestCounter {
+  const children = new Map<string, { inc(): void }>();
+  return (method, status) => {
+    const key = `${method} ${status}`;
+    let c = children.get(key);
+    if (!c) {
+      c = metrics.httpRequests.labels({ listener, method, status: String(status) });
+      if (children.size < 1000) children.set(key, c);
+    }
+    c.inc();
+  };
+}
+
+/** Express middleware: beginRequest, with the id and logger on `req`. */
 export function requestContext(log: Logger, listener: string, metrics?: Metrics) {
+  const count = metrics ? requestCounter(metrics, listener) : undefined;
   return (req: Request, res: Response, next: NextFunction): void => {
-    const given = req.header("x-request-id");
-    req.id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    // The child logger is made on first use: most requests log only when the level allows.
-    let child: Logger | undefined;
-    Object.defineProperty(req, "log", { configurable: true, get: () => (child ??= log.child({ reqId: req.id, listener })) });
-    res.setHeader("X-Request-Id", req.id);
-    const start = process.hrtime.bigint();
-    const access = log.isLevelEnabled("info");
-    res.on("finish", () => {
-      if (access) {
-        const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
-      }
-      metrics?.httpRequests.inc({ listener, method: req.method, status: String(res.statusCode) });
-    });
+    const ctx = beginRequest(log, listener, count, req, res, () => req.path);
+    req.id = ctx.id;
+    Object.defineProperty(req, "log", { configurable: true, get: () => ctx.log });
     next();
   };
 }

@@ -1,10 +1,11 @@
-import express, { Router } from "express";
+import type express from "express";
+import { Router } from "express";
 import { derToPem } from "../ca/authority.js";
 import type { Gateway } from "../gateway.js";
-import { decodeOcspGetPath, respondOcsp, type StatusLookup } from "../revocation/ocsp.js";
+import type { OcspHttp } from "./ocsp-http.js";
 
 /** CRLs, CA certificates and OCSP: plain HTTP, unauthenticated, cacheable. */
-export function publicRouter(gw: Gateway): Router {
+export function publicRouter(gw: Gateway, ocsp: OcspHttp): Router {
   const r = Router();
 
   r.get("/crl/:file", async (req, res) => {
@@ -31,25 +32,9 @@ export function publicRouter(gw: Gateway): Router {
     else res.type("application/x-pem-file").send([ca.certDer, ...ca.chain].map((d) => derToPem(d)).join(""));
   });
 
-  const lookup: StatusLookup = (caName, serial) => {
-    const rec = gw.store.getCertificate(serial);
-    if (!rec || rec.caName !== caName || rec.stage !== "issued") return { status: "unknown" };
-    if (rec.revokedAt) return { status: "revoked", revokedAt: new Date(rec.revokedAt), reason: rec.revocationReason };
-    return { status: "good" };
-  };
-  const send = async (req: express.Request, res: express.Response, body: Uint8Array | undefined) => {
-    const out = await respondOcsp(body ?? new Uint8Array(), gw.cas.issuing, lookup, {
-      validityMinutes: gw.config.ocsp.responseValidityMinutes,
-      onError: (e) => (e.kind === "internal" ? req.log.error({ code: e.code, detail: e.detail }, "OCSP internal error") : req.log.info({ code: e.code }, e.message)),
-    });
-    res.type("application/ocsp-response").send(Buffer.from(out));
-  };
-  r.post("/ocsp", express.raw({ type: () => true, limit: 8 * 1024 }), async (req, res) => {
-    await send(req, res, Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : undefined);
-  });
-  r.get(/^\/ocsp\/(.+)$/, async (req, res) => {
-    const path = req.originalUrl.slice(req.originalUrl.indexOf("/ocsp/") + 6);
-    await send(req, res, decodeOcspGetPath(path));
-  });
+  // Normally served before express (listen.ts); these routes answer the same for anything that reaches the app.
+  const ctx = (req: express.Request) => ({ id: req.id, log: req.log });
+  r.post("/ocsp", (req, res) => ocsp.serve(ctx(req), req, res));
+  r.get(/^\/ocsp\/(.+)$/, (req, res) => ocsp.serve(ctx(req), req, res));
   return r;
 }

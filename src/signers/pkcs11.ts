@@ -35,6 +35,8 @@ export interface OpenPkcs11SignerOptions extends PinSources {
 
 export class Pkcs11Signer implements Signer {
   private closed = false;
+  /** See Signer.verifyAfterSign: a token's signature is checked before it is released (guard against HSM faults). */
+  readonly verifyAfterSign = true;
 
   /** Use {@link openPkcs11Signer}; the session must already be logged in. */
   constructor(

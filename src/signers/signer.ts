@@ -28,6 +28,14 @@ export interface Signer {
   readonly publicKey: KeyObject;
   readonly algorithm: SignatureAlgorithmName;
   sign(data: Uint8Array): Promise<Buffer>;
+  /**
+   * Whether every signature is checked against `publicKey` before anyone sees it (signAndVerify). Absent
+   * means yes. A PKCS#11 signer says yes: a token fault or a public key object that does not belong to the
+   * private key must never reach a certificate, and a faulty RSA-CRT signature would leak the key. A software
+   * signer says no: node:crypto just signed with the key `publicKey` was derived from in this process, and
+   * OpenSSL already checks its own RSA-CRT results; a second check would cost more than the signature.
+   */
+  readonly verifyAfterSign?: boolean;
   /** Cheap liveness probe (token present, session open). */
   ping(): Promise<boolean>;
   close?(): Promise<void>;

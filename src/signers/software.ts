@@ -4,6 +4,8 @@ import { hashOf, type KeySpec, type Signer, type SignatureAlgorithmName } from "
 /** Signer backed by a node:crypto KeyObject (dev default and delegated OCSP/TLS keys). */
 export class SoftwareSigner implements Signer {
   readonly publicKey: KeyObject;
+  /** See Signer.verifyAfterSign: the key is in this process, a check after signing guards nothing. */
+  readonly verifyAfterSign = false;
   constructor(
     readonly id: string,
     private readonly privateKey: KeyObject,

@@ -76,8 +76,8 @@ export class SqliteAcmeStore implements AcmeStore {
     });
   }
 
-  claimOrderForFinalize(id: string): boolean {
-    return this.st("UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status IN ('pending', 'ready')").run(id).changes === 1;
+  claimOrderForFinalize(id: string, requestId: string): boolean {
+    return this.st("UPDATE acme_orders SET status = 'processing', request_id = ? WHERE id = ? AND status IN ('pending', 'ready')").run(requestId, id).changes === 1;
   }
 
   orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Array<{ id: string; createdAt: string }> {

@@ -111,8 +111,8 @@ export interface AcmeStore {
   insertOrder(o: AcmeOrderRecord): void;
   getOrder(id: string): AcmeOrderRecord | undefined;
   updateOrder(id: string, f: Partial<Pick<AcmeOrderRecord, "status" | "error" | "requestId" | "certSerial">>): void;
-  /** Atomically moves a ready order to processing; false when another finalize won. */
-  claimOrderForFinalize(id: string): boolean;
+  /** Atomically moves a ready order to processing under `requestId`; false when another finalize won. */
+  claimOrderForFinalize(id: string, requestId: string): boolean;
   orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Array<{ id: string; createdAt: string }>;
 
   insertAuthz(a: AcmeAuthzRecord): void;

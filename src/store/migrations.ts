@@ -207,6 +207,73 @@ export const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX discovered_not_after ON discovered_certificates(not_after);
   `,
+  // 7: inventory at fleet scale (src/store/inventory-sqlite.ts): per-issuance lookups by index whatever the
+  // inventory size, names indexed for device orders, and an archive for certificates long expired.
+  // gw_names_key() is registered on the connection before migrating (the canonical key of a SAN list).
+  `
+  ALTER TABLE certificates ADD COLUMN names_key TEXT;
+  UPDATE certificates SET names_key = gw_names_key(sans);
+  CREATE INDEX certificates_implicit_renewal ON certificates(requester_kind, requester_id, profile, names_key, not_after)
+    WHERE stage = 'issued' AND revoked_at IS NULL AND replaced_by IS NULL;
+  CREATE INDEX certificates_unreplaced ON certificates(not_after, profile, owner)
+    WHERE stage = 'issued' AND revoked_at IS NULL AND replaced_by IS NULL;
+  CREATE TABLE certificate_names (
+    value TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    PRIMARY KEY (value, kind, serial)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO certificate_names (value, kind, serial)
+    SELECT substr(j.value, instr(j.value, ':') + 1), substr(j.value, 1, instr(j.value, ':') - 1), c.serial FROM certificates c, json_each(c.sans) j;
+  CREATE TRIGGER certificate_names_insert AFTER INSERT ON certificates BEGIN
+    INSERT OR IGNORE INTO certificate_names (value, kind, serial)
+      SELECT substr(value, instr(value, ':') + 1), substr(value, 1, instr(value, ':') - 1), NEW.serial FROM json_each(NEW.sans);
+  END;
+  CREATE TRIGGER certificate_names_delete AFTER DELETE ON certificates BEGIN
+    DELETE FROM certificate_names WHERE serial = OLD.serial AND value IN (SELECT substr(value, instr(value, ':') + 1) FROM json_each(OLD.sans));
+  END;
+  CREATE TABLE certificates_archive (
+    serial TEXT PRIMARY KEY,
+    ca_name TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    requester_kind TEXT NOT NULL,
+    requester_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    sans TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    key_algorithm TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    stage_detail TEXT,
+    tbs_sha256 TEXT NOT NULL,
+    der BLOB,
+    renewal_of TEXT,
+    replaced_by TEXT,
+    revoked_at TEXT,
+    revocation_reason INTEGER,
+    created_at TEXT NOT NULL,
+    owner TEXT,
+    application TEXT,
+    environment TEXT,
+    criticality TEXT,
+    names_key TEXT,
+    archived_at TEXT NOT NULL
+  );
+  `,
+  // CRLs at fleet scale (src/store/crl-sqlite.ts): a per-CA "rebuild pending" marker written with each revocation,
+  // a build lease across instances, and a covering index so a CRL build reads revoked rows without the table.
+  `
+  CREATE TABLE crl_state (
+    ca_name TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL DEFAULT 0,
+    dirty_since TEXT,
+    lease_owner TEXT,
+    lease_until TEXT
+  );
+  CREATE INDEX certificates_crl ON certificates(ca_name, revoked_at, serial, revocation_reason) WHERE revoked_at IS NOT NULL;
+  `,
 ];
 
 /**

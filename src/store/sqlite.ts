@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import type {
-  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, Classification, CrlRecord, EnrollmentSecretRecord, Page, PageRequest, RequestRecord, RequestStatus, Store,
+  AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CertificateStatusRow, Classification, IssuanceStage, CrlRecord, EnrollmentSecretRecord, Page, PageRequest, RequestRecord, RequestStatus, Store,
 } from "./types.js";
 import { MIGRATIONS, VOLATILE_SCHEMA } from "./migrations.js";
 import { SqliteAcmeStore } from "./acme-sqlite.js";
@@ -10,6 +10,8 @@ import { GatewayError } from "../errors.js";
 import type { AcmeStore } from "./acme-types.js";
 import { SqliteDiscoveryStore, type DiscoveryStore } from "./discovery-sqlite.js";
 import { SqliteOutboxStore, type OutboxStore } from "./outbox-sqlite.js";
+import { SqliteCrlStore, type CrlStore } from "./crl-sqlite.js";
+import { SqliteInventory, namesKey, registerInventoryFunctions, type ArchiveBatch, type InventoryStats } from "./inventory-sqlite.js";
 
 type Row = Record<string, unknown>;
 
@@ -19,19 +21,29 @@ export class SqliteStore implements Store {
   readonly acme: AcmeStore;
   readonly outbox: OutboxStore;
   readonly discovery: DiscoveryStore;
+  readonly crl: CrlStore;
+  private readonly inventory: SqliteInventory;
 
   constructor(path: string) {
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
+    // Statement journals (savepoints: nested transactions, the engine's group commit) stay in memory instead of
+    // spilling to a temp file past 64 KiB, which made every later savepoint of a transaction write to disk.
+    this.db.pragma("temp_store = MEMORY");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
+    // 64 MiB of pages (default 2 MiB): the B-tree interior pages every issuance walks stay cached at millions of rows.
+    this.db.pragma("cache_size = -65536");
+    registerInventoryFunctions(this.db);
     this.migrate();
     this.db.exec(VOLATILE_SCHEMA);
     this.stmts = new StatementCache(this.db);
     this.acme = new SqliteAcmeStore(this.db);
     this.outbox = new SqliteOutboxStore(this.db);
     this.discovery = new SqliteDiscoveryStore(this.db);
+    this.crl = new SqliteCrlStore(this.db);
+    this.inventory = new SqliteInventory(this.db, this.stmts);
   }
 
   private migrate(): void {
@@ -67,10 +79,10 @@ export class SqliteStore implements Store {
 
   insertCertificateIntent(r: CertificateRecord): void {
     this.st(`INSERT INTO certificates (serial, ca_name, profile, protocol, request_id, requester_kind, requester_id, subject, sans,
-      not_before, not_after, key_algorithm, stage, stage_detail, tbs_sha256, renewal_of, created_at, owner, application, environment, criticality)
+      not_before, not_after, key_algorithm, stage, stage_detail, tbs_sha256, renewal_of, created_at, owner, application, environment, criticality, names_key)
       VALUES (@serial, @caName, @profile, @protocol, @requestId, @requesterKind, @requesterId, @subject, @sans,
-      @notBefore, @notAfter, @keyAlgorithm, 'intent', NULL, @tbsSha256, @renewalOf, @createdAt, @owner, @application, @environment, @criticality)`).run({
-      ...r, sans: JSON.stringify(r.sans), renewalOf: r.renewalOf ?? null,
+      @notBefore, @notAfter, @keyAlgorithm, 'intent', NULL, @tbsSha256, @renewalOf, @createdAt, @owner, @application, @environment, @criticality, @namesKey)`).run({
+      ...r, sans: JSON.stringify(r.sans), renewalOf: r.renewalOf ?? null, namesKey: namesKey(r.sans),
       owner: r.owner ?? null, application: r.application ?? null, environment: r.environment ?? null, criticality: r.criticality ?? null,
     });
   }
@@ -84,8 +96,18 @@ export class SqliteStore implements Store {
     this.st("UPDATE certificates SET stage = 'failed', stage_detail = ? WHERE serial = ? AND stage = 'intent'").run(detail, serial);
   }
 
+  certificateStatus(serial: string): CertificateStatusRow | undefined {
+    // The archive only on a miss: OCSP still answers for a certificate retention moved out.
+    const r = (this.st("SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates WHERE serial = ?").get(serial)
+      ?? this.st("SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates_archive WHERE serial = ?").get(serial)) as Row | undefined;
+    if (!r) return undefined;
+    return { caName: r.ca_name as string, stage: r.stage as IssuanceStage, revokedAt: (r.revoked_at as string) ?? undefined, revocationReason: (r.revocation_reason as number) ?? undefined };
+  }
+
   getCertificate(serial: string): CertificateRecord | undefined {
-    const row = this.st("SELECT * FROM certificates WHERE serial = ?").get(serial.toLowerCase()) as Row | undefined;
+    // Hot table first; a certificate moved out by retention is still found, flagged archived.
+    const s = serial.toLowerCase();
+    const row = (this.st("SELECT * FROM certificates WHERE serial = ?").get(s) as Row | undefined) ?? this.inventory.archived(s);
     return row ? toCert(row) : undefined;
   }
 
@@ -124,7 +146,8 @@ export class SqliteStore implements Store {
   }
 
   renewalDue(profile: string, now: string, dueBefore: string, limit = 1000): CertificateRecord[] {
-    return (this.st(`SELECT * FROM certificates WHERE profile = ? AND stage = 'issued' AND revoked_at IS NULL AND replaced_by IS NULL
+    // +profile: the renewal-window range (certificates_unreplaced), not every certificate of the profile.
+    return (this.st(`SELECT * FROM certificates WHERE +profile = ? AND stage = 'issued' AND revoked_at IS NULL AND replaced_by IS NULL
       AND not_after > ? AND not_after <= ? ORDER BY not_after LIMIT ?`).all(profile, now, dueBefore, limit) as Row[]).map(toCert);
   }
 
@@ -134,7 +157,7 @@ export class SqliteStore implements Store {
   }
 
   countRenewalDue(profile: string, now: string, dueBefore: string): Array<{ owner: string; count: number }> {
-    return (this.st(`SELECT coalesce(owner, '') AS owner, count(*) AS n FROM certificates WHERE profile = ? AND stage = 'issued' AND revoked_at IS NULL
+    return (this.st(`SELECT coalesce(owner, '') AS owner, count(*) AS n FROM certificates WHERE +profile = ? AND stage = 'issued' AND revoked_at IS NULL
       AND replaced_by IS NULL AND not_after > ? AND not_after <= ? GROUP BY 1`).all(profile, now, dueBefore) as Row[]).map((r) => ({ owner: r.owner as string, count: r.n as number }));
   }
 
@@ -148,29 +171,27 @@ export class SqliteStore implements Store {
   }
 
   findValidByName(entry: string, now: string, limit: number): CertificateRecord[] {
-    // sans is a JSON array of "kind:value" strings: match a whole element, quotes included.
-    const needle = /^(dns|ip|email|uri|permanentId|hardwareModule):/.test(entry) ? JSON.stringify(entry) : `:${JSON.stringify(entry).slice(1)}`;
-    return (this.st(`SELECT * FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND not_after > ?
-      AND instr(sans, ?) > 0 LIMIT ?`).all(now, needle, limit) as Row[]).map(toCert);
+    return this.inventory.byName(entry, now, limit, "valid").map(toCert);
+  }
+
+  findHeldByName(entry: string, now: string, limit: number): CertificateRecord[] {
+    return this.inventory.byName(entry, now, limit, "held").map(toCert);
+  }
+
+  archiveExpired(cutoff: string, at: string, limit: number): ArchiveBatch {
+    return this.inventory.archiveExpired(cutoff, at, limit);
   }
 
   issuedAfter(afterSerial: string, limit: number): CertificateRecord[] {
     return (this.st("SELECT * FROM certificates WHERE stage = 'issued' AND serial > ? ORDER BY serial LIMIT ?").all(afterSerial, limit) as Row[]).map(toCert);
   }
 
-  replaceable(requester: { kind: string; id: string }, profile: string, notAfter: string, now: string): Array<{ serial: string; sans: string[] }> {
-    return (this.st(`SELECT serial, sans FROM certificates WHERE requester_kind = ? AND requester_id = ? AND profile = ? AND stage = 'issued'
-      AND revoked_at IS NULL AND replaced_by IS NULL AND not_after > ? AND not_after <= ? ORDER BY not_after DESC LIMIT 50`)
-      .all(requester.kind, requester.id, profile, now, notAfter) as Row[]).map((r) => ({ serial: r.serial as string, sans: JSON.parse(r.sans as string) as string[] }));
+  replaceable(requester: { kind: string; id: string }, profile: string, sans: string[], notAfter: string, now: string, exclude: string): string | undefined {
+    return this.inventory.replaceable(requester, profile, namesKey(sans), notAfter, now, exclude);
   }
 
-  certificateStats(now: string): { valid: number; revoked: number; expired: number; valids: Array<{ profile: string; owner: string; notAfter: string }> } {
-    const c = this.st(`SELECT
-      sum(revoked_at IS NULL AND not_after > @now) AS valid, sum(revoked_at IS NOT NULL) AS revoked, sum(revoked_at IS NULL AND not_after <= @now) AS expired
-      FROM certificates WHERE stage = 'issued'`).get({ now }) as Row;
-    const valids = (this.st(`SELECT profile, owner, not_after FROM certificates WHERE stage = 'issued' AND revoked_at IS NULL AND not_after > ?`).all(now) as Row[])
-      .map((r) => ({ profile: r.profile as string, owner: (r.owner as string) ?? "", notAfter: r.not_after as string }));
-    return { valid: Number(c.valid ?? 0), revoked: Number(c.revoked ?? 0), expired: Number(c.expired ?? 0), valids };
+  certificateStats(q: { now: string; soon: string; weekStarts: string[] }): InventoryStats {
+    return this.inventory.stats(q);
   }
 
   releaseHold(serial: string): boolean {
@@ -236,15 +257,18 @@ export class SqliteStore implements Store {
     hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string,
   ): AuditEvent {
     // One IMMEDIATE transaction: read the chain head and append, so concurrent writers cannot fork the chain.
-    return this.db.transaction(() => {
-      const head = this.st("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
+    // Inside a caller's transaction the head read and the single INSERT already share it; a savepoint would
+    // only add a statement journal (the engine appends inside its issuance transactions).
+    const append = () => {
+      const head = this.st("SELECT seq, hash FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)").get() as Row | undefined;
       const seq = head ? (head.seq as number) + 1 : 1;
       const prevHash = head ? (head.hash as string) : "0".repeat(64);
       const hash = hashFn(prevHash, seq, e);
       this.st("INSERT INTO audit_events (seq, ts, type, actor, target, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .run(seq, e.ts, e.type, e.actor, e.target ?? null, JSON.stringify(e.data), prevHash, hash);
       return { ...e, seq, prevHash, hash };
-    }).immediate();
+    };
+    return this.db.inTransaction ? append() : this.db.transaction(append).immediate();
   }
 
   queryAudit(q: AuditQuery): AuditEvent[] {
@@ -332,6 +356,7 @@ function toCert(r: Row): CertificateRecord {
     revocationReason: (r.revocation_reason as number) ?? undefined, createdAt: r.created_at as string,
     owner: (r.owner as string) ?? undefined, application: (r.application as string) ?? undefined,
     environment: (r.environment as string) ?? undefined, criticality: (r.criticality as CertificateRecord["criticality"]) ?? undefined,
+    ...(r.archived_at ? { archived: true } : {}),
   };
 }
 

@@ -2,6 +2,8 @@ import type { Protocol } from "../policy/request.js";
 import type { AcmeStore } from "./acme-types.js";
 import type { DiscoveryStore } from "./discovery-sqlite.js";
 import type { OutboxStore } from "./outbox-sqlite.js";
+import type { CrlStore } from "./crl-sqlite.js";
+import type { ArchiveBatch, InventoryStats } from "./inventory-sqlite.js";
 
 export type IssuanceStage = "intent" | "issued" | "failed";
 
@@ -33,6 +35,15 @@ export interface CertificateRecord {
   application?: string;
   environment?: string;
   criticality?: Criticality;
+  /** Moved out of the hot table by retention (expired longer than `retention.archiveExpiredAfterDays`); found by serial only. */
+  archived?: boolean;
+}
+
+export interface CertificateStatusRow {
+  caName: string;
+  stage: IssuanceStage;
+  revokedAt?: string;
+  revocationReason?: number;
 }
 
 export type Criticality = "low" | "medium" | "high" | "critical";
@@ -154,6 +165,8 @@ export interface Store {
   readonly acme: AcmeStore;
   readonly outbox: OutboxStore;
   readonly discovery: DiscoveryStore;
+  /** CRL build state: revoked rows in CRL order, rebuild markers, stored CRLs. */
+  readonly crl: CrlStore;
   /** Runs `fn` in one write transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
 
@@ -161,6 +174,8 @@ export interface Store {
   completeIssuance(serial: string, der: Uint8Array): void;
   failIssuance(serial: string, detail: string): void;
   getCertificate(serial: string): CertificateRecord | undefined;
+  /** Just what an OCSP answer needs, by primary key (no DER, no mapping): read on every OCSP request. */
+  certificateStatus(serial: string): CertificateStatusRow | undefined;
   findCertificates(q: CertificateQuery): CertificateRecord[];
   /**
    * Certificates matching `q` (its limit and offset aside), newest first, keyset-paged: a walk page by page
@@ -184,12 +199,16 @@ export interface Store {
   insertNotice(serial: string, kind: string, at: string): boolean;
   /** Valid certificates whose SAN list holds `entry` exactly ("permanentId:X", "dns:h") or, without a kind, any kind with that value. */
   findValidByName(entry: string, now: string, limit: number): CertificateRecord[];
+  /** Like findValidByName, for certificates on hold (reason 6) and unexpired. */
+  findHeldByName(entry: string, now: string, limit: number): CertificateRecord[];
+  /** Moves at most `limit` certificates with notAfter <= cutoff to the archive, oldest first (caller holds the transaction). */
+  archiveExpired(cutoff: string, at: string, limit: number): ArchiveBatch;
   /** Issued certificates (any status) in serial order after `afterSerial`: keyset paging, so a full walk sees each once. */
   issuedAfter(afterSerial: string, limit: number): CertificateRecord[];
-  /** Valid, unreplaced certificates of a requester and profile expiring no later than `notAfter`, newest first (serial and names only). */
-  replaceable(requester: { kind: string; id: string }, profile: string, notAfter: string, now: string): Array<{ serial: string; sans: string[] }>;
-  /** Counts by state, and profile/owner/notAfter of every valid certificate (the console's dashboard). */
-  certificateStats(now: string): { valid: number; revoked: number; expired: number; valids: Array<{ profile: string; owner: string; notAfter: string }> };
+  /** The newest valid, unreplaced certificate of a requester and profile with the same names (any order), expiring in (now, notAfter], other than `exclude`. */
+  replaceable(requester: { kind: string; id: string }, profile: string, sans: string[], notAfter: string, now: string, exclude: string): string | undefined;
+  /** Counts by state, by profile and owner, and by week of expiry (the console's dashboard), aggregated by the database. */
+  certificateStats(q: { now: string; soon: string; weekStarts: string[] }): InventoryStats;
   /** Lifts a certificateHold (reason 6): the certificate is valid again. */
   releaseHold(serial: string): boolean;
 

@@ -1,14 +1,17 @@
 import { generateKeyPairSync } from "node:crypto";
 import { AcmeClient, AcmeTimeout, type IssueOptions } from "../helpers/acme-client.js";
 import type { BenchServer } from "./acme-servers.js";
+import { CpuMeter } from "./cpu.js";
 import { csrForName } from "./csr-fast.js";
 import type { Http01Answers } from "./http01-answers.js";
 import { PhaseGate } from "./phase-gate.js";
 
 export interface LoadOptions {
   clients: number;
-  warmupSeconds: number;
-  seconds: number;
+  /** Full flows before the meter starts (JIT, statement caches, TLS sessions). */
+  warmupOrders: number;
+  /** Full flows measured: the same count on every server. */
+  orders: number;
   /** Poll interval, also the cap on Retry-After: the bench measures the server's work, not its advice. */
   pollMs: number;
   /** A request unanswered this long means the server has stalled. */
@@ -20,28 +23,28 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  /** Certificates whose whole flow ended inside the measured window. */
+  /** Certificates issued in the measured phase. */
   certs: number;
-  /** Length of the measured window: BENCH_SECONDS, or less when the server stalled. */
+  /** Wall time of the measured phase. */
   seconds: number;
+  /** Server CPU (utime + stime from /proc) over the measured phase. */
+  serverCpuMs: number;
   /** Full-flow time of each of those certificates. */
   latenciesMs: number[];
   /** Every failed flow, warm-up included. */
   errors: number;
-  /** Set when a request went unanswered: the window then ends where the server stopped answering. */
-  stalledAfterSeconds?: number;
+  /** Set when a request went unanswered. */
+  stalled: boolean;
   firstErrors: string[];
 }
 
 /**
- * N clients, one account each (made before timing), each looping full flows
- * (newOrder → authz → challenge → poll → finalize → poll → download) until the window closes.
- * Flows still running then finish but do not count. Each client's CSR key is its own P-256 key
- * (never the account key), reused across its orders so the load generator stays cheap.
- *
- * Polls go to the challenge, so the authorization is fetched once per order.
- * The first unanswered request stops the run: the server is taken to have stalled when that
- * request was sent, and the window is cut there rather than averaging in dead time.
+ * N clients, one account each (made before timing), taking full flows
+ * (newOrder → authz → challenge → poll → finalize → poll → download) from a shared count until
+ * it runs out: first the warm-up count, then, with the server's CPU meter running, the measured
+ * count. Each client's CSR key is its own P-256 key (never the account key), reused across its
+ * orders so the load generator stays cheap. Polls go to the challenge, so the authorization is
+ * fetched once per order. The first unanswered request stops the run.
  */
 export async function runLoad(server: BenchServer, o: LoadOptions): Promise<LoadResult> {
   const made = await Promise.allSettled(Array.from({ length: o.clients }, async () => {
@@ -59,50 +62,51 @@ export async function runLoad(server: BenchServer, o: LoadOptions): Promise<Load
     for (const c of clients) c.close();
     throw failed.reason;
   }
-  const done: Array<{ at: number; ms: number }> = [];
   const firstErrors: string[] = [];
   let errors = 0;
-  let stalledAt: number | undefined;
+  let stalled = false;
   const answers = o.answers;
   const gate = o.gate ? new PhaseGate<"newOrder" | "authorization">() : undefined;
-  const from = performance.now() + o.warmupSeconds * 1000;
-  const to = from + o.seconds * 1000;
-  try {
+  const flows = clients.map((): IssueOptions => ({
+    csrKey: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey,
+    csr: (key, ids) => csrForName(key, ids[0].value),
+    poll: { intervalMs: o.pollMs, maxWaitMs: o.pollMs, timeoutMs: 30_000 },
+    pollChallenge: true,
+    around: gate && ((step, run) => gate.run(step, run)),
+    publish: answers && ((token, keyAuth, id) => answers.set(token, keyAuth, id.value)),
+    seen: answers && ((token) => answers.seen(token)),
+    unpublish: answers && ((token) => answers.delete(token)),
+  }));
+  let serial = 0;
+  /** Runs `count` flows over all clients; returns each successful flow's time. */
+  const phase = async (label: string, count: number): Promise<number[]> => {
+    const latencies: number[] = [];
+    let left = count;
     await Promise.all(clients.map(async (c, i) => {
-      const flow: IssueOptions = {
-        csrKey: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey,
-        csr: (key, ids) => csrForName(key, ids[0].value),
-        poll: { intervalMs: o.pollMs, maxWaitMs: o.pollMs, timeoutMs: 30_000 },
-        pollChallenge: true,
-        around: gate && ((step, run) => gate.run(step, run)),
-        publish: answers && ((token, keyAuth, id) => answers.set(token, keyAuth, id.value)),
-        seen: answers && ((token) => answers.seen(token)),
-        unpublish: answers && ((token) => answers.delete(token)),
-      };
-      for (let n = 0; performance.now() < to && stalledAt === undefined; n++) {
+      while (left > 0 && !stalled) {
+        left--;
         const t0 = performance.now();
         try {
-          await c.issue([{ type: "dns", value: `c${i}-o${n}.bench.test` }], flow);
-          const t1 = performance.now();
-          done.push({ at: t1, ms: t1 - t0 });
+          await c.issue([{ type: "dns", value: `c${i}-${label}${serial++}.bench.test` }], flows[i]);
+          latencies.push(performance.now() - t0);
         } catch (e) {
           errors++;
-          if (e instanceof AcmeTimeout) stalledAt = Math.min(stalledAt ?? Infinity, performance.now() - o.requestTimeoutMs);
+          if (e instanceof AcmeTimeout) stalled = true;
           if (firstErrors.length < 5) firstErrors.push((e as Error).message);
         }
       }
     }));
+    return latencies;
+  };
+  try {
+    await phase("w", o.warmupOrders);
+    const meter = new CpuMeter(server.pid);
+    const t0 = performance.now();
+    const latenciesMs = await phase("m", o.orders);
+    const seconds = (performance.now() - t0) / 1000;
+    const { cpuMs } = meter.stop(latenciesMs.length);
+    return { certs: latenciesMs.length, seconds, serverCpuMs: cpuMs, latenciesMs, errors, stalled, firstErrors };
   } finally {
     for (const c of clients) c.close();
   }
-  const end = Math.min(to, stalledAt ?? to);
-  const counted = done.filter((d) => d.at >= from && d.at <= end);
-  return {
-    certs: counted.length,
-    seconds: Math.max(0, (end - from) / 1000),
-    latenciesMs: counted.map((d) => d.ms),
-    errors,
-    stalledAfterSeconds: stalledAt === undefined ? undefined : Math.round(((stalledAt - from) / 1000) * 10) / 10,
-    firstErrors,
-  };
 }

@@ -4,6 +4,8 @@ export interface BenchServer {
   directoryUrl: string;
   /** Trust anchor for its HTTPS listener. */
   caPem: string;
+  /** The server process whose CPU is measured (from /proc, see cpu.ts). */
+  pid: number;
   stop(): Promise<void>;
 }
 

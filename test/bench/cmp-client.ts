@@ -20,10 +20,10 @@ import { verifyMac } from "../../protocols/cmp/protection.js";
  * -port`), then certConf with the certificate's SHA-256 hash, expecting pkiconf. One transaction = both.
  *
  * The client keeps one salt for its life and so derives its PBM key once (a device may; RFC 4211 §4.4 only
- * asks for a random salt): protecting a request is one HMAC, and the load generator's CPU goes to what it
- * must do per answer, decoding it and verifying its MAC (a fresh salt per answer from both servers, so one
- * key derivation each, at the answer's own iteration count: 1000 from the gateway, which mirrors the
- * request, 500 from OpenSSL's mock).
+ * asks for a random salt): protecting a request is one HMAC. With `freshSalt` every message gets a new salt
+ * (one derivation on each side per message). Answers are decoded and MAC-checked: the gateway mirrors the
+ * request's parameters, salt included, so its answers reuse the client's key; OpenSSL's mock answers with
+ * its own salt at 500 iterations (one derivation each).
  */
 export interface CmpClientOptions {
   /** `http://127.0.0.1:<port>/<path>`. */
@@ -42,6 +42,10 @@ export interface CmpClientOptions {
    * closes it after pkiconf although that answer says `Connection: keep-alive`; a reused socket then hangs up.
    */
   closeAfterTransaction?: boolean;
+  /** A new PBM salt for every message, as `openssl cmp` does (the server derives a key per message). */
+  freshSalt?: boolean;
+  /** Hands each message to this instead of POSTing it (an in-process server); `agent` and `url` are then unused. */
+  send?: (der: Uint8Array) => Promise<Answer>;
 }
 
 export type Transaction = { ok: true; cert: Uint8Array; ms: number } | { ok: false; error: string };
@@ -53,7 +57,7 @@ const CN = "2.5.4.3";
 const ab = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 const nameOf = (cn: string) => new Name([new RelativeDistinguishedName([new AttributeTypeAndValue({ type: CN, value: new AttributeValue({ utf8String: cn }) })])]);
 
-interface Answer { status: number; contentType: string; body: Buffer }
+export interface Answer { status: number; contentType: string; body: Buffer }
 
 function post(url: string, der: Uint8Array, agent: Agent, timeoutMs: number, close: boolean): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -81,17 +85,18 @@ function errorText(d: DecodedMessage): string {
 
 export class CmpClient {
   private readonly spki: SubjectPublicKeyInfo;
-  private readonly protectionAlg: AlgorithmIdentifier;
-  private readonly macKey: Buffer;
+  private protectionAlg: AlgorithmIdentifier;
+  private macKey: Buffer;
+  private readonly plan: Extract<MacPlan, { kind: "pbm" }>;
   private readonly sender: GeneralName;
   private readonly recipient: GeneralName;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: CmpClientOptions) {
     this.spki = AsnConvert.parse(createPublicKey(o.key).export({ type: "spki", format: "der" }), SubjectPublicKeyInfo);
-    const plan: MacPlan = { kind: "pbm", salt: new Uint8Array(randomBytes(16)), owf: "sha256", iterations: o.iterations ?? 1000, mac: "sha256" };
-    this.protectionAlg = macAlgorithmIdentifier(plan);
-    this.macKey = pbmKey(plan, o.secret);
+    this.plan = { kind: "pbm", salt: new Uint8Array(randomBytes(16)), owf: "sha256", iterations: o.iterations ?? 1000, mac: "sha256" };
+    this.protectionAlg = macAlgorithmIdentifier(this.plan);
+    this.macKey = pbmKey(this.plan, o.secret);
     // OpenSSL's server takes only a directoryName sender (it becomes the response's recipient).
     this.sender = new GeneralName({ directoryName: nameOf("CMP bench client") });
     this.recipient = new GeneralName({ directoryName: new Name() });
@@ -119,6 +124,11 @@ export class CmpClient {
 
   /** The PKIMessage DER, PasswordBasedMac-protected with the client's salt and key. */
   private protect(header: PKIHeader, body: PKIBody): Uint8Array {
+    if (this.o.freshSalt) {
+      this.plan.salt = new Uint8Array(randomBytes(16));
+      this.protectionAlg = macAlgorithmIdentifier(this.plan);
+      this.macKey = pbmKey(this.plan, this.o.secret);
+    }
     header.protectionAlg = this.protectionAlg;
     const h = toDer(header);
     const b = toDer(body);
@@ -127,7 +137,7 @@ export class CmpClient {
 
   /** POSTs `der`, decodes and MAC-checks the answer, and checks transactionID and recipNonce. */
   private async exchange(der: Uint8Array, transactionID: ArrayBuffer, senderNonce: Buffer, last = false): Promise<DecodedMessage | string> {
-    const a = await post(this.o.url, der, this.o.agent, this.timeoutMs, last && !!this.o.closeAfterTransaction);
+    const a = this.o.send ? await this.o.send(der) : await post(this.o.url, der, this.o.agent, this.timeoutMs, last && !!this.o.closeAfterTransaction);
     if (a.status !== 200) return preview(a);
     if (!a.contentType.toLowerCase().startsWith("application/pkixcmp")) return `Content-Type ${a.contentType}, expected application/pkixcmp`;
     let d: DecodedMessage;
@@ -136,13 +146,21 @@ export class CmpClient {
     } catch (e) {
       return `undecodable answer: ${(e as Error).message}`;
     }
-    const v = await verifyMac(d, this.o.secret, RESPONSE_CAPS, deriveAnswerKey);
+    const v = await verifyMac(d, this.o.secret, RESPONSE_CAPS, this.answerKey);
     if (!v.ok) return `answer protection: ${v.reason}${d.bodyType === "error" ? ` (${errorText(d)})` : ""}`;
     const h = d.message.header;
     if (!h.transactionID || !Buffer.from(h.transactionID).equals(Buffer.from(transactionID))) return `${d.bodyType} for another transactionID`;
     if (!h.recipNonce || !Buffer.from(h.recipNonce).equals(senderNonce)) return `${d.bodyType}: recipNonce is not our senderNonce`;
     return d;
   }
+
+  /** The key of an answer: ours when it mirrors our PBM parameters (the gateway does), else derived. */
+  private readonly answerKey: DeriveKey = async (plan, secret) => {
+    if (plan.kind !== "pbm") throw new Error(`answer protected with ${plan.kind}, expected PasswordBasedMac`);
+    const ours = this.plan;
+    if (plan.owf === ours.owf && plan.iterations === ours.iterations && Buffer.from(plan.salt).equals(ours.salt)) return this.macKey;
+    return pbmKey(plan, secret);
+  };
 
   /** One transaction: cr → cp (accepted, with a certificate) → certConf → pkiconf. `ms` covers both round trips. */
   async transaction(commonName: string): Promise<Transaction> {
@@ -183,9 +201,3 @@ function pbmKey(plan: Extract<MacPlan, { kind: "pbm" }>, secret: Uint8Array): Bu
   for (let i = 1; i < plan.iterations; i++) key = createHash(plan.owf).update(key).digest();
   return key;
 }
-
-/** Both servers answer a PasswordBasedMac request with PasswordBasedMac. */
-const deriveAnswerKey: DeriveKey = async (plan, secret) => {
-  if (plan.kind !== "pbm") throw new Error(`answer protected with ${plan.kind}, expected PasswordBasedMac`);
-  return pbmKey(plan, secret);
-};

@@ -15,8 +15,10 @@ export interface CmpBenchServer {
   /** What an issued certificate must verify against (gateway: dev root and issuing CA). */
   rootPath?: string;
   issuingPath?: string;
-  /** A path only this server's command line holds: finds its process in /proc for its CPU time. */
+  /** A path only this server's command line holds. */
   marker: string;
+  /** The server's process: its CPU time is read from /proc/<pid>/stat (all its threads). */
+  pid: number;
   /** Free-form facts for the report. */
   notes: Record<string, string | number>;
   logTail(lines?: number): string;
@@ -39,7 +41,7 @@ export async function startCmpGateway(kid: string, secret: string): Promise<CmpB
     const rootPath = join(dataDir, "cas", "dev-root", "cert.pem");
     const issuingPath = join(dataDir, "cas", "dev-issuing", "cert.pem");
     if (!existsSync(rootPath) || !existsSync(issuingPath)) throw new Error(`gateway is up but its dev PKI (${rootPath}, ${issuingPath}) is missing`);
-    return { name: "gateway", url, rootPath, issuingPath, marker: join(gw.dir, "config.yaml"), notes: { issuingKey: "ec-p256 (software)", store: "sqlite" }, logTail: (n) => child.tail(n), stop };
+    return { name: "gateway", url, rootPath, issuingPath, marker: join(gw.dir, "config.yaml"), pid: child.proc.pid!, notes: { issuingKey: "ec-p256 (software)", store: "sqlite" }, logTail: (n) => child.tail(n), stop };
   } catch (e) {
     await stop();
     throw e;
@@ -90,7 +92,7 @@ export async function startOpensslMock(kid: string, secret: string): Promise<Cmp
     await waitUntil("openssl cmp -port listening", child, async () => new RegExp(`ACCEPT \\S*:${port}\\b`).test(readFileSync(p("mock.log"), "utf8")), 20_000);
     const version = (await run("openssl", ["version"])).stdout.trim();
     return {
-      name: "openssl-mock", url: `http://127.0.0.1:${port}/pkix/`, rootPath: p("ca.pem"), marker: p("rsp.pem"),
+      name: "openssl-mock", url: `http://127.0.0.1:${port}/pkix/`, rootPath: p("ca.pem"), marker: p("rsp.pem"), pid: child.proc.pid!,
       notes: { openssl: version, rspCert: "ec-p256, fixed" }, logTail: (n) => child.tail(n), stop,
     };
   } catch (e) {

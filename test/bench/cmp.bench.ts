@@ -3,103 +3,114 @@ import { Agent } from "node:http";
 import { CmpClient, type Transaction } from "./cmp-client.js";
 import { opensslVerify, startCmpGateway, startOpensslMock, type CmpBenchServer } from "./cmp-servers.js";
 import { makeTempDir, removeTempDir } from "./child.js";
-import { processCpuSeconds } from "./scep-load.js";
+import { readFileSync } from "node:fs";
+import { CpuMeter, cpuRatio, selfCpuMs } from "./cpu.js";
+import { numberEnv, percentile } from "./stats.js";
 
 /*
- * CMP `cr` transactions per second (cr → cp, certConf → pkiconf), driven by the in-process client of
- * cmp-client.ts at each concurrency of BENCH_CMP_CONCURRENCY (default 1,16), against the gateway (`gateway
- * serve` in its own process) and, in the same run with the same client, OpenSSL's own CMP mock server
- * (`openssl cmp -port`). Warm-up BENCH_CMP_WARMUP_SECONDS (default 2), then BENCH_SECONDS (default 10) per case.
+ * CMP `cr` transactions (cr → cp, certConf → pkiconf), PasswordBasedMac, driven by the in-process client of
+ * cmp-client.ts against the gateway (`gateway serve` in its own process) and, in the same run with the same
+ * client and the same number of transactions, OpenSSL's own CMP mock server (`openssl cmp -port`, which
+ * neither signs nor stores). The yardstick is server CPU per transaction: utime + stime of each server
+ * process (all its threads, so the gateway's PBM workers count) from /proc over the measured transactions.
  *
- * Each concurrent client has its own keep-alive connection (an Agent with one socket), so cr and its certConf
- * go over one connection, as a device does. Against the mock the connection is closed with each certConf
- * (the mock closes it then anyway, see cmp-client.ts); BENCH_CMP_CONNECTION_PER_TRANSACTION=1 does the same
- * against the gateway.
+ * Cases, one JSON line each:
+ *   cmp-cr-certconf/c<N>             the client keeps one PBM salt (its key derived once), N concurrent clients
+ *                                    for each N of BENCH_CMP_CONCURRENCY (default 1,16).
+ *   cmp-cr-certconf/fresh-salt/c1    a new salt for every message, as `openssl cmp` itself sends: each side
+ *                                    derives a key per message (BENCH_CMP_FRESH_SALT=0 leaves it out).
+ * Target: gateway CPU per transaction <= 2 x the mock's.
  *
- * Prints one JSON line per case and one compare line (gateway / openssl-mock) per concurrency; exits non-zero
- * when a server does not start, a transaction fails, or the gateway's certificate does not verify.
+ * Settings: BENCH_CMP_TRANSACTIONS measured per side (default 1000), BENCH_CMP_WARMUP transactions before
+ * (default 200), BENCH_CMP_MAC_ITERATIONS (default 1000). Each client has its own keep-alive connection, so
+ * cr and its certConf share one, as a device does; against the mock the connection is closed with each
+ * certConf (it closes it then anyway, see cmp-client.ts); BENCH_CMP_CONNECTION_PER_TRANSACTION=1 does the
+ * same against the gateway. Exits non-zero when a server does not start, a transaction fails, or the
+ * gateway's certificate does not verify.
  */
 
 const KID = "bench";
-const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const warmupSeconds = Number(process.env.BENCH_CMP_WARMUP_SECONDS ?? 2);
+const TARGET_RATIO = 2;
 const concurrencies = (process.env.BENCH_CMP_CONCURRENCY ?? "1,16").split(",").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
-const iterations = Number(process.env.BENCH_CMP_MAC_ITERATIONS ?? 1000);
+const transactions = numberEnv("BENCH_CMP_TRANSACTIONS", 1000, 1);
+const warmup = numberEnv("BENCH_CMP_WARMUP", 200, 0);
+const iterations = numberEnv("BENCH_CMP_MAC_ITERATIONS", 1000, 100);
 const connectionPerTransaction = process.env.BENCH_CMP_CONNECTION_PER_TRANSACTION === "1";
+const freshSaltCase = process.env.BENCH_CMP_FRESH_SALT !== "0";
 const timeoutMs = 30_000;
 
-interface CaseResult {
-  bench: "cmp";
-  server: CmpBenchServer["name"];
-  concurrency: number;
-  transactionsPerSecond: number;
-  p50ms: number;
-  p99ms: number;
-  errors: number;
-  transactions: number;
-  seconds: number;
-  /** CPU (user + system) per completed transaction during the timed run: the server's process, and this load generator's. */
-  serverCpuMsPerTransaction: number | null;
-  clientCpuMsPerTransaction: number | null;
-  error?: string;
+interface Side {
+  ops: number;
+  errors: string[];
+  cpuMsPerOp: number;
+  sysMsPerOp: number;
+  clientCpuMsPerOp: number;
+  throughput: number;
+  p50: number | null;
+  p99: number | null;
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
-const round = (n: number, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+interface Case {
+  name: string;
+  concurrency: number;
+  freshSalt: boolean;
+}
+
+/** System (kernel) CPU ms of a process so far: how much of its CPU goes to sockets rather than its own code. */
+function sysCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) * 1000) / 100; // stime, field 15, USER_HZ 100
+}
+
+const r2 = (n: number | null) => (n === null || !Number.isFinite(n) ? null : Math.round(n * 100) / 100);
 
 let serial = 0;
 const commonName = (server: string) => `bench-${server}-${process.pid}-${++serial}.example.com`;
 
-function clientsFor(srv: CmpBenchServer, n: number, secret: Uint8Array, key: KeyObject): { clients: CmpClient[]; agents: Agent[] } {
-  const agents = Array.from({ length: n }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+function clientsFor(srv: CmpBenchServer, c: Case, secret: Uint8Array, key: KeyObject): { clients: CmpClient[]; agents: Agent[] } {
+  const agents = Array.from({ length: c.concurrency }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
   const closeAfterTransaction = srv.name === "openssl-mock" || connectionPerTransaction;
-  const clients = agents.map((agent) => new CmpClient({ url: srv.url, kid: KID, secret, key, agent, iterations, timeoutMs, closeAfterTransaction }));
+  const clients = agents.map((agent) => new CmpClient({ url: srv.url, kid: KID, secret, key, agent, iterations, timeoutMs, closeAfterTransaction, freshSalt: c.freshSalt }));
   return { clients, agents };
 }
 
-/** Every client runs transactions back to back until `ms` have passed; the ones started before then are awaited. */
-async function drive(srv: CmpBenchServer, clients: CmpClient[], ms: number): Promise<{ latencies: number[]; errors: string[]; elapsed: number }> {
+/** Exactly `count` transactions shared out among the clients, each running them back to back. */
+async function drive(srv: CmpBenchServer, clients: CmpClient[], count: number): Promise<{ latencies: number[]; errors: string[]; seconds: number }> {
   const latencies: number[] = [];
   const errors: string[] = [];
+  let left = count;
   const t0 = performance.now();
-  const end = t0 + ms;
   await Promise.all(clients.map(async (c) => {
-    while (performance.now() < end) {
+    while (left > 0) {
+      left--;
       const r: Transaction = await c.transaction(commonName(srv.name));
       if (r.ok) latencies.push(r.ms);
       else errors.push(r.error);
     }
   }));
-  return { latencies, errors, elapsed: (performance.now() - t0) / 1000 };
+  return { latencies, errors, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function runCase(srv: CmpBenchServer, concurrency: number, secret: Uint8Array, key: KeyObject): Promise<CaseResult> {
-  const { clients, agents } = clientsFor(srv, concurrency, secret, key);
+async function measure(srv: CmpBenchServer, c: Case, secret: Uint8Array, key: KeyObject): Promise<Side> {
+  const { clients, agents } = clientsFor(srv, c, secret, key);
   try {
-    const warm = await drive(srv, clients, warmupSeconds * 1000);
-    const cpu0 = processCpuSeconds(srv.marker);
-    const own0 = process.cpuUsage();
-    const run = await drive(srv, clients, seconds * 1000);
-    const cpu1 = processCpuSeconds(srv.marker);
-    const own = process.cpuUsage(own0);
+    const warm = await drive(srv, clients, warmup);
+    const meter = new CpuMeter(srv.pid);
+    const sys0 = sysCpuMs(srv.pid);
+    const own0 = selfCpuMs();
+    const run = await drive(srv, clients, transactions);
+    const ops = run.latencies.length;
+    const cpu = meter.stop(ops);
     const sorted = run.latencies.sort((a, b) => a - b);
-    const all = [...warm.errors, ...run.errors];
-    const result: CaseResult = {
-      bench: "cmp", server: srv.name, concurrency,
-      transactionsPerSecond: round(sorted.length / run.elapsed, 1) ?? 0,
-      p50ms: round(percentile(sorted, 50)) ?? NaN, p99ms: round(percentile(sorted, 99)) ?? NaN,
-      errors: run.errors.length, transactions: sorted.length, seconds: round(run.elapsed) ?? 0,
-      serverCpuMsPerTransaction: cpu0 !== undefined && cpu1 !== undefined && sorted.length ? round(((cpu1 - cpu0) * 1000) / sorted.length) : null,
-      clientCpuMsPerTransaction: sorted.length ? round((own.user + own.system) / 1000 / sorted.length) : null,
-    };
-    if (warm.errors.length) process.stderr.write(`cmp ${srv.name} c=${concurrency}: ${warm.errors.length} error(s) during warm-up\n`);
-    if (all.length) {
-      const distinct = [...new Set(all)].slice(0, 5);
-      result.error = distinct.join(" | ");
-      process.stderr.write(`cmp ${srv.name} c=${concurrency}: ${all.length} failed transaction(s), e.g.:\n${distinct.map((e) => `  ${e}`).join("\n")}\n${srv.logTail(15)}\n`);
+    const errors = [...warm.errors, ...run.errors];
+    if (errors.length) {
+      const distinct = [...new Set(errors)].slice(0, 5);
+      process.stderr.write(`cmp ${srv.name} ${c.name}: ${errors.length} failed transaction(s), e.g.:\n${distinct.map((e) => `  ${e}`).join("\n")}\n${srv.logTail(15)}\n`);
     }
-    if (!sorted.length && !result.error) result.error = "no transaction completed";
-    return result;
+    return {
+      ops, errors, cpuMsPerOp: cpu.cpuMsPerOp, sysMsPerOp: ops ? (sysCpuMs(srv.pid) - sys0) / ops : NaN, clientCpuMsPerOp: ops ? (selfCpuMs() - own0) / ops : NaN,
+      throughput: ops / run.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99),
+    };
   } finally {
     for (const a of agents) a.destroy();
   }
@@ -107,7 +118,7 @@ async function runCase(srv: CmpBenchServer, concurrency: number, secret: Uint8Ar
 
 /** One transaction before timing: the answer must be a certificate, and the gateway's must verify with `openssl verify`. */
 async function check(srv: CmpBenchServer, secret: Uint8Array, key: KeyObject, dir: string): Promise<void> {
-  const { clients, agents } = clientsFor(srv, 1, secret, key);
+  const { clients, agents } = clientsFor(srv, { name: "check", concurrency: 1, freshSalt: false }, secret, key);
   try {
     const r = await clients[0].transaction(commonName(srv.name));
     if (!r.ok) throw new Error(`${srv.name}: the first cr transaction failed: ${r.error}\n${srv.logTail(15)}`);
@@ -120,56 +131,62 @@ async function check(srv: CmpBenchServer, secret: Uint8Array, key: KeyObject, di
   }
 }
 
+function report(c: Case, g: Side | undefined, m: Side | undefined): void {
+  const ratio = g && m ? cpuRatio(g.cpuMsPerOp, m.cpuMsPerOp) : null;
+  console.log(JSON.stringify({
+    case: c.name, ops: g?.ops ?? 0, concurrency: c.concurrency, mac: `PasswordBasedMac SHA-256/HMAC-SHA256, ${iterations} iterations, ${c.freshSalt ? "fresh salt per message" : "one salt per client"}`,
+    gateway_cpu_ms_per_op: r2(g?.cpuMsPerOp ?? null), reference: "openssl cmp -port (mock server, same client, same run)", reference_cpu_ms_per_op: r2(m?.cpuMsPerOp ?? null),
+    cpu_ratio: ratio, target: `gateway server CPU per cr+certConf transaction <= ${TARGET_RATIO} x openssl cmp mock server`, met: ratio !== null && ratio <= TARGET_RATIO,
+    throughput_per_s: r2(g?.throughput ?? null), p50_ms: r2(g?.p50 ?? null), p99_ms: r2(g?.p99 ?? null), errors: g?.errors.length ?? null,
+    gateway_connection: connectionPerTransaction ? "one per transaction" : "keep-alive per client",
+    gateway_sys_cpu_ms_per_op: r2(g?.sysMsPerOp ?? null), reference_sys_cpu_ms_per_op: r2(m?.sysMsPerOp ?? null), client_cpu_ms_per_op: r2(g?.clientCpuMsPerOp ?? null),
+    reference_ops: m?.ops ?? null, reference_throughput_per_s: r2(m?.throughput ?? null), reference_p50_ms: r2(m?.p50 ?? null), reference_p99_ms: r2(m?.p99 ?? null),
+    reference_errors: m?.errors.length ?? null, reference_client_cpu_ms_per_op: r2(m?.clientCpuMsPerOp ?? null),
+  }));
+}
+
 async function main(): Promise<number> {
   if (!concurrencies.length) throw new Error("BENCH_CMP_CONCURRENCY names no positive concurrency");
+  const cases: Case[] = concurrencies.map((n) => ({ name: `cmp-cr-certconf/c${n}`, concurrency: n, freshSalt: false }));
+  if (freshSaltCase) cases.push({ name: "cmp-cr-certconf/fresh-salt/c1", concurrency: 1, freshSalt: true });
   const secretText = randomBytes(24).toString("base64url");
   const secret = new TextEncoder().encode(secretText);
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const dir = makeTempDir("bench-cmp-");
   const servers: CmpBenchServer[] = [];
-  const results: CaseResult[] = [];
   let failed = false;
   try {
     for (const start of [startCmpGateway, startOpensslMock]) {
-      const name = start === startCmpGateway ? "gateway" : "openssl-mock";
+      let srv: CmpBenchServer | undefined;
       try {
-        const srv = await start(KID, secretText);
-        servers.push(srv);
+        srv = await start(KID, secretText);
         await check(srv, secret, privateKey, dir);
+        servers.push(srv);
       } catch (e) {
         failed = true;
-        process.stderr.write(`cmp ${name}: ${(e as Error).message}\n`);
-        for (const c of concurrencies) {
-          console.log(JSON.stringify({ bench: "cmp", server: name, concurrency: c, transactionsPerSecond: null, p50ms: null, p99ms: null, errors: null, error: (e as Error).message.split("\n")[0] }));
-        }
-        const srv = servers.find((s) => s.name === name);
-        if (srv) {
-          servers.splice(servers.indexOf(srv), 1);
-          await srv.stop();
-        }
+        process.stderr.write(`cmp ${start === startCmpGateway ? "gateway" : "openssl-mock"}: ${(e as Error).message}\n`);
+        await srv?.stop();
       }
     }
-    for (const c of concurrencies) {
+    for (const c of cases) {
+      const got: Partial<Record<CmpBenchServer["name"], Side>> = {};
       for (const srv of servers) {
-        const r = await runCase(srv, c, secret, privateKey);
-        if (r.error) failed = true;
-        results.push(r);
-        console.log(JSON.stringify(r));
+        const side = await measure(srv, c, secret, privateKey);
+        if (side.errors.length || !side.ops) failed = true;
+        got[srv.name] = side;
       }
-      const gw = results.find((r) => r.server === "gateway" && r.concurrency === c);
-      const mock = results.find((r) => r.server === "openssl-mock" && r.concurrency === c);
-      if (gw && mock && mock.transactionsPerSecond > 0) {
-        console.log(JSON.stringify({ bench: "cmp", compare: "gateway/openssl-mock", concurrency: c, ratio: round(gw.transactionsPerSecond / mock.transactionsPerSecond) }));
-      }
+      report(c, got.gateway, got["openssl-mock"]);
     }
     for (const s of servers) process.stderr.write(`cmp ${s.name}: ${JSON.stringify(s.notes)}\n`);
-    process.stderr.write(`cmp: PasswordBasedMac SHA-256/HMAC-SHA256, ${iterations} iterations; one P-256 key reused; ${warmupSeconds}s warm-up, ${seconds}s per case\n`);
+    process.stderr.write(`cmp: ${transactions} transactions per side and case after ${warmup} warm-up; one P-256 key reused\n`);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     removeTempDir(dir);
   }
   return failed ? 1 : 0;
 }
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 
 main().then(
   (code) => process.exit(code),

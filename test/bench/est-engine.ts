@@ -8,6 +8,7 @@ import { EnrollmentService } from "../../src/enrollment/service.js";
 import { openGateway } from "../../src/gateway.js";
 import { initSoftHsmToken } from "../../src/signers/softhsm-dev.js";
 import { makeTempDir, removeTempDir } from "./child.js";
+import { selfCpuMs } from "./cpu.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -16,6 +17,8 @@ export interface EngineRate {
   issued: number;
   seconds: number;
   signer: string;
+  /** This process's CPU milliseconds per issuance over the window (the engine alone, no HTTP/TLS/EST). */
+  cpuMsPerIssuance: number;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function measureEngine(o: { warmupSeconds: number; seconds: number;
     const warmEnd = performance.now() + o.warmupSeconds * 1000;
     while (performance.now() < warmEnd) await issueOne();
     let issued = 0;
+    const cpu0 = selfCpuMs();
     const start = performance.now();
     const end = start + o.seconds * 1000;
     while (performance.now() < end) {
@@ -60,7 +64,8 @@ export async function measureEngine(o: { warmupSeconds: number; seconds: number;
       issued++;
     }
     const seconds = (performance.now() - start) / 1000;
-    return { issuancesPerSecond: issued / seconds, issued, seconds, signer: signer.id.replace(/pin[^;]*/gi, "") };
+    const cpuMsPerIssuance = Math.round(((selfCpuMs() - cpu0) / issued) * 1000) / 1000;
+    return { issuancesPerSecond: issued / seconds, issued, seconds, signer: signer.id.replace(/pin[^;]*/gi, ""), cpuMsPerIssuance };
   } finally {
     await gw.close();
     removeTempDir(dir);

@@ -1,5 +1,6 @@
 import { Agent, request } from "node:https";
 import type { Socket } from "node:net";
+import { processCpuMs } from "./cpu.js";
 
 export interface EstLoadOptions {
   /** `…/.well-known/est/simpleenroll` */
@@ -14,6 +15,8 @@ export interface EstLoadOptions {
   /** Request bodies (base64 PKCS#10), each sent once; more are made by `more` when they run out. */
   bodies: Buffer[];
   more: () => Buffer;
+  /** The server's pid: its CPU (from /proc) is read at the same instants as the window opens and closes. */
+  serverPid?: number;
 }
 
 export interface EstLoadResult {
@@ -29,6 +32,8 @@ export interface EstLoadResult {
   connections: number;
   /** CPU this (load generator) process used during the measured window, % of one core. */
   clientCpuPercent: number | null;
+  /** Server CPU milliseconds (utime + stime) over the measured window; null without `serverPid`. */
+  serverCpuMs: number | null;
   /** CSRs made during the run because the pre-made pool ran out. */
   madeInline: number;
 }
@@ -89,14 +94,24 @@ export async function runEstLoad(o: EstLoadOptions): Promise<EstLoadResult> {
   const agents = Array.from({ length: o.concurrency }, () => new Agent({ keepAlive: true, maxSockets: 1, ca: o.rootPem }));
   let cpuFrom: NodeJS.CpuUsage | undefined;
   let clientCpuPercent: number | null = null;
+  let serverFrom: number | undefined;
+  let serverCpuMs: number | null = null;
   const cpuTimers = [
-    setTimeout(() => (cpuFrom = process.cpuUsage()), o.warmupSeconds * 1000),
     setTimeout(() => {
-      if (!cpuFrom) return;
-      const d = process.cpuUsage(cpuFrom);
-      clientCpuPercent = Math.round(((d.user + d.system) / 1000 / (o.seconds * 1000)) * 100);
-    }, (o.warmupSeconds + o.seconds) * 1000),
+      cpuFrom = process.cpuUsage();
+      if (o.serverPid) serverFrom = processCpuMs(o.serverPid);
+    }, o.warmupSeconds * 1000),
+    setTimeout(() => closeWindow(), (o.warmupSeconds + o.seconds) * 1000),
   ];
+  // At the window's end: by the timer, or by the workers when they stop first (timers may fire a little late).
+  let closed = false;
+  function closeWindow(): void {
+    if (closed || !cpuFrom) return;
+    closed = true;
+    if (o.serverPid && serverFrom !== undefined) serverCpuMs = processCpuMs(o.serverPid) - serverFrom;
+    const d = process.cpuUsage(cpuFrom);
+    clientCpuPercent = Math.round(((d.user + d.system) / 1000 / (o.seconds * 1000)) * 100);
+  }
   try {
     await Promise.all(agents.map(async (agent) => {
       while (performance.now() < to) {
@@ -116,12 +131,14 @@ export async function runEstLoad(o: EstLoadOptions): Promise<EstLoadResult> {
           errors++;
           if (firstErrors.length < 5) firstErrors.push((e as Error).message);
         }
+        if (performance.now() >= to) closeWindow();
       }
     }));
   } finally {
+    closeWindow();
     for (const t of cpuTimers) clearTimeout(t);
     for (const a of agents) a.destroy();
   }
   const counted = done.filter((d) => d.at >= from && d.at <= to);
-  return { ok: counted.length, seconds: o.seconds, latenciesMs: counted.map((d) => d.ms), errors, firstErrors, requests, connections: sockets.size, clientCpuPercent, madeInline };
+  return { ok: counted.length, seconds: o.seconds, latenciesMs: counted.map((d) => d.ms), errors, firstErrors, requests, connections: sockets.size, clientCpuPercent, serverCpuMs, madeInline };
 }

@@ -19,6 +19,8 @@ export interface EstServer {
   issuingPem: string;
   user: string;
   password: string;
+  /** The `gateway serve` process, for its CPU time in /proc. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function startEstGateway(): Promise<EstServer> {
     const status = await probe(`${estBase}/cacerts`, { caPem: rootPem });
     if (status === 404) throw new Error(`gateway answers /healthz but ${estBase}/cacerts is 404: EST (protocols/est) is not mounted or not enabled\n${child.tail()}`);
     if (status !== 200) throw new Error(`gateway EST ${estBase}/cacerts: ${status === undefined ? "no answer (TLS or connection error)" : `HTTP ${status}`}\n${child.tail()}`);
-    return { estBase, rootPem, issuingPem, user, password, stop };
+    return { estBase, rootPem, issuingPem, user, password, pid: child.proc.pid!, stop };
   } catch (e) {
     await stop();
     throw e;

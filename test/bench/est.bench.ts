@@ -1,9 +1,12 @@
 // npm run bench:est — EST simpleenroll requests per second against `gateway serve` (its own process,
 // SQLite store, issuing CA key ECDSA P-256 inside SoftHSM2, made by `gateway ca init --pkcs11`), over
 // keep-alive HTTPS with HTTP Basic, at several concurrencies, next to the core's issuance rate with the
-// same SoftHSM-backed key type measured in this process in the same run. One JSON line per case on
-// stdout, then one comparison line per concurrency (ratio = simpleenroll/s ÷ engine issuances/s);
-// errors go to stderr as well. Exits 1 when a case failed (any answer other than 200, or none).
+// same SoftHSM-backed key type measured in this process in the same run. The yardstick is server CPU
+// per enrollment (utime + stime of the gateway process from /proc over the measured window, see cpu.ts)
+// against the target TARGET_CPU_MS; the reference is the engine alone (policy, build, sign, store, audit
+// in this process, its CPU per issuance), so cpu_ratio shows what EST + HTTP + TLS add on top of it.
+// One JSON line per case on stdout, then one comparison line per concurrency (ratio = simpleenroll/s ÷
+// engine issuances/s); errors go to stderr as well. Exits 1 when a case failed (any answer other than 200, or none).
 //
 // Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_EST_CONCURRENCY (1,8,32),
 //      BENCH_REQUEST_TIMEOUT_MS (10000), BENCH_GATEWAY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=DIR").
@@ -11,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, removeTempDir } from "./child.js";
+import { cpuRatio } from "./cpu.js";
 import { makeCsrPool } from "./est-csrs.js";
 import { measureEngine } from "./est-engine.js";
 import { enrollOnce, runEstLoad, type EstLoadResult } from "./est-load.js";
@@ -18,6 +22,8 @@ import { startEstGateway, type EstServer } from "./est-server.js";
 import { numberEnv, percentile, round1 } from "./stats.js";
 
 const SIGNER = "softhsm-p256";
+/** Server CPU per simpleenroll, engine included, over keep-alive HTTPS with Basic. */
+const TARGET_CPU_MS = 1.5;
 
 function concurrencyEnv(): number[] {
   const raw = process.env.BENCH_EST_CONCURRENCY || "1,8,32";
@@ -54,10 +60,16 @@ async function sanityCheck(server: EstServer, requestTimeoutMs: number): Promise
   }
 }
 
-function report(concurrency: number, r: EstLoadResult): number | null {
+function report(concurrency: number, r: EstLoadResult, engineCpuMs: number): number | null {
   const sorted = [...r.latenciesMs].sort((a, b) => a - b);
   const requestsPerSecond = r.seconds > 0 ? r.ok / r.seconds : null;
+  const gatewayCpu = r.serverCpuMs !== null && r.ok > 0 ? Math.round((r.serverCpuMs / r.ok) * 1000) / 1000 : null;
   console.log(JSON.stringify({
+    case: `est-simpleenroll-c${concurrency}`, ops: r.ok, gateway_cpu_ms_per_op: gatewayCpu,
+    reference: "engine alone, in-process (EnrollmentService.enroll, same SoftHSM P-256 key type)", reference_cpu_ms_per_op: engineCpuMs,
+    cpu_ratio: gatewayCpu === null ? null : cpuRatio(gatewayCpu, engineCpuMs),
+    target: `gateway server CPU <= ${TARGET_CPU_MS} ms per simpleenroll (engine included)`, met: gatewayCpu !== null && gatewayCpu <= TARGET_CPU_MS,
+    throughput_per_s: round1(requestsPerSecond), p50_ms: round1(percentile(sorted, 50)), p99_ms: round1(percentile(sorted, 99)),
     bench: "est", op: "simpleenroll", signer: SIGNER, concurrency, requestsPerSecond: round1(requestsPerSecond),
     p50ms: round1(percentile(sorted, 50)), p99ms: round1(percentile(sorted, 99)), errors: r.errors,
     ok: r.ok, seconds: r.seconds, connections: r.connections, clientCpuPercent: r.clientCpuPercent,
@@ -78,7 +90,7 @@ async function main(): Promise<number> {
   // The core first, before the gateway process exists; SoftHSM loads in this process here.
   const engine = await measureEngine({ warmupSeconds, seconds, csrs: makeCsrPool(2000, `e-${run}`) });
   console.log(JSON.stringify({
-    bench: "est", case: "engine-raw", signer: SIGNER, issuancesPerSecond: round1(engine.issuancesPerSecond),
+    bench: "est", case: "engine-raw", signer: SIGNER, issuancesPerSecond: round1(engine.issuancesPerSecond), cpu_ms_per_op: engine.cpuMsPerIssuance,
     issued: engine.issued, seconds: round1(engine.seconds), key: engine.signer,
   }));
 
@@ -97,9 +109,9 @@ async function main(): Promise<number> {
       try {
         const r = await runEstLoad({
           url: `${server.estBase}/simpleenroll`, rootPem: server.rootPem, user: server.user, password: server.password,
-          concurrency, warmupSeconds, seconds, requestTimeoutMs, bodies, more,
+          concurrency, warmupSeconds, seconds, requestTimeoutMs, bodies, more, serverPid: server.pid,
         });
-        rates.set(concurrency, report(concurrency, r));
+        rates.set(concurrency, report(concurrency, r, engine.cpuMsPerIssuance));
         if (r.errors > 0 || r.ok === 0) failed = true;
       } catch (e) {
         failed = true;

@@ -28,7 +28,8 @@ export async function startGateway(o: BenchServerOptions): Promise<BenchServer> 
     const status = await probe(directoryUrl, { caPem });
     if (status === 404) throw new Error(`gateway answers /healthz but ${directoryUrl} is 404: its ACME server (protocols/acme) is not mounted or not enabled`);
     if (status !== 200) throw new Error(`gateway ACME directory ${directoryUrl}: ${status === undefined ? "no answer (TLS or connection error)" : `HTTP ${status}`}\n${child.tail()}`);
-    return { name: "gateway", directoryUrl, caPem, stop };
+    if (child.proc.pid === undefined) throw new Error(`gateway has no pid: ${child.failure()}`);
+    return { name: "gateway", directoryUrl, caPem, pid: child.proc.pid, stop };
   } catch (e) {
     await stop();
     throw e;

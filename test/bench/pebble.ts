@@ -45,7 +45,8 @@ export async function startPebble(o: BenchServerOptions): Promise<BenchServer> {
     children.push(pebble);
     const directoryUrl = `https://127.0.0.1:${port}/dir`;
     await waitUntil("pebble directory", pebble, async () => (await probe(directoryUrl, { caPem })) === 200, 20_000);
-    return { name: "pebble", directoryUrl, caPem, stop };
+    if (pebble.proc.pid === undefined) throw new Error(`pebble has no pid: ${pebble.failure()}`);
+    return { name: "pebble", directoryUrl, caPem, pid: pebble.proc.pid, stop };
   } catch (e) {
     await stop();
     throw e;

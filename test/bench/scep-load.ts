@@ -7,6 +7,7 @@ import { envelopedData } from "../../src/cms/envelope.js";
 import { readContentInfo, readSignedData } from "../../src/cms/read.js";
 import { buildPkiMessage } from "../helpers/scep-client.js";
 import { openCertRep, type CertRepRead } from "../helpers/scep-client.js";
+import { processCpuMs } from "./cpu.js";
 import type { ScepClientIdentity } from "./scep-csrs.js";
 
 /** What GetCACaps and GetCACert told the client, and what it chose from them, as a device would. */
@@ -155,6 +156,8 @@ export interface WindowResult {
   clientCpuPercent: number;
   /** CPU of the server process during the window, % of one core; null when it could not be read. */
   serverCpuPercent: number | null;
+  /** Server CPU milliseconds (utime + stime, /proc) over the window; null without `serverPid`. */
+  serverCpuMs: number | null;
 }
 
 export interface WindowOptions {
@@ -166,8 +169,8 @@ export interface WindowOptions {
   requestTimeoutMs: number;
   /** The next CSR to enroll (each once). */
   take: () => Uint8Array;
-  /** Identifies the server process in /proc (a path in its command line). */
-  serverMarker?: string;
+  /** The server process, for its CPU time in /proc. */
+  serverPid?: number;
 }
 
 /**
@@ -181,7 +184,7 @@ export async function runWindow(o: WindowOptions): Promise<WindowResult> {
   let errors = 0;
   let refused = 0;
   const cpu0 = process.cpuUsage();
-  const server0 = o.serverMarker ? processCpuSeconds(o.serverMarker) : undefined;
+  const server0 = o.serverPid ? processCpuMs(o.serverPid) : undefined;
   const from = performance.now();
   const to = from + o.seconds * 1000;
   let clientCpu: number | undefined;
@@ -191,7 +194,7 @@ export async function runWindow(o: WindowOptions): Promise<WindowResult> {
     if (clientCpu !== undefined) return;
     const d = process.cpuUsage(cpu0);
     clientCpu = (d.user + d.system) / 1e6;
-    const s1 = o.serverMarker ? processCpuSeconds(o.serverMarker) : undefined;
+    const s1 = o.serverPid ? processCpuMs(o.serverPid) : undefined;
     if (server0 !== undefined && s1 !== undefined) serverCpu = s1 - server0;
   };
   const closeTimer = setTimeout(sample, o.seconds * 1000);
@@ -221,7 +224,7 @@ export async function runWindow(o: WindowOptions): Promise<WindowResult> {
   const pct = (s: number) => Math.round((s / o.seconds) * 100);
   return {
     ok: counted.length, seconds: o.seconds, latenciesMs: counted.map((d) => d.ms), errors, refused, firstErrors,
-    clientCpuPercent: pct(clientCpu ?? 0), serverCpuPercent: serverCpu === undefined ? null : pct(serverCpu),
+    clientCpuPercent: pct(clientCpu ?? 0), serverCpuPercent: serverCpu === undefined ? null : pct(serverCpu / 1000), serverCpuMs: serverCpu ?? null,
   };
 }
 

@@ -15,8 +15,10 @@ export interface ScepBenchServer {
   /** What an issued certificate must verify against: the trust anchor, plus intermediates when there are any. */
   rootPem: string;
   intermediatesPem?: string;
-  /** A path only this server's command line holds: finds its process in /proc for its CPU time. */
+  /** A path only this server's command line holds. */
   marker: string;
+  /** The server process, for its CPU time in /proc. */
+  pid: number;
   /** The end of its log, to show with failed enrollments. */
   logTail(lines?: number): string;
   /** Free-form facts for the report (key sizes, store). */
@@ -48,7 +50,7 @@ export async function startScepGateway(challenge: string): Promise<ScepBenchServ
     const issuingPath = join(dataDir, "cas", "dev-issuing", "cert.pem");
     if (!existsSync(rootPath) || !existsSync(issuingPath)) throw new Error(`gateway is up but its dev PKI (${rootPath}, ${issuingPath}) is missing`);
     return {
-      name: "gateway", url, marker: join(gw.dir, "config.yaml"), rootPem: readFileSync(rootPath, "utf8"), intermediatesPem: readFileSync(issuingPath, "utf8"),
+      name: "gateway", url, marker: join(gw.dir, "config.yaml"), pid: child.proc.pid!, rootPem: readFileSync(rootPath, "utf8"), intermediatesPem: readFileSync(issuingPath, "utf8"),
       notes: { issuingKey: "ec-p256 (software)", raKey: "rsa-2048 (software)", store: "sqlite" }, logTail: (n) => child.tail(n), stop,
     };
   } catch (e) {
@@ -89,7 +91,7 @@ export async function startScepserver(challenge: string, keyBits: number): Promi
     const url = `http://127.0.0.1:${port}/scep`;
     await waitUntil("scepserver GetCACaps", child, () => scepReady(url), 20_000);
     return {
-      name: "scepserver", url, marker: depot, rootPem: readFileSync(join(depot, "ca.pem"), "utf8"),
+      name: "scepserver", url, marker: depot, pid: child.proc.pid!, rootPem: readFileSync(join(depot, "ca.pem"), "utf8"),
       notes: { caKey: `rsa-${keyBits}`, store: "file depot" }, logTail: (n) => child.tail(n), stop,
     };
   } catch (e) {

@@ -14,6 +14,7 @@ import { CmpDecodeError, decodePkiMessage, encodePkiMessage } from "../../protoc
 import { CMP_OID } from "../../protocols/cmp/oids.js";
 import { macAlgorithmOf, verifySignature } from "../../protocols/cmp/protection.js";
 import { certRequests, genmInfos, p10Request, revDetails } from "../../protocols/cmp/requests.js";
+import { commonNameOf, templateRequest } from "../../protocols/cmp/template.js";
 import { cmp, CmpStub, makePki, ok, type CmpPki, type Party } from "./codec-helpers.js";
 
 /*
@@ -161,6 +162,21 @@ describe("request readers", () => {
     const san = AsnConvert.parse(exts.find((e) => e.extnID === id_ce_subjectAltName)!.extnValue, SubjectAlternativeName);
     expect(san.map((n) => n.dNSName ?? n.iPAddress)).toEqual(["a.example.com", "10.1.2.3"]);
     expect(d.message.header.generalInfo?.map((g) => [g.infoType, g.infoValue])).toEqual([[CMP_OID.implicitConfirm, null]]);
+  });
+
+  it("template fields are the received DER (cut from the CertRequest), equal to their re-encoding; the CN is read from the decoded Name", () => {
+    for (const name of ["ir", "cr", "kur"]) {
+      const msg = decodePkiMessage(cap[name]).message.body;
+      const t = (msg.ir ?? msg.cr ?? msg.kur)![0].certReq.certTemplate;
+      const [r] = certRequests(msg);
+      expect(r.template.subject).toEqual(t.subject && encodeDer(t.subject));
+      expect(r.template.issuer).toEqual(t.issuer && encodeDer(t.issuer));
+      expect(r.template.publicKey).toEqual(t.publicKey && encodeDer(t.publicKey));
+      expect(r.template.extensions).toEqual(t.extensions && encodeDer(new Extensions(t.extensions)));
+      expect(r.template.commonName).toBe(commonNameOf(r.template.subject));
+      expect(templateRequest(r.template).commonName).toBe(commonNameOf(r.template.subject));
+    }
+    expect(certRequests(decodePkiMessage(cap.cr).message.body)[0].template.extensions).toBeDefined();
   });
 
   it("cr: raVerified and absent POP are reported as such", () => {

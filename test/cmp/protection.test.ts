@@ -13,6 +13,7 @@ import {
 } from "../../protocols/cmp/bodies.js";
 import { decodePkiMessage, encodePkiMessage, type DecodedMessage } from "../../protocols/cmp/codec.js";
 import { CMP_OID } from "../../protocols/cmp/oids.js";
+import { MacKeyCache } from "../../protocols/cmp/mac-cache.js";
 import { MacKeyPool } from "../../protocols/cmp/mac-pool.js";
 import { macAlgorithmOf, macProtect, signProtect, verifyMac, verifySignature, type DeriveKey } from "../../protocols/cmp/protection.js";
 import { cmp, CmpStub, makePki, ok, softSign, type CmpPki } from "./codec-helpers.js";
@@ -118,14 +119,48 @@ describe("macProtect", () => {
     expect(mac).toBe(Buffer.from(d.protection!).toString("hex"));
   });
 
-  it("mirrors a PBM request with a fresh salt and HMAC-SHA1 upgraded to HMAC-SHA256", async () => {
+  it("mirrors a PBM request, salt included, with HMAC-SHA1 upgraded to HMAC-SHA256", async () => {
     const req = decodePkiMessage(irSha1).message.header;
     const d = decodePkiMessage(await macProtect(header(), pkiConfBody(), secret, derive, req.protectionAlg));
     const sent = decodeDer(PBMParameter, new Uint8Array(req.protectionAlg!.parameters as ArrayBuffer));
     const got = decodeDer(PBMParameter, new Uint8Array(d.message.header.protectionAlg!.parameters as ArrayBuffer));
-    expect([got.owf.algorithm, got.iterationCount, got.mac.algorithm, got.salt.byteLength]).toEqual([CMP_OID.sha256, sent.iterationCount, CMP_OID.hmacWithSha256, 16]);
-    expect(Buffer.from(got.salt).equals(Buffer.from(sent.salt))).toBe(false);
+    expect([got.owf.algorithm, got.iterationCount, got.mac.algorithm]).toEqual([CMP_OID.sha256, sent.iterationCount, CMP_OID.hmacWithSha256]);
+    expect(Buffer.from(got.salt).equals(Buffer.from(sent.salt))).toBe(true);
     expect(await verifyMac(d, secret, CAPS, derive)).toEqual({ ok: true });
+  });
+
+  it("with a key cache: one derivation per secret and parameters, kept only once a MAC verified, and reused by the answer", async () => {
+    const cache = new MacKeyCache(2);
+    const keys = { derive, cache };
+    const before = derivations;
+    const req = decodePkiMessage(irSha256);
+    expect(await verifyMac(req, wrong, CAPS, keys)).toEqual({ ok: false, reason: "MAC does not verify" });
+    expect([derivations - before, cache.size]).toEqual([1, 0]); // a failed guess takes no place
+    expect(await verifyMac(req, secret, CAPS, keys)).toEqual({ ok: true });
+    expect(await verifyMac(req, secret, CAPS, keys)).toEqual({ ok: true });
+    expect(await verifyMac(req, wrong, CAPS, keys)).toEqual({ ok: false, reason: "MAC does not verify" }); // another secret is another entry
+    expect([derivations - before, cache.size]).toEqual([3, 1]);
+    const answer = decodePkiMessage(await macProtect(header(), pkiConfBody(), secret, keys, req.message.header.protectionAlg));
+    expect(await verifyMac(answer, secret, CAPS, keys)).toEqual({ ok: true });
+    expect(derivations - before).toBe(3);
+    // Other iteration counts or salts are other keys; the map stays within its bound (least recently used out).
+    const other = withPbm(irSha256, (p) => (p.iterationCount = 501n));
+    await macProtect(header(), pkiConfBody(), secret, keys, other.message.header.protectionAlg);
+    await macProtect(header(), pkiConfBody(), secret, keys, withPbm(irSha256, (p) => (p.salt = new Uint8Array(16).buffer)).message.header.protectionAlg);
+    expect([derivations - before, cache.size]).toEqual([5, 2]);
+    expect(await verifyMac(req, secret, CAPS, keys)).toEqual({ ok: true });
+    expect(derivations - before).toBe(6);
+  });
+
+  it("key cache ids differ by every parameter and by the secret, and do not hold the secret", () => {
+    const plan = { kind: "pbm" as const, salt: new Uint8Array(16), owf: "sha256" as const, iterations: 1000, mac: "sha256" as const };
+    const ids = [
+      MacKeyCache.id(plan, secret), MacKeyCache.id(plan, wrong), MacKeyCache.id({ ...plan, owf: "sha512" }, secret), MacKeyCache.id({ ...plan, iterations: 1001 }, secret),
+      MacKeyCache.id({ ...plan, salt: new Uint8Array(17) }, secret), MacKeyCache.id({ kind: "pbmac1", salt: plan.salt, iterations: 1000, keyLength: 32, prf: "sha256", mac: "sha256" }, secret),
+    ];
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(MacKeyCache.id({ ...plan, mac: "sha1" }, secret)).toBe(ids[0]); // the key does not depend on the mac
+    for (const id of ids) expect(id).not.toContain(SECRET);
   });
 
   it("adds extraCerts when given", async () => {

@@ -33,6 +33,8 @@ describe("EST distribution", () => {
     expect(r.status).toBe(200);
     expect(r.headers["content-type"]).toBe("application/pkcs7-mime");
     expect(r.headers["content-transfer-encoding"]).toBe("base64");
+    // A fixed length, not chunked: strongSwan's EST client refuses an answer without Content-Length.
+    expect(r.headers["content-length"]).toBe(String(r.body.length));
     const { text } = await pkcs7Certs(env.dir, "cacerts", r.body);
     expect(text).toContain("Enrollment Gateway Dev Issuing CA");
     expect(text).toContain("Enrollment Gateway Dev Root CA");

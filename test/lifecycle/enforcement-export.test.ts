@@ -55,6 +55,7 @@ describe("live enforcement", () => {
     expect(hold.status).toBe(200);
     expect(hold.json).toMatchObject({ action: "hold", matched: 1, changed: [c.serial], reason: "certificateHold" });
     expect(await e.ocspStatus(c.path)).toBe("revoked");
+    await e.t.gw.crls.settled(); // the CRL follows within crl.rebuildDelaySeconds, OCSP at once
     const crl = await fetch(`${e.http}/crl/dev-issuing.crl`);
     expect(Buffer.from(await crl.arrayBuffer()).toString("hex")).toContain(c.serial);
     const release = await hook(JSON.stringify({ device: "kiosk-9.example.com", action: "release" }));

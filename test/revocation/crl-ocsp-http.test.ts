@@ -15,7 +15,7 @@ let base: string;
 const certs: Record<string, { path: string; serial: string }> = {};
 
 beforeAll(async () => {
-  t = await testGateway();
+  t = await testGateway({ crl: { rebuildDelaySeconds: 0 } });
   const { startServers } = await import("../../src/server/listen.js");
   servers = await startServers(t.gw);
   base = `http://127.0.0.1:${servers.httpPort}`;
@@ -33,6 +33,7 @@ beforeAll(async () => {
   }
   await t.gw.revocation.revoke(certs.revoked.serial, "keyCompromise", "admin:test");
   await t.gw.revocation.revoke(certs.held.serial, "certificateHold", "admin:test");
+  await t.gw.crls.settled(); // revocation schedules the CRL rebuild (crl-schedule.test.ts); wait for it here
 });
 afterAll(async () => {
   await servers?.close();

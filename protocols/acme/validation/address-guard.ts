@@ -97,9 +97,9 @@ export class AddressGuard {
    * IPv4 first. Throws RA_ERR_VALIDATION_DNS when the name has none and
    * RA_ERR_VALIDATION_CONNECTION when none may be contacted.
    */
-  async resolve(host: string, resolver: Resolver): Promise<GuardedTarget> {
+  async resolve(host: string, resolver: Resolver | (() => Resolver)): Promise<GuardedTarget> {
     const pinned = this.override(host) ?? (isIP(host) ? host : undefined);
-    const resolved = pinned ? [normalizeIp(pinned)] : await this.lookup(host, resolver);
+    const resolved = pinned ? [normalizeIp(pinned)] : await this.lookup(host, typeof resolver === "function" ? resolver() : resolver);
     const allowed = resolved.filter((ip) => this.isAllowed(ip));
     if (allowed.length === 0) {
       throw new GatewayError("RA_ERR_VALIDATION_CONNECTION", `${host} resolves only to addresses validation may not contact`, { resolved });

@@ -7,8 +7,8 @@ import type { ValidationRecord } from "./types.js";
 export interface ValidationContext {
   cfg: AcmeValidationConfig;
   guard: AddressGuard;
-  /** This run's own resolver: cancelled when the run ends or times out. */
-  resolver: Resolver;
+  /** This run's own resolver, made on first use (a pinned or literal address needs none); cancelled when the run ends or times out. */
+  resolver: () => Resolver;
   /** Aborted when the run ends or times out; every socket listens to it. */
   signal: AbortSignal;
   /** Filled as targets are contacted, so a failure still shows what was tried. */

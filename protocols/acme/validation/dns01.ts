@@ -23,7 +23,7 @@ export async function validateDns01(input: ValidationInput, ctx: ValidationConte
   const expected = createHash("sha256").update(input.keyAuthorization).digest("base64url");
   let txt: string[][];
   try {
-    txt = await ctx.resolver.resolveTxt(query);
+    txt = await ctx.resolver().resolveTxt(query);
   } catch (e) {
     throw lookupFailure(query, (e as NodeJS.ErrnoException).code);
   }

@@ -1,5 +1,6 @@
 import { GatewayError, toGatewayError } from "../../../src/errors.js";
 import type { AcmeValidationConfig } from "../config.js";
+import type { Resolver } from "node:dns/promises";
 import { AddressGuard } from "./address-guard.js";
 import type { ValidationContext } from "./context.js";
 import { validateDns01 } from "./dns01.js";
@@ -35,8 +36,16 @@ export function createChallengeValidator(cfg: AcmeValidationConfig): ChallengeVa
       const ac = new AbortController();
       let timer: NodeJS.Timeout | undefined;
       try {
-        const resolver = guard.newResolver();
-        ac.signal.addEventListener("abort", () => resolver.cancel(), { once: true });
+        // A c-ares channel per run only when a name must be looked up; cancelled with the run.
+        let made: Resolver | undefined;
+        const resolver = () => {
+          if (!made) {
+            made = guard.newResolver();
+            if (ac.signal.aborted) made.cancel(); // a run cut off by the timeout that is still unwinding
+            else ac.signal.addEventListener("abort", () => made?.cancel(), { once: true });
+          }
+          return made;
+        };
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new GatewayError("RA_ERR_VALIDATION_CONNECTION", `validation timed out after ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
         });

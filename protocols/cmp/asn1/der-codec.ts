@@ -286,10 +286,27 @@ function bitString(c: Uint8Array, what: string): BitString {
 
 function oidText(b: Uint8Array, what: string): string {
   if (!b.length || b[b.length - 1] & 0x80) throw new DerShapeError(`${what}: OID is truncated`);
+  // Numbers while arcs stay exact (every OID in practice); BigInt only beyond 2^53.
+  const arcs: string[] = [];
+  let v = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (v === 0 && b[i] === 0x80) throw new DerShapeError(`${what}: OID is not minimally encoded`);
+    v = v * 128 + (b[i] & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 256) return oidTextBig(b);
+    if (b[i] & 0x80) continue;
+    if (!arcs.length) arcs.push(v < 80 ? String(Math.floor(v / 40)) : "2", String(v < 80 ? v % 40 : v - 80));
+    else arcs.push(String(v));
+    v = 0;
+  }
+  return arcs.join(".");
+}
+
+/** The same with BigInt arcs (minimality was checked by the caller up to here, and is rechecked). */
+function oidTextBig(b: Uint8Array): string {
   const arcs: string[] = [];
   let v = 0n;
   for (let i = 0; i < b.length; i++) {
-    if (v === 0n && b[i] === 0x80) throw new DerShapeError(`${what}: OID is not minimally encoded`);
+    if (v === 0n && b[i] === 0x80) throw new DerShapeError("OID is not minimally encoded");
     v = (v << 7n) | BigInt(b[i] & 0x7f);
     if (b[i] & 0x80) continue;
     if (!arcs.length) arcs.push(v < 80n ? String(v / 40n) : "2", String(v < 80n ? v % 40n : v - 80n));

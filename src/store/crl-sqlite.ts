@@ -1,0 +1,134 @@
+import type Database from "better-sqlite3";
+import type { CrlRecord } from "./types.js";
+import { StatementCache } from "./statements.js";
+
+/** Where a keyset page of revoked rows ended: the next page starts after (revokedAt, serial). */
+export interface RevokedCursor {
+  revokedAt: string;
+  serial: string;
+}
+
+/** The pending-rebuild marker of one CA (table crl_state). */
+export interface CrlDirtyState {
+  caName: string;
+  /** Set by the first revocation after the last CRL build; null when the stored CRL covers everything. */
+  dirtySince?: string;
+  /** Bumped by every change to the revoked list; a build clears the marker only if it is unchanged since the build began. */
+  generation: number;
+}
+
+export interface CrlMeta {
+  number: number;
+  thisUpdate: string;
+  nextUpdate: string;
+}
+
+/**
+ * CRL storage at fleet scale: revoked rows paged in CRL order off a covering index (no table lookups,
+ * no object per certificate), per-CA dirty markers written in the revocation's own transaction so any
+ * process (the CLI, a second instance) leaves work the server picks up, a lease so only one build per
+ * CA runs across instances, and stored CRLs pruned to the last few (a 1M-entry CRL is ~50 MB).
+ */
+export interface CrlStore {
+  /** Calls `row` for up to `limit` revoked certificates of the CA after `after`; returns where to continue, or undefined at the end. */
+  forEachRevoked(caName: string, after: RevokedCursor | undefined, limit: number, row: (serial: string, revokedAt: string, reason: number) => void): RevokedCursor | undefined;
+  /** Records that the CA's revoked list changed (call inside the change's transaction). */
+  markDirty(caName: string, at: string): void;
+  state(caName: string): CrlDirtyState;
+  dirty(): CrlDirtyState[];
+  /** Clears the marker when no change happened since `generation` was read (else restarts it at `buildStart`); false means build again. */
+  markClean(caName: string, generation: number, buildStart: string): boolean;
+  /** Takes the CA's build lease until `until` unless another owner holds an unexpired one. */
+  claim(caName: string, owner: string, now: string, until: string): boolean;
+  release(caName: string, owner: string): void;
+  latestMeta(caName: string): CrlMeta | undefined;
+  latest(caName: string): CrlRecord | undefined;
+  nextNumber(caName: string): number;
+  /** Saves a CRL and deletes all but the newest `keep` of the CA. */
+  save(rec: CrlRecord, keep: number): void;
+}
+
+type Row = Record<string, unknown>;
+
+export class SqliteCrlStore implements CrlStore {
+  private readonly stmts: StatementCache;
+  constructor(private readonly db: Database.Database) {
+    this.stmts = new StatementCache(db);
+  }
+
+  private st(sql: string): Database.Statement {
+    return this.stmts.get(sql);
+  }
+
+  forEachRevoked(caName: string, after: RevokedCursor | undefined, limit: number, row: (serial: string, revokedAt: string, reason: number) => void): RevokedCursor | undefined {
+    // Row values over the covering index certificates_crl (ca_name, revoked_at, serial, revocation_reason): a true
+    // range seek per page, whatever the number of revocations sharing one second.
+    const stmt = this.st(`SELECT serial, revoked_at, revocation_reason FROM certificates INDEXED BY certificates_crl
+      WHERE ca_name = ? AND revoked_at IS NOT NULL AND (revoked_at, serial) > (?, ?) ORDER BY revoked_at, serial LIMIT ?`).raw(true);
+    let n = 0;
+    let serial = "";
+    let at = "";
+    for (const r of stmt.iterate(caName, after?.revokedAt ?? "", after?.serial ?? "", limit) as IterableIterator<[string, string, number | null]>) {
+      serial = r[0];
+      at = r[1];
+      row(serial, at, r[2] ?? 0);
+      n++;
+    }
+    return n === limit ? { revokedAt: at, serial } : undefined;
+  }
+
+  markDirty(caName: string, at: string): void {
+    this.st(`INSERT INTO crl_state (ca_name, generation, dirty_since) VALUES (?, 1, ?)
+      ON CONFLICT (ca_name) DO UPDATE SET generation = generation + 1, dirty_since = coalesce(dirty_since, excluded.dirty_since)`).run(caName, at);
+  }
+
+  state(caName: string): CrlDirtyState {
+    const r = this.st("SELECT generation, dirty_since FROM crl_state WHERE ca_name = ?").get(caName) as Row | undefined;
+    return { caName, generation: (r?.generation as number) ?? 0, dirtySince: (r?.dirty_since as string | null) ?? undefined };
+  }
+
+  dirty(): CrlDirtyState[] {
+    return (this.st("SELECT ca_name, generation, dirty_since FROM crl_state WHERE dirty_since IS NOT NULL").all() as Row[])
+      .map((r) => ({ caName: r.ca_name as string, generation: r.generation as number, dirtySince: r.dirty_since as string }));
+  }
+
+  markClean(caName: string, generation: number, buildStart: string): boolean {
+    // Changes after `generation` all happened after the build began: that is when the next delay starts.
+    this.st("UPDATE crl_state SET dirty_since = CASE WHEN generation = ? THEN NULL ELSE ? END WHERE ca_name = ?").run(generation, buildStart, caName);
+    return this.state(caName).dirtySince === undefined;
+  }
+
+  claim(caName: string, owner: string, now: string, until: string): boolean {
+    return this.db.transaction(() => {
+      this.st("INSERT OR IGNORE INTO crl_state (ca_name, generation) VALUES (?, 0)").run(caName);
+      return this.st(`UPDATE crl_state SET lease_owner = ?, lease_until = ?
+        WHERE ca_name = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until <= ?)`).run(owner, until, caName, owner, now).changes === 1;
+    }).immediate();
+  }
+
+  release(caName: string, owner: string): void {
+    this.st("UPDATE crl_state SET lease_owner = NULL, lease_until = NULL WHERE ca_name = ? AND lease_owner = ?").run(caName, owner);
+  }
+
+  latestMeta(caName: string): CrlMeta | undefined {
+    const r = this.st("SELECT number, this_update, next_update FROM crls WHERE ca_name = ? ORDER BY number DESC LIMIT 1").get(caName) as Row | undefined;
+    return r ? { number: r.number as number, thisUpdate: r.this_update as string, nextUpdate: r.next_update as string } : undefined;
+  }
+
+  latest(caName: string): CrlRecord | undefined {
+    const r = this.st("SELECT * FROM crls WHERE ca_name = ? ORDER BY number DESC LIMIT 1").get(caName) as Row | undefined;
+    return r ? { caName, number: r.number as number, thisUpdate: r.this_update as string, nextUpdate: r.next_update as string, der: r.der as Buffer } : undefined;
+  }
+
+  nextNumber(caName: string): number {
+    return (((this.st("SELECT max(number) AS n FROM crls WHERE ca_name = ?").get(caName) as Row).n as number | null) ?? 0) + 1;
+  }
+
+  save(rec: CrlRecord, keep: number): void {
+    const der = Buffer.from(rec.der.buffer, rec.der.byteOffset, rec.der.byteLength); // no copy of a large CRL
+    this.db.transaction(() => {
+      this.st("INSERT INTO crls (ca_name, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)").run(rec.caName, rec.number, rec.thisUpdate, rec.nextUpdate, der);
+      this.st("DELETE FROM crls WHERE ca_name = ? AND number <= ?").run(rec.caName, rec.number - keep);
+    }).immediate();
+  }
+}

@@ -1,0 +1,90 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { Agent } from "node:http";
+import { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
+import { cmpService } from "../../protocols/cmp/index.js";
+import { handleCmp } from "../../protocols/cmp/handler.js";
+import { testGateway } from "../helpers/gateway.js";
+import { CmpClient } from "./cmp-client.js";
+import { selfCpuMs } from "./cpu.js";
+import { numberEnv } from "./stats.js";
+
+/*
+ * Where the gateway's CPU per CMP cr + certConf transaction goes, in process and without HTTP: handleCmp is
+ * called directly with the messages of cmp-client.ts (PasswordBasedMac, one salt per client, as in
+ * cmp.bench.ts), one transaction after the other, and the CPU of each call is split into
+ *   engine      gw.enrollment.enroll: policy, issuance (signing, lint), store, and the audit events it records;
+ *   cmp audit   the cmp.request audit event of every message (gw.audit.record outside enroll);
+ *   cmp layer   the rest of handleCmp: decoding, MAC, proof of possession, transaction table, answer.
+ * HTTP (node's server, express, the sockets) is what cmp.bench.ts's process figure adds on top of the total.
+ * BENCH_CMP_TRANSACTIONS (default 1000) after BENCH_CMP_WARMUP (default 200). Prints one JSON line.
+ */
+
+const transactions = numberEnv("BENCH_CMP_TRANSACTIONS", 1000, 1);
+const warmup = numberEnv("BENCH_CMP_WARMUP", 200, 0);
+const KID = "bench";
+const SECRET = randomBytes(24).toString("base64url");
+
+async function main(): Promise<void> {
+  const t = await testGateway({ cmp: { labels: [{ name: "default", profile: "device", secrets: [{ kid: KID, secret: SECRET }] }] } });
+  const gw = t.gw;
+  const cmp = await cmpService(gw, new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey));
+  const label = cmp.labels.get("default")!;
+  const cpu = { handle: 0, engine: 0, audit: 0 };
+  let inEngine = false;
+  const enroll = gw.enrollment.enroll.bind(gw.enrollment);
+  (gw.enrollment as { enroll: typeof enroll }).enroll = async (r) => {
+    const c0 = selfCpuMs();
+    inEngine = true;
+    try {
+      return await enroll(r);
+    } finally {
+      inEngine = false;
+      cpu.engine += selfCpuMs() - c0;
+    }
+  };
+  const record = gw.audit.record.bind(gw.audit);
+  (gw.audit as { record: typeof record }).record = (e) => {
+    if (inEngine) return record(e);
+    const c0 = selfCpuMs();
+    try {
+      return record(e);
+    } finally {
+      cpu.audit += selfCpuMs() - c0;
+    }
+  };
+  const send = async (der: Uint8Array) => {
+    const c0 = selfCpuMs();
+    const a = await handleCmp(label, der, cmp.deps, "127.0.0.1");
+    cpu.handle += selfCpuMs() - c0;
+    return { status: 200, contentType: "application/pkixcmp", body: Buffer.from(a.der) };
+  };
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const client = new CmpClient({ url: "in-process", kid: KID, secret: new TextEncoder().encode(SECRET), key: privateKey, agent: new Agent(), send });
+  let n = 0;
+  const run = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const r = await client.transaction(`split-${++n}.example.com`);
+      if (!r.ok) throw new Error(r.error);
+    }
+  };
+  try {
+    await run(warmup);
+    Object.assign(cpu, { handle: 0, engine: 0, audit: 0 });
+    await run(transactions);
+    const per = (v: number) => Math.round((v / transactions) * 1000) / 1000;
+    const layer = cpu.handle - cpu.engine - cpu.audit;
+    console.log(JSON.stringify({
+      case: "cmp-cr-certconf/split", ops: transactions, handle_cmp_cpu_ms_per_op: per(cpu.handle),
+      engine_cpu_ms_per_op: per(cpu.engine), cmp_audit_cpu_ms_per_op: per(cpu.audit), cmp_layer_cpu_ms_per_op: per(layer),
+      engine_share: Math.round((cpu.engine / cpu.handle) * 1000) / 1000,
+    }));
+  } finally {
+    await cmp.close();
+    await gw.close();
+  }
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  process.stderr.write(`cmp split failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
