@@ -30,7 +30,7 @@ export class AcmeContext {
     if (rl.perAddress) this.addressLimit = new RateLimiter(rl.perAddress.perSecond, rl.perAddress.burst);
   }
 
-  /** A fresh single-use nonce, stored so any gateway sharing the database can redeem it once. */
+  /** A fresh single-use nonce, kept by this process's store until redeemed once or expired. */
   newNonce(): string {
     const now = Date.now();
     if (now - this.lastNoncePurge > 60_000) {

@@ -160,9 +160,16 @@ export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
             fail(rc, res, refused);
             return;
           }
-          Promise.resolve()
-            .then(() => r.handle(readSigned(ctx, urls, req.headers["content-type"], body, url, r.mode), r.params, query))
-            .then((reply) => send(res, reply), (e) => fail(rc, res, e));
+          // Most handlers answer synchronously: no promise hop unless the handler returns one (finalize).
+          let out: AcmeReply | Promise<AcmeReply>;
+          try {
+            out = r.handle(readSigned(ctx, urls, req.headers["content-type"], body, url, r.mode), r.params, query);
+            if (!(out instanceof Promise)) return send(res, out);
+          } catch (e) {
+            fail(rc, res, e);
+            return;
+          }
+          out.then((reply) => send(res, reply), (e) => fail(rc, res, e));
         });
         return;
       }

@@ -105,7 +105,7 @@ export async function certificateRequest(c: CmpCall): Promise<Reply> {
   if (reqs.length !== 1) throw new CmpFailure(["badRequest"], "send one certificate request per message");
   const r = reqs[0];
   checkPop(c, r);
-  const template = templateRequest(r.template);
+  const template = { ...templateRequest(r.template), publicKey: r.popo.verifiedKey() };
   const validity = r.template.validity && { notBefore: r.template.validity.notBefore, notAfter: r.template.validity.notAfter };
   if (type !== "kur") {
     useOneTimeSecret(c, [template.commonName, ...Object.values(template.sans).flat()]);

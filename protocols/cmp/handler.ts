@@ -122,7 +122,11 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
     reply = { body: errorBody({ failInfo, text }), decision: "error", failInfo, detail: { reason: text } };
     if (failure?.o.unaudited) return { der: await protect(header, reply, auth, deps), retryAfterSeconds: failure.o.retryAfterSeconds };
   }
-  audit(auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated", { transactionId, bodyType: d.bodyType, decision: reply.decision, failInfo: reply.failInfo, ...reply.detail });
+  // Joins the issuance commits in flight (group commit) instead of a transaction of its own; durable before the answer leaves.
+  await deps.gw.audit.recordAsync({
+    type: "cmp.request", actor: auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated",
+    data: { label: label.cfg.name, transactionId, bodyType: d.bodyType, decision: reply.decision, failInfo: reply.failInfo, ...reply.detail },
+  });
   return { der: await protect(header, reply, auth, deps) };
 }
 

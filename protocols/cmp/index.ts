@@ -4,6 +4,7 @@ import { Certificate, GeneralName, Name } from "@peculiar/asn1-x509";
 import { decodeDer } from "./asn1/der-codec.js";
 import "./asn1/x509.js";
 import type { Express } from "express";
+import { protocolFront, type Front } from "../est/plain-http.js";
 import { ensureSoftwareResponder } from "../../src/ca/responder.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
@@ -13,16 +14,20 @@ import { MacKeyCache } from "./mac-cache.js";
 import { MacKeyPool } from "./mac-pool.js";
 import { MacThrottle } from "./mac-throttle.js";
 import { cmpMetrics } from "./metrics.js";
-import { cmpRouter } from "./router.js";
+import { cmpRoute, cmpRouter, cmpService as cmpHttp } from "./router.js";
 import { TransactionTable } from "./transactions.js";
 
-/** Mounts CMP (RFC 9483 over HTTP) on the plain HTTP app when enabled: the messages protect themselves. */
-export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSecrets): Promise<{ close(): Promise<void> } | undefined> {
+/**
+ * Mounts CMP (RFC 9483 over HTTP) on the plain HTTP app when enabled (the messages protect themselves); returns
+ * the same service as a front for the HTTP listener, served ahead of express, and close().
+ */
+export async function mountCmp(app: Express, gw: Gateway, secrets: EnrollmentSecrets): Promise<{ front: Front; close(): Promise<void> } | undefined> {
   const cfg = gw.config.cmp;
   if (!cfg.enabled) return undefined;
   const { labels, deps, close } = await cmpService(gw, secrets);
-  app.use(cmpRouter(cfg, labels, deps));
-  return { close };
+  const serve = cmpHttp(cfg, labels, deps);
+  app.use(cmpRouter(cfg.defaultLabel, serve));
+  return { front: protocolFront(gw, (path) => cmpRoute(cfg.defaultLabel, path), (req, res, ctx, name) => serve(req, res, ctx, name)), close };
 }
 
 /** What the router serves with: labels, dependencies, the sweep of unconfirmed certificates; close() stops both. */

@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Extensions, type Time } from "@peculiar/asn1-x509";
 import { RsaSaPssParams } from "@peculiar/asn1-rsa";
 import { childSpans, header as tlvHeader } from "../../src/asn1/der-walk.js";
 import { checkDer } from "../../src/asn1/der-limits.js";
+import { importSpki } from "../../src/asn1/spki-import.js";
 import { serialHex } from "../../src/ca/serial.js";
 import type { AttributeTypeAndValue } from "./asn1/common.js";
 import { CertId, type CertReqMsg, type CertTemplate } from "./asn1/crmf.js";
@@ -42,6 +43,8 @@ export interface CertReqInfo {
     kind: PopKind;
     /** POPOSigningKey over the DER CertRequest (or poposkInput) with the template's key (RFC 4211 §4.1); false for other kinds. */
     verify(): boolean;
+    /** The template's key as imported for a proof of possession that verified: the engine need not import it again. */
+    verifiedKey(): KeyObject | undefined;
   };
   controls: Array<{ oid: string; value: Uint8Array | null }>;
   /** kur: the id-regCtrl-oldCertID control (RFC 4211 §6.5): issuer GeneralName DER and serial. */
@@ -72,13 +75,20 @@ function certRequest(m: CertReqMsg): CertReqInfo {
 
 function pop(m: CertReqMsg, template: TemplateInfo): CertReqInfo["popo"] {
   const p = m.popo;
-  if (!p) return { kind: "none", verify: () => false };
-  if (p.raVerified !== undefined) return { kind: "raVerified", verify: () => false };
+  const none = () => undefined;
+  if (!p) return { kind: "none", verify: () => false, verifiedKey: none };
+  if (p.raVerified !== undefined) return { kind: "raVerified", verify: () => false, verifiedKey: none };
   const sk = p.signature;
-  if (!sk) return { kind: "other", verify: () => false };
+  if (!sk) return { kind: "other", verify: () => false, verifiedKey: none };
   let verdict: boolean | undefined;
+  let key: KeyObject | undefined;
   const verify = (): boolean => {
     if (!template.publicKey || sk.signature.unusedBits !== 0) return false;
+    try {
+      key = importSpki(template.publicKey);
+    } catch {
+      return false;
+    }
     // With poposkInput the signature covers POPOSigningKeyInput (universal SEQUENCE) and its key must be the template's.
     let data: Uint8Array;
     if (sk.poposkInput) {
@@ -88,9 +98,9 @@ function pop(m: CertReqMsg, template: TemplateInfo): CertReqInfo["popo"] {
     } else {
       data = m.certReqRaw ?? encodeDer(m.certReq);
     }
-    return verifyAlgSignature(template.publicKey, sk.algorithmIdentifier, data, new Uint8Array(sk.signature.value)).ok;
+    return verifyAlgSignature(key, sk.algorithmIdentifier, data, new Uint8Array(sk.signature.value)).ok;
   };
-  return { kind: "signature", verify: () => (verdict ??= verify()) };
+  return { kind: "signature", verify: () => (verdict ??= verify()), verifiedKey: () => (verdict ? key : undefined) };
 }
 
 type TemplateDer = Partial<Record<"issuer" | "subject" | "publicKey" | "extensions", Uint8Array>>;

@@ -1,6 +1,9 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
-import { toGatewayError, uniformHttpStatus } from "../../src/errors.js";
-import { bodyParserError } from "../../src/server/middleware.js";
+import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
+import { bodyParserError, type RequestContext } from "../../src/server/middleware.js";
+import { contextOf, isPath, param, sendLikeExpress } from "../est/plain-http.js";
+import { readRequestBody } from "../est/read-body.js";
 import type { CmpConfig } from "./config.js";
 import type { CmpDeps } from "./context.js";
 import { handleCmp } from "./handler.js";
@@ -8,35 +11,62 @@ import type { CmpLabel } from "./label.js";
 
 const BASE = "/.well-known/cmp";
 
-/** RFC 6712 / RFC 9811 HTTP transfer: POST of DER `application/pkixcmp`, answered 200 with a PKIMessage. */
-export function cmpRouter(cfg: CmpConfig, labels: Map<string, CmpLabel>, deps: CmpDeps): Router {
-  const r = express.Router();
-  const raw = express.raw({ type: () => true, limit: cfg.maxMessageBytes });
-  const handle = (name: (req: Request) => string) => async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const label = labels.get(name(req));
-      if (!label) return void res.status(404).type("text/plain").send(`no CMP label ${name(req)}\n`);
-      if (req.method !== "POST") return void res.status(405).set("Allow", "POST").type("text/plain").send("CMP takes POST\n");
-      const type = (req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-      if (type !== "application/pkixcmp") return void res.status(415).type("text/plain").send("Content-Type must be application/pkixcmp\n");
-      const answer = await handleCmp(label, new Uint8Array(req.body as Buffer), deps, req.socket.remoteAddress ?? "unknown");
-      if (answer.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(answer.retryAfterSeconds));
-      // Straight to node's response: express's send() would look up a charset and hash the body for an ETag.
-      res.setHeader("Content-Type", "application/pkixcmp");
-      res.setHeader("Cache-Control", "no-cache");
-      res.setHeader("Content-Length", answer.der.length);
-      res.statusCode = 200;
-      res.end(answer.der);
-    } catch (e) {
-      next(e);
+/**
+ * The label a path names: `/.well-known/cmp` and `/.well-known/cmp/p/<label>`, matched as express did
+ * (case-insensitive, one trailing slash tolerated); null for a malformed percent-encoding, undefined when not CMP's.
+ */
+export function cmpRoute(defaultLabel: string, path: string): string | null | undefined {
+  if (isPath(path, BASE)) return defaultLabel;
+  return param(path, `${BASE}/p`);
+}
+
+export type CmpServe = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, label: string | null) => void;
+
+const text = (req: IncomingMessage, res: ServerResponse, status: number, body: string) => sendLikeExpress(req, res, status, "text/plain; charset=utf-8", body);
+
+/**
+ * RFC 6712 / RFC 9811 HTTP transfer: POST of DER `application/pkixcmp`, answered 200 with a PKIMessage. On node's
+ * plain req/res: served ahead of express by the HTTP listener's front, and by the express mount (cmpRouter) when
+ * the app runs alone. The body is read (capped, compressed bodies inflated) before any other check, as express.raw did.
+ */
+export function cmpService(cfg: CmpConfig, labels: Map<string, CmpLabel>, deps: CmpDeps): CmpServe {
+  const handle = async (req: IncomingMessage, res: ServerResponse, name: string | null, body: Buffer | undefined) => {
+    if (name === null) throw new GatewayError("RA_ERR_MALFORMED", "the label is not valid percent-encoding");
+    const label = labels.get(name);
+    if (!label) return text(req, res, 404, `no CMP label ${name}\n`);
+    if (req.method !== "POST") {
+      res.setHeader("Allow", "POST");
+      return text(req, res, 405, "CMP takes POST\n");
     }
+    const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    if (type !== "application/pkixcmp") return text(req, res, 415, "Content-Type must be application/pkixcmp\n");
+    const answer = await handleCmp(label, new Uint8Array(body ?? []), deps, req.socket.remoteAddress ?? "unknown");
+    if (answer.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(answer.retryAfterSeconds));
+    // Straight to node's response: no charset lookup, no ETag hash of the body.
+    res.setHeader("Content-Type", "application/pkixcmp");
+    res.setHeader("Cache-Control", "no-cache");
+    res.setHeader("Content-Length", answer.der.length);
+    res.statusCode = 200;
+    res.end(answer.der);
   };
-  r.all(BASE, raw, handle(() => cfg.defaultLabel));
-  r.all(`${BASE}/p/:label`, raw, handle((req) => String(req.params.label)));
-  r.use(BASE, (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown) => {
+    if (res.headersSent) return void res.destroy();
     const e = bodyParserError(err) ?? toGatewayError(err);
-    if (e.kind === "internal") req.log.error({ err: err instanceof Error ? err.message : String(err) }, "CMP request failed");
-    res.status(uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : 400)).type("text/plain").send(`${e.code}: ${e.kind === "internal" ? "internal error" : e.message}\n`);
+    if (e.kind === "internal") ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, "CMP request failed");
+    text(req, res, uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : 400), `${e.code}: ${e.kind === "internal" ? "internal error" : e.message}\n`);
+  };
+  return (req, res, ctx, name) => {
+    readRequestBody(req, cfg.maxMessageBytes).then((body) => handle(req, res, name, body)).catch((e: unknown) => fail(req, res, ctx, e));
+  };
+}
+
+/** The express mount of the same service, for the app used without the listener's front. */
+export function cmpRouter(defaultLabel: string, serve: CmpServe): Router {
+  const r = express.Router();
+  r.use((req: Request, res: Response, next: NextFunction) => {
+    const name = cmpRoute(defaultLabel, req.path);
+    if (name === undefined) return next();
+    serve(req, res, contextOf(req), name);
   });
   return r;
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual, type X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import type { Request } from "express";
+import type { IncomingMessage } from "node:http";
 import { normalizeSerial } from "../../src/ca/serial.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { RequesterIdentity } from "../../src/policy/request.js";
@@ -47,8 +47,8 @@ function certIdentity(c: X509Certificate, own?: CertificateRecord): RequesterIde
 }
 
 /** HTTP Basic: configured users first, then one-time enrollment secrets (user = secret id). */
-function basic(req: Request, label: EstLabel, deps: AuthDeps): AuthOutcome | undefined {
-  const m = /^Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(req.header("authorization") ?? "");
+function basic(req: IncomingMessage, label: EstLabel, deps: AuthDeps): AuthOutcome | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(req.headers.authorization ?? "");
   if (!m) return undefined;
   const text = Buffer.from(m[1], "base64").toString("utf8");
   const colon = text.indexOf(":");
@@ -72,7 +72,7 @@ function basic(req: Request, label: EstLabel, deps: AuthDeps): AuthOutcome | und
  * `ownCertificates`, or one chaining to the label's trust anchors); otherwise Basic.
  * `reenroll` accepts only a certificate of ours, in force or within the grace period.
  */
-export function authenticate(req: Request, label: EstLabel, deps: AuthDeps, reenroll = false): AuthOutcome {
+export function authenticate(req: IncomingMessage, label: EstLabel, deps: AuthDeps, reenroll = false): AuthOutcome {
   const chain = presentedChain(req.socket as TLSSocket);
   const graceMs = label.cfg.reenrollGraceDays * DAY_MS;
   if (reenroll) {

@@ -1,6 +1,7 @@
 import { createHash, type KeyObject } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import type { Request, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RequestContext } from "../../src/server/middleware.js";
 import { keyIdOf } from "../../src/ca/authority.js";
 import type { EnrollmentOutcome } from "../../src/enrollment/service.js";
 import { EnrollmentService } from "../../src/enrollment/service.js";
@@ -79,7 +80,7 @@ function buildRequest(op: EnrollOp, label: EstLabel, id: EstIdentity, csr: Parse
   return { ...base, profile: old.profile, csr: csr.der, lookupKey, renewalOf: old.serial, expectedSubject: old.subject, expectedNames: sansFromInventory(old.sans) };
 }
 
-async function render(res: Response, op: EnrollOp, label: EstLabel, out: EnrollmentOutcome, deps: EnrollDeps, delivery?: KeyDelivery): Promise<void> {
+async function render(res: ServerResponse, op: EnrollOp, label: EstLabel, out: EnrollmentOutcome, deps: EnrollDeps, delivery?: KeyDelivery): Promise<void> {
   if (out.status === "pending") {
     sendText(res, 202, `request ${out.requestId} is pending approval; repeat the same request later`, { "Retry-After": String(label.cfg.retryAfterSeconds) });
     return;
@@ -94,15 +95,17 @@ async function render(res: Response, op: EnrollOp, label: EstLabel, out: Enrollm
     ? { contentType: "application/pkcs7-mime; smime-type=server-generated-key", body: base64Lines(await serverKeyEnveloped({ pkcs8, recipientCert: delivery.encryptTo, signerCert: deps.envelopeSigner.certDer, signerKey: deps.envelopeSigner.key, extraCerts: deps.envelopeSigner.chain })) }
     : { contentType: "application/pkcs8", body: base64Lines(pkcs8) };
   const body = multipartMixed([keyPart, { contentType: CERTS_ONLY, body: base64Lines(certDer) }]);
-  res.status(200).set({ "Content-Type": body.contentType }).end(body.body);
+  res.statusCode = 200;
+  res.setHeader("Content-Type", body.contentType);
+  res.end(body.body);
 }
 
 function audit(deps: EnrollDeps, type: string, actor: string, data: Record<string, unknown>): void {
   deps.gw.audit.record({ type, actor, data });
 }
 
-/** simpleenroll, simplereenroll and serverkeygen: authenticate, check the input, enroll, render. */
-export async function handleEnroll(op: EnrollOp, label: EstLabel, req: Request, res: Response, deps: EnrollDeps): Promise<void> {
+/** simpleenroll, simplereenroll and serverkeygen: authenticate, check the input (`body`, already read), enroll, render. */
+export async function handleEnroll(op: EnrollOp, label: EstLabel, req: IncomingMessage, body: Buffer | undefined, res: ServerResponse, ctx: RequestContext, deps: EnrollDeps): Promise<void> {
   const realm = label.cfg.auth.basic ? `EST ${label.cfg.name}` : undefined;
   const auth = authenticate(req, label, deps, op === "simplereenroll");
   if (!auth.ok) {
@@ -114,8 +117,8 @@ export async function handleEnroll(op: EnrollOp, label: EstLabel, req: Request, 
   const actor = `${id.requester.kind}:${id.requester.id}`;
   let decided = false; // once the enrollment service ran, it has audited the outcome itself
   try {
-    requirePkcs10(req.header("content-type"));
-    const csr = parseCsr(derFromBase64Body(req.body as Buffer | undefined, "PKCS#10 certification request"));
+    requirePkcs10(req.headers["content-type"]);
+    const csr = parseCsr(derFromBase64Body(body, "PKCS#10 certification request"));
     if (label.cfg.popLinking) {
       const binding = channelBinding(req.socket as TLSSocket);
       if (!binding || !bindingMatches(csr.challengePassword, binding.value)) {
@@ -145,7 +148,7 @@ export async function handleEnroll(op: EnrollOp, label: EstLabel, req: Request, 
     }
   } catch (e) {
     const err = sendError(res, e, realm);
-    if (err.kind === "internal") req.log.error({ code: err.code, err: e instanceof Error ? e.message : String(e), op, label: label.cfg.name }, "EST request failed");
+    if (err.kind === "internal") ctx.log.error({ code: err.code, err: e instanceof Error ? e.message : String(e), op, label: label.cfg.name }, "EST request failed");
     if (!decided) audit(deps, "est.request.refused", actor, { label: label.cfg.name, op, via: id.via, code: err.code, reason: err.message });
   }
 }

@@ -1,19 +1,22 @@
-import type { Response } from "express";
+import type { ServerResponse } from "node:http";
 import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
 
 /**
  * EST bodies are base64 with this header (RFC 7030 §4.1.3, §4.2.3), on one line: RFC 8951 lets
  * senders omit line breaks, and strongSwan before 5.9.11 cannot decode base64 that has them.
  */
-export function sendBase64(res: Response, contentType: string, der: Uint8Array): void {
+export function sendBase64(res: ServerResponse, contentType: string, der: Uint8Array): void {
   // Node's own header calls: express's res.set re-derives the charset of every Content-Type (none applies here).
   // Content-Length explicitly: writeHead fixes the headers, and strongSwan's client refuses a chunked answer.
   const body = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
   res.writeHead(200, { "Content-Type": contentType, "Content-Transfer-Encoding": "base64", "Content-Length": body.length }).end(body);
 }
 
-export function sendText(res: Response, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.status(status).set({ "Content-Type": "text/plain; charset=utf-8", ...headers }).end(`${text}\n`);
+export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.statusCode = status;
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.end(`${text}\n`);
 }
 
 /** GatewayError → EST HTTP status: policy refusals are 403 (authentication failures are answered 401 earlier). */
@@ -40,7 +43,7 @@ export function statusFor(e: GatewayError): number {
 }
 
 /** Renders any failure as plain text with its code; internals stay in the log. */
-export function sendError(res: Response, err: unknown, basicRealm?: string): GatewayError {
+export function sendError(res: ServerResponse, err: unknown, basicRealm?: string): GatewayError {
   const e = toGatewayError(err);
   const status = statusFor(e);
   const headers: Record<string, string> = { "X-Error-Code": e.code };

@@ -1,12 +1,14 @@
-import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express, { type Request, type Response, type Router } from "express";
 import { GatewayError } from "../../src/errors.js";
-import { bodyParserError } from "../../src/server/middleware.js";
+import { bodyParserError, type RequestContext } from "../../src/server/middleware.js";
 import { cachedCertsOnly } from "../../src/cms/signed-data.js";
 import type { EstConfig } from "./config.js";
 import { csrAttrsFor, encodeCsrAttrs } from "./csr-attrs.js";
 import { handleEnroll, type EnrollDeps, type EnrollOp } from "./enroll.js";
 import type { EstLabel } from "./label.js";
-import { rawBody } from "./read-body.js";
+import { contextOf } from "./plain-http.js";
+import { readRequestBody } from "./read-body.js";
 import { sendBase64, sendError, sendText } from "./render.js";
 
 const METHOD: Record<string, "GET" | "POST"> = {
@@ -25,51 +27,59 @@ function splitPath(path: string): { label?: string; op: string } | undefined {
   }
 }
 
-/**
- * `/.well-known/est/<op>` and `/.well-known/est/<label>/<op>` (RFC 7030 §3.2.2). One handler splits the path
- * itself and reads the body only for the POST operations (rawBody): express's per-route matching and body
- * parser were a visible share of a simpleenroll's CPU.
- */
-export function estRouter(cfg: EstConfig, labels: Map<string, EstLabel>, deps: EnrollDeps): Router {
-  const r = express.Router();
-  const body = rawBody(cfg.maxBodyBytes);
+/** Serves one EST request; `path` is the part below /.well-known/est ("/" for the base itself). */
+export type EstServe = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, path: string) => void;
 
-  const handle = async (req: Request, res: Response, labelName: string, op: string) => {
+/**
+ * `/.well-known/est/<op>` and `/.well-known/est/<label>/<op>` (RFC 7030 §3.2.2) on node's plain req/res: served
+ * ahead of express by the HTTPS listener's front, and by the express mount (estRouter) when the app runs alone.
+ * The path is split here and the body read only for the POST operations.
+ */
+export function estService(cfg: EstConfig, labels: Map<string, EstLabel>, deps: EnrollDeps): EstServe {
+  const handle = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, path: string, labelName: string, op: string, body?: Buffer) => {
     const label = labels.get(labelName);
     const method = Object.hasOwn(METHOD, op) ? METHOD[op] : undefined;
-    if (!label || !method) return sendText(res, 404, `no EST resource ${req.path}`);
+    if (!label || !method) return sendText(res, 404, `no EST resource ${path}`);
     if (req.method !== method && !(method === "GET" && req.method === "HEAD")) {
-      res.set("Allow", method);
+      res.setHeader("Allow", method);
       return sendError(res, new GatewayError("RA_ERR_METHOD_NOT_ALLOWED", `${op} takes ${method}`));
     }
     switch (op) {
       case "cacerts":
         return sendBase64(res, "application/pkcs7-mime", cachedCertsOnly([label.ca.certDer, ...label.ca.chain]));
       case "csrattrs":
-        if (!label.cfg.csrAttrs) return void res.status(204).end();
+        if (!label.cfg.csrAttrs) return void res.writeHead(204).end();
         return sendBase64(res, "application/csrattrs", encodeCsrAttrs(csrAttrsFor({ keys: label.profile.keys, challengePassword: label.cfg.popLinking })));
-      case "serverkeygen":
-        if (!label.cfg.serverKeyGen) return sendText(res, 501, "RA_ERR_NOT_SUPPORTED: server-side key generation is off for this label", { "X-Error-Code": "RA_ERR_NOT_SUPPORTED" });
-        return handleEnroll("serverkeygen", label, req, res, deps);
       case "fullcmc":
         return sendText(res, 501, "RA_ERR_NOT_SUPPORTED: /fullcmc (RFC 7030 §4.3) is not implemented; use simpleenroll", { "X-Error-Code": "RA_ERR_NOT_SUPPORTED" });
       default:
-        return handleEnroll(op as EnrollOp, label, req, res, deps);
+        if (op === "serverkeygen" && !label.cfg.serverKeyGen) return sendText(res, 501, "RA_ERR_NOT_SUPPORTED: server-side key generation is off for this label", { "X-Error-Code": "RA_ERR_NOT_SUPPORTED" });
+        return handleEnroll(op as EnrollOp, label, req, body, res, ctx, deps);
     }
   };
-
-  r.use((req: Request, res: Response, next: NextFunction) => {
-    const at = splitPath(req.path);
-    if (!at) return sendText(res, 404, `no EST resource ${req.path}`);
-    const run = () => handle(req, res, at.label ?? cfg.defaultLabel, at.op).catch(next);
-    // The body is read for what may enroll; GET operations and refusals never wait for one.
-    if (req.method === "POST" && Object.hasOwn(METHOD, at.op) && METHOD[at.op] === "POST") return body(req, res, (err?: unknown) => (err ? next(err) : void run()));
-    void run();
-  });
-  // Body-parser failures (oversized body) and anything unexpected: plain text, never a crash.
-  r.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  // Oversized or undecodable bodies and anything unexpected: plain text, never a crash.
+  const fail = (res: ServerResponse, ctx: RequestContext, err: unknown) => {
+    if (res.headersSent) return void res.destroy();
     const e = sendError(res, bodyParserError(err) ?? err);
-    if (e.kind === "internal") req.log.error({ err: err instanceof Error ? err.message : String(err) }, "EST request failed");
-  });
+    if (e.kind === "internal") ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, "EST request failed");
+  };
+  return (req, res, ctx, path) => {
+    const at = splitPath(path);
+    if (!at) return sendText(res, 404, `no EST resource ${path}`);
+    const label = at.label ?? cfg.defaultLabel;
+    const onError = (e: unknown) => fail(res, ctx, e);
+    // The body is read for what may enroll (before any other check, as ever); GET operations never wait for one.
+    if (req.method === "POST" && Object.hasOwn(METHOD, at.op) && METHOD[at.op] === "POST") {
+      readRequestBody(req, cfg.maxBodyBytes).then((body) => handle(req, res, ctx, path, label, at.op, body)).catch(onError);
+      return;
+    }
+    handle(req, res, ctx, path, label, at.op).catch(onError);
+  };
+}
+
+/** The express mount of the same service, for the app used without the listener's front. */
+export function estRouter(serve: EstServe): Router {
+  const r = express.Router();
+  r.use((req: Request, res: Response) => serve(req, res, contextOf(req), req.path));
   return r;
 }

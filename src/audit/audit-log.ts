@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { GroupCommit } from "../ca/group-commit.js";
 import type { AuditEvent, Store } from "../store/types.js";
 
 export type AuditInput = { type: string; actor: string; target?: string; data?: Record<string, unknown> };
@@ -35,12 +36,28 @@ export type ChainVerdict = { ok: true; events: number } | { ok: false; events: n
 /** Append-only, hash-chained audit trail; every event is also a pino log line. */
 export class AuditLog {
   private readonly listeners: Array<(e: AuditEvent) => void> = [];
-  constructor(private readonly store: Store, private readonly log?: Logger) {}
+  /**
+   * The store's shared group commit: the engine's intent and completion writes and recordAsync's events
+   * queued in the same event-loop turn commit in one transaction.
+   */
+  readonly commits: GroupCommit;
+
+  constructor(private readonly store: Store, private readonly log?: Logger) {
+    this.commits = new GroupCommit(store);
+  }
+
+  /**
+   * As record, in the next shared commit instead of a transaction of its own; resolves once the event is
+   * durable. For events nothing else must commit with (a protocol's request log), under load.
+   */
+  recordAsync(input: AuditInput): Promise<AuditEvent> {
+    return this.commits.run(() => this.record(input));
+  }
 
   record(input: AuditInput): AuditEvent {
     // One transaction (joined with the caller's, if any): the event and what listeners write for it commit together.
     const e = this.listeners.length
-      ? this.store.transaction(() => {
+      ? this.store.joinTransaction(() => {
         const ev = this.append(input);
         for (const l of this.listeners) l(ev);
         return ev;

@@ -6,7 +6,7 @@ import { sanList, type Protocol, type RequesterIdentity } from "../policy/reques
 import type { Metrics } from "../server/metrics.js";
 import type { CertificateRecord, Store } from "../store/types.js";
 import type { CaRegistry, CertificateAuthority } from "./authority.js";
-import { GroupCommit } from "./group-commit.js";
+import type { GroupCommit } from "./group-commit.js";
 import { lintEndEntity } from "./lint.js";
 import { newSerial, serialHex } from "./serial.js";
 import { signAndVerify } from "./sign-object.js";
@@ -42,7 +42,7 @@ export interface IssuedCertificate {
  */
 export class IssuingEngine {
   private readonly templates: EndEntityTemplates;
-  /** Concurrent issuances share their intent and completion commits (see GroupCommit). */
+  /** Concurrent issuances share their intent and completion commits (see GroupCommit), also with AuditLog.recordAsync. */
   private readonly commits: GroupCommit;
 
   constructor(
@@ -53,7 +53,7 @@ export class IssuingEngine {
     private readonly metrics?: Metrics,
   ) {
     this.templates = new EndEntityTemplates(urls);
-    this.commits = new GroupCommit(store);
+    this.commits = audit.commits;
   }
 
   /** The CA that signed an inventory record (its chain goes with the certificate). */

@@ -6,7 +6,8 @@ export function serializeRequest(req: EnrollmentRequest): string {
     ...req,
     csr: req.csr ? Buffer.from(req.csr).toString("base64") : undefined,
     forbiddenKeys: req.forbiddenKeys?.map((k) => Buffer.from(k).toString("base64")),
-    certTemplate: req.certTemplate ? { ...req.certTemplate, spki: Buffer.from(req.certTemplate.spki).toString("base64") } : undefined,
+    // The imported key object is the front-end's shortcut, not part of the request: approval imports `spki` again.
+    certTemplate: req.certTemplate ? { ...req.certTemplate, publicKey: undefined, spki: Buffer.from(req.certTemplate.spki).toString("base64") } : undefined,
     attested: req.attested ? { ...req.attested, spki: Buffer.from(req.attested.spki).toString("base64") } : undefined,
     validity: req.validity ? { notBefore: req.validity.notBefore?.toISOString(), notAfter: req.validity.notAfter?.toISOString() } : undefined,
   });

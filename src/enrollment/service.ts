@@ -1,6 +1,7 @@
-import { randomUUID, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { IssuingEngine, IssuedCertificate } from "../ca/engine.js";
+import { timeOrderedUuid } from "../ca/serial.js";
 import { GatewayError, toGatewayError } from "../errors.js";
 import { AuthorizationHook, classificationWith, type AuthorizationGrant } from "../policy/authorization-hook.js";
 import { decide, type IssuancePlan, type PolicyContext } from "../policy/decide.js";
@@ -174,8 +175,9 @@ export class EnrollmentService {
     this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { profile: rec.profile, reason, byAdmin: true } });
   }
 
+  /** Time-ordered (UUIDv7): request rows and their audit events append to their indexes. */
   static newRequestId(): string {
-    return randomUUID();
+    return timeOrderedUuid();
   }
 }
 

@@ -87,7 +87,7 @@ function buildPlan(req: EnrollmentRequest, profile: Profile, now: Date, generate
     sans = csr.sans;
     csrCn = csr.commonName;
   } else if (req.certTemplate) {
-    publicKey = importSpki(req.certTemplate.spki);
+    publicKey = req.certTemplate.publicKey ?? importSpki(req.certTemplate.spki);
     sans = req.certTemplate.sans;
     csrCn = req.certTemplate.commonName;
   } else if (req.keyGen && generatedKey) {

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { KeySpec } from "../signers/signer.js";
 
 export type Protocol = "acme" | "est" | "scep" | "cmp" | "admin";
@@ -53,7 +54,11 @@ export interface EnrollmentRequest {
    * A CRMF certificate template (CMP ir/cr/kur) whose proof of possession the front-end verified: the key,
    * the name the CN would come from and the names asked for. Exactly one of `csr`, `certTemplate`, `keyGen`.
    */
-  certTemplate?: { spki: Uint8Array; commonName?: string; sans: SanSet; requestedExtensions: string[] };
+  certTemplate?: {
+    spki: Uint8Array; commonName?: string; sans: SanSet; requestedExtensions: string[];
+    /** `spki` as the front-end already imported it to verify the proof of possession: spares a second import. Not stored. */
+    publicKey?: KeyObject;
+  };
   /** Server-side key generation: the gateway makes the key and returns it once. */
   keyGen?: { spec: KeySpec; subject?: string; names: SanSet };
   /** Names the protocol already validated (e.g. ACME order identifiers); the CSR must match them exactly. */

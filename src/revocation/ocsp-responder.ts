@@ -84,28 +84,33 @@ export class OcspResponder {
    * option) is told why, e.g. with the logger of the request being answered.
    */
   async respond(requestDer: Uint8Array, onError = this.opts.onError): Promise<OcspAnswer> {
+    return this.respondNow(requestDer, onError);
+  }
+
+  /**
+   * As respond, but a kept response comes back synchronously: the hot path (a pre-signed answer)
+   * makes no promise and waits for no microtask. `onError` is called with `about` (e.g. the request).
+   */
+  respondNow<T>(requestDer: Uint8Array, onError: ((err: GatewayError, about: T) => void) | undefined, about: T): OcspAnswer | Promise<OcspAnswer>;
+  respondNow(requestDer: Uint8Array, onError?: (err: GatewayError) => void): OcspAnswer | Promise<OcspAnswer>;
+  respondNow<T>(requestDer: Uint8Array, onError = this.opts.onError as ((err: GatewayError, about: T) => void) | undefined, about?: T): OcspAnswer | Promise<OcspAnswer> {
     try {
-      return await this.answer(requestDer);
+      const a = this.answer(requestDer);
+      return a instanceof Promise ? a.catch((e: unknown) => failed(e, onError, about as T)) : a;
     } catch (e) {
-      const err = toGatewayError(e);
-      try {
-        onError?.(err);
-      } catch {
-        // Logging must not turn an answer into a crash.
-      }
-      return { der: errorResponse(statusFor(err)), cached: false };
+      return failed(e, onError, about as T);
     }
   }
 
-  private async answer(requestDer: Uint8Array): Promise<OcspAnswer> {
+  private answer(requestDer: Uint8Array): OcspAnswer | Promise<OcspAnswer> {
     const req = parseOcspRequest(requestDer, this.maxRequestBytes);
     const ca = this.caFor(req.certIds);
     const validityMs = this.opts.validityMinutes * 60_000;
     if (!Number.isFinite(validityMs) || validityMs <= 0) throw new GatewayError("RA_ERR_INTERNAL", "OCSP validityMinutes must be positive");
-    const nowMs = (this.opts.now?.() ?? new Date()).getTime();
+    const nowMs = this.opts.now ? this.opts.now().getTime() : Date.now();
     if (!this.cache || req.nonce || req.certIds.length !== 1) {
       const statuses = req.certIds.map((id) => this.lookup(ca.name, id.serial));
-      return (await this.sign(ca, req.certIds, statuses, nowMs, validityMs, req.nonce)).miss;
+      return this.sign(ca, req.certIds, statuses, nowMs, validityMs, req.nonce).then(missOf);
     }
     const id = req.certIds[0];
     const status = this.lookup(ca.name, id.serial);
@@ -121,7 +126,7 @@ export class OcspResponder {
       this.inflight.set(flightKey, flight);
       flight.then((p) => this.cache?.set(key, p), () => undefined).finally(() => this.inflight.delete(flightKey));
     }
-    return (await flight).miss;
+    return flight.then(missOf);
   }
 
   private caFor(certIds: OcspCertId[]): CertificateAuthority & { ocsp: NonNullable<CertificateAuthority["ocsp"]> } {
@@ -155,6 +160,19 @@ export class OcspResponder {
       miss, hit: { ...miss, cached: true },
     };
   }
+}
+
+const missOf = (p: Presigned) => p.miss;
+
+/** The error answer for a failure, after telling `onError` why (a throwing onError is ignored). */
+function failed<T>(e: unknown, onError: ((err: GatewayError, about: T) => void) | undefined, about: T): OcspAnswer {
+  const err = toGatewayError(e);
+  try {
+    onError?.(err, about);
+  } catch {
+    // Logging must not turn an answer into a crash.
+  }
+  return { der: errorResponse(statusFor(err)), cached: false };
 }
 
 /** By code, not kind: only the request's own faults may be blamed on the client (a config error is ours). */

@@ -4,6 +4,7 @@ import type { AcmeContext } from "../../protocols/acme/context.js";
 import { mountEst } from "../../protocols/est/index.js";
 import { mountScep, mountScepAdmin } from "../../protocols/scep/index.js";
 import { mountCmp } from "../../protocols/cmp/index.js";
+import type { Front } from "../../protocols/est/plain-http.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";
@@ -19,7 +20,10 @@ export interface Apps {
   http: Express;
   secrets: EnrollmentSecrets;
   acme?: AcmeContext;
-  cmp?: { close(): Promise<void> };
+  /** EST (HTTPS), SCEP and CMP (HTTP): served ahead of the express apps too, which keep the same mounts. */
+  est?: Front;
+  scep?: Front;
+  cmp?: { front: Front; close(): Promise<void> };
   /** OCSP, served on both listeners ahead of the express apps (one responder, one pre-signed cache). */
   ocsp: OcspHttp;
 }
@@ -38,7 +42,7 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
   };
   const https = base("https");
   const acme = mountAcme(https, gw);
-  mountEst(https, gw, secrets);
+  const est = mountEst(https, gw, secrets);
   mountScepAdmin(https, gw, secrets);
   const sessions = new ConsoleSessions();
   mountConsole(https, gw, sessions);
@@ -48,9 +52,9 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
   https.use(jsonErrors);
 
   const http = base("http");
-  await mountScep(http, gw, secrets);
+  const scep = await mountScep(http, gw, secrets);
   const cmp = await mountCmp(http, gw, secrets);
   http.use(publicRouter(gw, ocsp));
   http.use(jsonErrors);
-  return { https, http, secrets, acme, cmp, ocsp };
+  return { https, http, secrets, acme, est, scep, cmp, ocsp };
 }

@@ -19,7 +19,14 @@ export interface ConnectionCap {
  */
 export function capConnectionsPerAddress(server: NetServer, max: number, onRefused?: (address: string) => void): ConnectionCap {
   const open = new Map<string, number>();
-  server.on("connection", (socket: Socket) => {
+  // One close listener for every socket, reading the socket's key off it: no closure made per connection.
+  function onClose(this: CountedSocket): void {
+    const address = this[ADDRESS] ?? "";
+    const left = (open.get(address) ?? 1) - 1;
+    if (left > 0) open.set(address, left);
+    else open.delete(address); // the map holds only addresses with open connections
+  }
+  server.on("connection", (socket: CountedSocket) => {
     const address = clientAddress(socket);
     const n = open.get(address) ?? 0;
     if (n >= max) {
@@ -28,11 +35,11 @@ export function capConnectionsPerAddress(server: NetServer, max: number, onRefus
       return;
     }
     open.set(address, n + 1);
-    socket.once("close", () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left > 0) open.set(address, left);
-      else open.delete(address); // the map holds only addresses with open connections
-    });
+    socket[ADDRESS] = address;
+    socket.on("close", onClose); // "close" is emitted once; on() skips the once() wrapper
   });
   return { open: (address) => open.get(address) ?? 0 };
 }
+
+const ADDRESS = Symbol("cappedAddress");
+type CountedSocket = Socket & { [ADDRESS]?: string };

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server, type ServerOptions } from "node:http";
+import { createServer as createHttpServer, type RequestListener, type Server, type ServerOptions } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { derToPem } from "../ca/authority.js";
@@ -33,6 +33,18 @@ export function slowClientOptions(l: GatewayConfig["limits"]): ServerOptions {
   };
 }
 
+/** OCSP, ACME and EST are served ahead of the HTTPS express app (each passes on what is not its own). */
+function httpsListener(apps: Apps): RequestListener {
+  const est = apps.est ? apps.est(apps.https, "https") : apps.https;
+  return apps.ocsp.front("https", apps.acme ? apps.acme.front(est) : est);
+}
+
+/** OCSP, SCEP and CMP are served ahead of the plain HTTP express app. */
+function httpListener(apps: Apps): RequestListener {
+  const cmp = apps.cmp ? apps.cmp.front(apps.http, "http") : apps.http;
+  return apps.ocsp.front("http", apps.scep ? apps.scep(cmp, "http") : cmp);
+}
+
 function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -52,8 +64,8 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   const https = createHttpsServer({
     cert: tlsChain, key: readFileSync(gw.paths.tls.key), minVersion: "TLSv1.2", requestCert, rejectUnauthorized: false,
     ...timeouts, handshakeTimeout: gw.config.limits.headersTimeoutMs,
-  }, apps.ocsp.front("https", apps.acme ? apps.acme.front(apps.https) : apps.https)); // ACME, like OCSP, is served ahead of express
-  const http = createHttpServer(timeouts, apps.ocsp.front("http", apps.http));
+  }, httpsListener(apps));
+  const http = createHttpServer(timeouts, httpListener(apps));
   const cap = (name: "https" | "http", s: Server) =>
     capConnectionsPerAddress(s, gw.config.limits.maxConnectionsPerAddress, () => gw.metrics.connectionsRefused.inc({ listener: name }));
   const connections = { https: cap("https", https), http: cap("http", http) };

@@ -26,22 +26,51 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * gateway_http_requests_total. `path` is read only when the access line is written.
  */
 export function beginRequest(log: Logger, listener: string, count: RequestCounter | undefined, req: IncomingMessage, res: ServerResponse, path: () => string): RequestContext {
+  const ctx = startRequest(log, listener, count, req, res, path);
+  res.setHeader("X-Request-Id", ctx.id);
+  return ctx;
+}
+
+/**
+ * beginRequest without setting X-Request-Id: a handler that writes its headers in one writeHead array
+ * (Node's fast path, taken only when no header was set before) sends the id itself.
+ */
+export function startRequest(log: Logger, listener: string, count: RequestCounter | undefined, req: IncomingMessage, res: ServerResponse, path: () => string): RequestContext {
   const given = req.headers["x-request-id"];
   const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-  // The child logger is made on first use: most requests log only when the level allows.
-  let child: Logger | undefined;
-  const ctx: RequestContext = { id, get log() { return (child ??= log.child({ reqId: id, listener })); } };
-  res.setHeader("X-Request-Id", id);
-  const access = log.isLevelEnabled("info");
-  const start = access ? process.hrtime.bigint() : 0n;
-  res.on("finish", () => {
-    if (access) {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      ctx.log.info({ method: req.method, path: path(), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
-    }
-    count?.(req.method ?? "", res.statusCode);
-  });
-  return ctx;
+  const state = new RequestState(id, log, listener, count, req, path, log.isLevelEnabled("info"));
+  // One shared listener reading its state off the response: no closures made per request.
+  (res as ResponseWithState)[STATE] = state;
+  res.on("finish", onFinish);
+  return state;
+}
+
+const STATE = Symbol("requestState");
+type ResponseWithState = ServerResponse & { [STATE]?: RequestState };
+
+/** A request's context; the child logger is made on first use, as most requests log only when the level allows. */
+class RequestState implements RequestContext {
+  private child: Logger | undefined;
+  readonly start: bigint;
+  constructor(readonly id: string, private readonly parent: Logger, private readonly listener: string, readonly count: RequestCounter | undefined,
+    readonly req: IncomingMessage, readonly path: () => string, readonly access: boolean) {
+    this.start = access ? process.hrtime.bigint() : 0n;
+  }
+
+  get log(): Logger {
+    return (this.child ??= this.parent.child({ reqId: this.id, listener: this.listener }));
+  }
+}
+
+function onFinish(this: ResponseWithState): void {
+  const s = this[STATE];
+  if (!s) return;
+  const method = s.req.method ?? "";
+  if (s.access) {
+    const ms = Number(process.hrtime.bigint() - s.start) / 1e6;
+    s.log.info({ method, path: s.path(), status: this.statusCode, ms: Math.round(ms * 10) / 10 }, "request");
+  }
+  s.count?.(method, this.statusCode);
 }
 
 export type RequestCounter = (method: string, status: number) => void;
@@ -51,13 +80,18 @@ export type RequestCounter = (method: string, status: number) => void;
  * (method, status): Node's parser admits only known methods and statuses are ours, so the table stays small.
  */
 export function requestCounter(metrics: Metrics, listener: string): RequestCounter {
-  const children = new Map<string, { inc(): void }>();
+  const byMethod = new Map<string, Map<number, { inc(): void }>>();
+  let size = 0;
   return (method, status) => {
-    const key = `${method} ${status}`;
-    let c = children.get(key);
+    let byStatus = byMethod.get(method);
+    let c = byStatus?.get(status);
     if (!c) {
       c = metrics.httpRequests.labels({ listener, method, status: String(status) });
-      if (children.size < 1000) children.set(key, c);
+      if (size < 1000) {
+        if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+        byStatus.set(status, c);
+        size++;
+      }
     }
     c.inc();
   };

@@ -2,7 +2,8 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { Gateway } from "../gateway.js";
 import { decodeOcspGetPath, OcspResponder, OcspStatus, errorResponse, type OcspAnswer, type StatusLookup } from "../revocation/ocsp.js";
 import { DEFAULT_MAX_REQUEST_BYTES } from "../revocation/ocsp-request.js";
-import { beginRequest, requestCounter, type RequestContext } from "./middleware.js";
+import type { GatewayError } from "../errors.js";
+import { requestCounter, startRequest, type RequestContext } from "./middleware.js";
 
 /*
  * OCSP over HTTP (RFC 6960 appendix A, RFC 5019). The listeners hand /ocsp requests to `front` before the
@@ -36,36 +37,42 @@ export function ocspHttp(gw: Gateway): OcspHttp {
     maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
   });
 
-  const answer = (ctx: RequestContext, der: Uint8Array | undefined): Promise<OcspAnswer> => {
-    if (!der) return Promise.resolve({ der: errorResponse(OcspStatus.malformedRequest), cached: false });
-    return responder.respond(der, (e) => {
-      if (e.kind === "internal") ctx.log.error({ code: e.code, detail: e.detail }, "OCSP internal error");
-      // Checked first: touching ctx.log makes the request's child logger, which a flood of junk should not pay for.
-      else if (gw.log.isLevelEnabled("info")) ctx.log.info({ code: e.code }, e.message);
-    });
+  // Told why a request got a non-successful answer, with that request's context (no closure per request).
+  const onError = (e: GatewayError, ctx: RequestContext) => {
+    if (e.kind === "internal") ctx.log.error({ code: e.code, detail: e.detail }, "OCSP internal error");
+    // Checked first: touching ctx.log makes the request's child logger, which a flood of junk should not pay for.
+    else if (gw.log.isLevelEnabled("info")) ctx.log.info({ code: e.code }, e.message);
+  };
+
+  const answer = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse, der: Uint8Array | undefined, get: boolean): void => {
+    const a = der ? responder.respondNow(der, onError, ctx) : { der: errorResponse(OcspStatus.malformedRequest), cached: false };
+    if (a instanceof Promise) {
+      a.then((x) => send(ctx, req, res, x, get)).catch((e: unknown) => fail(ctx, req, res, e));
+      return;
+    }
+    // A pre-signed answer is written now, without a trip through the microtask queue.
+    try {
+      send(ctx, req, res, a, get);
+    } catch (e) {
+      fail(ctx, req, res, e);
+    }
   };
 
   const serve = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url ?? "";
     const get = req.method === "GET" || req.method === "HEAD";
-    const done = (a: OcspAnswer) => send(req, res, a, get);
-    const fail = (e: unknown) => {
-      ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "OCSP internal error");
-      if (!res.headersSent) send(req, res, { der: errorResponse(OcspStatus.internalError), cached: false }, false);
-      else res.destroy();
-    };
     if (get) {
-      answer(ctx, decodeOcspGetPath(url.slice(url.indexOf("/ocsp/") + 6))).then(done, fail);
+      const url = req.url ?? "";
+      answer(ctx, req, res, decodeOcspGetPath(url.slice(url.indexOf("/ocsp/") + 6)), true);
       return;
     }
     readBody(req, DEFAULT_MAX_REQUEST_BYTES, (body, refused) => {
       if (refused) {
         // The shared rule for an over-cap body (413), with an OCSP answer in it; the rest of the body is not read.
         res.shouldKeepAlive = false;
-        send(req, res, { der: errorResponse(OcspStatus.malformedRequest), cached: false }, false, refused);
+        send(ctx, req, res, { der: errorResponse(OcspStatus.malformedRequest), cached: false }, false, refused);
         return;
       }
-      answer(ctx, body).then(done, fail);
+      answer(ctx, req, res, body, false);
     });
   };
 
@@ -74,15 +81,23 @@ export function ocspHttp(gw: Gateway): OcspHttp {
     return (req, res) => {
       const url = req.url ?? "";
       const post = req.method === "POST" && (url === "/ocsp" || url.startsWith("/ocsp?"));
-      const get = (req.method === "GET" || req.method === "HEAD") && url.startsWith("/ocsp/") && url.length > 6;
+      const get = !post && (req.method === "GET" || req.method === "HEAD") && url.startsWith("/ocsp/") && url.length > 6;
       if (!post && !get) {
         next(req, res);
         return;
       }
-      serve(beginRequest(gw.log, listener, count, req, res, () => url.split("?")[0]), req, res);
+      // X-Request-Id goes out with send's other headers, in one writeHead array.
+      serve(startRequest(gw.log, listener, count, req, res, () => url.split("?")[0]), req, res);
     };
   };
   return { responder, front, serve };
+}
+
+/** A failure after the answer was made: internalError when nothing was sent yet, else the connection is dropped. */
+function fail(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "OCSP internal error");
+  if (!res.headersSent) send(ctx, req, res, { der: errorResponse(OcspStatus.internalError), cached: false }, false);
+  else res.destroy();
 }
 
 /** Collects at most `max` body bytes; `refused` is the HTTP status when the body is over the cap or encoded. */
@@ -116,29 +131,37 @@ function readBody(req: IncomingMessage, max: number, cb: (body: Uint8Array | und
 /**
  * Writes the answer. A GET answer with a validity gets RFC 5019 §5 caching headers (max-age up to
  * nextUpdate, a strong ETag, Last-Modified thisUpdate, Expires nextUpdate) and If-None-Match gives 304;
- * POST answers and nonce or error answers carry no shared-cache headers.
+ * POST answers and nonce or error answers carry no shared-cache headers. All headers go in one
+ * writeHead array, which Node writes without building a header object.
  */
-function send(req: IncomingMessage, res: ServerResponse, a: OcspAnswer, get: boolean, status = 200): void {
-  res.setHeader("Content-Type", CONTENT_TYPE);
-  if (get) {
-    if (a.etag && a.thisUpdate && a.nextUpdate) {
-      const maxAge = Math.max(0, Math.floor((a.nextUpdate.getTime() - Date.now()) / 1000));
-      res.setHeader("Cache-Control", `max-age=${maxAge}, public, no-transform, must-revalidate`);
-      res.setHeader("ETag", a.etag);
-      res.setHeader("Last-Modified", a.thisUpdate.toUTCString());
-      res.setHeader("Expires", a.nextUpdate.toUTCString());
-      if (matches(req.headers["if-none-match"], a.etag)) {
-        res.statusCode = 304;
-        res.end();
-        return;
-      }
-    } else {
-      res.setHeader("Cache-Control", "no-store");
+function send(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, a: OcspAnswer, get: boolean, status = 200): void {
+  const head = req.method === "HEAD";
+  if (get && a.etag && a.thisUpdate && a.nextUpdate) {
+    const dates = httpDates(a, a.thisUpdate, a.nextUpdate);
+    const maxAge = Math.max(0, Math.floor((a.nextUpdate.getTime() - Date.now()) / 1000));
+    const cacheHeaders = ["Content-Type", CONTENT_TYPE, "X-Request-Id", ctx.id, "Cache-Control", `max-age=${maxAge}, public, no-transform, must-revalidate`,
+      "ETag", a.etag, "Last-Modified", dates.lastModified, "Expires", dates.expires];
+    if (matches(req.headers["if-none-match"], a.etag)) {
+      res.writeHead(304, cacheHeaders);
+      res.end();
+      return;
     }
+    res.writeHead(status, [...cacheHeaders, "Content-Length", a.der.length]);
+  } else if (get) {
+    res.writeHead(status, ["Content-Type", CONTENT_TYPE, "X-Request-Id", ctx.id, "Cache-Control", "no-store", "Content-Length", a.der.length]);
+  } else {
+    res.writeHead(status, ["Content-Type", CONTENT_TYPE, "X-Request-Id", ctx.id, "Content-Length", a.der.length]);
   }
-  res.statusCode = status;
-  res.setHeader("Content-Length", a.der.length);
-  res.end(req.method === "HEAD" ? undefined : a.der);
+  res.end(head ? undefined : a.der);
+}
+
+/** Last-Modified and Expires of a kept answer, formatted once per answer rather than per request. */
+const dateCache = new WeakMap<OcspAnswer, { lastModified: string; expires: string }>();
+
+function httpDates(a: OcspAnswer, thisUpdate: Date, nextUpdate: Date): { lastModified: string; expires: string } {
+  let d = dateCache.get(a);
+  if (!d) dateCache.set(a, (d = { lastModified: thisUpdate.toUTCString(), expires: nextUpdate.toUTCString() }));
+  return d;
 }
 
 /** If-None-Match (RFC 9110 §13.1.2: weak comparison): "*" or any listed tag equal to ours. */

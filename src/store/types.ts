@@ -169,6 +169,8 @@ export interface Store {
   readonly crl: CrlStore;
   /** Runs `fn` in one write transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
+  /** As transaction, but inside a caller's transaction `fn` simply joins it (no savepoint of its own). */
+  joinTransaction<T>(fn: () => T): T;
 
   insertCertificateIntent(rec: CertificateRecord): void;
   completeIssuance(serial: string, der: Uint8Array): void;

@@ -76,6 +76,13 @@ describe("retention", () => {
     expect(listed).toContain(serial("bc", 0));
   });
 
+  it("OCSP still finds an archived serial's status, and revoking an archived certificate is refused as not found", async () => {
+    expect(t.gw.store.certificateStatus(serial("ab", 0))).toMatchObject({ stage: "issued", revocationReason: 1 });
+    expect(t.gw.store.certificateStatus(serial("aa", 3))).toMatchObject({ stage: "issued", revokedAt: undefined });
+    await expect(t.gw.revocation.revoke(serial("aa", 3), "keyCompromise", "admin:test")).rejects.toMatchObject({ code: "RA_ERR_NOT_FOUND" });
+    expect(t.gw.store.certificateStatus(serial("aa", 3))?.revokedAt).toBeUndefined();
+  });
+
   it("the archive keeps every column of the inventory (a new certificates column needs its archive twin)", () => {
     const cols = (tbl: string) => (db().prepare(`SELECT name FROM pragma_table_info('${tbl}')`).all() as Array<{ name: string }>).map((r) => r.name);
     const archive = new Set(cols("certificates_archive"));

@@ -4,8 +4,8 @@ import { namesKey } from "../../src/store/inventory-sqlite.js";
 
 /**
  * Fast path for large inventories in tests and benchmarks: prepared INSERTs straight into `certificates`
- * (triggers and indexes in place, so certificate_names and every index are filled as in production),
- * in transactions of `txSize` rows. Values are realistic in size: a ~500-byte DER, a JSON SAN list, names_key.
+ * in transactions of `txSize` rows. Small seeds keep triggers and indexes in place; millions of rows use the bulk
+ * path below, which ends with the same schema (every index and trigger recreated, certificate_names filled). Values are realistic in size: a ~500-byte DER, a JSON SAN list, names_key.
  */
 export interface SeedSpec {
   count: number;

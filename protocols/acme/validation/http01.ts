@@ -1,4 +1,4 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { GatewayError } from "../../../src/errors.js";
@@ -14,19 +14,29 @@ type Answer = { kind: "redirect"; location: string } | { kind: "status"; status:
 
 /** Marks failures that happened before any byte of answer, so another address may be tried. */
 class ConnectFailure extends GatewayError {}
+/** A pooled connection the peer had closed meanwhile: the same address is tried once more on a new one. */
+class StaleConnection extends ConnectFailure {}
+
+// Plain-http answers reuse connections per vetted address and port (the agent's key; Host is per request):
+// a responder serving many names saves a TCP setup per validation. Idle sockets close after a few seconds.
+const keepAlive = new Agent({ keepAlive: true, maxFreeSockets: 32, timeout: 5_000 });
 
 const unbracket = (host: string) => host.replace(/^\[(.*)\]$/, "$1");
 const portOf = (url: URL) => Number(url.port || (url.protocol === "https:" ? 443 : 80));
 
 /**
  * One GET to an already-vetted address. Host carries the name (and the port when it is not the
- * scheme's default, as HTTP requires); no pooling; https certificates are not checked (RFC 8555 §8.3).
+ * scheme's default, as HTTP requires); plain http pools connections per address (`fresh` forbids a
+ * pooled one); https certificates are not checked (RFC 8555 §8.3).
  */
-function fetchOnce(url: URL, address: string, cfg: AcmeValidationConfig, signal: AbortSignal): Promise<Answer> {
+function fetchOnce(url: URL, address: string, cfg: AcmeValidationConfig, signal: AbortSignal, fresh = false): Promise<Answer> {
   const https = url.protocol === "https:";
+  const pooled = !https && !fresh;
   const hostname = unbracket(url.hostname);
   let req: ClientRequest | undefined;
   let responded = false;
+  // Only a body read to its end leaves the connection fit for reuse; every other exit closes it.
+  let consumed = false;
   return new Promise<Answer>((resolve, reject) => {
     const onResponse = (res: IncomingMessage) => {
       responded = true;
@@ -43,20 +53,26 @@ function fetchOnce(url: URL, address: string, cfg: AcmeValidationConfig, signal:
         reject(tooBig());
         req?.destroy();
       });
-      res.on("end", () => resolve({ kind: "body", body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () => {
+        consumed = size <= cfg.maxResponseBytes;
+        resolve({ kind: "body", body: Buffer.concat(chunks).toString("utf8") });
+      });
       res.on("error", (e: NodeJS.ErrnoException) => reject(new GatewayError("RA_ERR_VALIDATION_CONNECTION", `reading ${url.href} from ${address}: ${e.code ?? e.message}`)));
     };
     req = (https ? httpsRequest : httpRequest)({
-      host: address, port: portOf(url), path: url.pathname + url.search, method: "GET", signal, agent: false, maxHeaderSize: 16 * 1024,
-      headers: { Host: url.host, "User-Agent": "enrollment-gateway-acme-validator", Accept: "*/*", Connection: "close" },
+      host: address, port: portOf(url), path: url.pathname + url.search, method: "GET", signal, agent: pooled ? keepAlive : false, maxHeaderSize: 16 * 1024,
+      headers: { Host: url.host, "User-Agent": "enrollment-gateway-acme-validator", Accept: "*/*", ...(pooled ? {} : { Connection: "close" }) },
       ...(https ? { rejectUnauthorized: false, ...(isIP(hostname) ? {} : { servername: hostname }) } : {}),
     }, onResponse);
     req.on("error", (e: NodeJS.ErrnoException) => {
       const msg = `fetching ${url.href} from ${address}: ${e.code ?? e.message}`;
-      reject(e instanceof GatewayError ? e : new (responded ? GatewayError : ConnectFailure)("RA_ERR_VALIDATION_CONNECTION", msg));
+      const failure = responded ? GatewayError : req?.reusedSocket && !signal.aborted ? StaleConnection : ConnectFailure;
+      reject(e instanceof GatewayError ? e : new failure("RA_ERR_VALIDATION_CONNECTION", msg));
     });
     req.end();
-  }).finally(() => req?.destroy()); // Connection: close already; this also covers early exits
+  }).finally(() => {
+    if (!consumed) req?.destroy(); // early exits, redirects, refusals: that connection is not reused
+  });
 }
 
 /** RFC 8555 §8.3: follow http on the validation port or https on 443 (or tlsAlpnPort, for labs on other ports). */
@@ -109,7 +125,15 @@ async function fetchFirst(url: URL, candidates: string[], cfg: AcmeValidationCon
     try {
       return await fetchOnce(url, candidates[i], cfg, signal);
     } catch (e) {
-      if (!(e instanceof ConnectFailure) || i + 1 >= candidates.length || signal.aborted) throw e;
+      let err = e;
+      if (e instanceof StaleConnection) {
+        try {
+          return await fetchOnce(url, candidates[i], cfg, signal, true);
+        } catch (again) {
+          err = again;
+        }
+      }
+      if (!(err instanceof ConnectFailure) || i + 1 >= candidates.length || signal.aborted) throw err;
     }
   }
 }
