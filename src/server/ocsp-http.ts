@@ -3,6 +3,7 @@ import type { Gateway } from "../gateway.js";
 import { decodeOcspGetPath, OcspResponder, OcspStatus, errorResponse, type OcspAnswer, type StatusLookup } from "../revocation/ocsp.js";
 import { DEFAULT_MAX_REQUEST_BYTES } from "../revocation/ocsp-request.js";
 import type { GatewayError } from "../errors.js";
+import { collectBody } from "./read-body.js";
 import { requestCounter, startRequest, type RequestContext } from "./middleware.js";
 
 /*
@@ -102,30 +103,7 @@ function fail(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e:
 
 /** Collects at most `max` body bytes; `refused` is the HTTP status when the body is over the cap or encoded. */
 function readBody(req: IncomingMessage, max: number, cb: (body: Uint8Array | undefined, refused?: 413 | 415) => void): void {
-  const encoding = req.headers["content-encoding"];
-  if (encoding && encoding.toLowerCase() !== "identity") return cb(undefined, 415);
-  const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > max) return cb(undefined, 413);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const finish = (body: Uint8Array | undefined, refused?: 413 | 415) => {
-    if (finished) return;
-    finished = true;
-    req.removeListener("data", onData);
-    cb(body, refused);
-  };
-  const onData = (c: Buffer) => {
-    size += c.length;
-    if (size > max) {
-      req.pause();
-      return finish(undefined, 413);
-    }
-    chunks.push(c);
-  };
-  req.on("data", onData);
-  req.on("end", () => finish(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-  req.on("error", () => finish(undefined, 413));
+  collectBody(req, max, (body, refused) => (refused ? cb(undefined, refused === "encoded" ? 415 : 413) : cb(body.length ? body : undefined)));
 }
 
 /**
