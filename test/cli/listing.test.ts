@@ -68,6 +68,7 @@ describe("gateway cert list pages instead of stopping at 1,000", () => {
     const cursor = cursorIn(first.stderr);
     expect(cursor).toMatch(/^\d+$/);
     const rest = await cli("audit", "list", "--type", "certificate.issued", "--cursor", cursor!, "--all");
+    expect(rest.code, rest.stderr).toBe(0);
     const seqs = [...first.stdout.split("\n"), ...rest.stdout.split("\n")].filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(seqs.length).toBe([...t.gw.store.allAudit()].filter((e) => e.type === "certificate.issued").length);
