@@ -1,7 +1,21 @@
+import { BoundedMap } from "../bounded-map.js";
 import { derTlv } from "./der-encode.js";
 
-/** OBJECT IDENTIFIER content octets for a dotted OID. */
+/**
+ * OBJECT IDENTIFIER TLVs by dotted text, memoized: certificate templates, names, CMS and CMP messages encode the
+ * same few dozen OIDs on every request, and the BigInt encoder showed in their profiles. Bounded, since OIDs from
+ * peers' data pass here too. Callers never write to the bytes (derTlv and friends copy their parts).
+ */
+const oidTlvs = new BoundedMap<string, Uint8Array>(512);
+
+/** OBJECT IDENTIFIER TLV for a dotted OID. */
 export function oidDer(oid: string): Uint8Array {
+  let der = oidTlvs.get(oid);
+  if (!der) oidTlvs.set(oid, (der = encodeOid(oid)));
+  return der;
+}
+
+function encodeOid(oid: string): Uint8Array {
   const arcs = oid.split(".").map((a) => BigInt(a));
   const out: number[] = [];
   const push = (v: bigint) => {

@@ -33,15 +33,8 @@ export function nameDer(rdns: Array<[string, string]>): Uint8Array {
     const type = ATTRIBUTE_OIDS[k] ?? (/^\d+(\.\d+)+$/.test(k) ? k : undefined);
     if (!type) throw new Error(`unknown name attribute ${k}`);
     const value = k === "C" || k === "serialNumber" ? printableDer(v) : k === "E" || k === "DC" ? ia5Der(v) : utf8Der(v);
-    return derTlv(0x31, derSequence(oidDerCached(type), value));
+    return derTlv(0x31, derSequence(oidDer(type), value));
   }));
-}
-
-const oidCache = new Map<string, Uint8Array>();
-function oidDerCached(oid: string): Uint8Array {
-  let d = oidCache.get(oid);
-  if (!d) oidCache.set(oid, (d = oidDer(oid)));
-  return d;
 }
 
 /** RFC 4514 text of a DER or ASN.1 Name. */

@@ -1,25 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import { derSequence, derTlv } from "../asn1/der-encode.js";
 import { checkDer } from "../asn1/der-limits.js";
-import { oidDer as encodeOid } from "../asn1/der-values.js";
+import { oidDer } from "../asn1/der-values.js";
 import { childSpans, header } from "../asn1/der-walk.js";
 import { importSpki } from "../asn1/spki-import.js";
 
-const oidCache = new Map<string, Uint8Array>();
-
-/**
- * OBJECT IDENTIFIER DER, memoized: the CMS writers name the same few dozen OIDs on every message, and the
- * dotted-string encoder (BigInt arcs) showed up in SCEP profiles. Callers only copy the bytes (derTlv), never
- * write to them. The map is bounded by the OIDs this code names, plus attacker-chosen ones never reach it.
- */
-export function oidDer(oid: string): Uint8Array {
-  let der = oidCache.get(oid);
-  if (!der) {
-    der = encodeOid(oid);
-    if (oidCache.size < 512) oidCache.set(oid, der);
-  }
-  return der;
-}
+export { oidDer };
 
 /** DER building blocks shared by the CMS writers and readers (signed-data.ts, envelope.ts, read.ts). */
 

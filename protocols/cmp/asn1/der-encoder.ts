@@ -2,7 +2,6 @@ import { AsnPropTypes as T, BitString, OctetString } from "@peculiar/asn1-schema
 import { derTlv } from "../../../src/asn1/der-encode.js";
 import { oidDer } from "../../../src/asn1/der-values.js";
 import { ipToBytes } from "../../../src/asn1/ip.js";
-import { BoundedMap } from "../../../src/bounded-map.js";
 import { DerShapeError, internals, type Ctor, type Field } from "./der-codec.js";
 
 /** DER of an instance of a class declared with Prop/Type (or registered); the twin of decodeDer. */
@@ -17,7 +16,7 @@ function encodeType(type: T | Ctor, v: unknown, what: string, f?: Field): Uint8A
       if (v === null) return Uint8Array.of(0x05, 0x00);
       return bytes(v, what); // already a whole TLV
     }
-    if (type === T.ObjectIdentifier) return oidTlv(text(v, what));
+    if (type === T.ObjectIdentifier) return oidDer(text(v, what));
     return derTlv(internals.universal(type), primitive(type, v, what, f));
   }
   if (type === BitString) {
@@ -66,13 +65,6 @@ function encodeField(f: Field, v: unknown, what: string): Uint8Array {
   return tagged;
 }
 
-/** OID TLVs by dotted text: the same few dozen OIDs are encoded in every message. Bounded (OIDs of peers' data pass here too). */
-const oids = new BoundedMap<string, Uint8Array>(512);
-function oidTlv(oid: string): Uint8Array {
-  let der = oids.get(oid);
-  if (!der) oids.set(oid, (der = oidDer(oid)));
-  return der; // never modified: derTlv copies its parts
-}
 
 const sorted = (items: Uint8Array[]) => [...items].sort((a, b) => Buffer.compare(a, b));
 const enc = new TextEncoder();
