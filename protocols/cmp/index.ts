@@ -4,7 +4,7 @@ import { Certificate, GeneralName, Name } from "@peculiar/asn1-x509";
 import { decodeDer } from "./asn1/der-codec.js";
 import "./asn1/x509.js";
 import type { Express } from "express";
-import { protocolFront, type Front } from "../est/plain-http.js";
+import { protocolFront, type Front } from "../../src/server/plain-http.js";
 import { ensureSoftwareResponder } from "../../src/ca/responder.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";

@@ -1,7 +1,7 @@
 import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Express } from "express";
-import { protocolFront, under, type Front } from "./plain-http.js";
+import { protocolFront, under, type Front } from "../../src/server/plain-http.js";
 import { pemToDer } from "../../src/ca/authority.js";
 
 const pemBlocks = (text: string) => (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(pemToDer);

@@ -7,8 +7,8 @@ import type { EstConfig } from "./config.js";
 import { csrAttrsFor, encodeCsrAttrs } from "./csr-attrs.js";
 import { handleEnroll, type EnrollDeps, type EnrollOp } from "./enroll.js";
 import type { EstLabel } from "./label.js";
-import { contextOf } from "./plain-http.js";
-import { readRequestBody } from "./read-body.js";
+import { contextOf } from "../../src/server/plain-http.js";
+import { readRequestBody } from "../../src/server/raw-body.js";
 import { sendBase64, sendError, sendText } from "./render.js";
 
 const METHOD: Record<string, "GET" | "POST"> = {

@@ -1,5 +1,5 @@
 import type { Express } from "express";
-import { protocolFront, type Front } from "../est/plain-http.js";
+import { protocolFront, type Front } from "../../src/server/plain-http.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
 import { scepChallengeAdmin } from "./challenge-admin.js";

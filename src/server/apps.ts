@@ -4,7 +4,7 @@ import type { AcmeContext } from "../../protocols/acme/context.js";
 import { mountEst } from "../../protocols/est/index.js";
 import { mountScep, mountScepAdmin } from "../../protocols/scep/index.js";
 import { mountCmp } from "../../protocols/cmp/index.js";
-import type { Front } from "../../protocols/est/plain-http.js";
+import type { Front } from "./plain-http.js";
 import { EnrollmentSecrets } from "../enrollment/secrets.js";
 import type { Gateway } from "../gateway.js";
 import { adminRouter } from "./admin-api.js";

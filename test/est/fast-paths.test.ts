@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readBody, rawBody } from "../../protocols/est/read-body.js";
+import { readBody, rawBody } from "../../src/server/raw-body.js";
 import { certFacts, certIds } from "../../src/cms/der.js";
 import { cachedCertsOnly, certsOnly } from "../../src/cms/signed-data.js";
 import { bodyParserError } from "../../src/server/middleware.js";

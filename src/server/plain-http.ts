@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Request } from "express";
-import type { Gateway } from "../../src/gateway.js";
-import { beginRequest, requestCounter, type RequestContext } from "../../src/server/middleware.js";
+import type { Gateway } from "../gateway.js";
+import { beginRequest, requestCounter, type RequestContext } from "./middleware.js";
 
 /*
  * What EST, SCEP and CMP share to be served on node's plain req/res ahead of express (like ACME and OCSP):
