@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { GroupCommit } from "../ca/group-commit.js";
 import type { AuditEvent, Store } from "../store/types.js";
@@ -25,10 +25,8 @@ export function canonicalJson(v: unknown): string {
 }
 
 export function eventHash(prevHash: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">): string {
-  return createHash("sha256")
-    .update(prevHash)
-    .update(canonicalJson({ seq, ts: e.ts, type: e.type, actor: e.actor, target: e.target ?? null, data: e.data }))
-    .digest("hex");
+  // SHA-256 over prevHash then the canonical JSON, hashed as one string (the same UTF-8 bytes as two updates).
+  return hash("sha256", prevHash + canonicalJson({ seq, ts: e.ts, type: e.type, actor: e.actor, target: e.target ?? null, data: e.data }), "hex");
 }
 
 export type ChainVerdict = { ok: true; events: number } | { ok: false; events: number; brokenAt: number; why: string };

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from "node:crypto";
+import { hash, X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
@@ -121,7 +121,7 @@ export function derToPem(der: Uint8Array, label = "CERTIFICATE"): string {
 
 /** RFC 7093 method 1: leftmost 160 bits of SHA-256 over the subjectPublicKey BIT STRING contents. */
 export function keyIdForSpki(spkiDer: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(subjectPublicKeyBits(spkiDer)).digest().subarray(0, 20));
+  return new Uint8Array(hash("sha256", subjectPublicKeyBits(spkiDer), "buffer").subarray(0, 20));
 }
 
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import { GatewayError } from "../errors.js";
 import type { IssuancePlan } from "../policy/decide.js";
@@ -89,7 +89,7 @@ export class IssuingEngine {
       sans: sanList(plan.sans),
       notBefore: tbs.notBefore.toISOString(), notAfter: tbs.notAfter.toISOString(),
       keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
-      stage: "intent", tbsSha256: createHash("sha256").update(tbsDer).digest("hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
+      stage: "intent", tbsSha256: hash("sha256", tbsDer, "hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
       ...plan.classification,
     };
     // Intent before signature: this resolves once the intent row is committed.

@@ -9,10 +9,13 @@ interface Job {
 /**
  * Group commit for the engine's two write steps. Writes queued during one event-loop turn (concurrent
  * issuances) share one transaction: a commit writes each touched page once for all of them, which is most
- * of the cost of a small write transaction. Each job still runs exactly once, in its own savepoint when it
- * shares the transaction, and its promise settles only after the commit that made it durable: an intent
- * is committed before its signature, a certificate before it is handed out. A failing job rolls back alone;
- * the jobs after it go to the next transaction.
+ * of the cost of a small write transaction. Each job's promise settles only after the commit that made it
+ * durable: an intent is committed before its signature, a certificate before it is handed out.
+ *
+ * The jobs of a batch run back to back with no savepoint each (a SAVEPOINT/RELEASE pair per job cost more
+ * than the job's own statements). When one throws, the whole batch rolls back and every job runs again in
+ * a transaction of its own, so the failing one fails alone. A job must therefore keep its effects in the
+ * store (or make them idempotent): the ones before a failure may run twice, and only the committed run counts.
  */
 export class GroupCommit {
   private queue: Job[] = [];
@@ -39,44 +42,44 @@ export class GroupCommit {
 
   private flush(): void {
     const jobs = this.queue.splice(0, this.maxBatch);
-    if (jobs.length === 1) {
-      const [job] = jobs;
-      try {
-        job.resolve(this.store.transaction(job.fn));
-      } catch (e) {
-        job.reject(e);
+    if (jobs.length === 1 || this.runBatch(jobs) === "job failed") {
+      // Alone, or after a failed batch: a transaction per job, each settling on its own outcome.
+      for (const job of jobs) {
+        try {
+          job.resolve(this.store.transaction(job.fn));
+        } catch (e) {
+          job.reject(e);
+        }
       }
-      this.schedule();
-      return;
     }
-    const done: Array<{ job: Job; value: unknown }> = [];
-    let failed: { job: Job; error: unknown } | undefined;
-    let attempted = 0;
-    let commitError: { error: unknown } | undefined;
+    this.schedule();
+  }
+
+  /**
+   * Runs every job in one transaction and settles them after its commit. When a job throws, nothing is
+   * kept or settled ("job failed": the caller runs them one by one). When the transaction itself cannot
+   * begin or commit (busy, disk full), nothing of the batch is durable and every job fails with that error.
+   */
+  private runBatch(jobs: Job[]): "settled" | "job failed" {
+    const values = new Array<unknown>(jobs.length);
+    let jobFailed = false;
     try {
       this.store.transaction(() => {
-        for (const job of jobs) {
-          attempted++;
+        for (let i = 0; i < jobs.length; i++) {
           try {
-            done.push({ job, value: this.store.transaction(job.fn) }); // nested: a savepoint
+            values[i] = jobs[i].fn();
           } catch (e) {
-            failed = { job, error: e };
-            break; // commit what ran; the rest go to the next transaction
+            jobFailed = true;
+            throw e;
           }
         }
       });
     } catch (e) {
-      commitError = { error: e };
+      if (jobFailed) return "job failed";
+      for (const job of jobs) job.reject(e);
+      return "settled";
     }
-    if (failed) failed.job.reject(failed.error);
-    const rest = jobs.slice(attempted);
-    if (commitError) {
-      // The transaction did not begin or commit: nothing of this batch is durable, and nothing is retried.
-      for (const job of [...done.map((d) => d.job), ...rest]) job.reject(commitError.error);
-      return this.schedule();
-    }
-    for (const d of done) d.job.resolve(d.value);
-    this.queue.unshift(...rest);
-    this.schedule();
+    for (let i = 0; i < jobs.length; i++) jobs[i].resolve(values[i]);
+    return "settled";
   }
 }

@@ -3,7 +3,7 @@
  * Signing is synchronous graphene/pkcs11js: SoftHSM runs in-process, and one C_SignInit+C_Sign pair cannot
  * interleave with another on the same session because JavaScript runs it to completion.
  */
-import { createHash, randomBytes, verify as cryptoVerify, constants, type KeyObject } from "node:crypto";
+import { hash as digestOf, randomBytes, verify as cryptoVerify, constants, type KeyObject } from "node:crypto";
 import {
   KeyType, MechanismEnum, ObjectClass, RsaMgf, RsaPssParams,
   type ITemplate, type MechanismType, type Session, type SessionObject,
@@ -60,7 +60,7 @@ export class Pkcs11Signer implements Signer {
     try {
       if (alg.startsWith("ecdsa")) {
         // CKM_ECDSA signs a precomputed digest; hashing in node keeps long TBS data off the token.
-        const digest = createHash(hash).update(input).digest();
+        const digest = digestOf(hash, input, "buffer");
         return ecdsaRawToDer(this.session.createSign("ECDSA", this.privateKey.toType()).once(digest));
       }
       return this.session.createSign(rsaMechanism(alg), this.privateKey.toType()).once(input);

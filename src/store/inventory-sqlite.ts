@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { StatementCache } from "./statements.js";
 
@@ -12,7 +12,8 @@ type Row = Record<string, unknown>;
 
 /** The canonical key of a SAN list: the same names in any order give the same key (what implicit renewal matches on). */
 export function namesKey(sans: readonly string[]): string {
-  return createHash("sha256").update([...sans].sort().join("\n")).digest("hex");
+  // crypto.hash: one-shot, without the stream object createHash builds (a few µs, twice per issuance).
+  return hash("sha256", [...sans].sort().join("\n"), "hex");
 }
 
 /** SQL functions the migrations call; registered on the connection before migrating. */

@@ -4,7 +4,7 @@ import type {
 } from "./types.js";
 import { MIGRATIONS } from "./migrations.js";
 import { SqliteAcmeStore } from "./acme-sqlite.js";
-import { StatementCache } from "./statements.js";
+import { cacheKibFor, StatementCache } from "./statements.js";
 import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing-sqlite.js";
 import { GatewayError } from "../errors.js";
 import type { AcmeStore } from "./acme-types.js";
@@ -30,14 +30,13 @@ export class SqliteStore implements Store {
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
-    // Statement journals (savepoints: nested transactions, the engine's group commit) stay in memory instead of
+    // Statement journals (savepoints: nested transactions) stay in memory instead of
     // spilling to a temp file past 64 KiB, which made every later savepoint of a transaction write to disk.
     this.db.pragma("temp_store = MEMORY");
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
-    // 64 MiB of pages (default 2 MiB): the B-tree interior pages every issuance walks stay cached at millions of rows.
-    this.db.pragma("cache_size = -65536");
     registerInventoryFunctions(this.db);
+    this.sizeCache(); // before migrating: a backfill over a large inventory gets the large cache
     this.migrate();
     this.stmts = new StatementCache(this.db);
     this.tx = this.db.transaction((fn: () => unknown) => fn());
@@ -71,7 +70,18 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: () => T): T {
+    if (--this.cacheCheckIn <= 0) this.sizeCache();
     return this.tx.immediate(fn) as T;
+  }
+
+  private cacheKib = 0;
+  private cacheCheckIn = 0;
+
+  /** See cacheKibFor; checked again every 4096 transactions, as the file grows. */
+  private sizeCache(): void {
+    this.cacheCheckIn = 4096;
+    const kib = cacheKibFor(this.db);
+    if (kib !== this.cacheKib) this.db.pragma(`cache_size = -${(this.cacheKib = kib)}`);
   }
 
   joinTransaction<T>(fn: () => T): T {

@@ -66,6 +66,33 @@ describe("GroupCommit: concurrent write steps share a transaction, each settles 
     expect(store.raw.inTransaction).toBe(false);
   });
 
+  it("after a failing job the batch runs again job by job: the others commit once, the failing one alone fails", async () => {
+    const runs = new Map<string, number>();
+    const counted = (k: string, fail = false) => () => {
+      runs.set(k, (runs.get(k) ?? 0) + 1);
+      insert(k)();
+      if (fail) throw new Error("late failure");
+      return k;
+    };
+    const results = await Promise.allSettled([commits.run(counted("i")), commits.run(counted("j", true)), commits.run(counted("k"))]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    // "i" ran in the rolled-back batch and again alone; "k" never ran in the batch (it stopped at "j").
+    expect([runs.get("i"), runs.get("j"), runs.get("k")]).toEqual([2, 2, 1]);
+    expect(rows().filter((k) => ["i", "j", "k"].includes(k))).toEqual(["i", "k"]);
+  });
+
+  it("a batch whose commit fails keeps none of its jobs and rejects them all", async () => {
+    // A deferred foreign key is checked at COMMIT: no job throws, the transaction does.
+    store.raw.exec("CREATE TABLE gc_child (k TEXT REFERENCES gc_probe(k) DEFERRABLE INITIALLY DEFERRED)");
+    const orphan = () => store.raw.prepare("INSERT INTO gc_child (k) VALUES ('missing')").run();
+    const results = await Promise.allSettled([commits.run(insert("l")), commits.run(orphan), commits.run(insert("m"))]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(rows()).not.toContain("l");
+    expect(rows()).not.toContain("m");
+    expect(store.raw.inTransaction).toBe(false);
+    expect(await commits.run(insert("n"))).toBe("n");
+  });
+
   it("an error inside a nested transaction of a job does not leak into the batch", async () => {
     const [ok, bad] = await Promise.allSettled([
       commits.run(insert("g")),
