@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { BitString } from "@peculiar/asn1-schema";
 import { checkDer } from "../../src/asn1/der-limits.js";
 import { GeneralName, Name, type AlgorithmIdentifier } from "@peculiar/asn1-x509";
@@ -9,6 +8,7 @@ import {
 } from "./asn1/content.js";
 import { PKIBody, PKIHeader } from "./asn1/message.js";
 import { generalizedTimeDer } from "./codec.js";
+import { freshNonce } from "./answer-der.js";
 import { CMP_OID } from "./oids.js";
 
 /** PKIFailureInfo bit numbers (RFC 4210 §5.2.3, RFC 9480). */
@@ -93,7 +93,7 @@ export function responseHeader(req: PKIHeader, o: ResponseHeaderOptions): PKIHea
     protectionAlg: o.protectionAlg,
     senderKID: o.senderKID ? ab(o.senderKID) : undefined,
     transactionID: req.transactionID,
-    senderNonce: ab(randomBytes(16)),
+    senderNonce: ab(freshNonce()),
     recipNonce: req.senderNonce,
     freeText: o.extraFreeText?.length ? new PKIFreeText(o.extraFreeText) : undefined,
     generalInfo: generalInfo.length ? generalInfo : undefined,

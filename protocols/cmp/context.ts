@@ -1,4 +1,5 @@
 import type { GeneralName } from "@peculiar/asn1-x509";
+import type { AuditInput } from "../../src/audit/audit-log.js";
 import type { ResponderKey } from "../../src/ca/responder.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
@@ -6,6 +7,7 @@ import type { RequesterIdentity } from "../../src/policy/request.js";
 import type { CertificateRecord } from "../../src/store/types.js";
 import type { PKIBody, PKIHeader } from "./asn1/message.js";
 import type { DecodedMessage } from "./codec.js";
+import type { IssuedAudit } from "./issued-audit.js";
 import type { CmpLabel } from "./label.js";
 import type { MacKeyCache } from "./mac-cache.js";
 import type { MacKeyPool } from "./mac-pool.js";
@@ -21,8 +23,12 @@ export interface CmpDeps {
   responder: ResponderKey;
   /** The responder certificate's subject as a GeneralName: the sender of every answer (decoded once). */
   responderSender: GeneralName;
+  /** The same GeneralName's DER, for answers written as DER (answer-der.ts). */
+  responderSenderDer: Uint8Array;
   /** MAC keys derived off the event loop and cached once used, failed MACs counted per senderKID and address. */
   mac: { pool: MacKeyPool; cache: MacKeyCache; throttle: MacThrottle; metrics: CmpMetrics };
+  /** Records the cmp.request of an issued certificate in the certificate's own commit. */
+  issued: IssuedAudit;
 }
 
 /** Who sent a request, established by its protection. */
@@ -49,16 +55,23 @@ export interface CmpCall {
   actor: string;
 }
 
-/** An answer before protection: the body, and whether the header announces implicit confirmation. */
+/** An answer before protection: the body (or its DER, answer-der.ts), and whether the header announces implicit confirmation. */
 export interface Reply {
-  body: PKIBody;
+  body: PKIBody | Uint8Array;
   implicitConfirm?: boolean;
   /** Decision summary for the audit trail. */
   decision: string;
   failInfo?: string[];
   detail?: Record<string, unknown>;
+  /** Its cmp.request event is recorded already (with the certificate it carries, issued-audit.ts). */
+  audited?: boolean;
   /** Called with our senderNonce once the answer is built (a transaction remembers it for the follow-up). */
   remember?: (ourNonce: Uint8Array) => void;
+}
+
+/** The cmp.request audit event of one answered message: label, transactionID, body type, decision and details. */
+export function requestEvent(label: string, actor: string, transactionId: string, bodyType: string, reply: Pick<Reply, "decision" | "failInfo" | "detail">): AuditInput {
+  return { type: "cmp.request", actor, data: { label, transactionId, bodyType, decision: reply.decision, failInfo: reply.failInfo, ...reply.detail } };
 }
 
 /**

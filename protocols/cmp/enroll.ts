@@ -1,8 +1,9 @@
 import { EnrollmentService, type EnrollmentOutcome } from "../../src/enrollment/service.js";
 import { toGatewayError, type GatewayError } from "../../src/errors.js";
 import { sansFromInventory, type EnrollmentRequest } from "../../src/policy/request.js";
-import { certRepBody, pollRepBody, pkiConfBody } from "./bodies.js";
-import { CmpFailure, type CmpCall, type Reply } from "./context.js";
+import { acceptedCertRepDer, PKICONF_DER } from "./answer-der.js";
+import { certRepBody, pollRepBody } from "./bodies.js";
+import { CmpFailure, requestEvent, type CmpCall, type Reply } from "./context.js";
 import { parseCsr } from "../../src/policy/csr.js";
 import { certConfirms, certHashMatches, certRequests, p10Request, pollReqIds, type CertReqInfo } from "./requests.js";
 import { commonNameOf, templateRequest } from "./template.js";
@@ -46,7 +47,7 @@ function checkPop(c: CmpCall, r: CertReqInfo): void {
 }
 
 /** The answer to an enrollment outcome; a waiting certificate opens a transaction for certConf. */
-function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOutcome): Reply {
+function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOutcome, implicit = wantsImplicitConfirm(c)): Reply {
   const base = { label: c.label.cfg.name, certReqId, bodyType: kind, protection: c.auth.protection, id: c.transactionId };
   if (out.status === "pending") {
     const expiresAt = Date.now() + 7 * 86_400_000;
@@ -56,10 +57,9 @@ function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOut
     };
   }
   const cert = out.certificate;
-  const implicit = wantsImplicitConfirm(c);
   const caPubs = kind === "ip" ? [cert.chain[cert.chain.length - 1]] : undefined;
   return {
-    body: certRepBody(kind, { certReqId, status: 0, cert: cert.der, caPubs }), implicitConfirm: implicit, decision: "accepted", detail: { serial: cert.serial, implicitConfirm: implicit },
+    body: acceptedCertRepDer(kind, certReqId, cert.der, caPubs), implicitConfirm: implicit, ...accepted(cert.serial, implicit),
     remember: implicit ? undefined : (nonce) => c.deps.tx.put({
       ...base, state: "waitingConfirm", certDer: cert.der, serial: cert.serial, lastNonce: nonce, expiresAt: Date.now() + c.deps.gw.config.cmp.confirmWaitSeconds * 1000,
     }),
@@ -71,9 +71,17 @@ function rejection(kind: RepKind, certReqId: bigint, e: GatewayError): Reply {
   return { body: certRepBody(kind, { certReqId, status: 2, failInfo, statusText: `${e.code}: ${e.message}` }), decision: "rejection", failInfo, detail: { code: e.code } };
 }
 
+/** The audit summary of an answer with a certificate. */
+const accepted = (serial: string, implicitConfirm: boolean) => ({ decision: "accepted", detail: { serial, implicitConfirm } });
+
+/** Through the engine; an issued certificate's cmp.request event commits with it (issued-audit.ts). */
 async function enroll(c: CmpCall, kind: RepKind, certReqId: bigint, request: EnrollmentRequest): Promise<Reply> {
+  const implicit = wantsImplicitConfirm(c);
+  const event = (serial: string) => requestEvent(c.label.cfg.name, c.actor, c.transactionId, c.msg.bodyType, accepted(serial, implicit));
   try {
-    return answer(c, kind, certReqId, await c.deps.gw.enrollment.enroll(request));
+    const { value: out, audited } = await c.deps.issued.issuing(request.requestId, event, () => c.deps.gw.enrollment.enroll(request));
+    const reply = answer(c, kind, certReqId, out, implicit);
+    return audited && out.status === "issued" ? { ...reply, audited } : reply;
   } catch (e) {
     const err = toGatewayError(e);
     if (err.kind === "internal") throw e;
@@ -163,5 +171,5 @@ export async function confirm(c: CmpCall): Promise<Reply> {
   c.deps.tx.close(t.id);
   const accepted = mine?.accepted ?? false; // an empty certConf rejects (RFC 4210 §5.3.18)
   if (!accepted) await c.deps.gw.revocation.revoke(t.serial, "cessationOfOperation", c.actor).catch(() => undefined);
-  return { body: pkiConfBody(), decision: accepted ? "confirmed" : "rejected by client (revoked)", detail: { serial: t.serial } };
+  return { body: PKICONF_DER, decision: accepted ? "confirmed" : "rejected by client (revoked)", detail: { serial: t.serial } };
 }

@@ -3,15 +3,17 @@ import { verifyChain } from "../../src/ca/chain.js";
 import { ownValidCertificate } from "../../src/ca/own-certificate.js";
 import { toGatewayError } from "../../src/errors.js";
 import { PKIHeader } from "./asn1/message.js";
+import type { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { errorBody, pkiConfBody, responseHeader } from "./bodies.js";
-import { decodePkiMessage, type DecodedMessage } from "./codec.js";
-import { CmpFailure, type Authenticated, type CmpCall, type CmpDeps, type Reply } from "./context.js";
+import { decodePkiMessage, toDer, type DecodedMessage } from "./codec.js";
+import { CmpFailure, requestEvent, type Authenticated, type CmpCall, type CmpDeps, type Reply } from "./context.js";
 import { certificateRequest, confirm, poll } from "./enroll.js";
 import { generalMessage, revoke } from "./general.js";
 import type { CmpLabel } from "./label.js";
 import { authenticateMac } from "./mac-auth.js";
 import type { MacPlan } from "./mac.js";
-import { macAlgorithmOf, macProtect, signProtect, verifySignature } from "./protection.js";
+import { responseHeaderDer } from "./answer-der.js";
+import { macAlgorithmOf, macProtectDer, signProtect, verifySignature } from "./protection.js";
 
 const NEW_TRANSACTION = new Set(["ir", "cr", "p10cr", "kur", "rr", "genm"]);
 
@@ -102,7 +104,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
   } catch (e) {
     const reason = toGatewayError(e).message;
     audit("cmp:unknown", { decision: "error", failInfo: ["badDataFormat"], reason });
-    return { der: await protect(new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps) };
+    return { der: await protect(undefined, new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps) };
   }
   const header = d.message.header;
   let auth: Authenticated | undefined;
@@ -120,32 +122,35 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
     const failInfo = failure?.failInfo ?? (err?.kind === "internal" ? ["systemFailure"] : ["badRequest"]);
     const text = failure?.message ?? (err?.kind === "internal" ? "internal error" : err!.message);
     reply = { body: errorBody({ failInfo, text }), decision: "error", failInfo, detail: { reason: text } };
-    if (failure?.o.unaudited) return { der: await protect(header, reply, auth, deps), retryAfterSeconds: failure.o.retryAfterSeconds };
+    if (failure?.o.unaudited) return { der: await protect(d, header, reply, auth, deps), retryAfterSeconds: failure.o.retryAfterSeconds };
   }
-  // Joins the issuance commits in flight (group commit) instead of a transaction of its own; durable before the answer leaves.
-  await deps.gw.audit.recordAsync({
-    type: "cmp.request", actor: auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated",
-    data: { label: label.cfg.name, transactionId, bodyType: d.bodyType, decision: reply.decision, failInfo: reply.failInfo, ...reply.detail },
-  });
-  return { der: await protect(header, reply, auth, deps) };
+  // Joins the issuance commits in flight (group commit) instead of a transaction of its own; durable before the answer
+  // leaves. An answer with a certificate was recorded in the certificate's commit already.
+  if (!reply.audited) await deps.gw.audit.recordAsync(requestEvent(label.cfg.name, auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated", transactionId, d.bodyType, reply));
+  return { der: await protect(d, header, reply, auth, deps) };
 }
 
 /** Protects the answer like the request: MAC with the same secret, else the responder's signature (also for failed protection). */
-async function protect(req: PKIHeader, reply: Reply, auth: Authenticated | undefined, deps: CmpDeps): Promise<Uint8Array> {
+async function protect(d: DecodedMessage | undefined, req: PKIHeader, reply: Reply, auth: Authenticated | undefined, deps: CmpDeps): Promise<Uint8Array> {
   const responder = deps.responder;
-  const subject = deps.responderSender;
   let der: Uint8Array;
-  let hdr: PKIHeader;
-  if (auth?.protection.kind === "mac") {
-    hdr = responseHeader(req, { sender: subject, senderKID: new Uint8Array(req.senderKID ?? new ArrayBuffer(0)), implicitConfirm: reply.implicitConfirm });
+  let nonce: Uint8Array;
+  if (auth?.protection.kind === "mac" && d) {
     // The answer mirrors the request's parameters: its key is the cached one that verified the request. Should it
     // have been evicted meanwhile, derive it unbounded: refusing would waste the work already done.
     const keys = { derive: (plan: MacPlan, secret: Uint8Array) => deps.mac.pool.derive(plan, secret, { unbounded: true }), cache: deps.mac.cache };
-    der = await macProtect(hdr, reply.body, auth.protection.secret, keys, req.protectionAlg);
+    const senderKID = new Uint8Array(req.senderKID ?? new ArrayBuffer(0));
+    const header = (protectionAlg: AlgorithmIdentifier) => {
+      const h = responseHeaderDer(d, { sender: deps.responderSenderDer, protectionAlg, senderKID, implicitConfirm: reply.implicitConfirm });
+      nonce = h.senderNonce;
+      return h.der;
+    };
+    der = await macProtectDer(header, reply.body instanceof Uint8Array ? reply.body : toDer(reply.body), auth.protection.secret, keys, req.protectionAlg);
   } else {
-    hdr = responseHeader(req, { sender: subject, implicitConfirm: reply.implicitConfirm });
+    const hdr = responseHeader(req, { sender: deps.responderSender, implicitConfirm: reply.implicitConfirm });
+    nonce = new Uint8Array(hdr.senderNonce!);
     der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain: responder.chain, keyType: responder.keyType, sign: responder.sign });
   }
-  reply.remember?.(new Uint8Array(hdr.senderNonce!));
+  reply.remember?.(nonce!);
   return der;
 }

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate, GeneralName, Name } from "@peculiar/asn1-x509";
 import { decodeDer } from "./asn1/der-codec.js";
+import { encodeDer } from "./asn1/der-encoder.js";
 import "./asn1/x509.js";
 import type { Express } from "express";
 import { protocolFront, type Front } from "../../src/server/plain-http.js";
@@ -9,6 +10,7 @@ import { ensureSoftwareResponder } from "../../src/ca/responder.js";
 import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { Gateway } from "../../src/gateway.js";
 import type { CmpDeps } from "./context.js";
+import { IssuedAudit } from "./issued-audit.js";
 import { resolveLabels, type CmpLabel } from "./label.js";
 import { MacKeyCache } from "./mac-cache.js";
 import { MacKeyPool } from "./mac-pool.js";
@@ -42,7 +44,7 @@ export async function cmpService(gw: Gateway, secrets: EnrollmentSecrets): Promi
   const metrics = cmpMetrics(gw.metrics.registry, () => pool.pending);
   const pool = new MacKeyPool({ threads: cfg.macDerivation.threads, maxQueued: cfg.macDerivation.maxQueued, onDerive: (kind) => metrics.derivations.inc({ kind }) });
   const mac = { pool, cache: new MacKeyCache(cfg.macDerivation.keyCacheEntries), throttle: new MacThrottle(cfg.macFailures), metrics };
-  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderSender, mac };
+  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderSender, responderSenderDer: encodeDer(responderSender), mac, issued: new IssuedAudit(gw.audit) };
   // Certificates never confirmed are revoked when their wait ends (RFC 9483 §4.1.1).
   const timer = setInterval(() => {
     for (const t of deps.tx.expired()) {

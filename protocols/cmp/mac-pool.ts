@@ -6,17 +6,25 @@ import type { MacPlan } from "./mac.js";
 /**
  * The iterated-hash PasswordBasedMac key, key = owf^n(secret ‖ salt) (RFC 4211 §4.4), as plain JavaScript
  * evaluated in each worker: nothing to resolve on disk, so it loads the same under tsx and from `dist/`.
- * crypto.hash (Node ≥ 20.12) halves the cost of a one-shot digest, and the loop is nothing but those.
+ * The loop's cost is the call per hash, not the hash: crypto.hash (Node >= 20.12) with a latin1 string digest
+ * written back into one buffer allocates no Buffer per round (a quarter of createHash per round, measured).
  */
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
-const once = typeof crypto.hash === "function" ? (alg, d) => crypto.hash(alg, d, "buffer") : (alg, d) => crypto.createHash(alg).update(d).digest();
-parentPort.on("message", (m) => {
-  let key = crypto.createHash(m.owf).update(m.secret).update(m.salt).digest();
-  for (let i = 1; i < m.iterations; i++) key = once(m.owf, key);
-  parentPort.postMessage(key);
-});
+const SIZE = { sha256: 32, sha384: 48, sha512: 64 };
+function derive(m) {
+  const first = crypto.createHash(m.owf).update(m.secret).update(m.salt).digest();
+  if (typeof crypto.hash !== "function" || first.length !== SIZE[m.owf]) {
+    let key = first;
+    for (let i = 1; i < m.iterations; i++) key = crypto.createHash(m.owf).update(key).digest();
+    return key;
+  }
+  const buf = first;
+  for (let i = 1; i < m.iterations; i++) buf.write(crypto.hash(m.owf, buf, "latin1"), 0, "latin1");
+  return buf;
+}
+parentPort.on("message", (m) => parentPort.postMessage(derive(m)));
 `;
 
 /** The queue is full: the caller answers "busy" (CMP systemUnavail) instead of piling work up. */

@@ -55,12 +55,16 @@ export async function verifyMac(decoded: DecodedMessage, secret: Uint8Array, cap
  * the request: the key is cached. `header` is not modified: the protectionAlg goes into a copy.
  */
 export async function macProtect(header: PKIHeader, body: PKIBody, secret: Uint8Array, keys: MacKeySource, like?: AlgorithmIdentifier | MacSpec, extraCerts: Uint8Array[] = []): Promise<Uint8Array> {
+  return macProtectDer((protectionAlg) => toDer(new PKIHeader({ ...header, protectionAlg })), toDer(body), secret, keys, like, extraCerts);
+}
+
+/** macProtect with the header written by `header` for the protectionAlg chosen (responseHeaderDer) and the body as DER. */
+export async function macProtectDer(header: (protectionAlg: AlgorithmIdentifier) => Uint8Array, body: Uint8Array, secret: Uint8Array, keys: MacKeySource, like?: AlgorithmIdentifier | MacSpec, extraCerts: Uint8Array[] = []): Promise<Uint8Array> {
   const { plan, alg } = responseProtection(like);
   const k = await macKey(plan, secret, keys);
   k.keep();
-  const h = toDer(new PKIHeader({ ...header, protectionAlg: alg }));
-  const b = toDer(body);
-  return encodePkiMessage(h, b, macWithKey(plan, k.key, derSequence(h, b)), extraCerts);
+  const h = header(alg);
+  return encodePkiMessage(h, body, macWithKey(plan, k.key, derSequence(h, body)), extraCerts);
 }
 
 /**
@@ -104,14 +108,14 @@ export interface ProtectionSigner {
  * protectionAlg and, when the header has none and the certificate has one, senderKID = subjectKeyIdentifier
  * (RFC 9483 §3.1). extraCerts = [cert, ...chain]. The signature is verified before the message is returned.
  */
-export async function signProtect(header: PKIHeader, body: PKIBody, signer: ProtectionSigner): Promise<Uint8Array> {
+export async function signProtect(header: PKIHeader, body: PKIBody | Uint8Array, signer: ProtectionSigner): Promise<Uint8Array> {
   const facts = ownCertFacts(signer.cert);
   const hash = signer.keyType === "ec" ? curveHash(facts.publicKey) : "sha256";
   const name: SignatureAlgorithmName = signer.keyType === "ec" ? `ecdsa-${hash}` : `rsa-pkcs1-${hash}`;
   const protectionAlg = algorithmIdentifier(name);
   const senderKID = header.senderKID ?? (facts.ski ? toArrayBuffer(facts.ski) : undefined);
   const h = toDer(new PKIHeader({ ...header, protectionAlg, senderKID }));
-  const b = toDer(body);
+  const b = body instanceof Uint8Array ? body : toDer(body);
   const protectedPart = derSequence(h, b);
   const signature = await signer.sign(protectedPart, hash);
   const check = verifyAlgSignature(facts.publicKey, protectionAlg, protectedPart, signature);

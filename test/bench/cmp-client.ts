@@ -1,4 +1,4 @@
-import { createHash, createHmac, createPublicKey, randomBytes, sign, type KeyObject } from "node:crypto";
+import { createHash, createHmac, createPublicKey, hash, randomBytes, sign, type KeyObject } from "node:crypto";
 import { Agent, request } from "node:http";
 import { AsnConvert, BitString } from "@peculiar/asn1-schema";
 import { AttributeTypeAndValue, AttributeValue, GeneralName, Name, RelativeDistinguishedName, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
@@ -197,7 +197,8 @@ export class CmpClient {
  * Each server checks it on every request: a wrong key fails every transaction with badMessageCheck.
  */
 function pbmKey(plan: Extract<MacPlan, { kind: "pbm" }>, secret: Uint8Array): Buffer {
-  let key = createHash(plan.owf).update(secret).update(plan.salt).digest();
-  for (let i = 1; i < plan.iterations; i++) key = createHash(plan.owf).update(key).digest();
+  // As the gateway's workers do (mac-pool.ts): one buffer rewritten in place, no Buffer (and no garbage) per round.
+  const key = createHash(plan.owf).update(secret).update(plan.salt).digest();
+  for (let i = 1; i < plan.iterations; i++) key.write(hash(plan.owf, key, "binary"), 0, "latin1"); // "binary" is latin1
   return key;
 }

@@ -1,6 +1,7 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { Agent } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { normalizeSerial } from "../../src/ca/serial.js";
 import { CmpClient } from "../bench/cmp-client.js";
 import { CMP_KID, CMP_SECRET, cmpEnv, macCounters, type CmpEnv } from "./env.js";
 
@@ -14,11 +15,11 @@ afterAll(async () => {
   await env?.close();
 });
 
-function client(o: { freshSalt?: boolean; secret?: string } = {}): CmpClient {
+function client(o: { freshSalt?: boolean; secret?: string; label?: string } = {}): CmpClient {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   agents.push(agent);
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return new CmpClient({ url: `${env.http}/.well-known/cmp`, kid: CMP_KID, secret: new TextEncoder().encode(o.secret ?? CMP_SECRET), key: privateKey, agent, freshSalt: o.freshSalt });
+  return new CmpClient({ url: `${env.http}/.well-known/cmp${o.label ? `/p/${o.label}` : ""}`, kid: CMP_KID, secret: new TextEncoder().encode(o.secret ?? CMP_SECRET), key: privateKey, agent, freshSalt: o.freshSalt });
 }
 
 describe("PasswordBasedMac keys over HTTP (cr + certConf)", () => {
@@ -48,5 +49,34 @@ describe("PasswordBasedMac keys over HTTP (cr + certConf)", () => {
       expect(r.ok).toBe(false);
     }
     expect((await macCounters(env)).derivations).toBe(before.derivations + 2);
+  });
+});
+
+describe("audit of cr + certConf", () => {
+  it("one cmp.request per message; an accepted cr's is recorded in its certificate.issued's commit, as the next event", async () => {
+    const before = env.t.gw.store.queryAudit({ limit: 100_000 }).at(-1)!.seq;
+    // Commits of their own (recordAsync): only the certConf's.
+    const audit = env.t.gw.audit;
+    const recordAsync = audit.recordAsync;
+    const own: string[] = [];
+    audit.recordAsync = (e) => (own.push(String(e.data?.bodyType)), recordAsync.call(audit, e));
+    const r = await client().transaction("audited.example.com").finally(() => (audit.recordAsync = recordAsync));
+    expect(own).toEqual(["certConf"]);
+    expect(r.ok, r.ok ? "" : r.error).toBe(true);
+    const serial = normalizeSerial(new X509Certificate(r.ok ? r.cert : new Uint8Array()).serialNumber);
+    const events = env.t.gw.store.queryAudit({ afterSeq: before, limit: 1000 });
+    const issued = events.findIndex((e) => e.type === "certificate.issued" && e.target === serial);
+    expect(issued).toBeGreaterThanOrEqual(0);
+    const requests = events.filter((e) => e.type === "cmp.request");
+    expect(requests.map((e) => [e.data.bodyType, e.data.decision])).toEqual([["cr", "accepted"], ["certConf", "confirmed"]]);
+    expect(events[issued + 1]).toMatchObject({ type: "cmp.request", actor: `cmp-kid:${CMP_KID}`, data: { label: "default", bodyType: "cr", decision: "accepted", serial, implicitConfirm: false } });
+    expect(requests[1].data).toMatchObject({ label: "default", serial, transactionId: requests[0].data.transactionId });
+    expect(env.t.gw.audit.verify().ok).toBe(true);
+
+    // Answers without a certificate are recorded by the handler, once.
+    const waiting = await client({ label: "approve" }).transaction("waits.example.com");
+    expect(waiting.ok).toBe(false);
+    const last = env.t.gw.store.queryAudit({ afterSeq: events.at(-1)!.seq, limit: 1000 }).filter((e) => e.type === "cmp.request");
+    expect(last.map((e) => [e.data.label, e.data.bodyType, e.data.decision])).toEqual([["approve", "cr", "waiting"]]);
   });
 });

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, Certificate, GeneralName } from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, Certificate, GeneralName, Name } from "@peculiar/asn1-x509";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PBMParameter } from "../../protocols/cmp/asn1/crmf.js";
 import { decodeDer } from "../../protocols/cmp/asn1/der-codec.js";
@@ -12,6 +12,8 @@ import {
   certRepBody, errorBody, failInfoBits, failInfoNames, FAIL_INFO, genpBody, pkiConfBody, pollRepBody, responseHeader, rpBody,
 } from "../../protocols/cmp/bodies.js";
 import { decodePkiMessage, encodePkiMessage, type DecodedMessage } from "../../protocols/cmp/codec.js";
+import { acceptedCertRepDer, PKICONF_DER, responseHeaderDer } from "../../protocols/cmp/answer-der.js";
+import { responseProtection } from "../../protocols/cmp/mac.js";
 import { CMP_OID } from "../../protocols/cmp/oids.js";
 import { MacKeyCache } from "../../protocols/cmp/mac-cache.js";
 import { MacKeyPool } from "../../protocols/cmp/mac-pool.js";
@@ -256,6 +258,41 @@ describe("builders", () => {
     expect(ip.caPubs?.map((c) => new Uint8Array(c))).toEqual([pki.ca.der]);
     const rp = decodePkiMessage(await macProtect(hdr, bodies[3][1], secret, derive)).message.body.rp!;
     expect(rp.status.map((s) => [s.status, failInfoNames(s.failInfo), s.statusString?.[0]])).toEqual([[0, [], undefined], [2, ["badCertId"], "unknown"]]);
+  });
+
+  it("answer-der writes the bytes the builders and the schema encoder write: header (mirrored protectionAlg included), pkiconf, accepted ip/cp/kup", () => {
+    const senderDer = encodeDer(new GeneralName({ directoryName: decodeDer(Name, caName) }));
+    const upgraded = responseProtection(decodePkiMessage(irSha1).message.header.protectionAlg).alg;
+    const pvno3 = (der: Uint8Array) => {
+      const d = decodePkiMessage(der);
+      return encodePkiMessage(encodeDer(new PKIHeader({ ...d.message.header, pvno: 3 })), d.body, d.protection);
+    };
+    const nonces = new Set<string>();
+    for (const der of [irSha1, irSha256, pvno3(irSha256)]) {
+      const req = decodePkiMessage(der);
+      for (const protectionAlg of [req.message.header.protectionAlg, upgraded, undefined]) {
+        for (const [senderKID, implicitConfirm] of [[Uint8Array.of(1, 2, 3), true], [undefined, false]] as const) {
+          const now = Date.UTC(2026, 11, 6, 10, 11, 12, 345);
+          const got = responseHeaderDer(req, { sender: senderDer, protectionAlg, senderKID, implicitConfirm, now });
+          nonces.add(Buffer.from(got.senderNonce).toString("hex"));
+          const hdr = responseHeader(req.message.header, { sender: caName, senderKID, implicitConfirm, now: new Date(now) });
+          const want = encodeDer(new PKIHeader({ ...hdr, protectionAlg, senderNonce: new Uint8Array(got.senderNonce).buffer }));
+          expect(Buffer.from(got.der).toString("hex")).toBe(Buffer.from(want).toString("hex"));
+        }
+      }
+    }
+    expect(nonces.size).toBe(18);
+    expect([...nonces].every((n) => n.length === 32)).toBe(true);
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    expect(hex(PKICONF_DER)).toBe(hex(encodeDer(pkiConfBody())));
+    for (const kind of ["ip", "cp", "kup"] as const) {
+      for (const certReqId of [0n, -1n, 127n, 128n, 255n, -129n, 2n ** 70n]) {
+        for (const caPubs of [undefined, [], [pki.ca.der], [pki.ca.der, pki.ra.der]]) {
+          const want = encodeDer(certRepBody(kind, { certReqId, status: 0, cert: pki.issued.der, caPubs }));
+          expect(hex(acceptedCertRepDer(kind, certReqId, pki.issued.der, caPubs)), `${kind} ${certReqId} ${caPubs?.length}`).toBe(hex(want));
+        }
+      }
+    }
   });
 
   it("answers pvno 3 to pvno 3, and a header that could not be read to the NULL-DN", async () => {
