@@ -10,6 +10,8 @@ import { isDeviceIdentifier } from "./identifiers.js";
 import type { AcmeIdentifier, ChallengeType } from "./validation/types.js";
 
 const HOUR = 3_600_000;
+/** How long a challenge POST waits for its validation before answering `processing`. */
+export const INLINE_RESULT_MS = 1000;
 
 function loadAuthz(ctx: AcmeContext, r: SignedRequest, id: string): AcmeAuthzRecord {
   const a = ctx.store.getAuthz(id);
@@ -47,10 +49,10 @@ export function postAuthz(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id
 }
 
 /**
- * POST `{}` to a challenge starts validation once (§7.5.1); the answer is the challenge in
- * `processing` and the client polls the authorization. Validation runs in the background.
+ * POST `{}` to a challenge starts validation once (§7.5.1). The answer is the challenge as settled when
+ * validation ends quickly, else in `processing`, and the client polls; validation runs in the background.
  */
-export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, authzId: string, type: string): AcmeReply {
+export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, authzId: string, type: string): AcmeReply | Promise<AcmeReply> {
   const a = loadAuthz(ctx, r, authzId);
   const idx = a.challenges.findIndex((c) => c.type === type);
   if (idx < 0) throw new GatewayError("RA_ERR_NOT_FOUND", `this authorization has no ${type} challenge`);
@@ -83,14 +85,25 @@ export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
       // Checked at once (no network involved) and never skipped: finalize needs the attested key.
       shown = settle(ctx, claimed, idx, attest(ctx, a, a.challenges[idx], payload.attObj, keyAuthorization));
     } else {
+      let settled: AcmeAuthzRecord | undefined;
       const job = ctx.validator
         .validate({ type: type as ChallengeType, identifier: a.identifier as AcmeIdentifier, token: a.token, keyAuthorization })
-        .then((res) => void settle(ctx, claimed, idx, res))
+        .then((res) => void (settled = settle(ctx, claimed, idx, res)))
         .catch((e) => ctx.gw.log.error({ err: (e as Error).message, authz: a.id }, "challenge validation crashed"))
         .finally(() => ctx.inflight.delete(job));
       ctx.inflight.add(job);
-      // The validation has not run yet (it awaits the network), so the claimed state is the current one.
-      shown = claimed;
+      // A validation that ends within INLINE_RESULT_MS is answered with its result, so the client's next poll
+      // (or none, for clients that read the answer) finds it settled; a slower one is answered `processing`
+      // (its claimed state) and goes on in the background.
+      return new Promise<AcmeReply>((resolve) => {
+        const answer = () => {
+          clearTimeout(timer);
+          const cur = settled ?? claimed;
+          resolve({ json: challengeJson(cur, cur.challenges[idx], urls), links, retryAfterSeconds: settled ? undefined : ctx.cfg.retryAfterSeconds });
+        };
+        const timer = setTimeout(answer, INLINE_RESULT_MS);
+        void job.then(answer);
+      });
     }
   }
   return { json: challengeJson(shown, shown.challenges[idx], urls), links, retryAfterSeconds: ctx.cfg.retryAfterSeconds };

@@ -23,10 +23,23 @@ export function downloadCertificate(ctx: AcmeContext, urls: AcmeUrls, r: SignedR
   }
   if (alternate !== 0 && alternate !== 1) throw new GatewayError("RA_ERR_NOT_FOUND", "no such alternate chain");
   const ca = ctx.gw.cas.get(rec.caName);
-  const above = alternate === 1 ? ca.chain : ca.chain.slice(0, -1);
-  const pem = [rec.der, ca.certDer, ...above].map((d) => derToPem(d)).join("");
+  const pem = derToPem(rec.der) + chainPem(ca, alternate);
   const links = alternate === 0 && ca.chain.length ? [{ url: urls.certificate(rec.serial, 1), rel: "alternate" }] : alternate === 1 ? [{ url: urls.certificate(rec.serial), rel: "alternate" }] : [];
   return { body: pem, contentType: "application/pem-certificate-chain", links };
+}
+
+type Ca = { certDer: Uint8Array; chain: Uint8Array[] };
+/** The PEM above the certificate, per CA and alternate: the same for every download, so encoded once. */
+const chainPems = new WeakMap<Ca, { certDer: Uint8Array; chain: Uint8Array[]; pems: string[] }>();
+
+function chainPem(ca: Ca, alternate: 0 | 1): string {
+  let c = chainPems.get(ca);
+  if (!c || c.certDer !== ca.certDer || c.chain !== ca.chain) {
+    const pem = (ders: Uint8Array[]) => ders.map((d) => derToPem(d)).join("");
+    c = { certDer: ca.certDer, chain: ca.chain, pems: [pem([ca.certDer, ...ca.chain.slice(0, -1)]), pem([ca.certDer, ...ca.chain])] };
+    chainPems.set(ca, c);
+  }
+  return c.pems[alternate];
 }
 
 /**

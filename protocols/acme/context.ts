@@ -7,7 +7,7 @@ import { DeviceAttestationVerifier } from "./attest/verify.js";
 import { EabKeys } from "./eab.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ChallengeValidator } from "./validation/types.js";
-import { beginRequest, requestCounter } from "../../src/server/middleware.js";
+import { requestCounter, startRequest } from "../../src/server/middleware.js";
 import type { AcmeHandler } from "./router.js";
 
 /** Everything the ACME handlers share: the gateway core, the ACME tables, validators and limits. */
@@ -47,7 +47,8 @@ export class AcmeContext {
 
   /**
    * Wraps a listener's app: ACME requests are served here, on plain req/res, before the express app;
-   * with the same request id, access line and metrics as everything else (beginRequest).
+   * with the same request id, access line and metrics as everything else (startRequest; the router sends
+   * X-Request-Id with its other headers in one writeHead array).
    */
   front(next: RequestListener, listener: "https" | "http" = "https"): RequestListener {
     const count = requestCounter(this.gw.metrics, listener);
@@ -58,7 +59,7 @@ export class AcmeContext {
         next(req, res);
         return;
       }
-      const rc = beginRequest(this.gw.log, listener, count, req, res, () => url.split("?")[0]);
+      const rc = startRequest(this.gw.log, listener, count, req, res, () => url.split("?")[0]);
       ep.handle(req, res, rc, url);
     };
   }

@@ -29,10 +29,11 @@ export class RateLimiter {
   /** Takes one token or throws `rateLimited` with the wait until the next token. */
   take(key: string, now = Date.now()): void {
     if (now - this.lastSweep > 60_000) this.sweep(now);
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    // get() already makes a known bucket the most recent; only a new one needs set().
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = { tokens: this.burst, at: now }));
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
     b.at = now;
-    this.buckets.set(key, b);
     if (b.tokens < 1) {
       const wait = Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
       throw new GatewayError("RA_ERR_RATE_LIMITED", `too many requests for ${key.split(":")[0]}; retry after ${wait} s`, { key }, { retryAfterSeconds: wait });

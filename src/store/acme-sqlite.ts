@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { BoundedMap } from "../bounded-map.js";
 import { StatementCache } from "./statements.js";
 import type {
   AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderRecord, AcmeStore,
@@ -11,8 +12,10 @@ const json = <T>(v: unknown): T | undefined => (typeof v === "string" ? (JSON.pa
 /** The ACME tables of the embedded SQLite store (migration 2). */
 export class SqliteAcmeStore implements AcmeStore {
   private readonly stmts: StatementCache;
-  constructor(db: Database.Database) {
+  private readonly dataVersion: Database.Statement;
+  constructor(private readonly db: Database.Database) {
     this.stmts = new StatementCache(db);
+    this.dataVersion = db.prepare("PRAGMA data_version").pluck();
   }
 
   private st(sql: string): Database.Statement {
@@ -53,9 +56,46 @@ export class SqliteAcmeStore implements AcmeStore {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.endpoint, a.thumbprint, a.jwk, a.status, JSON.stringify(a.contact), a.eabKeyId ?? null, a.createdAt);
   }
 
+  // Every signed request reads its account, and most an authorization: both are kept in memory. The ACME tables
+  // change only through this class (each write drops the rows it touches) or through another connection (another
+  // instance, the CLI), which moves PRAGMA data_version: any such commit empties the caches. The version is read
+  // once per synchronous run (a request's handler up to its first await), so that run sees the store as of that
+  // read, and a deactivation or key change is seen by the very next request. Rows read inside a transaction are
+  // not kept (it may roll back). Cached records are frozen: callers share them.
+  static readonly ACCOUNT_CACHE_SIZE = 4096;
+  static readonly AUTHZ_CACHE_SIZE = 4096;
+  private readonly accounts = new BoundedMap<string, AcmeAccountRecord>(SqliteAcmeStore.ACCOUNT_CACHE_SIZE);
+  private readonly authzs = new BoundedMap<string, AcmeAuthzRecord>(SqliteAcmeStore.AUTHZ_CACHE_SIZE);
+  private cachedVersion: unknown;
+  private versionChecked = false;
+  private readonly endRun = () => {
+    this.versionChecked = false;
+  };
+
+  /** Empties the caches when another connection has committed since the last look. */
+  private checkVersion(): void {
+    if (this.versionChecked) return;
+    const version = this.dataVersion.get();
+    if (version !== this.cachedVersion) {
+      this.accounts.clear();
+      this.authzs.clear();
+      this.cachedVersion = version;
+    }
+    this.versionChecked = true;
+    queueMicrotask(this.endRun);
+  }
+
   getAccount(id: string): AcmeAccountRecord | undefined {
+    this.checkVersion();
+    const hit = this.accounts.get(id);
+    if (hit) return hit;
     const r = this.st("SELECT * FROM acme_accounts WHERE id = ?").get(id) as Row | undefined;
-    return r ? toAccount(r) : undefined;
+    if (!r) return undefined;
+    const a = toAccount(r);
+    if (this.db.inTransaction) return a;
+    Object.freeze(a.contact);
+    this.accounts.set(id, Object.freeze(a));
+    return a;
   }
 
   accountByThumbprint(thumbprint: string): AcmeAccountRecord | undefined {
@@ -64,6 +104,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   updateAccount(id: string, f: Partial<Pick<AcmeAccountRecord, "contact" | "status" | "jwk" | "thumbprint">>): void {
+    this.accounts.delete(id);
     this.st(`UPDATE acme_accounts SET contact = COALESCE(@contact, contact), status = COALESCE(@status, status),
       jwk = COALESCE(@jwk, jwk), thumbprint = COALESCE(@thumbprint, thumbprint) WHERE id = @id`).run({
       id, contact: f.contact ? JSON.stringify(f.contact) : null, status: f.status ?? null, jwk: f.jwk ?? null, thumbprint: f.thumbprint ?? null,
@@ -103,14 +144,25 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   insertAuthz(a: AcmeAuthzRecord): void {
+    this.authzs.delete(a.id);
     this.st(`INSERT INTO acme_authzs (id, account_id, identifier_type, identifier_value, wildcard, status, expires, token, challenges, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.id, a.accountId, a.identifier.type, a.identifier.value, a.wildcard ? 1 : 0, a.status,
       a.expires, a.token, JSON.stringify(a.challenges), a.updatedAt);
   }
 
   getAuthz(id: string): AcmeAuthzRecord | undefined {
+    this.checkVersion();
+    const hit = this.authzs.get(id);
+    if (hit) return hit;
     const r = this.st("SELECT * FROM acme_authzs WHERE id = ?").get(id) as Row | undefined;
-    return r ? toAuthz(r) : undefined;
+    if (!r) return undefined;
+    const a = toAuthz(r);
+    if (this.db.inTransaction) return a;
+    Object.freeze(a.identifier);
+    for (const c of a.challenges) Object.freeze(c);
+    Object.freeze(a.challenges);
+    this.authzs.set(id, Object.freeze(a));
+    return a;
   }
 
   getAuthzs(ids: string[]): AcmeAuthzRecord[] {
@@ -118,6 +170,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   updateAuthz(id: string, f: Partial<Pick<AcmeAuthzRecord, "status" | "expires" | "challenges">>): void {
+    this.authzs.delete(id);
     this.st(`UPDATE acme_authzs SET status = COALESCE(@status, status), expires = COALESCE(@expires, expires),
       challenges = COALESCE(@challenges, challenges), updated_at = @now WHERE id = @id`).run({
       id, status: f.status ?? null, expires: f.expires ?? null, challenges: f.challenges ? JSON.stringify(f.challenges) : null,
@@ -126,6 +179,7 @@ export class SqliteAcmeStore implements AcmeStore {
   }
 
   claimChallenge(id: string, _type: string, challenges: AcmeChallengeRecord[], expectedUpdatedAt: string): boolean {
+    this.authzs.delete(id);
     return this.st(`UPDATE acme_authzs SET challenges = ?, updated_at = ? WHERE id = ? AND status = 'pending' AND updated_at = ?`)
       .run(JSON.stringify(challenges), new Date().toISOString(), id, expectedUpdatedAt).changes === 1;
   }

@@ -110,6 +110,22 @@ describe("ACME finalize", () => {
     expect(fin.json.type).toBe(PROBLEM("orderNotReady"));
   });
 
+  it("answers a challenge POST with the validation's result when it ends at once, so no poll is needed", async () => {
+    const c = await env.account();
+    const order = await c.newOrder([{ type: "dns", value: "quick.example.com" }, { type: "dns", value: "unpublished.example.com" }]);
+    const [good, bad] = await Promise.all(order.json.authorizations.map(async (url: string) => (await c.post(url, "")).json));
+    const goodCh = good.challenges.find((x: { type: string }) => x.type === "http-01");
+    publish(goodCh.token, c.keyAuthorization(goodCh.token));
+    const ok = await c.post(goodCh.url, {});
+    expect(ok.json.status).toBe("valid");
+    expect(ok.headers["retry-after"]).toBeUndefined();
+    expect((await c.post(order.json.authorizations[0], "")).json.status).toBe("valid");
+    const badCh = bad.challenges.find((x: { type: string }) => x.type === "http-01");
+    const failed = await c.post(badCh.url, {}); // nothing published: the responder answers 404
+    expect(failed.json.status).toBe("invalid");
+    expect(failed.json.error.type).toBe(PROBLEM("incorrectResponse"));
+  });
+
   it("issues over real http-01; the chain verifies with OpenSSL and names an alternate with the root", async () => {
     const c = await env.account();
     const order = await c.newOrder([{ type: "dns", value: "www.example.com" }, { type: "dns", value: "api.example.com" }]);

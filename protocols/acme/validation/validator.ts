@@ -35,9 +35,10 @@ export function createChallengeValidator(cfg: AcmeValidationConfig): ChallengeVa
       if (cfg.insecureSkipValidation) return { ok: true, records };
       const ac = new AbortController();
       let timer: NodeJS.Timeout | undefined;
+      let made: Resolver | undefined;
+      let ok = false;
       try {
         // A c-ares channel per run only when a name must be looked up; cancelled with the run.
-        let made: Resolver | undefined;
         const resolver = () => {
           if (!made) {
             made = guard.newResolver();
@@ -52,6 +53,7 @@ export function createChallengeValidator(cfg: AcmeValidationConfig): ChallengeVa
         const work = Promise.resolve().then(() => run(input, { cfg, guard, resolver, signal: ac.signal, records }));
         work.catch(() => undefined); // settles after a timeout too; nobody is listening then
         await Promise.race([work, timeout]);
+        ok = true;
         return { ok: true, records: [...records] };
       } catch (e) {
         const err = toGatewayError(e);
@@ -61,7 +63,11 @@ export function createChallengeValidator(cfg: AcmeValidationConfig): ChallengeVa
         return { ok: false, error: shown, records: [...records] };
       } finally {
         clearTimeout(timer);
-        ac.abort(); // closes whatever is still open: sockets listen to the signal, the resolver is cancelled
+        // A failed or timed-out run may leave work open: abort closes it (sockets listen to the signal, the resolver
+        // is cancelled). A run that succeeded has settled every socket and query it started, so only the resolver
+        // is shut (abort would build a DOMException per validation for nothing).
+        if (ok) made?.cancel();
+        else ac.abort();
       }
     },
   };
