@@ -1,7 +1,7 @@
 import { createDecipheriv, createHash, timingSafeEqual, verify } from "node:crypto";
 import { checkDer, type DerLimits } from "../../src/asn1/der-limits.js";
 import { serialHex } from "../../src/ca/serial.js";
-import { certFacts, certIds, OID, type CertFacts } from "../../src/cms/der.js";
+import { certFacts, certIds, OID, type CertFacts, type CertIds } from "../../src/cms/der.js";
 import { unwrapPkcs1v15 } from "../../src/cms/pkcs1v15.js";
 import {
   children, CmsFormatError, content, identifies, need, oid, readContentInfo, readEnvelopedData, readKeyTrans, readSignedData,
@@ -109,18 +109,12 @@ export async function openPkiMessage(der: Uint8Array, o: OpenOptions): Promise<P
   if (scep.transactionId) partial.transactionId = scep.transactionId;
   if (scep.senderNonce) partial.senderNonce = scep.senderNonce;
 
-  const found = sd.certificates.find((c) => {
-    try {
-      return identifies(si.sid, certIds(c));
-    } catch {
-      return false;
-    }
-  });
+  const found = signerOf(sd, si);
   if (!found) throw fail("badRequest", "the signer's certificate is not in the message");
-  const signerCert = Uint8Array.from(found); // a copy: the caller may reuse the request buffer
+  const signerCert = found.cert;
   let signer: CertFacts;
   try {
-    signer = certFacts(signerCert, "the signer certificate");
+    signer = certFacts(signerCert, "the signer certificate", found.ids);
   } catch (e) {
     throw fail("badRequest", (e as Error).message);
   }
@@ -150,6 +144,26 @@ export async function openPkiMessage(der: Uint8Array, o: OpenOptions): Promise<P
   const messageData = await openEnvelope(eContent.bytes, o, limits, fail, partial);
   const signerSpki = signer.spki; // as the certificate encodes it (a view into our copy): exporting the key costs ~0.15 ms
   return { messageType: scep.messageType, transactionId: scep.transactionId, senderNonce: scep.senderNonce, signerCert, signer, signerSpki, digest, ...messageData };
+}
+
+/**
+ * The certificate the SignerInfo names and its walk, copied (the caller may reuse the request buffer): the walk's
+ * views are moved into the copy, so each certificate is walked once. Unparseable certificates never match.
+ */
+function signerOf(sd: SignedDataView, si: SignerInfoView): { cert: Uint8Array; ids: CertIds } | undefined {
+  for (const c of sd.certificates) {
+    let ids: CertIds;
+    try {
+      ids = certIds(c);
+    } catch {
+      continue;
+    }
+    if (!identifies(si.sid, ids)) continue;
+    const cert = Uint8Array.from(c);
+    const into = (v: Uint8Array) => cert.subarray(v.byteOffset - c.byteOffset, v.byteOffset - c.byteOffset + v.byteLength);
+    return { cert, ids: { issuerAndSerial: Uint8Array.from(ids.issuerAndSerial), spki: into(ids.spki), ...(ids.ski ? { ski: Uint8Array.from(ids.ski) } : {}) } };
+  }
+  return undefined;
 }
 
 function derOk(der: Uint8Array, limits: DerLimits, fail: (f: FailInfo, m: string) => ScepFailure): void {

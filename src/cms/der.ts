@@ -96,19 +96,26 @@ export interface CertFacts {
  * A DER walk and a key import from the SubjectPublicKeyInfo's numbers: parsing the whole certificate with
  * X509Certificate and then exporting its key cost ~0.3 ms per SCEP request, for values the walk already has.
  */
-export function certFacts(der: Uint8Array, what: string): CertFacts {
+export function certFacts(der: Uint8Array, what: string, ids?: CertIds): CertFacts {
   try {
-    const { spki, ...ids } = walkCertificate(der);
-    return { der, ...ids, spki, publicKey: importSpki(spki) };
+    const { spki, ...rest } = ids ?? walkCertificate(der);
+    return { der, ...rest, spki, publicKey: importSpki(spki) };
   } catch (e) {
     throw new Error(`${what} is not a usable X.509 certificate: ${(e as Error).message}`);
   }
 }
 
-/** How CMS names a certificate (IssuerAndSerialNumber, subjectKeyIdentifier), by a DER walk only; throws on odd input. */
-export function certIds(der: Uint8Array): { issuerAndSerial: Uint8Array; ski?: Uint8Array } {
-  const { issuerAndSerial, ski } = walkCertificate(der);
-  return { issuerAndSerial, ski };
+/** What a DER walk of a certificate gives: how CMS names it (IssuerAndSerialNumber, subjectKeyIdentifier) and its key's SPKI. */
+export interface CertIds {
+  issuerAndSerial: Uint8Array;
+  ski?: Uint8Array;
+  /** A view into the certificate's bytes: pass the same bytes object to {@link certFacts}. */
+  spki: Uint8Array;
+}
+
+/** How CMS names a certificate, by a DER walk only (no key import); throws on odd input. */
+export function certIds(der: Uint8Array): CertIds {
+  return walkCertificate(der);
 }
 
 /**
@@ -116,7 +123,7 @@ export function certIds(der: Uint8Array): { issuerAndSerial: Uint8Array; ski?: U
  * fields in order (RFC 5280 §4.1): [0] version?, serialNumber, signature, issuer, validity, subject,
  * subjectPublicKeyInfo, then the optional unique IDs and [3] extensions. Strict DER first (checkDer).
  */
-function walkCertificate(der: Uint8Array): { issuerAndSerial: Uint8Array; spki: Uint8Array; ski?: Uint8Array } {
+function walkCertificate(der: Uint8Array): CertIds {
   checkDer(der, { maxBytes: 64 * 1024, maxDepth: 32, maxNodes: 20_000 });
   if (der[0] !== 0x30) throw new Error("not a Certificate SEQUENCE");
   const top = childSpans(der, 0);

@@ -32,6 +32,9 @@ export interface SignedDataInput {
   attributes?: Uint8Array[];
 }
 
+/** A signer's certificate (an RA's or CA's, the same bytes object on every reply) is walked once. */
+const signerIds = new WeakMap<Uint8Array, { issuerAndSerial: Uint8Array }>();
+
 /**
  * SignedData (RFC 5652 §5) with one signer, in two steps so the signature can come from anywhere (KeyObject,
  * PKCS #11): `toBeSigned` is the DER SET OF signed attributes that the signature covers (§5.4), `finish`
@@ -39,11 +42,14 @@ export interface SignedDataInput {
  * is named by IssuerAndSerialNumber (SignerInfo v1).
  */
 export function prepareSignedData(o: SignedDataInput): { toBeSigned: Uint8Array; finish: (signature: Uint8Array) => Uint8Array } {
-  let signer: { issuerAndSerial: Uint8Array };
-  try {
-    signer = certIds(o.signer.cert); // a DER walk: the signer's key is the caller's business
-  } catch (e) {
-    throw new Error(`the signer certificate is not a usable X.509 certificate: ${(e as Error).message}`);
+  let signer = signerIds.get(o.signer.cert);
+  if (!signer) {
+    try {
+      signer = certIds(o.signer.cert); // a DER walk: the signer's key is the caller's business
+    } catch (e) {
+      throw new Error(`the signer certificate is not a usable X.509 certificate: ${(e as Error).message}`);
+    }
+    signerIds.set(o.signer.cert, signer);
   }
   const extraCerts = o.extraCerts ?? [];
   for (const [i, c] of extraCerts.entries()) certFacts(c, `extra certificate ${i + 1}`);

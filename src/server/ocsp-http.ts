@@ -66,14 +66,14 @@ export function ocspHttp(gw: Gateway): OcspHttp {
       answer(ctx, req, res, decodeOcspGetPath(url.slice(url.indexOf("/ocsp/") + 6)), true);
       return;
     }
-    readBody(req, DEFAULT_MAX_REQUEST_BYTES, (body, refused) => {
+    collectBody(req, DEFAULT_MAX_REQUEST_BYTES, (body, refused) => {
       if (refused) {
-        // The shared rule for an over-cap body (413), with an OCSP answer in it; the rest of the body is not read.
+        // The shared rule for an over-cap body (413) or an encoded one (415), with an OCSP answer in it; the rest is not read.
         res.shouldKeepAlive = false;
-        send(ctx, req, res, { der: errorResponse(OcspStatus.malformedRequest), cached: false }, false, refused);
+        send(ctx, req, res, { der: errorResponse(OcspStatus.malformedRequest), cached: false }, false, refused === "encoded" ? 415 : 413);
         return;
       }
-      answer(ctx, req, res, body, false);
+      answer(ctx, req, res, body.length ? body : undefined, false);
     });
   };
 
@@ -99,11 +99,6 @@ function fail(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e:
   ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "OCSP internal error");
   if (!res.headersSent) send(ctx, req, res, { der: errorResponse(OcspStatus.internalError), cached: false }, false);
   else res.destroy();
-}
-
-/** Collects at most `max` body bytes; `refused` is the HTTP status when the body is over the cap or encoded. */
-function readBody(req: IncomingMessage, max: number, cb: (body: Uint8Array | undefined, refused?: 413 | 415) => void): void {
-  collectBody(req, max, (body, refused) => (refused ? cb(undefined, refused === "encoded" ? 415 : 413) : cb(body.length ? body : undefined)));
 }
 
 /**

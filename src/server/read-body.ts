@@ -5,34 +5,62 @@ export type BodyRefusal = "tooLarge" | "encoded" | "aborted";
 
 const EMPTY = Buffer.alloc(0);
 
+/** A collection in progress, kept on the request: the listeners below are shared, so none is made per request. */
+interface Collecting {
+  max: number;
+  size: number;
+  first: Buffer | undefined;
+  more: Buffer[] | undefined;
+  cb: (body: Buffer, refused: BodyRefusal | undefined, arg: unknown) => void;
+  arg: unknown;
+}
+
+const STATE = Symbol("collectBody");
+type CollectingRequest = IncomingMessage & { [STATE]?: Collecting };
+
 /**
  * Collects an identity-encoded request body of at most `max` bytes for the routes served ahead of express
  * (ACME, OCSP). Over the cap the answer comes at once, without reading the rest; a compressed body is
- * refused, since inflating would let a small upload grow past the cap.
+ * refused, since inflating would let a small upload grow past the cap. `arg` is handed back to `cb`, so a
+ * hot caller can pass a module-level callback and make no closure per request.
  */
-export function collectBody(req: IncomingMessage, max: number, cb: (body: Buffer, refused?: BodyRefusal) => void): void {
+export function collectBody<T = undefined>(req: IncomingMessage, max: number, cb: (body: Buffer, refused: BodyRefusal | undefined, arg: T) => void, arg?: T): void {
   const encoding = req.headers["content-encoding"];
-  if (encoding && encoding.toLowerCase() !== "identity") return cb(EMPTY, "encoded");
-  if (Number(req.headers["content-length"] ?? 0) > max) return cb(EMPTY, "tooLarge");
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const finish = (body: Buffer, refused?: BodyRefusal) => {
-    if (finished) return;
-    finished = true;
-    req.removeListener("data", onData);
-    cb(body, refused);
-  };
-  const onData = (c: Buffer) => {
-    size += c.length;
-    if (size > max) {
-      req.pause();
-      finish(EMPTY, "tooLarge");
-      return;
-    }
-    chunks.push(c);
-  };
+  if (encoding && encoding.toLowerCase() !== "identity") return cb(EMPTY, "encoded", arg as T);
+  if (Number(req.headers["content-length"] ?? 0) > max) return cb(EMPTY, "tooLarge", arg as T);
+  (req as CollectingRequest)[STATE] = { max, size: 0, first: undefined, more: undefined, cb: cb as Collecting["cb"], arg };
   req.on("data", onData);
-  req.on("end", () => finish(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-  req.on("error", () => finish(EMPTY, "aborted"));
+  req.on("end", onEnd);
+  req.on("error", onError);
+}
+
+/** Hands the outcome over once: later events (an error after the cap, end after an error) find no state. */
+function finish(req: CollectingRequest, body: Buffer, refused?: BodyRefusal): void {
+  const s = req[STATE];
+  if (!s) return;
+  req[STATE] = undefined;
+  req.removeListener("data", onData);
+  s.cb(body, refused, s.arg);
+}
+
+function onData(this: CollectingRequest, c: Buffer): void {
+  const s = this[STATE];
+  if (!s) return;
+  s.size += c.length;
+  if (s.size > s.max) {
+    this.pause();
+    finish(this, EMPTY, "tooLarge");
+    return;
+  }
+  if (!s.first) s.first = c;
+  else (s.more ??= [s.first]).push(c);
+}
+
+function onEnd(this: CollectingRequest): void {
+  const s = this[STATE];
+  if (s) finish(this, s.more ? Buffer.concat(s.more, s.size) : (s.first ?? EMPTY));
+}
+
+function onError(this: CollectingRequest): void {
+  finish(this, EMPTY, "aborted");
 }
