@@ -147,6 +147,25 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   };
 }
 
+/**
+ * Makes the first-start material (data dir, database schema, dev PKI, TLS certificate, admin token, seal key,
+ * SCEP RA and CMP responder keys) and closes again: the `serve --workers` primary runs this before forking, so no two workers race on creating
+ * files, keys or the schema, and every worker only reads them. True when it created the admin token.
+ */
+export async function prepareGateway(config: GatewayConfig, log: Logger): Promise<boolean> {
+  const gw = await openGateway(config, log);
+  try {
+    // The protocol front-ends make their own first-start keys (SCEP RA, CMP responder): built once here too.
+    const { buildApps } = await import("./server/apps.js");
+    const apps = await buildApps(gw);
+    await apps.acme?.drain();
+    await apps.cmp?.close();
+  } finally {
+    await gw.close();
+  }
+  return gw.createdAdminToken;
+}
+
 function ensureToken(store: Store, name: string, token: string): void {
   const h = hashToken(token);
   if (!store.findAdminTokenByHash(h)) store.insertAdminToken(`${name}-${h.slice(0, 8)}`, name, h);

@@ -54,6 +54,7 @@ export const acmeConfigSchema = z
   .object({
     enabled: z.boolean().default(true),
     endpoints: z.array(endpointSchema).min(1).default([{ name: "default", externalAccountRequired: false, caaIdentities: [] }]),
+    /** How long a nonce is accepted; the expiry is inside the nonce, so every instance agrees on it (protocols/acme/nonce.ts). */
     nonceLifetimeSeconds: z.number().int().min(10).max(86_400).default(3600),
     orderLifetimeHours: z.number().positive().max(24 * 30).default(24 * 7),
     /** How long a validated authorization stays valid. */
@@ -64,6 +65,7 @@ export const acmeConfigSchema = z
     maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
     /** Retry-After (seconds) sent on processing orders and challenges. */
     retryAfterSeconds: z.number().int().min(1).max(3600).default(1),
+    /** Token buckets per account and per client address, kept per instance (rate-limit.ts says why). */
     rateLimits: z
       .object({ perAccount: bucket.optional(), perAddress: bucket.optional() })
       .strict()

@@ -5,6 +5,7 @@ import type { AcmeStore } from "../../src/store/acme-types.js";
 import type { AcmeConfig, AcmeEndpointConfig } from "./config.js";
 import { DeviceAttestationVerifier } from "./attest/verify.js";
 import { EabKeys } from "./eab.js";
+import { NonceMint } from "./nonce.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ChallengeValidator } from "./validation/types.js";
 import { requestCounter, startRequest } from "../../src/server/middleware.js";
@@ -19,7 +20,7 @@ export class AcmeContext {
   readonly attestation: DeviceAttestationVerifier;
   /** Validations running in this process, so shutdown and tests can wait for them. */
   readonly inflight = new Set<Promise<void>>();
-  private lastNoncePurge = 0;
+  private readonly nonces: NonceMint;
 
   constructor(readonly gw: Gateway, readonly cfg: AcmeConfig, readonly validator: ChallengeValidator) {
     this.store = gw.store.acme;
@@ -28,18 +29,17 @@ export class AcmeContext {
     const rl = cfg.rateLimits;
     if (rl.perAccount) this.accountLimit = new RateLimiter(rl.perAccount.perSecond, rl.perAccount.burst);
     if (rl.perAddress) this.addressLimit = new RateLimiter(rl.perAddress.perSecond, rl.perAddress.burst);
+    this.nonces = new NonceMint(this.store, cfg.nonceLifetimeSeconds * 1000, randomFill);
   }
 
-  /** A fresh single-use nonce, kept by this process's store until redeemed once or expired. */
+  /** A fresh nonce any instance on this database accepts once (nonce.ts): no write to issue it. */
   newNonce(): string {
-    const now = Date.now();
-    if (now - this.lastNoncePurge > 60_000) {
-      this.lastNoncePurge = now;
-      this.store.purgeNonces(now);
-    }
-    const value = randomToken(16);
-    this.store.insertNonce(value, now + this.cfg.nonceLifetimeSeconds * 1000);
-    return value;
+    return this.nonces.issue();
+  }
+
+  /** True once for a live nonce issued by any instance; false for a used, expired, foreign or altered one. */
+  redeemNonce(nonce: string): boolean {
+    return this.nonces.redeem(nonce);
   }
 
   /** Endpoints mounted by mountAcme, named ones before "default" (whose base path prefixes theirs). */
@@ -125,4 +125,14 @@ export function randomToken(bytes: number): string {
   const s = POOL.toString("base64url", poolAt, poolAt + bytes);
   poolAt += bytes;
   return s;
+}
+
+/** Fills `target` with fresh random bytes from the same pool. */
+export function randomFill(target: Buffer): void {
+  if (poolAt + target.length > POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
+  POOL.copy(target, 0, poolAt, poolAt + target.length);
+  poolAt += target.length;
 }

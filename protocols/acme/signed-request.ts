@@ -75,7 +75,7 @@ export function readSigned(ctx: AcmeContext, urls: AcmeUrls, contentType: string
     if (account.status !== "valid") throw new GatewayError("RA_ERR_ACCOUNT_DEACTIVATED", `the account is ${account.status}`);
     auth = { via: "kid", account, key };
   }
-  if (!ctx.store.redeemNonce(h.nonce, Date.now())) throw new GatewayError("RA_ERR_BAD_NONCE", "the nonce is unknown, expired or already used");
+  if (!ctx.redeemNonce(h.nonce)) throw new GatewayError("RA_ERR_BAD_NONCE", "the nonce is unknown, expired or already used");
   if (auth.via === "kid") ctx.accountLimit?.take(`account:${auth.account.id}`);
   return { jws, payload: jws.payload, auth, url };
 }

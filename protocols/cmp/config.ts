@@ -68,6 +68,11 @@ export const cmpConfigSchema = z
     /** A certificate not confirmed (certConf) within this time is revoked when `revokeUnconfirmed`. */
     confirmWaitSeconds: z.number().int().min(5).max(86_400).default(300),
     revokeUnconfirmed: z.boolean().default(true),
+    /**
+     * Transactions open at once (waiting for certConf or approval), over all instances; beyond it new enrollments
+     * are refused with systemUnavail until some are confirmed or settled. The count is refreshed by the sweep.
+     */
+    maxOpenTransactions: z.number().int().min(1).max(10_000_000).default(50_000),
     /** Allowed distance of messageTime from our clock. */
     maxClockSkewSeconds: z.number().int().min(1).max(86_400).default(300),
     /** checkAfter in pollRep while a request waits for approval. */

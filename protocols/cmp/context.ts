@@ -13,7 +13,7 @@ import type { MacKeyCache } from "./mac-cache.js";
 import type { MacKeyPool } from "./mac-pool.js";
 import type { MacThrottle } from "./mac-throttle.js";
 import type { CmpMetrics } from "./metrics.js";
-import type { Protection, TransactionTable } from "./transactions.js";
+import type { OpenTransaction, Protection, TransactionTable } from "./transactions.js";
 
 export interface CmpDeps {
   gw: Gateway;
@@ -53,6 +53,8 @@ export interface CmpCall {
   auth: Authenticated;
   transactionId: string;
   actor: string;
+  /** A follow-up's open transaction, as read once for this request (undefined for a new transaction or none open). */
+  open?: OpenTransaction;
 }
 
 /** An answer before protection: the body (or its DER, answer-der.ts), and whether the header announces implicit confirmation. */
@@ -66,7 +68,7 @@ export interface Reply {
   /** Its cmp.request event is recorded already (with the certificate it carries, issued-audit.ts). */
   audited?: boolean;
   /** Called with our senderNonce once the answer is built (a transaction remembers it for the follow-up). */
-  remember?: (ourNonce: Uint8Array) => void;
+  remember?: (ourNonce: Uint8Array) => Promise<unknown>;
 }
 
 /** The cmp.request audit event of one answered message: label, transactionID, body type, decision and details. */

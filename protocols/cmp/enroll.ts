@@ -7,7 +7,7 @@ import { CmpFailure, requestEvent, type CmpCall, type Reply } from "./context.js
 import { parseCsr } from "../../src/policy/csr.js";
 import { certConfirms, certHashMatches, certRequests, p10Request, pollReqIds, type CertReqInfo } from "./requests.js";
 import { commonNameOf, templateRequest } from "./template.js";
-import type { OpenTransaction } from "./transactions.js";
+import { protectionRef, type OpenTransaction } from "./transactions.js";
 import { CMP_OID } from "./oids.js";
 
 type RepKind = "ip" | "cp" | "kup";
@@ -46,21 +46,26 @@ function checkPop(c: CmpCall, r: CertReqInfo): void {
   if (!r.popo.verify()) throw new CmpFailure(["badPOP"], "the proof-of-possession signature does not verify with the template's key");
 }
 
-/** The answer to an enrollment outcome; a waiting certificate opens a transaction for certConf. */
-function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOutcome, implicit = wantsImplicitConfirm(c)): Reply {
-  const base = { label: c.label.cfg.name, certReqId, bodyType: kind, protection: c.auth.protection, id: c.transactionId };
+/**
+ * The answer to an enrollment outcome; a waiting certificate opens a transaction for certConf. `was`: the
+ * pending transaction a pollReq found decided, which this answer moves on (or ends, with implicit confirmation).
+ */
+function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOutcome, implicit = wantsImplicitConfirm(c), was?: OpenTransaction): Reply {
+  const base = { label: c.label.cfg.name, certReqId, bodyType: kind, protection: protectionRef(c.auth.protection), id: c.transactionId };
+  // A pollReq racing another with the same nonce loses here; its client's certConf then fails on the nonce.
+  const keep = (t: OpenTransaction) => (was ? c.deps.tx.advance(t, was) : c.deps.tx.open(t));
   if (out.status === "pending") {
     const expiresAt = Date.now() + 7 * 86_400_000;
     return {
       body: certRepBody(kind, { certReqId, status: 3, statusText: `request ${out.requestId} is waiting for approval` }), decision: "waiting", detail: { requestId: out.requestId },
-      remember: (nonce) => c.deps.tx.put({ ...base, state: "pending", requestId: out.requestId, lastNonce: nonce, expiresAt }),
+      remember: (nonce) => keep({ ...base, state: "pending", requestId: out.requestId, lastNonce: nonce, expiresAt }),
     };
   }
   const cert = out.certificate;
   const caPubs = kind === "ip" ? [cert.chain[cert.chain.length - 1]] : undefined;
   return {
     body: acceptedCertRepDer(kind, certReqId, cert.der, caPubs), implicitConfirm: implicit, ...accepted(cert.serial, implicit),
-    remember: implicit ? undefined : (nonce) => c.deps.tx.put({
+    remember: implicit ? (was && (() => c.deps.tx.finish(was))) : (nonce) => keep({
       ...base, state: "waitingConfirm", certDer: cert.der, serial: cert.serial, lastNonce: nonce, expiresAt: Date.now() + c.deps.gw.config.cmp.confirmWaitSeconds * 1000,
     }),
   };
@@ -135,7 +140,7 @@ export async function certificateRequest(c: CmpCall): Promise<Reply> {
 }
 
 function openTransaction(c: CmpCall): OpenTransaction {
-  const t = c.deps.tx.get(c.transactionId);
+  const t = c.open;
   if (!t) throw new CmpFailure(["badRequest"], "no open transaction with this transactionID");
   return t;
 }
@@ -150,14 +155,13 @@ export async function poll(c: CmpCall): Promise<Reply> {
   try {
     out = c.deps.gw.enrollment.previousOutcome(`cmp|${t.label}|${t.id}`);
   } catch (e) {
-    c.deps.tx.close(t.id);
+    await c.deps.tx.finish(t);
     return rejection(t.bodyType, t.certReqId, toGatewayError(e));
   }
   if (!out || out.status === "pending") {
-    return { body: pollRepBody(t.certReqId, c.deps.gw.config.cmp.pollAfterSeconds, "waiting for approval"), decision: "pollRep", remember: (nonce) => c.deps.tx.put({ ...t, lastNonce: nonce }) };
+    return { body: pollRepBody(t.certReqId, c.deps.gw.config.cmp.pollAfterSeconds, "waiting for approval"), decision: "pollRep", remember: (nonce) => c.deps.tx.advance({ ...t, lastNonce: nonce }, t) };
   }
-  c.deps.tx.close(t.id);
-  return answer(c, t.bodyType, t.certReqId, out);
+  return answer(c, t.bodyType, t.certReqId, out, wantsImplicitConfirm(c), t);
 }
 
 /** certConf → pkiConf; a rejected certificate is revoked at once (RFC 9483 §4.1.1). */
@@ -168,8 +172,14 @@ export async function confirm(c: CmpCall): Promise<Reply> {
   const mine = confirms.find((x) => x.certReqId === t.certReqId);
   if (confirms.length > 1 || (confirms.length === 1 && !mine)) throw new CmpFailure(["badCertId"], "certConf does not name the issued certificate");
   if (mine && !certHashMatches(mine, t.certDer)) throw new CmpFailure(["badCertId"], "certHash does not match the issued certificate");
-  c.deps.tx.close(t.id);
   const accepted = mine?.accepted ?? false; // an empty certConf rejects (RFC 4210 §5.3.18)
+  const reply = { body: PKICONF_DER, decision: accepted ? "confirmed" : "rejected by client (revoked)", detail: { serial: t.serial } };
+  // Compare-and-set on state and nonce: of two instances handed the same certConf, one confirms, the other refuses.
+  // A confirmation's audit event commits with it; a rejection's follows the revocation, as before.
+  const event = requestEvent(c.label.cfg.name, c.actor, c.transactionId, c.msg.bodyType, reply);
+  if (!(await c.deps.tx.finish(t, accepted ? () => void c.deps.gw.audit.record(event) : undefined))) {
+    throw new CmpFailure(["badRequest"], "this transaction was confirmed or settled meanwhile");
+  }
   if (!accepted) await c.deps.gw.revocation.revoke(t.serial, "cessationOfOperation", c.actor).catch(() => undefined);
-  return { body: PKICONF_DER, decision: accepted ? "confirmed" : "rejected by client (revoked)", detail: { serial: t.serial } };
+  return { ...reply, audited: accepted };
 }

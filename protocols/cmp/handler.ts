@@ -13,17 +13,20 @@ import type { CmpLabel } from "./label.js";
 import { authenticateMac } from "./mac-auth.js";
 import type { MacPlan } from "./mac.js";
 import { responseHeaderDer } from "./answer-der.js";
+import type { OpenTransaction } from "./transactions.js";
 import { macAlgorithmOf, macProtectDer, signProtect, verifySignature } from "./protection.js";
 
 const NEW_TRANSACTION = new Set(["ir", "cr", "p10cr", "kur", "rr", "genm"]);
+/** The requests whose answer may open a transaction (certConf, approval), checked against the cap. */
+const OPENS = new Set(["ir", "cr", "p10cr", "kur"]);
 
 const hex = (b: ArrayBuffer | undefined) => (b ? Buffer.from(b).toString("hex") : "");
 
 /** Who sent the message, by its protection; a failure is badMessageCheck (or signerNotTrusted) and is audited. */
-async function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string, peer: string): Promise<Authenticated> {
+async function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, open: OpenTransaction | undefined, peer: string): Promise<Authenticated> {
   const h = d.message.header;
   const kind = macAlgorithmOf(h);
-  if (kind === "pbm" || kind === "pbmac1") return authenticateMac(d, label, deps, transactionId, peer);
+  if (kind === "pbm" || kind === "pbmac1") return authenticateMac(d, label, deps, open, peer);
   if (kind === "signature") {
     const v = verifySignature(d);
     if (!v.ok || !v.signerCert) throw new CmpFailure(["badMessageCheck"], v.reason ?? "signature does not verify");
@@ -52,7 +55,7 @@ function checkHeader(h: PKIHeader, d: DecodedMessage, deps: CmpDeps): string {
 
 /** Follow-ups must answer our last nonce, in a transaction opened by the same sender. */
 function checkFollowUp(c: CmpCall): void {
-  const t = c.deps.tx.get(c.transactionId);
+  const t = c.open;
   if (!t) throw new CmpFailure(["badRequest"], "no open transaction with this transactionID");
   if (!c.header.recipNonce || !Buffer.from(c.header.recipNonce).equals(Buffer.from(t.lastNonce))) throw new CmpFailure(["badRecipientNonce"], "recipNonce does not match the server's last senderNonce");
   const p = c.auth.protection;
@@ -63,7 +66,10 @@ function checkFollowUp(c: CmpCall): void {
 async function dispatch(c: CmpCall): Promise<Reply> {
   const type = c.msg.bodyType;
   if (NEW_TRANSACTION.has(type)) {
-    if (!c.deps.tx.claim(c.transactionId)) throw new CmpFailure(["transactionIdInUse"], "this transactionID was already used");
+    if (OPENS.has(type) && c.deps.tx.full()) {
+      throw new CmpFailure(["systemUnavail"], "too many transactions are waiting for confirmation or approval; retry later");
+    }
+    if (!(await c.deps.tx.claim(c.transactionId))) throw new CmpFailure(["transactionIdInUse"], "this transactionID was already used");
   } else {
     checkFollowUp(c);
   }
@@ -74,9 +80,9 @@ async function dispatch(c: CmpCall): Promise<Reply> {
     case "rr": return revoke(c);
     case "genm": return generalMessage(c);
     case "error": {
-      const t = c.deps.tx.get(c.transactionId);
-      c.deps.tx.close(c.transactionId);
-      if (t?.serial) await c.deps.gw.revocation.revoke(t.serial, "cessationOfOperation", c.actor).catch(() => undefined);
+      // Conditional, as certConf: only one of several racing instances acts on it.
+      const t = c.open!;
+      if ((await c.deps.tx.finish(t)) && t.serial) await c.deps.gw.revocation.revoke(t.serial, "cessationOfOperation", c.actor).catch(() => undefined);
       return { body: pkiConfBody(), decision: "client error acknowledged" };
     }
     default: throw new CmpFailure(["badRequest"], `${type} is not a request this server answers`);
@@ -112,9 +118,11 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
   let reply: Reply;
   try {
     transactionId = checkHeader(header, d, deps);
-    auth = await authenticate(d, label, deps, transactionId, peer);
+    // A follow-up's transaction is read once, here: its MAC secret and every check come from this one read.
+    const open = NEW_TRANSACTION.has(d.bodyType) ? undefined : deps.tx.get(transactionId);
+    auth = await authenticate(d, label, deps, open, peer);
     const actor = `${auth.requester.kind}:${auth.requester.id}`;
-    reply = await dispatch({ label, deps, msg: d, header, body: d.message.body, auth, transactionId, actor });
+    reply = await dispatch({ label, deps, msg: d, header, body: d.message.body, auth, transactionId, actor, open });
   } catch (e) {
     const failure = e instanceof CmpFailure ? e : undefined;
     const err = failure ? undefined : toGatewayError(e);
@@ -151,6 +159,7 @@ async function protect(d: DecodedMessage | undefined, req: PKIHeader, reply: Rep
     nonce = new Uint8Array(hdr.senderNonce!);
     der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain: responder.chain, keyType: responder.keyType, sign: responder.sign });
   }
-  reply.remember?.(nonce!);
+  // Durable before the answer leaves: the follow-up may reach another instance at once.
+  await reply.remember?.(nonce!);
   return der;
 }

@@ -44,23 +44,60 @@ export async function cmpService(gw: Gateway, secrets: EnrollmentSecrets): Promi
   const metrics = cmpMetrics(gw.metrics.registry, () => pool.pending);
   const pool = new MacKeyPool({ threads: cfg.macDerivation.threads, maxQueued: cfg.macDerivation.maxQueued, onDerive: (kind) => metrics.derivations.inc({ kind }) });
   const mac = { pool, cache: new MacKeyCache(cfg.macDerivation.keyCacheEntries), throttle: new MacThrottle(cfg.macFailures), metrics };
-  const deps: CmpDeps = { gw, tx: new TransactionTable(24 * 3600_000), secrets, responder, responderSender, responderSenderDer: encodeDer(responderSender), mac, issued: new IssuedAudit(gw.audit) };
-  // Certificates never confirmed are revoked when their wait ends (RFC 9483 §4.1.1).
+  const tx = new TransactionTable(gw.store.cmp, { maxOpen: cfg.maxOpenTransactions, rememberMs: REMEMBER_MS }, gw.audit.commits);
+  const deps: CmpDeps = { gw, tx, secrets, responder, responderSender, responderSenderDer: encodeDer(responderSender), mac, issued: new IssuedAudit(gw.audit) };
+  const sweepMs = Math.min(cfg.confirmWaitSeconds * 1000, 10_000);
+  let sweeping: Promise<void> | undefined;
   const timer = setInterval(() => {
-    for (const t of deps.tx.expired()) {
-      if (t.state !== "waitingConfirm" || !t.serial) continue;
-      gw.audit.record({ type: "cmp.confirm.timeout", actor: "system", target: t.serial, data: { transactionId: t.id, revoked: cfg.revokeUnconfirmed } });
-      if (cfg.revokeUnconfirmed) void gw.revocation.revoke(t.serial, "cessationOfOperation", "system:cmp-unconfirmed").catch(() => undefined);
-    }
-  }, Math.min(cfg.confirmWaitSeconds * 1000, 10_000));
+    sweeping ??= sweep(gw, tx).catch((e) => gw.log.warn({ err: e instanceof Error ? e.message : String(e) }, "CMP transaction sweep failed")).finally(() => (sweeping = undefined));
+  }, sweepMs);
   timer.unref();
+  tx.refreshCount();
   return {
     labels, deps,
     close: async () => {
       clearInterval(timer);
+      await sweeping;
       await mac.pool.close();
     },
   };
+}
+
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
+
+/** transactionIDs are remembered this long after their transaction (transactionIdInUse). */
+const REMEMBER_MS = 24 * 3600_000;
+/**
+ * Rows per statement of the sweep and statements per sweep: bounded work per tick (the rest waits for the next),
+ * yielding between statements. Purging up to 50 000 IDs per tick (10 s at most) outpaces any enrollment rate.
+ */
+const SETTLE_BATCH = 100;
+const PURGE_BATCH = 1000;
+const MAX_BATCHES = 50;
+/** How long a settle claim holds before another instance may take it over (its holder died mid-settle). */
+const SETTLE_LEASE_MS = 60_000;
+
+/**
+ * Settles transactions whose time ran out, on whichever instance claims them first (one statement per batch, so
+ * each is settled by one instance): a certificate never confirmed is revoked (RFC 9483 §4.1.1), a request still
+ * waiting for approval is simply closed. Then forgets transactionIDs past their window, and recounts the open ones.
+ */
+export async function sweep(gw: Gateway, tx: TransactionTable): Promise<void> {
+  const cfg = gw.config.cmp;
+  for (let i = 0; i < MAX_BATCHES; i++) {
+    const batch = tx.expired(SETTLE_BATCH, SETTLE_LEASE_MS);
+    for (const t of batch) {
+      if (t.state === "waitingConfirm" && t.serial) {
+        gw.audit.record({ type: "cmp.confirm.timeout", actor: "system", target: t.serial, data: { transactionId: t.id, revoked: cfg.revokeUnconfirmed } });
+        if (cfg.revokeUnconfirmed) await gw.revocation.revoke(t.serial, "cessationOfOperation", "system:cmp-unconfirmed").catch(() => undefined);
+      }
+      tx.settled(t.id);
+    }
+    if (batch.length < SETTLE_BATCH) break;
+    await yieldTurn();
+  }
+  for (let i = 0; i < MAX_BATCHES && tx.purge(PURGE_BATCH) === PURGE_BATCH; i++) await yieldTurn();
+  tx.refreshCount();
 }
 
 export function cmpUrls(gw: Gateway): string[] {

@@ -3,17 +3,20 @@ import { CmpFailure, type Authenticated, type CmpDeps } from "./context.js";
 import type { CmpLabel } from "./label.js";
 import { MacPoolBusy } from "./mac-pool.js";
 import { verifyMac, type Verdict } from "./protection.js";
+import type { OpenTransaction } from "./transactions.js";
 
 /** Stands in for the secret of an unknown senderKID, so an unknown KID costs the same derivation as a known one. */
 const NO_SECRET = new Uint8Array(32);
 
-/** The MAC secret for a senderKID: configured, a one-time secret not used yet, or the one of this open transaction. */
-function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, transactionId: string): { secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined {
+/** The MAC secret for a senderKID: configured, the one of this open transaction, or a one-time secret not used yet. */
+function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, open: OpenTransaction | undefined): { secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined {
   const configured = label.macSecrets.get(kid);
   if (configured) return { secret: configured };
-  const open = deps.tx.get(transactionId);
-  if (open?.protection.kind === "mac" && open.protection.kid === kid) return { secret: open.protection.secret };
   if (!label.cfg.oneTimeSecrets) return undefined;
+  if (open?.protection.kind === "mac" && open.protection.kid === kid) {
+    const found = deps.secrets.macSecret(kid, "cmp", undefined, true);
+    return found && found.rec.profile === label.profile.name ? { secret: found.secret } : undefined;
+  }
   const found = deps.secrets.macSecret(kid, "cmp");
   if (!found || found.rec.profile !== label.profile.name) return undefined;
   return { secret: found.secret, oneTime: { id: kid, subject: found.rec.subject } };
@@ -24,7 +27,7 @@ function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, transactionId
  * throttle (senderKID and source address), the secret, the parameter caps; then the key is taken from the
  * cache of keys that verified before, or derived in the bounded pool. A failed MAC counts against both throttles, and the failure that starts a refusal is audited.
  */
-export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, transactionId: string, peer: string): Promise<Authenticated> {
+export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, open: OpenTransaction | undefined, peer: string): Promise<Authenticated> {
   const h = d.message.header;
   const kid = h.senderKID ? Buffer.from(h.senderKID).toString("utf8") : "";
   const { pool, cache, throttle, metrics } = deps.mac;
@@ -35,7 +38,7 @@ export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: 
     throw new CmpFailure(["systemUnavail"], `too many failed MAC protections from this ${stop.scope}; retry after ${stop.retryAfterSeconds} s`,
       { retryAfterSeconds: stop.retryAfterSeconds, unaudited: true });
   }
-  const found = macSecretFor(kid, label, deps, transactionId);
+  const found = macSecretFor(kid, label, deps, open);
   let v: Verdict;
   try {
     v = await verifyMac(d, found?.secret ?? NO_SECRET, cfg, { derive: (plan, secret) => pool.derive(plan, secret), cache });

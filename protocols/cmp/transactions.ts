@@ -1,89 +1,114 @@
-import { BoundedMap } from "../../src/bounded-map.js";
+import type { CmpProtectionRef, CmpStore, CmpTransactionRecord } from "../../src/store/cmp-types.js";
 
 /**
- * CMP transactions in flight (RFC 9483 §4.1): what a follow-up message (certConf, pollReq) must match,
- * and which transactionIDs were already used. Kept in memory: a restart ends open transactions, and
- * certificates still waiting for certConf then stay issued without being revoked (nothing sweeps them yet).
+ * CMP transactions in flight (RFC 9483 §4.1): what a follow-up message (certConf, pollReq, error) must match,
+ * and which transactionIDs were already used. Kept in the store (src/store/cmp-types.ts), so a follow-up may
+ * reach another instance or a restarted one; this wraps it with millisecond times and the cap on open ones.
  */
+
+/** The protection a request was authenticated by; the MAC secret stays in memory, for protecting the answer. */
 export type Protection = { kind: "mac"; kid: string; secret: Uint8Array } | { kind: "signature"; signerCert: Uint8Array };
 
-export interface OpenTransaction {
-  id: string;
-  label: string;
-  /** Our last senderNonce: the client's next recipNonce must equal it. */
-  lastNonce: Uint8Array;
-  protection: Protection;
-  state: "waitingConfirm" | "pending";
-  certReqId: bigint;
-  bodyType: "ip" | "cp" | "kup";
-  /** waitingConfirm: the certificate issued and its serial. */
-  certDer?: Uint8Array;
-  serial?: string;
-  /** pending: the enrollment request awaiting approval. */
-  requestId?: string;
+export interface OpenTransaction extends Omit<CmpTransactionRecord, "expiresAt" | "protection"> {
+  /** Never the secret: a follow-up looks it up again by its senderKID (mac-auth.ts). */
+  protection: CmpProtectionRef;
   expiresAt: number;
 }
 
-/** Caps on what the table holds; beyond them the least recently used entry goes (see TransactionTable). */
+/** What the transaction table may hold: open ones (beyond it new enrollments are refused, systemUnavail), and how long IDs are remembered. */
 export interface TransactionLimits {
   maxOpen: number;
-  maxRemembered: number;
+  rememberMs: number;
 }
 
-export const TRANSACTION_LIMITS: TransactionLimits = { maxOpen: 50_000, maxRemembered: 100_000 };
+/** Only the kind and the senderKID or signer certificate of a protection are stored. */
+export function protectionRef(p: Protection | CmpProtectionRef): CmpProtectionRef {
+  return p.kind === "mac" ? { kind: "mac", kid: p.kid } : { kind: "signature", signerCert: p.signerCert };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function toRecord(t: OpenTransaction): CmpTransactionRecord {
+  return { ...t, protection: protectionRef(t.protection), expiresAt: iso(t.expiresAt) };
+}
+
+function fromRecord(r: CmpTransactionRecord): OpenTransaction {
+  return { ...r, expiresAt: Date.parse(r.expiresAt) };
+}
+
+/** Runs a write in a shared commit (the store's group commit, src/ca/group-commit.ts); resolves once it is durable. */
+export interface Committer {
+  run<T>(fn: () => T): Promise<T>;
+}
+
+const alone: Committer = { run: async (fn) => fn() };
 
 /**
- * Both maps are bounded, so a flood of new transactions cannot grow memory: an open transaction pushed out
- * is settled like one whose time ran out (returned by `expired`, so an unconfirmed certificate is revoked),
- * and a transactionID pushed out of the memory window may be used again (messageTime and protection still apply).
+ * Per transaction: a claim insert on the first message, one update when the answer opens it, one read and one
+ * conditional update on its follow-up. The writes join the group commit of the issuances in flight (`commits`),
+ * so under load they share commits instead of one each. The open count for the cap is counted by the sweep
+ * (`refreshCount`) and kept up to date by this instance's own openings in between, so the cap is checked without
+ * a statement; with several instances it may overshoot by what the others open within one sweep interval.
  */
 export class TransactionTable {
-  private readonly open: BoundedMap<string, OpenTransaction>;
-  /** transactionIDs seen recently (open or finished), so a replayed ID is refused (transactionIdInUse). */
-  private readonly seen: BoundedMap<string, number>;
-  /** Open transactions pushed out by the cap, to be settled by the next `expired` call. */
-  private evicted: OpenTransaction[] = [];
+  private openCount = 0;
 
-  constructor(private readonly rememberMs: number, limits: TransactionLimits = TRANSACTION_LIMITS) {
-    this.open = new BoundedMap(limits.maxOpen, (_id, t) => this.evicted.push(t));
-    this.seen = new BoundedMap(limits.maxRemembered);
+  constructor(private readonly store: CmpStore, private readonly limits: TransactionLimits, private readonly commits: Committer = alone) {}
+
+  /** Claims a new transactionID; false when it is in use or was used within the remembered window. */
+  claim(id: string, now = Date.now()): Promise<boolean> {
+    return this.commits.run(() => this.store.claim(id, iso(now), iso(now + this.limits.rememberMs)));
   }
 
-  /** Claims a new transactionID; false when it was used before within the memory window. */
-  claim(id: string, now = Date.now()): boolean {
-    this.prune(now);
-    if (this.seen.has(id)) return false;
-    this.seen.set(id, now + this.rememberMs);
-    return true;
+  /** Whether the cap on open transactions is reached (new enrollments wait). */
+  full(): boolean {
+    return this.openCount >= this.limits.maxOpen;
   }
 
   get(id: string): OpenTransaction | undefined {
-    return this.open.get(id);
+    const r = this.store.get(id);
+    return r && fromRecord(r);
   }
 
-  put(t: OpenTransaction): void {
-    this.open.set(t.id, t);
-    this.seen.set(t.id, Math.max(this.seen.get(t.id) ?? 0, t.expiresAt + this.rememberMs));
+  /** Opens the transaction this instance claimed (the answer to its first message). */
+  async open(t: OpenTransaction): Promise<boolean> {
+    const ok = await this.commits.run(() => this.store.open(toRecord(t), iso(t.expiresAt + this.limits.rememberMs)));
+    if (ok) this.openCount++;
+    return ok;
   }
 
-  close(id: string): void {
-    this.open.delete(id);
+  /** Moves an open transaction on from `was` (as read by this request): false when another request moved it first. */
+  advance(t: OpenTransaction, was: OpenTransaction): Promise<boolean> {
+    return this.commits.run(() => this.store.advance(toRecord(t), { state: was.state, lastNonce: was.lastNonce }, iso(t.expiresAt + this.limits.rememberMs)));
   }
 
-  /** Transactions whose time ran out or that the cap pushed out, removed from the table for the caller to settle (revoke unconfirmed). */
-  expired(now = Date.now()): OpenTransaction[] {
-    const out = this.evicted;
-    this.evicted = [];
-    for (const t of this.open.values()) if (t.expiresAt <= now) out.push(t);
-    for (const t of out) this.open.delete(t.id);
-    return out;
+  /**
+   * Ends the transaction as read by this request: true for exactly one request of all instances. `also` runs
+   * in the same commit when it ended (the request's audit event), so a confirmation costs one commit.
+   */
+  finish(t: OpenTransaction, also?: () => void): Promise<boolean> {
+    return this.commits.run(() => {
+      const ok = this.store.finish(t.id, { state: t.state, lastNonce: t.lastNonce });
+      if (ok) also?.();
+      return ok;
+    });
   }
 
-  /** Forgets expired IDs from the oldest on, stopping at the first live one: no walk over the whole map per claim. */
-  private prune(now: number): void {
-    for (const [id, until] of this.seen) {
-      if (until > now) return;
-      if (!this.open.has(id)) this.seen.delete(id);
-    }
+  /** Claims up to `limit` transactions whose time ran out, for this instance alone to settle within `leaseMs`. */
+  expired(limit: number, leaseMs: number, now = Date.now()): OpenTransaction[] {
+    return this.store.claimExpired(iso(now), iso(now + leaseMs), limit).map(fromRecord);
+  }
+
+  settled(id: string): void {
+    this.store.settled(id);
+  }
+
+  /** Forgets up to `limit` IDs past their window; returns how many. */
+  purge(limit: number, now = Date.now()): number {
+    return this.store.purge(iso(now), limit);
+  }
+
+  refreshCount(): void {
+    this.openCount = this.store.countOpen();
   }
 }

@@ -2,18 +2,17 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/load.js";
 import { isGatewayError } from "../errors.js";
-import { openGateway } from "../gateway.js";
-import { createLogger } from "../log.js";
 import { ProfileSet } from "../policy/profile.js";
 import { adminCommand } from "./admin-commands.js";
 import { caCommand } from "./ca-commands.js";
 import { LIFECYCLE_USAGE, lifecycleCommand } from "./lifecycle-commands.js";
 import { REPORT_USAGE, reportCommand } from "./report-commands.js";
 import { scepCommand } from "./scep-commands.js";
+import { SERVE_USAGE, serveCommand } from "./serve.js";
 
 const USAGE = `usage: gateway <command> [options]
 
-  serve                         start the gateway (HTTPS ${8443}, HTTP ${8080} by default)
+  ${SERVE_USAGE}
   check-config                  validate the configuration and profiles, then exit
   ca init [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--pss] [--root-name N] [--issuing-name N]
           [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]
@@ -46,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { config: { type: "string" }, "data-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { config: { type: "string" }, "data-dir": { type: "string" }, workers: { type: "string" }, help: { type: "boolean", short: "h" } },
   });
   const [cmd, ...rest] = positionals;
   if (!cmd || values.help) {
@@ -61,42 +60,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`configuration ${source} is valid; ${profiles.all().length} profiles: ${profiles.all().map((p) => p.name).join(", ")}`);
     return 0;
   }
-  if (cmd === "serve") {
-    const log = createLogger(config.log.level);
-    const gw = await openGateway(config, log);
-    const { startServers } = await import("../server/listen.js");
-    const { acmeDirectoryUrls } = await import("../../protocols/acme/index.js");
-    const { estUrls } = await import("../../protocols/est/index.js");
-    const { scepUrls } = await import("../../protocols/scep/index.js");
-    const { cmpUrls } = await import("../../protocols/cmp/index.js");
-    const servers = await startServers(gw);
-    const https = `https://localhost:${servers.httpsPort}`;
-    const http = `http://localhost:${servers.httpPort}`;
-    console.log([
-      `enrollment gateway ready (config: ${source}, data: ${gw.paths.data})`,
-      ...acmeDirectoryUrls(gw).map((u) => `  ACME directory ${u}`),
-      ...estUrls(gw).map((u) => `  EST            ${u}`),
-      ...scepUrls(gw).map((u) => `  SCEP           ${u}`),
-      ...cmpUrls(gw).map((u) => `  CMP            ${u}`),
-      `  console        ${https}/console/   (sign in with an admin token)`,
-      `  admin API      ${https}/admin/api/v1   (Authorization: Bearer <token from ${gw.paths.adminToken}${gw.createdAdminToken ? ", created now" : ""}>)`,
-      `  health         ${https}/healthz  ${http}/healthz  /readyz`,
-      `  metrics        ${http}/metrics`,
-      ...gw.cas.all.map((c) => `  CRL ${c.name.padEnd(10)} ${http}/crl/${c.name}.crl     certificate ${http}/ca/${c.name}.crt`),
-      `  OCSP           ${http}/ocsp`,
-      `  TLS cert       ${gw.paths.tls.cert}   root CA for clients: ${http}/ca/${gw.cas.all.find((c) => c.role === "root")?.name ?? gw.cas.issuing[0].name}.crt`,
-    ].join("\n"));
-    const stop = async () => {
-      await servers.close();
-      await gw.close();
-      process.exit(0);
-    };
-    gw.lifecycle.start(config.lifecycle.scanIntervalMinutes, (e) => gw.log.error({ err: (e as Error).message }, "renewal scan failed"));
-    gw.retention.start((e) => gw.log.error({ err: (e as Error).message }, "inventory archiving failed"));
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    return -1; // keep running
-  }
+  if (cmd === "serve") return serveCommand(config, source, values.workers);
   if (cmd === "ca") return caCommand(config, rest, argv);
   if (cmd === "scep") return scepCommand(config, rest, argv);
   if (cmd === "discover" || cmd === "report") return reportCommand(config, cmd, rest, argv);

@@ -36,6 +36,8 @@ export const configSchema = z
     dataDir: z.string().default("./data"),
     profilesDir: z.string().default("./profiles"),
     defaultProfile: z.string().default("tls-server"),
+    /** `serve` worker processes sharing the listeners: a count or "auto" (one per core); `--workers` overrides. */
+    workers: z.union([z.literal("auto"), z.number().int().min(1).max(1024)]).default(1),
     listen: z
       .object({
         https: listener.default({ host: "0.0.0.0", port: 8443 }),

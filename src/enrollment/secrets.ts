@@ -32,9 +32,14 @@ export class EnrollmentSecrets {
    * The secret of a one-time CMP secret, for MAC verification: undefined when unknown, not for CMP, used,
    * expired or not sealed. The caller consumes it (`consume`) once the request is accepted.
    */
-  macSecret(id: string, protocol: string, now = new Date()): { rec: EnrollmentSecretRecord; secret: Uint8Array } | undefined {
+  /**
+   * The MAC secret of a one-time secret, unsealed. `spentToo` also returns one already used or expired: the follow-up
+   * messages of the CMP transaction it opened verify with it on any instance, as the first message did.
+   */
+  macSecret(id: string, protocol: string, now = new Date(), spentToo = false): { rec: EnrollmentSecretRecord; secret: Uint8Array } | undefined {
     const rec = this.store.getSecret(id);
-    if (!rec?.sealed || !this.sealKey || !rec.protocols.includes(protocol) || rec.usedAt || rec.expiresAt <= now.toISOString()) return undefined;
+    if (!rec?.sealed || !this.sealKey || !rec.protocols.includes(protocol)) return undefined;
+    if (!spentToo && (rec.usedAt || rec.expiresAt <= now.toISOString())) return undefined;
     const raw = Buffer.from(rec.sealed, "base64");
     const d = createDecipheriv("aes-256-gcm", this.sealKey, raw.subarray(0, 12)).setAAD(Buffer.from(id));
     d.setAuthTag(raw.subarray(12, 28));

@@ -1,8 +1,11 @@
 import type { AuditLog } from "../audit/audit-log.js";
 import type { ProfileSet } from "../policy/profile.js";
 import type { CertificateRecord, Store } from "../store/types.js";
+import { INSTANCE_ID, JobLease, leaseTtl } from "./job-lease.js";
 
 const DAY = 86_400_000;
+/** The job lease scheduled scans take, so one instance of several scans per interval. */
+export const SCAN_LEASE = "lifecycle.scan";
 /** A renewal list reads at most this many certificates per query; `truncated` says when one reached it. */
 export const MAX_LISTED = 10_000;
 
@@ -26,8 +29,10 @@ export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; ow
  */
 export class RenewalMonitor {
   private timer?: NodeJS.Timeout;
+  private lease?: JobLease;
 
-  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog, private readonly maxListed = MAX_LISTED) {}
+  constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog, private readonly maxListed = MAX_LISTED,
+    private readonly owner = INSTANCE_ID) {}
 
   state(now = new Date(), filter: { profile?: string; owner?: string } = {}): RenewalState {
     const iso = now.toISOString();
@@ -66,12 +71,26 @@ export class RenewalMonitor {
     return { due: due.length, missed: missed.length, announced };
   }
 
-  /** Scans now and then every `minutes` (0: never); the timer does not keep the process alive. */
+  /**
+   * A scheduled pass: scans only while this instance holds the SCAN_LEASE job lease (taken or renewed for
+   * `ttlMs` now); undefined when another instance holds it. Notices are also unique in the store, so even an
+   * operator's scan alongside announces each certificate once.
+   */
+  scanLeased(ttlMs: number, now = new Date()): ReturnType<RenewalMonitor["scan"]> | undefined {
+    if (this.lease?.ttlMs !== ttlMs) this.lease = new JobLease(this.store.leases, SCAN_LEASE, ttlMs, this.owner);
+    return this.lease.hold() ? this.scan(now) : undefined;
+  }
+
+  /**
+   * Scans now and then every `minutes` (0: never), on one instance of several (scanLeased, TTL two intervals:
+   * a dead holder's scans move to another instance within three intervals); the timer does not keep the process alive.
+   */
   start(minutes: number, onError: (e: unknown) => void): void {
     if (minutes <= 0) return;
+    const ttl = leaseTtl(minutes * 60_000);
     const run = () => {
       try {
-        this.scan();
+        this.scanLeased(ttl);
       } catch (e) {
         onError(e);
       }
@@ -81,7 +100,15 @@ export class RenewalMonitor {
     this.timer.unref();
   }
 
+  /** Stops the schedule and gives the lease up, so another instance's next tick takes the scans over. */
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
+    try {
+      this.lease?.release();
+    } catch {
+      // the store is closing: the lease then lapses by itself
+    }
+    this.lease = undefined;
   }
 }

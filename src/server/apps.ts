@@ -44,7 +44,7 @@ export async function buildApps(gw: Gateway): Promise<Apps> {
   const acme = mountAcme(https, gw);
   const est = mountEst(https, gw, secrets);
   mountScepAdmin(https, gw, secrets);
-  const sessions = new ConsoleSessions();
+  const sessions = new ConsoleSessions(gw.store.sessions);
   mountConsole(https, gw, sessions);
   https.use("/admin/api/v1", adminRouter(gw, secrets, sessions));
   https.use(enforcementHookRouter(gw));

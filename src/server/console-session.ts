@@ -1,16 +1,21 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import express, { Router, type Request, type Response } from "express";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { hashToken } from "../gateway.js";
+import type { SessionCutoffs, SessionStore } from "../store/session-types.js";
 import { jsonErrors } from "./middleware.js";
 
 export const SESSION_COOKIE = "gw_console";
-const IDLE_MS = 30 * 60_000;
-const ABSOLUTE_MS = 8 * 3_600_000;
+export const IDLE_MS = 30 * 60_000;
+export const ABSOLUTE_MS = 8 * 3_600_000;
+/** last_seen is written at most this often per session, so a busy console does not write on every click. */
+export const TOUCH_MS = IDLE_MS / 10;
 const MAX_SESSIONS = 1000;
+/** Expired rows deleted per login, at most: a login never pays for a large backlog at once. */
+const PURGE_BATCH = 100;
 
-interface Session {
+export interface Session {
   admin: { id: string; name: string };
   csrf: string;
   created: number;
@@ -19,34 +24,52 @@ interface Session {
 
 /**
  * Console sessions: an admin token exchanged once for an HttpOnly, Secure, SameSite=Strict cookie,
- * kept in memory (a restart logs everyone out), idle and absolute timeouts. Requests that change
- * something also carry the session's CSRF token in X-CSRF-Token (synchronizer token).
+ * kept in the store so every instance accepts it and a logout anywhere ends it everywhere; idle and
+ * absolute timeouts. Requests that change something also carry the session's CSRF token in
+ * X-CSRF-Token (synchronizer token).
+ *
+ * The store keeps only SHA-256 of the cookie value. The CSRF token is an HMAC of the cookie value, so it
+ * is stored nowhere and any instance recomputes it; knowing it reveals nothing of the cookie.
+ *
+ * Per request: one primary-key read; plus one conditional UPDATE of last_seen at most every TOUCH_MS per
+ * session. The recorded last_seen thus trails the true last request by less than TOUCH_MS, and the idle
+ * check is made against it: a session idle for IDLE_MS is always over, one idle between IDLE_MS - TOUCH_MS
+ * and IDLE_MS may already be (the limit is kept; never exceeded).
  */
 export class ConsoleSessions {
-  private readonly sessions = new Map<string, Session>();
+  /** Sessions live in the store, so any instance behind the load balancer accepts them. */
+  constructor(private readonly db: SessionStore, private readonly clock: () => number = Date.now) {}
 
-  create(admin: { id: string; name: string }): { id: string; csrf: string } {
-    this.sweep();
-    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!); // oldest first
-    const id = randomBytes(32).toString("base64url");
-    const csrf = randomBytes(32).toString("base64url");
-    const now = Date.now();
-    this.sessions.set(id, { admin, csrf, created: now, lastSeen: now });
-    return { id, csrf };
+  private cutoffs(now: number): SessionCutoffs {
+    return { now: new Date(now).toISOString(), idleBefore: new Date(now - IDLE_MS).toISOString() };
   }
 
-  /** The live session named by the request's cookie, refreshed. */
+  create(admin: { id: string; name: string }): { id: string; csrf: string } {
+    const id = randomBytes(32).toString("base64url");
+    const now = this.clock();
+    const at = new Date(now).toISOString();
+    this.db.create({ idHash: hashToken(id), adminId: admin.id, adminName: admin.name, createdAt: at, lastSeen: at, expiresAt: new Date(now + ABSOLUTE_MS).toISOString() },
+      this.cutoffs(now), MAX_SESSIONS, PURGE_BATCH);
+    return { id, csrf: csrfFor(id) };
+  }
+
+  /** The live session named by the request's cookie, refreshed (in the store at most every TOUCH_MS). */
   fromRequest(req: Request): (Session & { id: string }) | undefined {
     const id = cookie(req, SESSION_COOKIE);
-    const s = id ? this.sessions.get(id) : undefined;
-    if (!id || !s) return undefined;
-    const now = Date.now();
-    if (now - s.lastSeen > IDLE_MS || now - s.created > ABSOLUTE_MS) {
-      this.sessions.delete(id);
+    if (!id || id.length > 128) return undefined;
+    const idHash = hashToken(id);
+    const s = this.db.get(idHash);
+    if (!s) return undefined;
+    const now = this.clock();
+    const created = Date.parse(s.createdAt);
+    const lastSeen = Date.parse(s.lastSeen);
+    if (now - lastSeen > IDLE_MS || now >= Date.parse(s.expiresAt)) {
+      this.db.delete(idHash);
       return undefined;
     }
-    s.lastSeen = now;
-    return { ...s, id };
+    // Conditional on the stored value, so instances touching at once never move it backwards.
+    if (now - lastSeen >= TOUCH_MS) this.db.touch(idHash, new Date(now).toISOString(), new Date(now - TOUCH_MS).toISOString());
+    return { admin: { id: s.adminId, name: s.adminName }, csrf: csrfFor(id), created, lastSeen: now, id };
   }
 
   /** Safe methods pass; anything else needs X-CSRF-Token equal to the session's. */
@@ -57,14 +80,20 @@ export class ConsoleSessions {
     if (given.length !== want.length || !timingSafeEqual(given, want)) throw new GatewayError("RA_ERR_CSRF", "this request needs the session's X-CSRF-Token header");
   }
 
+  /** Ends the session on every instance. */
   end(id: string): void {
-    this.sessions.delete(id);
+    this.db.delete(hashToken(id));
   }
 
-  private sweep(): void {
-    const now = Date.now();
-    for (const [id, s] of this.sessions) if (now - s.lastSeen > IDLE_MS || now - s.created > ABSOLUTE_MS) this.sessions.delete(id);
+  /** Deletes up to `limit` expired sessions (logins also purge a batch each). */
+  purge(limit = PURGE_BATCH): number {
+    return this.db.purgeExpired(this.cutoffs(this.clock()), limit);
   }
+}
+
+/** The session's CSRF token: derived from the cookie value, so no instance needs to store it. */
+function csrfFor(id: string): string {
+  return createHmac("sha256", id).update("gw-console-csrf").digest("base64url");
 }
 
 function cookie(req: Request, name: string): string | undefined {

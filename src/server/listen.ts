@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { derToPem } from "../ca/authority.js";
 import type { GatewayConfig } from "../config/schema.js";
 import type { Gateway } from "../gateway.js";
+import { JobLease, leaseTtl } from "../lifecycle/job-lease.js";
 import { buildApps, type Apps } from "./apps.js";
 import { capConnectionsPerAddress, type ConnectionCap } from "./connection-guard.js";
 
@@ -52,6 +53,9 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
+/** The job lease of the periodic CRL regeneration (the per-CA build lease in crl_state is separate). */
+export const CRL_LEASE = "crl.regenerate";
+
 /** Starts both listeners, the CRL schedule, and returns handles for a clean shutdown. */
 export async function startServers(gw: Gateway): Promise<RunningServers> {
   const apps = await buildApps(gw);
@@ -75,21 +79,38 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   if (!gw.config.externalUrl.https) gw.urls.https = `https://localhost:${httpsPort}`;
   if (!gw.config.externalUrl.http) gw.urls.http = `http://localhost:${httpPort}`;
 
-  // Fresh CRLs for every CA on start, then on the configured schedule.
-  const publishAll = async () => {
-    for (const ca of gw.cas.issuing) {
-      await gw.crls.publish(ca).catch((e: Error) => gw.log.error({ ca: ca.name, err: e.message }, "CRL generation failed"));
+  // Fresh CRLs for every CA on start, then on the configured schedule, by one instance of several: the holder of
+  // the CRL_LEASE job lease (TTL two intervals, renewed each tick; a dead holder's schedule moves to another
+  // instance within three intervals). An instance starting while another holds it only makes sure every CA has a
+  // current CRL (built only if missing or past half its lifetime).
+  const intervalMs = gw.config.crl.regenerateMinutes * 60_000;
+  const crlLease = new JobLease(gw.store.leases, CRL_LEASE, leaseTtl(intervalMs));
+  const failed = (ca: string) => (e: Error) => void gw.log.error({ ca, err: e.message }, "CRL generation failed");
+  const holdLease = () => {
+    try {
+      return crlLease.hold();
+    } catch (e) {
+      gw.log.error({ err: (e as Error).message }, "CRL schedule lease failed");
+      return false;
     }
   };
-  await publishAll();
+  const publishAll = async (held: boolean) => {
+    for (const ca of gw.cas.issuing) await (held ? gw.crls.publish(ca) : gw.crls.current(ca)).catch(failed(ca.name));
+  };
+  await publishAll(holdLease());
   gw.crls.start(); // revocations left dirty by other processes (CLI, another instance) are rebuilt here too
-  const timer = setInterval(() => void publishAll(), gw.config.crl.regenerateMinutes * 60_000);
+  const timer = setInterval(() => void (holdLease() && publishAll(true)), intervalMs);
   timer.unref();
 
   return {
     https, http, httpsPort, httpPort, apps, connections,
     async close() {
       clearInterval(timer);
+      try {
+        crlLease.release(); // another instance's next tick takes the schedule over
+      } catch {
+        // the lease then lapses by itself
+      }
       await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
       await apps.acme?.drain();
       await apps.cmp?.close();

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
 import { BoundedMap } from "../bounded-map.js";
 import { StatementCache } from "./statements.js";
@@ -9,7 +10,7 @@ type Row = Record<string, unknown>;
 const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
 const json = <T>(v: unknown): T | undefined => (typeof v === "string" ? (JSON.parse(v) as T) : undefined);
 
-/** The ACME tables of the embedded SQLite store (migration 2). */
+/** The ACME tables of the embedded SQLite store (migrations 2 and 10). */
 export class SqliteAcmeStore implements AcmeStore {
   private readonly stmts: StatementCache;
   private readonly dataVersion: Database.Statement;
@@ -22,33 +23,31 @@ export class SqliteAcmeStore implements AcmeStore {
     return this.stmts.get(sql);
   }
 
-  // Nonces are process-local (they lived in an attached ':memory:' database, which is per connection
-  // too): a Map gives the same atomic single use without two SQLite statements per request. Insertion
-  // order is expiry order (one lifetime for all), so the oldest go first, both when purging and when
-  // the cap is reached (a client that floods newNonce only shortens the life of unused nonces).
-  private readonly nonces = new Map<string, number>();
-  static readonly MAX_OUTSTANDING_NONCES = 1_000_000;
+  // Nonces are self-authenticating (protocols/acme/nonce.ts): issuing one writes nothing; redeeming one inserts it
+  // here, and the primary key makes that insert the single-use check across every connection to the database.
+  private macKey?: Buffer;
 
-  insertNonce(value: string, expiresAtMs: number): void {
-    if (this.nonces.size >= SqliteAcmeStore.MAX_OUTSTANDING_NONCES) this.nonces.delete(this.nonces.keys().next().value!);
-    this.nonces.set(value, expiresAtMs);
+  nonceKey(): Buffer {
+    if (this.macKey) return this.macKey;
+    // Whoever inserts first wins; every instance then reads the same row back (ON CONFLICT is portable, OR IGNORE is not).
+    this.st("INSERT INTO acme_nonce_keys (id, mac_key, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING")
+      .run(randomBytes(32), new Date().toISOString());
+    const key = this.st("SELECT mac_key FROM acme_nonce_keys WHERE id = 1").pluck().get() as Buffer;
+    this.macKey = Buffer.from(key);
+    return this.macKey;
   }
 
-  redeemNonce(value: string, nowMs: number): boolean {
-    const expiresAt = this.nonces.get(value);
-    if (expiresAt === undefined) return false;
-    this.nonces.delete(value);
-    return expiresAt > nowMs;
+  claimNonce(expiresAtMs: number, id: Buffer): boolean {
+    return this.st("INSERT INTO acme_used_nonces (expires_at, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING").run(expiresAtMs, id).changes === 1;
   }
 
-  purgeNonces(nowMs: number): number {
-    let n = 0;
-    for (const [value, expiresAt] of this.nonces) {
-      if (expiresAt > nowMs) break; // the rest expire later
-      this.nonces.delete(value);
-      n++;
-    }
-    return n;
+  purgeUsedNonces(beforeMs: number, limit: number): number {
+    return this.st(`DELETE FROM acme_used_nonces WHERE (expires_at, nonce) IN
+      (SELECT expires_at, nonce FROM acme_used_nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`).run(beforeMs, limit).changes;
+  }
+
+  countUsedNonces(): number {
+    return this.st("SELECT count(*) FROM acme_used_nonces").pluck().get() as number;
   }
 
   insertAccount(a: AcmeAccountRecord): void {

@@ -98,10 +98,14 @@ export interface AcmeEabKeyRecord {
 }
 
 export interface AcmeStore {
-  insertNonce(value: string, expiresAtMs: number): void;
-  /** Single use: true once for a live nonce, false forever after. */
-  redeemNonce(value: string, nowMs: number): boolean;
-  purgeNonces(nowMs: number): number;
+  /** The nonce MAC key all instances share, created on first use (never log it). */
+  nonceKey(): Buffer;
+  /** Single use across instances: true the first time a (verified) nonce is claimed, false forever after. */
+  claimNonce(expiresAtMs: number, id: Buffer): boolean;
+  /** Deletes at most `limit` claimed nonces that expired before `beforeMs`; returns how many. */
+  purgeUsedNonces(beforeMs: number, limit: number): number;
+  /** Claimed nonces kept (tests, metrics). */
+  countUsedNonces(): number;
 
   insertAccount(a: AcmeAccountRecord): void;
   getAccount(id: string): AcmeAccountRecord | undefined;

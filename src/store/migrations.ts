@@ -283,4 +283,52 @@ export const MIGRATIONS: string[] = [
   DROP INDEX requests_status;
   CREATE INDEX requests_pending ON requests(created_at) WHERE status = 'pending';
   `,
+  // 10: (issue 16) ACME nonces in the store. Nonces are MAC'd with one key all instances share (a single row, created
+  // once with ON CONFLICT DO NOTHING); a redeemed nonce is claimed by inserting it, keyed by its expiry first so the
+  // purge of expired ones is a range scan of the one B-tree.
+  `
+  CREATE TABLE acme_nonce_keys (id INTEGER PRIMARY KEY, mac_key BLOB NOT NULL, created_at TEXT NOT NULL);
+  CREATE TABLE acme_used_nonces (expires_at INTEGER NOT NULL, nonce BLOB NOT NULL, PRIMARY KEY (expires_at, nonce)) WITHOUT ROWID;
+  `,
+  // 11: (issue 16) CMP transactions in the store
+  `
+  CREATE TABLE cmp_transactions (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    remember_until TEXT NOT NULL,
+    label TEXT,
+    last_nonce BLOB,
+    protection_kind TEXT,
+    mac_kid TEXT,
+    signer_cert BLOB,
+    cert_req_id TEXT,
+    body_type TEXT,
+    cert_der BLOB,
+    serial TEXT,
+    request_id TEXT,
+    expires_at TEXT
+  );
+  CREATE INDEX cmp_transactions_open ON cmp_transactions(expires_at) WHERE state IN ('waitingConfirm', 'pending', 'settling');
+  CREATE INDEX cmp_transactions_remembered ON cmp_transactions(remember_until) WHERE state IN ('claimed', 'finished');
+  `,
+  // 12: (issue 16) console sessions and job leases in the store.
+  // Sessions are keyed by the SHA-256 of the cookie value (the token is never stored; the CSRF token is derived
+  // from it); job_leases holds one row per job that must run on one instance at a time (src/store/lease-sqlite.ts).
+  `
+  CREATE TABLE console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    admin_id TEXT NOT NULL,
+    admin_name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  );
+  CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
+  CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen);
+  CREATE TABLE job_leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until TEXT NOT NULL
+  );
+  `,
 ];

@@ -11,6 +11,10 @@ import type { AcmeStore } from "./acme-types.js";
 import { SqliteDiscoveryStore, type DiscoveryStore } from "./discovery-sqlite.js";
 import { SqliteOutboxStore, type OutboxStore } from "./outbox-sqlite.js";
 import { SqliteCrlStore, type CrlStore } from "./crl-sqlite.js";
+import { SqliteCmpStore } from "./cmp-sqlite.js";
+import { SqliteSessionStore } from "./session-sqlite.js";
+import { SqliteLeaseStore, type LeaseStore } from "./lease-sqlite.js";
+import type { SessionStore } from "./session-types.js";
 import { SqliteInventory, namesKey, registerInventoryFunctions, type ArchiveBatch, type InventoryStats } from "./inventory-sqlite.js";
 
 type Row = Record<string, unknown>;
@@ -22,6 +26,9 @@ export class SqliteStore implements Store {
   readonly outbox: OutboxStore;
   readonly discovery: DiscoveryStore;
   readonly crl: CrlStore;
+  readonly cmp: SqliteCmpStore;
+  readonly sessions: SessionStore;
+  readonly leases: LeaseStore;
   private readonly inventory: SqliteInventory;
   /** One wrapper for every transaction: db.transaction(fn) per call builds four new closures each time. */
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
@@ -44,17 +51,27 @@ export class SqliteStore implements Store {
     this.outbox = new SqliteOutboxStore(this.db);
     this.discovery = new SqliteDiscoveryStore(this.db);
     this.crl = new SqliteCrlStore(this.db);
+    this.cmp = new SqliteCmpStore(this.db);
+    this.sessions = new SqliteSessionStore(this.db);
+    this.leases = new SqliteLeaseStore(this.db);
     this.inventory = new SqliteInventory(this.db, this.stmts);
   }
 
+  /**
+   * Safe when several processes open the file at once (workers, a CLI next to `serve`): each version is applied
+   * in an IMMEDIATE transaction that re-reads user_version under the write lock, so a version another process
+   * applied meanwhile is skipped instead of run twice. The first read outside is only a fast path.
+   */
   private migrate(): void {
-    const current = this.db.pragma("user_version", { simple: true }) as number;
-    for (let v = current; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
+    if ((this.db.pragma("user_version", { simple: true }) as number) >= MIGRATIONS.length) return;
+    const step = this.db.transaction(() => {
+      const v = this.db.pragma("user_version", { simple: true }) as number;
+      if (v >= MIGRATIONS.length) return false;
+      this.db.exec(MIGRATIONS[v]);
+      this.db.pragma(`user_version = ${v + 1}`);
+      return true;
+    });
+    while (step.immediate()) { /* one version per transaction, as before */ }
   }
 
   private st(sql: string): Database.Statement {

@@ -167,6 +167,12 @@ export interface Store {
   readonly discovery: DiscoveryStore;
   /** CRL build state: revoked rows in CRL order, rebuild markers, stored CRLs. */
   readonly crl: CrlStore;
+  /** CMP transactions in flight and transactionIDs used recently (cmp-types.ts). */
+  readonly cmp: import("./cmp-types.js").CmpStore;
+  /** Console sessions, shared by every instance (src/store/session-types.ts). */
+  readonly sessions: import("./session-types.js").SessionStore;
+  /** Leases for jobs that run on one instance at a time (src/store/lease-sqlite.ts). */
+  readonly leases: import("./lease-sqlite.js").LeaseStore;
   /** Runs `fn` in one write transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
   /** As transaction, but inside a caller's transaction `fn` simply joins it (no savepoint of its own). */

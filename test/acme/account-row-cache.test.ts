@@ -47,6 +47,30 @@ describe("ACME account and authorization rows kept in memory", () => {
     expect(store.acme.getAuthz("z2")?.status).toBe("deactivated");
   });
 
+  it("see a deactivation made through a second store on the same file (another instance) from the next run on", async () => {
+    const b = new SqliteStore(path);
+    try {
+      store.acme.insertAccount(account("a6"));
+      store.acme.insertAuthz(authz("z6", "a6"));
+      expect(store.acme.getAccount("a6")?.status).toBe("valid");
+      expect(store.acme.getAuthz("z6")?.status).toBe("pending");
+      expect(b.acme.getAccount("a6")?.status).toBe("valid"); // B caches it too
+      await nextRun();
+      b.acme.updateAccount("a6", { status: "deactivated" });
+      b.acme.updateAuthz("z6", { status: "deactivated" });
+      expect(b.acme.getAccount("a6")?.status).toBe("deactivated");
+      await nextRun();
+      expect(store.acme.getAccount("a6")?.status).toBe("deactivated");
+      expect(store.acme.getAuthz("z6")?.status).toBe("deactivated");
+      // And back the other way: A's write empties B's cache.
+      store.acme.updateAccount("a6", { contact: ["mailto:b@example.com"] });
+      await nextRun();
+      expect(b.acme.getAccount("a6")?.contact).toEqual(["mailto:b@example.com"]);
+    } finally {
+      b.close();
+    }
+  });
+
   it("see an authorization written through the store at once, claims and settlements alike", () => {
     store.acme.insertAccount(account("a5"));
     store.acme.insertAuthz(authz("z5", "a5"));

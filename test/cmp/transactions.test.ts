@@ -1,50 +1,86 @@
 import { describe, expect, it } from "vitest";
 import { TransactionTable, type OpenTransaction } from "../../protocols/cmp/transactions.js";
+import { twoStores } from "../helpers/stores.js";
 
+// Two connections on one SQLite file stand for two gateway instances.
+const { a, b } = twoStores("cmp-tx-");
+const limits = { maxOpen: 1000, rememberMs: 1_000 };
+const A = new TransactionTable(a.cmp, limits);
+const B = new TransactionTable(b.cmp, limits);
+
+let n = 0;
 const tx = (id: string, expiresAt: number, state: OpenTransaction["state"] = "waitingConfirm"): OpenTransaction => ({
-  id, label: "default", lastNonce: new Uint8Array(16), protection: { kind: "mac", kid: "k", secret: new Uint8Array(8) },
-  state, certReqId: 0n, bodyType: "cp", serial: `serial-${id}`, expiresAt,
+  id, label: "default", lastNonce: new Uint8Array(16).fill(++n), protection: { kind: "mac", kid: "k" },
+  state, certReqId: 0n, bodyType: "cp", serial: state === "waitingConfirm" ? `serial-${id}` : undefined, certDer: new Uint8Array([1, 2]), expiresAt,
 });
 
-describe("CMP transaction table", () => {
-  it("refuses a transactionID used within the memory window, and accepts it after", () => {
-    const t = new TransactionTable(1_000);
-    expect(t.claim("a", 0)).toBe(true);
-    expect(t.claim("a", 999)).toBe(false);
-    expect(t.claim("b", 1_000)).toBe(true); // prunes a on the way
-    expect(t.claim("a", 1_001)).toBe(true);
+describe("CMP transactions in the store, across instances", () => {
+  it("a transactionID claimed on one instance is in use on the other, and free again after its window", async () => {
+    expect(await A.claim("t1", 0)).toBe(true);
+    expect(await B.claim("t1", 999)).toBe(false);
+    expect(await A.claim("t1", 999)).toBe(false);
+    expect(await B.claim("t1", 1_000)).toBe(true);
   });
 
-  it("remembers at most maxRemembered IDs, forgetting the oldest first", () => {
-    const t = new TransactionTable(86_400_000, { maxOpen: 10, maxRemembered: 3 });
-    for (const id of ["a", "b", "c", "d", "e"]) expect(t.claim(id, 0)).toBe(true);
-    expect(t.claim("e", 0)).toBe(false);
-    expect(t.claim("c", 0)).toBe(false);
-    expect(t.claim("a", 0)).toBe(true); // pushed out by d and e: usable again
+  it("opened on A, read and confirmed on B exactly once (compare-and-set on state and nonce); never a MAC secret", async () => {
+    expect(await A.claim("t2", 0)).toBe(true);
+    const t = tx("t2", Date.now() + 60_000);
+    expect(await A.open({ ...t, protection: { kind: "mac", kid: "k", secret: new Uint8Array([9, 9, 9]) } as never })).toBe(true);
+    expect(await A.open(t)).toBe(false); // only a claimed row opens
+    const onB = B.get("t2")!;
+    expect(onB).toMatchObject({ id: "t2", state: "waitingConfirm", serial: "serial-t2", protection: { kind: "mac", kid: "k" } });
+    expect(onB.protection).not.toHaveProperty("secret");
+    expect(Buffer.from(onB.lastNonce).equals(Buffer.from(t.lastNonce))).toBe(true);
+    expect(await B.finish({ ...onB, lastNonce: new Uint8Array(16) })).toBe(false); // a stale nonce does not finish it
+    expect(await B.finish(onB)).toBe(true);
+    expect(await A.finish(t)).toBe(false);
+    expect(A.get("t2")).toBeUndefined();
+    expect(await B.claim("t2", Date.now())).toBe(false); // remembered after it ended
   });
 
-  it("holds at most maxOpen transactions; the oldest pushed out is settled like an expired one", () => {
-    const t = new TransactionTable(60_000, { maxOpen: 2, maxRemembered: 10 });
-    t.put(tx("a", 10_000));
-    t.put(tx("b", 10_000));
-    expect(t.get("a")?.id).toBe("a"); // a used: b is the least recent
-    t.put(tx("c", 10_000));
-    expect(t.get("b")).toBeUndefined();
-    expect(t.get("a")?.id).toBe("a");
-    expect(t.get("c")?.id).toBe("c");
-    // Not yet expired, but pushed out: the sweep must still see it (to revoke an unconfirmed certificate).
-    expect(t.expired(0).map((x) => x.id)).toEqual(["b"]);
-    expect(t.expired(0)).toEqual([]);
-    expect(t.expired(10_000).map((x) => x.id).sort()).toEqual(["a", "c"]);
-    expect(t.get("a")).toBeUndefined();
+  it("a pending transaction moves on once (pollRep), then to waitingConfirm", async () => {
+    expect(await A.claim("t3")).toBe(true);
+    const p = { ...tx("t3", Date.now() + 60_000, "pending"), requestId: "r1" };
+    expect(await A.open(p)).toBe(true);
+    const polled = { ...p, lastNonce: new Uint8Array(16).fill(200) };
+    expect(await B.advance(polled, p)).toBe(true);
+    expect(await A.advance({ ...p, lastNonce: new Uint8Array(16).fill(201) }, p)).toBe(false); // same nonce, lost the race
+    const issued = { ...polled, state: "waitingConfirm" as const, serial: "s3", lastNonce: new Uint8Array(16).fill(202) };
+    expect(await A.advance(issued, polled)).toBe(true);
+    expect(B.get("t3")).toMatchObject({ state: "waitingConfirm", serial: "s3", requestId: "r1" });
   });
 
-  it("keeps the ID of an open transaction remembered while it is open", () => {
-    const t = new TransactionTable(1_000);
-    expect(t.claim("a", 0)).toBe(true);
-    t.put(tx("a", 5_000, "pending"));
-    expect(t.claim("a", 5_500)).toBe(false); // open until 5000, remembered 1000 after
-    t.close("a");
-    expect(t.claim("a", 6_001)).toBe(true);
+  it("an expired transaction is handed to one instance only; a lapsed settle claim is taken over; settled ones are purged after their window", async () => {
+    const now = Date.now();
+    for (const id of ["e1", "e2", "e3"]) {
+      expect(await A.claim(id, now)).toBe(true);
+      expect(await A.open(tx(id, now - 1))).toBe(true);
+    }
+    const first = A.expired(2, 60_000, now);
+    const second = B.expired(10, 60_000, now);
+    const ids = [...first, ...second].map((t) => t.id).filter((id) => id.startsWith("e")).sort();
+    expect(ids).toEqual(["e1", "e2", "e3"]); // each once
+    expect(first.length).toBe(2);
+    expect(first[0]).toMatchObject({ state: "waitingConfirm" });
+    expect(A.get("e1")).toBeUndefined(); // being settled: a late certConf no longer finds it
+    expect(A.expired(10, 60_000, now)).toEqual([]);
+    // e3's settler died: after its lease another instance takes it.
+    for (const t of first) A.settled(t.id);
+    expect(B.expired(10, 60_000, now + 60_001).map((t) => t.id).filter((id) => id.startsWith("e"))).toEqual(second.filter((t) => t.id.startsWith("e")).map((t) => t.id));
+    B.settled("e3");
+    expect(A.expired(10, 60_000, now + 200_000).filter((t) => t.id.startsWith("e"))).toEqual([]);
+    expect(A.purge(100, now + 24 * 3600_000 + 120_000)).toBeGreaterThanOrEqual(3);
+    expect(await B.claim("e1", now + 24 * 3600_000 + 120_000)).toBe(true);
+  });
+
+  it("counts open transactions for the cap", async () => {
+    const small = new TransactionTable(b.cmp, { maxOpen: 1, rememberMs: 1_000 });
+    small.refreshCount();
+    const before = b.cmp.countOpen();
+    expect(small.full()).toBe(before >= 1);
+    expect(await small.claim("c1")).toBe(true);
+    expect(await small.open(tx("c1", Date.now() + 60_000))).toBe(true);
+    expect(small.full()).toBe(true);
+    expect(b.cmp.countOpen()).toBe(before + 1);
   });
 });

@@ -1,0 +1,40 @@
+// The periodic CRL regeneration (startServers' schedule) runs on the holder of the crl.regenerate job lease only.
+// An instance starting while another live instance holds it makes sure each CA has a current CRL but publishes no
+// new one; a clean shutdown gives the lease up.
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openGateway } from "../../src/gateway.js";
+import { INSTANCE_ID } from "../../src/lifecycle/job-lease.js";
+import { CRL_LEASE, startServers } from "../../src/server/listen.js";
+import { testGateway, type TestGateway } from "../helpers/gateway.js";
+
+let t: TestGateway;
+beforeAll(async () => {
+  t = await testGateway();
+});
+afterAll(async () => t?.gw.close());
+
+const latest = () => t.gw.store.crl.latestMeta(t.gw.cas.issuing[0].name)?.number ?? 0;
+
+describe("CRL schedule lease", () => {
+  it("the first instance takes the lease and publishes; one starting while another holds it publishes nothing new", async () => {
+    const s1 = await startServers(t.gw);
+    expect(t.gw.store.leases.holder(CRL_LEASE)?.owner).toBe(INSTANCE_ID);
+    const published = latest();
+    expect(published).toBeGreaterThan(0);
+    await s1.close();
+    expect(t.gw.store.leases.holder(CRL_LEASE)).toBeUndefined();
+
+    // Another (live) instance holds the schedule: a second gateway on the same data starting now only checks currency.
+    expect(t.gw.store.leases.acquire(CRL_LEASE, "other-instance", 3_600_000)).toBe(true);
+    const second = await openGateway(t.config, pino({ level: "silent" }));
+    try {
+      const s2 = await startServers(second);
+      expect(latest()).toBe(published);
+      await s2.close();
+      expect(t.gw.store.leases.holder(CRL_LEASE)?.owner).toBe("other-instance"); // not its lease to release
+    } finally {
+      await second.close();
+    }
+  });
+});

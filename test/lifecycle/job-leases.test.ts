@@ -1,0 +1,104 @@
+// Jobs that must run once across instances: two gateways on one data directory, each with its own store connection,
+// renewal monitor and retention (distinct lease owners, as two processes would have). The scheduled passes
+// (scanLeased, runLeased) run on the lease holder only, and move to the other instance once the holder's lease lapses.
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openGateway, type Gateway } from "../../src/gateway.js";
+import { MAX_LISTED, RenewalMonitor, SCAN_LEASE } from "../../src/lifecycle/monitor.js";
+import { Retention, RETENTION_LEASE } from "../../src/lifecycle/retention.js";
+import type { SqliteStore } from "../../src/store/sqlite.js";
+import { testGateway, type TestGateway } from "../helpers/gateway.js";
+import { seedCertificates } from "../store/seed.js";
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+const cfg = { archiveExpiredAfterDays: 90, intervalMinutes: 0, batchSize: 5 };
+
+let t: TestGateway;
+let other: Gateway;
+const db = () => (t.gw.store as SqliteStore).raw;
+const events = (type: string) => (db().prepare("SELECT count(*) AS n FROM audit_events WHERE type = ?").get(type) as { n: number }).n;
+/** The holder died: its lease is left to lapse (moved into the past instead of waiting). */
+const lapse = (name: string) => db().prepare("UPDATE job_leases SET until = ? WHERE name = ?").run(iso(Date.now() - 1), name);
+
+beforeAll(async () => {
+  t = await testGateway();
+  other = await openGateway(t.config, pino({ level: "silent" }));
+  const now = Date.now();
+  seedCertificates(db(), {
+    count: 12, serialPrefix: "e1",
+    row: (i) => ({ profile: "tls-server", sans: [`dns:old-${i}.example.com`], notBefore: iso(now - 500 * DAY), notAfter: iso(now - 120 * DAY - i * 1000) }),
+  });
+  seedCertificates(db(), {
+    count: 3, serialPrefix: "d1",
+    row: (i) => ({ profile: "tls-server", sans: [`dns:due-${i}.example.com`], notBefore: iso(now - 300 * DAY), notAfter: iso(now + 10 * DAY + i * 1000) }),
+  });
+});
+afterAll(async () => {
+  await other?.close();
+  await t?.gw.close();
+});
+
+describe("job leases across two instances", () => {
+  it("renewal scans run on the lease holder only; a dead holder's scans move to the other instance", () => {
+    const a = new RenewalMonitor(t.gw.store, t.gw.profiles, t.gw.audit, MAX_LISTED, "inst-a");
+    const b = new RenewalMonitor(other.store, other.profiles, other.audit, MAX_LISTED, "inst-b");
+    const ttl = 2 * HOUR;
+    // 3 certificates inside their renewal window, 12 expired unreplaced: each announced once, by A.
+    expect(a.scanLeased(ttl)).toEqual({ due: 3, missed: 12, announced: 15 });
+    expect(b.scanLeased(ttl)).toBeUndefined();
+    expect(a.scanLeased(ttl)?.announced).toBe(0); // the holder keeps its lease from pass to pass
+    expect(b.scanLeased(ttl)).toBeUndefined();
+    expect(events("certificate.renewal_due")).toBe(3);
+    expect(events("certificate.renewal_missed")).toBe(12);
+
+    lapse(SCAN_LEASE);
+    expect(b.scanLeased(ttl)).toEqual({ due: 3, missed: 12, announced: 0 });
+    expect(a.scanLeased(ttl)).toBeUndefined(); // A came back: B holds it now
+    // A clean stop gives the lease up: the other instance takes over at its next pass.
+    b.stop();
+    expect(a.scanLeased(ttl)).toBeDefined();
+    a.stop();
+  });
+
+  it("retention runs on one instance at a time: a run in progress on A refuses B; after A lapses, B archives", async () => {
+    const a = new Retention(t.gw.store, t.gw.audit, cfg, "inst-a");
+    const b = new Retention(other.store, other.audit, cfg, "inst-b");
+    const ttl = 2 * HOUR;
+    // A archives a batch at a time, yielding between batches (its first batch is done when runLeased returns);
+    // B tries while A's run is in progress, and again after it.
+    const pa = a.runLeased(ttl, new Date(), 2);
+    expect(await b.runLeased(ttl)).toBeUndefined();
+    expect(await pa).toMatchObject({ archived: 10, batches: 2, more: true });
+    expect(await b.runLeased(ttl)).toBeUndefined();
+    expect(events("inventory.archived")).toBe(2);
+
+    lapse(RETENTION_LEASE);
+    const rb2 = await b.runLeased(ttl);
+    expect(rb2).toMatchObject({ archived: 2, more: false });
+    expect(await a.runLeased(ttl)).toBeUndefined();
+    expect(events("inventory.archived")).toBe(3);
+    const left = (db().prepare("SELECT count(*) AS n FROM certificates WHERE serial LIKE 'e1%'").get() as { n: number }).n;
+    expect(left).toBe(0);
+    await b.stop();
+    await a.stop();
+  });
+
+  it("a run that loses its lease mid-way stops after the current batch", async () => {
+    seedCertificates(db(), {
+      count: 10, serialPrefix: "e2",
+      row: (i) => ({ profile: "tls-server", sans: [`dns:old2-${i}.example.com`], notBefore: iso(Date.now() - 500 * DAY), notAfter: iso(Date.now() - 120 * DAY - i * 1000) }),
+    });
+    const a = new Retention(t.gw.store, t.gw.audit, cfg, "inst-a");
+    const b = new Retention(other.store, other.audit, cfg, "inst-b");
+    const run = a.runLeased(2 * HOUR); // its first batch is done; the next waits for the event loop
+    // Between A's batches its lease lapses (A stalled past its TTL) and B takes it.
+    lapse(RETENTION_LEASE);
+    expect(other.store.leases.acquire(RETENTION_LEASE, "inst-b", 2 * HOUR)).toBe(true);
+    expect(await run).toMatchObject({ archived: 5, more: true });
+    expect(await b.runLeased(2 * HOUR)).toMatchObject({ archived: 5, more: false });
+    await a.stop();
+    await b.stop();
+  });
+});
