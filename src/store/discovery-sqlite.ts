@@ -58,7 +58,8 @@ const WEAK_SQL = `((key_algorithm LIKE 'RSA%' AND key_size < 2048) OR (key_algor
 
 export class SqliteDiscoveryStore implements DiscoveryStore {
   private readonly stmts: StatementCache;
-  private readonly upsertTx: (s: DiscoverySighting, locations: string[], at: string) => DiscoveredCertificate;
+  // Read-then-write: run IMMEDIATE so another process's commit in between waits instead of failing (SQLITE_BUSY).
+  private readonly upsertTx: { immediate: (s: DiscoverySighting, locations: string[], at: string) => DiscoveredCertificate };
 
   constructor(private readonly db: Database.Database) {
     this.stmts = new StatementCache(db);
@@ -83,7 +84,7 @@ export class SqliteDiscoveryStore implements DiscoveryStore {
   }
 
   upsert(s: DiscoverySighting, locations: string[], at: string): DiscoveredCertificate {
-    return this.upsertTx(s, locations, at);
+    return this.upsertTx.immediate(s, locations, at);
   }
 
   get(fingerprint: string): DiscoveredCertificate | undefined {

@@ -135,7 +135,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   redeliverDead(sinks: string[], now: string): number {
-    return this.db.transaction(() => sinks.reduce((n, sink) => n + this.s.redeliver.run(now, sink).changes, 0))();
+    return this.db.transaction(() => sinks.reduce((n, sink) => n + this.s.redeliver.run(now, sink).changes, 0)).immediate();
   }
 
   counts(): OutboxCount[] {
