@@ -5,25 +5,102 @@ import type { LeaseStore } from "../store/lease-sqlite.js";
 /** This process's owner id for job leases: made once at start, so a restarted process is a new owner. */
 export const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(6).toString("hex")}`;
 
-/**
- * A periodic job that must run on one instance at a time. Each tick takes or renews the lease for
- * `ttlMs` (twice the interval by default), so the holder keeps it from tick to tick and the others'
- * ticks are refused. The holder releases it on a clean stop; if it dies instead, its lease lapses at
- * most `ttlMs` after its last tick and the next tick of another instance takes over: the job moves
- * within ttlMs + one interval (3 intervals by default) of the holder's last run.
- */
-export class JobLease {
-  constructor(private readonly leases: LeaseStore, readonly name: string, readonly ttlMs: number, readonly owner: string = INSTANCE_ID) {}
+/** A job lease lapses this long after its holder's last heartbeat. */
+export const LEASE_TTL_MS = 60_000;
+/** Every instance renews the leases it holds, and tries the free ones, this often (a third of the TTL: two missed beats are survived). */
+export const LEASE_TICK_MS = 20_000;
+/** A dead holder's jobs move to a live instance within this long of its last heartbeat. */
+export const LEASE_FAILOVER_MS = LEASE_TTL_MS + LEASE_TICK_MS;
 
-  /** Takes or renews the lease; false while another live instance holds it. */
-  hold(now?: Date): boolean {
+/**
+ * A periodic job that must run on one instance at a time. The lease is short (LEASE_TTL_MS) and kept by the
+ * heartbeat, independent of the job's interval; the job runs on the holder when the last run recorded in the
+ * store (by whichever instance held it then) is `intervalMs` old. So a new holder neither re-runs a job the
+ * dead holder just ran nor waits a whole interval for an overdue one.
+ */
+export class LeasedJob<T> {
+  private busy = false;
+
+  constructor(private readonly leases: LeaseStore, readonly name: string, readonly intervalMs: number,
+    private readonly run: (now: Date) => T, readonly owner: string = INSTANCE_ID, readonly ttlMs = LEASE_TTL_MS) {}
+
+  /** Takes or renews the lease (one statement); false while another live instance holds it. */
+  hold(now = new Date()): boolean {
     return this.leases.acquire(this.name, this.owner, this.ttlMs, now);
   }
 
+  /**
+   * One heartbeat: takes or renews the lease (one UPSERT) and, when held and due, claims the run in the store
+   * (one UPDATE, once per interval) and runs it (`run` overrides the job's function for this call). Returns the
+   * run's result, or undefined when it did not run (not held, not due, or the previous async run still going).
+   */
+  tick(now = new Date(), run: (now: Date) => T = this.run): T | undefined {
+    const lease = this.leases.take(this.name, this.owner, this.ttlMs, now);
+    if (!lease || this.busy) return undefined;
+    if (lease.lastRun !== undefined && Date.parse(lease.lastRun) > now.getTime() - this.intervalMs) return undefined;
+    if (!this.leases.claimRun(this.name, this.owner, this.intervalMs, now)) return undefined;
+    const out = run(now);
+    if (out instanceof Promise) {
+      this.busy = true;
+      void out.finally(() => { this.busy = false; }).catch(() => undefined); // the caller sees the rejection
+    }
+    return out;
+  }
+
+  /** Gives the lease up (keeping the last run time): another instance's next heartbeat takes it. */
   release(): void {
     this.leases.release(this.name, this.owner);
   }
 }
 
-/** The TTL of a job run every `intervalMs`: long enough that timer drift never lets the holder's lease lapse between ticks. */
-export const leaseTtl = (intervalMs: number): number => 2 * intervalMs;
+/**
+ * The heartbeat: one unref'd timer per process for all its leased jobs. Every LEASE_TICK_MS it ticks each job
+ * (renew or take, run when due), so a standby takes a dead holder's lease within LEASE_FAILOVER_MS.
+ */
+export class LeaseHeartbeat {
+  private readonly jobs = new Map<LeasedJob<unknown>, (e: unknown) => void>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(readonly tickMs = LEASE_TICK_MS) {}
+
+  /** Adds a job; it is ticked on the next turn of the event loop when `first`, then on every beat. */
+  add(job: LeasedJob<unknown>, onError: (e: unknown) => void, first = true): void {
+    this.jobs.set(job, onError);
+    if (first) setImmediate(() => this.jobs.has(job) && this.tickOne(job, onError, new Date())).unref();
+    if (!this.timer) {
+      this.timer = setInterval(() => this.beat(), this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Removes a job and releases its lease (if the store is already closing, the lease lapses by itself). */
+  remove(job: LeasedJob<unknown>): void {
+    if (!this.jobs.delete(job)) return;
+    try {
+      job.release();
+    } catch {
+      // the store is closing
+    }
+    if (this.jobs.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** One beat over all jobs (the timer's; tests call it with their own clock). */
+  beat(now = new Date()): void {
+    for (const [job, onError] of this.jobs) this.tickOne(job, onError, now);
+  }
+
+  private tickOne(job: LeasedJob<unknown>, onError: (e: unknown) => void, now: Date): void {
+    try {
+      const out = job.tick(now);
+      if (out instanceof Promise) out.catch(onError);
+    } catch (e) {
+      onError(e);
+    }
+  }
+}
+
+/** This process's heartbeat. */
+export const heartbeat = new LeaseHeartbeat();

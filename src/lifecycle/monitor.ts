@@ -1,7 +1,7 @@
 import type { AuditLog } from "../audit/audit-log.js";
 import type { ProfileSet } from "../policy/profile.js";
 import type { CertificateRecord, Store } from "../store/types.js";
-import { INSTANCE_ID, JobLease, leaseTtl } from "./job-lease.js";
+import { heartbeat, INSTANCE_ID, LeasedJob } from "./job-lease.js";
 
 const DAY = 86_400_000;
 /** The job lease scheduled scans take, so one instance of several scans per interval. */
@@ -28,8 +28,7 @@ export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; ow
  * it off both lists.
  */
 export class RenewalMonitor {
-  private timer?: NodeJS.Timeout;
-  private lease?: JobLease;
+  private job?: LeasedJob<ReturnType<RenewalMonitor["scan"]>>;
 
   constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog, private readonly maxListed = MAX_LISTED,
     private readonly owner = INSTANCE_ID) {}
@@ -72,43 +71,40 @@ export class RenewalMonitor {
   }
 
   /**
-   * A scheduled pass: scans only while this instance holds the SCAN_LEASE job lease (taken or renewed for
-   * `ttlMs` now); undefined when another instance holds it. Notices are also unique in the store, so even an
-   * operator's scan alongside announces each certificate once.
+   * A scheduled pass (one heartbeat of the SCAN_LEASE job): takes or renews the lease and scans when this
+   * instance holds it and the last scan by any instance is `intervalMs` old; undefined otherwise. Notices are
+   * also unique in the store, so even an operator's scan alongside announces each certificate once.
    */
-  scanLeased(ttlMs: number, now = new Date()): ReturnType<RenewalMonitor["scan"]> | undefined {
-    if (this.lease?.ttlMs !== ttlMs) this.lease = new JobLease(this.store.leases, SCAN_LEASE, ttlMs, this.owner);
-    return this.lease.hold() ? this.scan(now) : undefined;
+  scanLeased(intervalMs: number, now = new Date()): ReturnType<RenewalMonitor["scan"]> | undefined {
+    return this.scanJob(intervalMs).tick(now);
+  }
+
+  private scanJob(intervalMs: number): LeasedJob<ReturnType<RenewalMonitor["scan"]>> {
+    if (this.job?.intervalMs !== intervalMs) {
+      if (this.job) heartbeat.remove(this.job);
+      this.job = new LeasedJob(this.store.leases, SCAN_LEASE, intervalMs, (now) => this.scan(now), this.owner);
+    }
+    return this.job;
   }
 
   /**
-   * Scans now and then every `minutes` (0: never), on one instance of several (scanLeased, TTL two intervals:
-   * a dead holder's scans move to another instance within three intervals); the timer does not keep the process alive.
+   * Scans every `minutes` (0: never) on one instance of several: the process heartbeat keeps the SCAN_LEASE
+   * lease and runs the scan when due (a dead holder's scans move to another instance within LEASE_FAILOVER_MS,
+   * on the interval the dead holder kept). Does not keep the process alive.
    */
   start(minutes: number, onError: (e: unknown) => void): void {
     if (minutes <= 0) return;
-    const ttl = leaseTtl(minutes * 60_000);
-    const run = () => {
-      try {
-        this.scanLeased(ttl);
-      } catch (e) {
-        onError(e);
-      }
-    };
-    setImmediate(run).unref();
-    this.timer = setInterval(run, minutes * 60_000);
-    this.timer.unref();
+    heartbeat.add(this.scanJob(minutes * 60_000), onError);
   }
 
-  /** Stops the schedule and gives the lease up, so another instance's next tick takes the scans over. */
+  /** Stops the schedule and gives the lease up, so another instance's next heartbeat takes the scans over. */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.job) heartbeat.remove(this.job);
     try {
-      this.lease?.release();
+      this.job?.release(); // also when only scanLeased was used
     } catch {
       // the store is closing: the lease then lapses by itself
     }
-    this.lease = undefined;
+    this.job = undefined;
   }
 }

@@ -1,6 +1,6 @@
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Store } from "../store/types.js";
-import { INSTANCE_ID, JobLease, leaseTtl } from "./job-lease.js";
+import { heartbeat, INSTANCE_ID, LeasedJob } from "./job-lease.js";
 
 const DAY = 86_400_000;
 /** The job lease scheduled archiving takes, so one instance of several archives. */
@@ -30,12 +30,13 @@ export interface RetentionRun {
  * Each batch is one transaction with one `inventory.archived` audit event.
  */
 export class Retention {
-  private timer?: NodeJS.Timeout;
   private running?: Promise<RetentionRun>;
   private stopped = false;
-  private lease?: JobLease;
+  private readonly job: LeasedJob<Promise<RetentionRun>>;
 
-  constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly cfg: RetentionConfig, private readonly owner = INSTANCE_ID) {}
+  constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly cfg: RetentionConfig, owner = INSTANCE_ID) {
+    this.job = new LeasedJob(store.leases, RETENTION_LEASE, cfg.intervalMinutes * 60_000, (now) => this.runHeld(now, Number.POSITIVE_INFINITY), owner);
+  }
 
   cutoff(now = new Date()): string {
     return new Date(now.getTime() - this.cfg.archiveExpiredAfterDays * DAY).toISOString();
@@ -65,14 +66,18 @@ export class Retention {
   }
 
   /**
-   * A scheduled run: only while this instance holds the RETENTION_LEASE job lease, taken for `ttlMs` now and
-   * renewed before every further batch (a run that loses it stops, `more`); undefined when another instance holds it.
+   * A scheduled run (one heartbeat of the RETENTION_LEASE job): takes or renews the lease and archives when this
+   * instance holds it and the last run by any instance is `intervalMinutes` old (0: whenever held); undefined
+   * otherwise. The lease is renewed before every further batch: a run that loses it stops (`more`).
    */
-  async runLeased(ttlMs: number, now = new Date(), maxBatches = Number.POSITIVE_INFINITY): Promise<RetentionRun | undefined> {
-    if (this.lease?.ttlMs !== ttlMs) this.lease = new JobLease(this.store.leases, RETENTION_LEASE, ttlMs, this.owner);
-    const lease = this.lease;
-    if (!lease.hold()) return undefined;
-    return this.runWhile(now, maxBatches, () => lease.hold()); // renewed before each batch (the first renewal is redundant, and cheap)
+  async runLeased(now = new Date(), maxBatches = Number.POSITIVE_INFINITY): Promise<RetentionRun | undefined> {
+    return this.job.tick(now, (n) => this.runHeld(n, maxBatches));
+  }
+
+  private runHeld(now: Date, maxBatches: number): Promise<RetentionRun> {
+    // Renewals during the run use the run's clock advanced by the time elapsed since it started.
+    const started = Date.now();
+    return this.runWhile(now, maxBatches, () => this.job.hold(new Date(now.getTime() + Date.now() - started)));
   }
 
   private runWhile(now: Date, maxBatches: number, holding: () => boolean): Promise<RetentionRun> {
@@ -99,31 +104,25 @@ export class Retention {
   }
 
   /**
-   * Archives now and then every `intervalMinutes` (0: never), on one instance of several (runLeased, TTL two
-   * intervals: a dead holder's archiving moves to another instance within three intervals); the timer does not
-   * keep the process alive.
+   * Archives every `intervalMinutes` (0: never) on one instance of several: the process heartbeat keeps the
+   * RETENTION_LEASE lease and runs archiving when due (a dead holder's archiving moves to another instance within
+   * LEASE_FAILOVER_MS, on the interval the dead holder kept). Does not keep the process alive.
    */
   start(onError: (e: unknown) => void): void {
     this.stopped = false;
     if (this.cfg.intervalMinutes <= 0) return;
-    const ttl = leaseTtl(this.cfg.intervalMinutes * 60_000);
-    const tick = () => void this.runLeased(ttl).catch(onError);
-    setImmediate(tick).unref();
-    this.timer = setInterval(tick, this.cfg.intervalMinutes * 60_000);
-    this.timer.unref();
+    heartbeat.add(this.job, onError);
   }
 
-  /** Stops the schedule; a run in flight ends after its current batch. */
+  /** Stops the schedule; a run in flight ends after its current batch; then the lease is given up. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
     await this.running?.catch(() => undefined);
+    heartbeat.remove(this.job);
     try {
-      this.lease?.release(); // another instance's next tick takes archiving over
+      this.job.release(); // also when only runLeased was used: another instance's next heartbeat takes archiving over
     } catch {
       // the store is closing: the lease then lapses by itself
     }
-    this.lease = undefined;
   }
 }

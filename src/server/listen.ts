@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { derToPem } from "../ca/authority.js";
 import type { GatewayConfig } from "../config/schema.js";
 import type { Gateway } from "../gateway.js";
-import { JobLease, leaseTtl } from "../lifecycle/job-lease.js";
+import { heartbeat, LeasedJob } from "../lifecycle/job-lease.js";
 import { buildApps, type Apps } from "./apps.js";
 import { capConnectionsPerAddress, type ConnectionCap } from "./connection-guard.js";
 
@@ -79,38 +79,33 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   if (!gw.config.externalUrl.https) gw.urls.https = `https://localhost:${httpsPort}`;
   if (!gw.config.externalUrl.http) gw.urls.http = `http://localhost:${httpPort}`;
 
-  // Fresh CRLs for every CA on start, then on the configured schedule, by one instance of several: the holder of
-  // the CRL_LEASE job lease (TTL two intervals, renewed each tick; a dead holder's schedule moves to another
-  // instance within three intervals). An instance starting while another holds it only makes sure every CA has a
-  // current CRL (built only if missing or past half its lifetime).
+  // CRLs on the configured schedule, by one instance of several: the holder of the CRL_LEASE job lease, which the
+  // process heartbeat keeps (a dead holder's schedule moves to another instance within LEASE_FAILOVER_MS, keeping
+  // the interval: the last publication time is in the store). When this instance does not publish on start (another
+  // holds the lease, or the last run is recent), it only makes sure every CA has a current CRL (built only if
+  // missing or past half its lifetime).
   const intervalMs = gw.config.crl.regenerateMinutes * 60_000;
-  const crlLease = new JobLease(gw.store.leases, CRL_LEASE, leaseTtl(intervalMs));
   const failed = (ca: string) => (e: Error) => void gw.log.error({ ca, err: e.message }, "CRL generation failed");
-  const holdLease = () => {
-    try {
-      return crlLease.hold();
-    } catch (e) {
-      gw.log.error({ err: (e as Error).message }, "CRL schedule lease failed");
-      return false;
-    }
-  };
   const publishAll = async (held: boolean) => {
     for (const ca of gw.cas.issuing) await (held ? gw.crls.publish(ca) : gw.crls.current(ca)).catch(failed(ca.name));
+    return true;
   };
-  await publishAll(holdLease());
+  const crlJob = new LeasedJob(gw.store.leases, CRL_LEASE, intervalMs, () => publishAll(true));
+  const leaseFailed = (e: unknown) => void gw.log.error({ err: (e as Error).message }, "CRL schedule lease failed");
+  let published: boolean | undefined;
+  try {
+    published = await crlJob.tick();
+  } catch (e) {
+    leaseFailed(e);
+  }
+  if (!published) await publishAll(false);
   gw.crls.start(); // revocations left dirty by other processes (CLI, another instance) are rebuilt here too
-  const timer = setInterval(() => void (holdLease() && publishAll(true)), intervalMs);
-  timer.unref();
+  heartbeat.add(crlJob, leaseFailed, false);
 
   return {
     https, http, httpsPort, httpPort, apps, connections,
     async close() {
-      clearInterval(timer);
-      try {
-        crlLease.release(); // another instance's next tick takes the schedule over
-      } catch {
-        // the lease then lapses by itself
-      }
+      heartbeat.remove(crlJob); // releases the lease: another instance's next heartbeat takes the schedule over
       await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
       await apps.acme?.drain();
       await apps.cmp?.close();

@@ -7,15 +7,26 @@ export interface LeaseHolder {
   until: string;
 }
 
+/** A released lease: no owner, lapsed since the epoch (its last_run is kept for the next holder). */
+const RELEASED = "1970-01-01T00:00:00.000Z";
+
 /**
- * Named leases for jobs that must run on one instance at a time (table job_leases, migration 12). A lease
- * is taken or renewed in one statement; a holder that dies simply stops renewing, and the lease is free
- * again once `until` passes. Expiry is judged by the clock of the instance asking, so instance clocks must
- * agree to well within a lease's TTL (NTP).
+ * Named leases for jobs that must run on one instance at a time (table job_leases, migrations 12-13). A lease
+ * is taken or renewed in one statement (the holder's heartbeat renews it well within its TTL); a holder that
+ * dies simply stops renewing, and the lease is free again once `until` passes. Each lease also records when
+ * its job last ran, so runs keep their interval across a change of holder. Expiry is judged by the clock of
+ * the instance asking, so instance clocks must agree to well within a lease's TTL (NTP).
  */
 export interface LeaseStore {
   /** Takes `name` for `ttlMs` from now if it is free, lapsed, or already `owner`'s (then renews it); true when held. */
   acquire(name: string, owner: string, ttlMs: number, now?: Date): boolean;
+  /** acquire, also saying when the job last ran (ISO-8601 UTC; undefined: never); undefined while another holds it. */
+  take(name: string, owner: string, ttlMs: number, now?: Date): { lastRun?: string } | undefined;
+  /**
+   * Claims a run at `now` for `owner`: true only while it holds the lease unlapsed and the last run (by any holder)
+   * is at least `intervalMs` old, so one run per interval even if two instances briefly both think they hold it.
+   */
+  claimRun(name: string, owner: string, intervalMs: number, now?: Date): boolean;
   /** Gives the lease up if `owner` holds it (a clean shutdown: another instance takes over at its next try). */
   release(name: string, owner: string): void;
   holder(name: string): LeaseHolder | undefined;
@@ -28,19 +39,31 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   acquire(name: string, owner: string, ttlMs: number, now = new Date()): boolean {
+    return this.take(name, owner, ttlMs, now) !== undefined;
+  }
+
+  take(name: string, owner: string, ttlMs: number, now = new Date()): { lastRun?: string } | undefined {
     const until = new Date(now.getTime() + ttlMs).toISOString();
     // One statement, so two instances racing for a free or lapsed lease cannot both win: the row's unique
-    // name serializes them and the loser's conditional update changes nothing.
-    return this.stmts.get(`INSERT INTO job_leases (name, owner, until) VALUES (?, ?, ?)
+    // name serializes them and the loser's conditional update changes (and returns) nothing.
+    const row = this.stmts.get(`INSERT INTO job_leases (name, owner, until) VALUES (?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-      WHERE job_leases.until <= ? OR job_leases.owner = excluded.owner`).run(name, owner, until, now.toISOString()).changes === 1;
+      WHERE job_leases.until <= ? OR job_leases.owner = excluded.owner
+      RETURNING last_run`).get(name, owner, until, now.toISOString()) as { last_run: string | null } | undefined;
+    return row && { lastRun: row.last_run ?? undefined };
+  }
+
+  claimRun(name: string, owner: string, intervalMs: number, now = new Date()): boolean {
+    const at = now.toISOString();
+    return this.stmts.get(`UPDATE job_leases SET last_run = ? WHERE name = ? AND owner = ? AND until > ?
+      AND (last_run IS NULL OR last_run <= ?)`).run(at, name, owner, at, new Date(now.getTime() - intervalMs).toISOString()).changes === 1;
   }
 
   release(name: string, owner: string): void {
-    this.stmts.get("DELETE FROM job_leases WHERE name = ? AND owner = ?").run(name, owner);
+    this.stmts.get("UPDATE job_leases SET owner = '', until = ? WHERE name = ? AND owner = ?").run(RELEASED, name, owner);
   }
 
   holder(name: string): LeaseHolder | undefined {
-    return this.stmts.get("SELECT owner, until FROM job_leases WHERE name = ?").get(name) as LeaseHolder | undefined;
+    return this.stmts.get("SELECT owner, until FROM job_leases WHERE name = ? AND owner <> ''").get(name) as LeaseHolder | undefined;
   }
 }

@@ -331,4 +331,9 @@ export const MIGRATIONS: string[] = [
     until TEXT NOT NULL
   );
   `,
+  // 13: (issue 16) job leases renewed by a heartbeat: when the job last ran (ISO-8601 UTC; NULL: never), so a new
+  // holder runs it on its own interval instead of at once, and kept across a release.
+  `
+  ALTER TABLE job_leases ADD COLUMN last_run TEXT;
+  `,
 ];

@@ -1,11 +1,13 @@
 // The periodic CRL regeneration (startServers' schedule) runs on the holder of the crl.regenerate job lease only.
 // An instance starting while another live instance holds it makes sure each CA has a current CRL but publishes no
-// new one; a clean shutdown gives the lease up.
+// new one; a clean shutdown gives the lease up. The last publication time is kept with the lease, so a new holder
+// publishes on the schedule's interval, not at once.
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openGateway } from "../../src/gateway.js";
 import { INSTANCE_ID } from "../../src/lifecycle/job-lease.js";
 import { CRL_LEASE, startServers } from "../../src/server/listen.js";
+import type { SqliteStore } from "../../src/store/sqlite.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 
 let t: TestGateway;
@@ -36,5 +38,21 @@ describe("CRL schedule lease", () => {
     } finally {
       await second.close();
     }
+  });
+
+  it("a new holder keeps the schedule's interval: no publication right after the last one, one at once when overdue", async () => {
+    t.gw.store.leases.release(CRL_LEASE, "other-instance"); // the other instance stopped cleanly
+    const before = latest();
+    const s3 = await startServers(t.gw);
+    expect(t.gw.store.leases.holder(CRL_LEASE)?.owner).toBe(INSTANCE_ID);
+    expect(latest()).toBe(before); // the last scheduled publication was minutes ago
+    await s3.close();
+
+    // The last publication is older than the interval (the holder died long ago): the next holder publishes on start.
+    const db = (t.gw.store as SqliteStore).raw;
+    db.prepare("UPDATE job_leases SET last_run = ? WHERE name = ?").run(new Date(Date.now() - 61 * 60_000).toISOString(), CRL_LEASE);
+    const s4 = await startServers(t.gw);
+    expect(latest()).toBeGreaterThan(before);
+    await s4.close();
   });
 });

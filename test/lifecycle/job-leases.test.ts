@@ -1,9 +1,11 @@
 // Jobs that must run once across instances: two gateways on one data directory, each with its own store connection,
 // renewal monitor and retention (distinct lease owners, as two processes would have). The scheduled passes
-// (scanLeased, runLeased) run on the lease holder only, and move to the other instance once the holder's lease lapses.
+// (scanLeased, runLeased: one heartbeat each) run on the lease holder only, move to the other instance once the
+// holder's lease lapses, and keep their interval across the change (the last run time is in the store).
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openGateway, type Gateway } from "../../src/gateway.js";
+import { LEASE_TTL_MS } from "../../src/lifecycle/job-lease.js";
 import { MAX_LISTED, RenewalMonitor, SCAN_LEASE } from "../../src/lifecycle/monitor.js";
 import { Retention, RETENTION_LEASE } from "../../src/lifecycle/retention.js";
 import type { SqliteStore } from "../../src/store/sqlite.js";
@@ -13,7 +15,7 @@ import { seedCertificates } from "../store/seed.js";
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-const cfg = { archiveExpiredAfterDays: 90, intervalMinutes: 0, batchSize: 5 };
+const cfg = { archiveExpiredAfterDays: 90, intervalMinutes: 60, batchSize: 5 };
 
 let t: TestGateway;
 let other: Gateway;
@@ -41,43 +43,52 @@ afterAll(async () => {
 });
 
 describe("job leases across two instances", () => {
-  it("renewal scans run on the lease holder only; a dead holder's scans move to the other instance", () => {
+  const base = Date.now();
+  const at = (ms: number) => new Date(base + ms);
+  const S = 1000;
+  const holder = (name: string) => t.gw.store.leases.holder(name)?.owner;
+
+  it("renewal scans run on the lease holder only, once per interval across a change of holder", () => {
     const a = new RenewalMonitor(t.gw.store, t.gw.profiles, t.gw.audit, MAX_LISTED, "inst-a");
     const b = new RenewalMonitor(other.store, other.profiles, other.audit, MAX_LISTED, "inst-b");
-    const ttl = 2 * HOUR;
     // 3 certificates inside their renewal window, 12 expired unreplaced: each announced once, by A.
-    expect(a.scanLeased(ttl)).toEqual({ due: 3, missed: 12, announced: 15 });
-    expect(b.scanLeased(ttl)).toBeUndefined();
-    expect(a.scanLeased(ttl)?.announced).toBe(0); // the holder keeps its lease from pass to pass
-    expect(b.scanLeased(ttl)).toBeUndefined();
+    expect(a.scanLeased(HOUR, at(0))).toEqual({ due: 3, missed: 12, announced: 15 });
+    expect(b.scanLeased(HOUR, at(10 * S))).toBeUndefined();
+    expect(a.scanLeased(HOUR, at(20 * S))).toBeUndefined(); // the holder keeps its lease, and scans once per interval
+    expect(holder(SCAN_LEASE)).toBe("inst-a");
     expect(events("certificate.renewal_due")).toBe(3);
     expect(events("certificate.renewal_missed")).toBe(12);
 
-    lapse(SCAN_LEASE);
-    expect(b.scanLeased(ttl)).toEqual({ due: 3, missed: 12, announced: 0 });
-    expect(a.scanLeased(ttl)).toBeUndefined(); // A came back: B holds it now
-    // A clean stop gives the lease up: the other instance takes over at its next pass.
+    lapse(SCAN_LEASE); // A died
+    expect(b.scanLeased(HOUR, at(40 * S))).toBeUndefined(); // B takes the lease, but A scanned 40 s ago
+    expect(holder(SCAN_LEASE)).toBe("inst-b");
+    expect(b.scanLeased(HOUR, at(HOUR))).toEqual({ due: 3, missed: 12, announced: 0 }); // due an interval after A's scan
+    expect(a.scanLeased(HOUR, at(HOUR + 20 * S))).toBeUndefined(); // A came back: B holds it now
+    // A clean stop gives the lease up: the other instance takes over at its next pass, on the same interval.
     b.stop();
-    expect(a.scanLeased(ttl)).toBeDefined();
+    expect(holder(SCAN_LEASE)).toBeUndefined();
+    expect(a.scanLeased(HOUR, at(HOUR + 40 * S))).toBeUndefined();
+    expect(holder(SCAN_LEASE)).toBe("inst-a");
+    expect(a.scanLeased(HOUR, at(2 * HOUR))).toBeDefined();
     a.stop();
   });
 
-  it("retention runs on one instance at a time: a run in progress on A refuses B; after A lapses, B archives", async () => {
+  it("retention runs on one instance at a time: a run in progress on A refuses B; after A lapses, B archives when due", async () => {
     const a = new Retention(t.gw.store, t.gw.audit, cfg, "inst-a");
     const b = new Retention(other.store, other.audit, cfg, "inst-b");
-    const ttl = 2 * HOUR;
     // A archives a batch at a time, yielding between batches (its first batch is done when runLeased returns);
     // B tries while A's run is in progress, and again after it.
-    const pa = a.runLeased(ttl, new Date(), 2);
-    expect(await b.runLeased(ttl)).toBeUndefined();
+    const pa = a.runLeased(at(0), 2);
+    expect(await b.runLeased(at(0))).toBeUndefined();
     expect(await pa).toMatchObject({ archived: 10, batches: 2, more: true });
-    expect(await b.runLeased(ttl)).toBeUndefined();
+    expect(await b.runLeased(at(20 * S))).toBeUndefined();
     expect(events("inventory.archived")).toBe(2);
 
     lapse(RETENTION_LEASE);
-    const rb2 = await b.runLeased(ttl);
-    expect(rb2).toMatchObject({ archived: 2, more: false });
-    expect(await a.runLeased(ttl)).toBeUndefined();
+    expect(await b.runLeased(at(40 * S))).toBeUndefined(); // B holds it now, but A ran 40 s ago
+    expect(holder(RETENTION_LEASE)).toBe("inst-b");
+    expect(await b.runLeased(at(HOUR))).toMatchObject({ archived: 2, more: false });
+    expect(await a.runLeased(at(HOUR + 20 * S))).toBeUndefined();
     expect(events("inventory.archived")).toBe(3);
     const left = (db().prepare("SELECT count(*) AS n FROM certificates WHERE serial LIKE 'e1%'").get() as { n: number }).n;
     expect(left).toBe(0);
@@ -92,12 +103,13 @@ describe("job leases across two instances", () => {
     });
     const a = new Retention(t.gw.store, t.gw.audit, cfg, "inst-a");
     const b = new Retention(other.store, other.audit, cfg, "inst-b");
-    const run = a.runLeased(2 * HOUR); // its first batch is done; the next waits for the event loop
+    const run = a.runLeased(at(3 * HOUR)); // its first batch is done; the next waits for the event loop
     // Between A's batches its lease lapses (A stalled past its TTL) and B takes it.
     lapse(RETENTION_LEASE);
-    expect(other.store.leases.acquire(RETENTION_LEASE, "inst-b", 2 * HOUR)).toBe(true);
+    expect(other.store.leases.acquire(RETENTION_LEASE, "inst-b", LEASE_TTL_MS, at(3 * HOUR))).toBe(true);
     expect(await run).toMatchObject({ archived: 5, more: true });
-    expect(await b.runLeased(2 * HOUR)).toMatchObject({ archived: 5, more: false });
+    expect(await b.runLeased(at(3 * HOUR + 20 * S))).toBeUndefined(); // A's run started 20 s ago
+    expect(await b.runLeased(at(4 * HOUR))).toMatchObject({ archived: 5, more: false });
     await a.stop();
     await b.stop();
   });
