@@ -43,7 +43,8 @@ export interface CrlStore {
   release(caName: string, owner: string): void;
   latestMeta(caName: string): CrlMeta | undefined;
   latest(caName: string): CrlRecord | undefined;
-  nextNumber(caName: string): number;
+  /** max(stored + 1, now in ms): see SqliteCrlStore.nextNumber. */
+  nextNumber(caName: string, nowMs?: number): number;
   /** Saves a CRL and deletes all but the newest `keep` of the CA. */
   save(rec: CrlRecord, keep: number): void;
 }
@@ -120,15 +121,23 @@ export class SqliteCrlStore implements CrlStore {
     return r ? { caName, number: r.number as number, thisUpdate: r.this_update as string, nextUpdate: r.next_update as string, der: r.der as Buffer } : undefined;
   }
 
-  nextNumber(caName: string): number {
-    return (((this.st("SELECT max(number) AS n FROM crls WHERE ca_name = ?").get(caName) as Row).n as number | null) ?? 0) + 1;
+  /**
+   * Above every stored number and never below the current time in milliseconds: numbers stay increasing (RFC 5280
+   * 5.2.3) even after restoring a backup older than CRLs already published (those were numbered at most by their own
+   * build time, and a build takes well over a millisecond). Gaps are allowed; ms since 1970 fit 2^53 and 20 octets.
+   */
+  nextNumber(caName: string, nowMs = Date.now()): number {
+    const stored = ((this.st("SELECT max(number) AS n FROM crls WHERE ca_name = ?").get(caName) as Row).n as number | null) ?? 0;
+    return Math.max(stored + 1, nowMs);
   }
 
   save(rec: CrlRecord, keep: number): void {
     const der = Buffer.from(rec.der.buffer, rec.der.byteOffset, rec.der.byteLength); // no copy of a large CRL
     this.db.transaction(() => {
       this.st("INSERT INTO crls (ca_name, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)").run(rec.caName, rec.number, rec.thisUpdate, rec.nextUpdate, der);
-      this.st("DELETE FROM crls WHERE ca_name = ? AND number <= ?").run(rec.caName, rec.number - keep);
+      // The newest `keep` by rank: numbers are not consecutive.
+      this.st(`DELETE FROM crls WHERE ca_name = ? AND number < (SELECT min(number) FROM
+        (SELECT number FROM crls WHERE ca_name = ? ORDER BY number DESC LIMIT ?))`).run(rec.caName, rec.caName, keep);
     }).immediate();
   }
 }

@@ -75,7 +75,7 @@ describe("CRL over HTTP", () => {
     await t.gw.crls.publish(t.gw.cas.issuing[0]);
     await fetchTo(`${base}/crl/dev-issuing.crl`, "issuing2.crl");
     const after = openssl(["crl", "-inform", "DER", "-in", join(dir, "issuing2.crl"), "-noout", "-crlnumber"]);
-    expect(parseInt(after.split("=")[1], 16)).toBe(parseInt(before.split("=")[1], 16) + 1);
+    expect(parseInt(after.split("=")[1], 16)).toBeGreaterThan(parseInt(before.split("=")[1], 16)); // time-floored: gaps allowed
     expect((await fetch(`${base}/crl/nope.crl`)).status).toBe(404);
   });
 
