@@ -19,6 +19,8 @@ command -v pki >/dev/null || need+=(strongswan-pki)
 command -v scepclient >/dev/null || need+=(scep)
 command -v swtpm >/dev/null || need+=(swtpm)
 command -v tpm2_certify >/dev/null || need+=(tpm2-tools)
+# The PostgreSQL store's tests start a throw-away cluster from Debian's server binaries (>= 15, test/helpers/postgres.ts).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # strongSwan's pki fetches CRLs while checking chains through the curl plugin (extra plugins package).
 [ -e /usr/lib/ipsec/plugins/libstrongswan-curl.so ] || need+=(libstrongswan-extra-plugins)
 # pki's RSA, X.509 and 3DES come from the openssl plugin (standard plugins package, only recommended by libstrongswan).
