@@ -1,8 +1,8 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type {
   AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CertificateStatusRow, Classification, IssuanceStage, CrlRecord, EnrollmentSecretRecord, Page, PageRequest, RequestRecord, RequestStatus, Store,
 } from "./types.js";
-import { MIGRATIONS } from "./migrations.js";
+import { migrateSqlite, openSqlite } from "./sqlite-open.js";
 import { SqliteAcmeStore } from "./acme-sqlite.js";
 import { cacheKibFor, StatementCache } from "./statements.js";
 import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing-sqlite.js";
@@ -15,7 +15,7 @@ import { SqliteCmpStore } from "./cmp-sqlite.js";
 import { SqliteSessionStore } from "./session-sqlite.js";
 import { SqliteLeaseStore, type LeaseStore } from "./lease-sqlite.js";
 import type { SessionStore } from "./session-types.js";
-import { SqliteInventory, namesKey, registerInventoryFunctions, type ArchiveBatch, type InventoryStats } from "./inventory-sqlite.js";
+import { SqliteInventory, namesKey, type ArchiveBatch, type InventoryStats } from "./inventory-sqlite.js";
 
 type Row = Record<string, unknown>;
 
@@ -34,17 +34,9 @@ export class SqliteStore implements Store {
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    // Statement journals (savepoints: nested transactions) stay in memory instead of
-    // spilling to a temp file past 64 KiB, which made every later savepoint of a transaction write to disk.
-    this.db.pragma("temp_store = MEMORY");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.pragma("foreign_keys = ON");
-    registerInventoryFunctions(this.db);
+    this.db = openSqlite(path);
     this.sizeCache(); // before migrating: a backfill over a large inventory gets the large cache
-    this.migrate();
+    migrateSqlite(this.db);
     this.stmts = new StatementCache(this.db);
     this.tx = this.db.transaction((fn: () => unknown) => fn());
     this.acme = new SqliteAcmeStore(this.db);
@@ -55,23 +47,6 @@ export class SqliteStore implements Store {
     this.sessions = new SqliteSessionStore(this.db);
     this.leases = new SqliteLeaseStore(this.db);
     this.inventory = new SqliteInventory(this.db, this.stmts);
-  }
-
-  /**
-   * Safe when several processes open the file at once (workers, a CLI next to `serve`): each version is applied
-   * in an IMMEDIATE transaction that re-reads user_version under the write lock, so a version another process
-   * applied meanwhile is skipped instead of run twice. The first read outside is only a fast path.
-   */
-  private migrate(): void {
-    if ((this.db.pragma("user_version", { simple: true }) as number) >= MIGRATIONS.length) return;
-    const step = this.db.transaction(() => {
-      const v = this.db.pragma("user_version", { simple: true }) as number;
-      if (v >= MIGRATIONS.length) return false;
-      this.db.exec(MIGRATIONS[v]);
-      this.db.pragma(`user_version = ${v + 1}`);
-      return true;
-    });
-    while (step.immediate()) { /* one version per transaction, as before */ }
   }
 
   private st(sql: string): Database.Statement {
