@@ -1,12 +1,5 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Agent } from "node:http";
-import { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { EnrollmentOutcome } from "../../src/enrollment/service.js";
-import { cmpService } from "../../protocols/cmp/index.js";
-import { handleCmp } from "../../protocols/cmp/handler.js";
-import { testGateway } from "../helpers/gateway.js";
-import { CmpClient } from "./cmp-client.js";
-import { selfCpuMs } from "./cpu.js";
+import { inProcessCmp } from "./cmp-in-process.js";
 import { numberEnv } from "./stats.js";
 
 /*
@@ -21,20 +14,9 @@ import { numberEnv } from "./stats.js";
 const transactions = numberEnv("BENCH_CMP_TRANSACTIONS", 3000, 1);
 const warmup = numberEnv("BENCH_CMP_WARMUP", 300, 0);
 const freshSalt = process.env.BENCH_CMP_FRESH_SALT === "1";
-const KID = "bench";
-const SECRET = randomBytes(24).toString("base64url");
-
 async function main(): Promise<void> {
-  const t = await testGateway({ cmp: { labels: [{ name: "default", profile: "device", secrets: [{ kid: KID, secret: SECRET }] }] } });
-  const gw = t.gw;
-  const cmp = await cmpService(gw, new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey));
-  const label = cmp.labels.get("default")!;
-  const send = async (der: Uint8Array) => {
-    const a = await handleCmp(label, der, cmp.deps, "127.0.0.1");
-    return { status: 200, contentType: "application/pkixcmp", body: Buffer.from(a.der) };
-  };
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const client = new CmpClient({ url: "in-process", kid: KID, secret: new TextEncoder().encode(SECRET), key: privateKey, agent: new Agent(), send, freshSalt });
+  let handleMs = 0;
+  const { gw, client, close } = await inProcessCmp({ freshSalt, onHandled: (ms) => (handleMs += ms) });
   // One real issuance, then the engine and the cmp.request events are stubbed out.
   let issued: EnrollmentOutcome | undefined;
   const enroll = gw.enrollment.enroll.bind(gw.enrollment);
@@ -43,20 +25,11 @@ async function main(): Promise<void> {
   if (!first.ok) throw new Error(first.error);
   (gw.audit as { recordAsync: unknown }).recordAsync = (e: unknown) => Promise.resolve(e);
   let n = 0;
-  let handleMs = 0;
   const run = async (count: number) => {
     for (let i = 0; i < count; i++) {
       const r = await client.transaction(`layer-${++n}.example.com`);
       if (!r.ok) throw new Error(r.error);
     }
-  };
-  const timed = client as unknown as { o: { send: typeof send } };
-  const inner = timed.o.send;
-  timed.o.send = async (der) => {
-    const c0 = selfCpuMs();
-    const a = await inner(der);
-    handleMs += selfCpuMs() - c0;
-    return a;
   };
   try {
     await run(warmup);
@@ -64,8 +37,7 @@ async function main(): Promise<void> {
     await run(transactions);
     console.log(JSON.stringify({ case: `cmp-cr-certconf/layer${freshSalt ? "/fresh-salt" : ""}`, ops: transactions, cmp_layer_cpu_ms_per_op: Math.round((handleMs / transactions) * 1000) / 1000 }));
   } finally {
-    await cmp.close();
-    await gw.close();
+    await close();
   }
 }
 

@@ -1,10 +1,4 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Agent } from "node:http";
-import { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
-import { cmpService } from "../../protocols/cmp/index.js";
-import { handleCmp } from "../../protocols/cmp/handler.js";
-import { testGateway } from "../helpers/gateway.js";
-import { CmpClient } from "./cmp-client.js";
+import { inProcessCmp } from "./cmp-in-process.js";
 import { selfCpuMs } from "./cpu.js";
 import { numberEnv } from "./stats.js";
 
@@ -24,15 +18,9 @@ import { numberEnv } from "./stats.js";
 const transactions = numberEnv("BENCH_CMP_TRANSACTIONS", 1000, 1);
 const warmup = numberEnv("BENCH_CMP_WARMUP", 200, 0);
 const freshSalt = process.env.BENCH_CMP_FRESH_SALT === "1";
-const KID = "bench";
-const SECRET = randomBytes(24).toString("base64url");
-
 async function main(): Promise<void> {
-  const t = await testGateway({ cmp: { labels: [{ name: "default", profile: "device", secrets: [{ kid: KID, secret: SECRET }] }] } });
-  const gw = t.gw;
-  const cmp = await cmpService(gw, new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey));
-  const label = cmp.labels.get("default")!;
   const cpu = { handle: 0, engine: 0, audit: 0 };
+  const { gw, client, close } = await inProcessCmp({ freshSalt, onHandled: (ms) => (cpu.handle += ms) });
   let inEngine = false;
   const enroll = gw.enrollment.enroll.bind(gw.enrollment);
   (gw.enrollment as { enroll: typeof enroll }).enroll = async (r) => {
@@ -68,14 +56,6 @@ async function main(): Promise<void> {
       cpu.audit += selfCpuMs() - c0;
     }
   };
-  const send = async (der: Uint8Array) => {
-    const c0 = selfCpuMs();
-    const a = await handleCmp(label, der, cmp.deps, "127.0.0.1");
-    cpu.handle += selfCpuMs() - c0;
-    return { status: 200, contentType: "application/pkixcmp", body: Buffer.from(a.der) };
-  };
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const client = new CmpClient({ url: "in-process", kid: KID, secret: new TextEncoder().encode(SECRET), key: privateKey, agent: new Agent(), send, freshSalt });
   let n = 0;
   const run = async (count: number) => {
     for (let i = 0; i < count; i++) {
@@ -95,8 +75,7 @@ async function main(): Promise<void> {
       engine_share: Math.round((cpu.engine / cpu.handle) * 1000) / 1000,
     }));
   } finally {
-    await cmp.close();
-    await gw.close();
+    await close();
   }
 }
 
