@@ -14,7 +14,7 @@ import { ProfileSet } from "./policy/profile.js";
 import { CrlPublisher } from "./revocation/crl.js";
 import { RevocationService } from "./revocation/revoke.js";
 import { Metrics } from "./server/metrics.js";
-import { SqliteStore } from "./store/sqlite.js";
+import { SqliteStore } from "./store/sqlite/tables.js";
 import { startEventSinks, type EventSinks } from "./events/index.js";
 import { trackImplicitRenewals } from "./lifecycle/implicit-renewal.js";
 import { checkWebhookSecrets } from "./policy/authorization-hook.js";

@@ -3,11 +3,11 @@ import { parseArgs } from "node:util";
 import { AuditLog } from "../audit/audit-log.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
-import { SqliteStore } from "../store/sqlite.js";
+import { SqliteStore } from "../store/sqlite/tables.js";
 import { join } from "node:path";
 import {
   backupSqlite, databaseInUse, installRestored, openRestoreCandidate, removeDb, scrubRestored,
-} from "../store/sqlite-backup.js";
+} from "../store/sqlite/backup.js";
 
 export const BACKUP_USAGE = `backup --to FILE [--force]    online, consistent copy of the database (not the key material: see README)
   restore --from FILE [--keep-unused-secrets]

@@ -7,7 +7,7 @@ import { initCaPair, type KeyAlgorithmName } from "../ca/init.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
 import { publicUrls } from "../gateway.js";
-import { SqliteStore } from "../store/sqlite.js";
+import { SqliteStore } from "../store/sqlite/tables.js";
 
 const KEYS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
 

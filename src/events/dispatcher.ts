@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { OutboxRecord, OutboxStore } from "../store/outbox-sqlite.js";
+import type { OutboxRecord, OutboxStore } from "../store/outbox-types.js";
 import { parsePayload, shortError, type DeliverySink, type EventPayload } from "./types.js";
 
 /** Delay before retry number `attempts` (1 = first retry): doubling from initialMs, capped at maxMs. */

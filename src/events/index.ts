@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { AuditLog } from "../audit/audit-log.js";
 import { readSecret } from "../config/load.js";
 import type { GatewayConfig } from "../config/schema.js";
-import type { OutboxStatus } from "../store/outbox-sqlite.js";
+import type { OutboxStatus } from "../store/outbox-types.js";
 import type { AuditEvent, Store } from "../store/types.js";
 import { Dispatcher } from "./dispatcher.js";
 import { LogSink } from "./log-sink.js";

@@ -1,5 +1,5 @@
 import type { Store } from "../store/types.js";
-import type { DiscoverySighting } from "../store/discovery-sqlite.js";
+import type { DiscoverySighting } from "../store/discovery-types.js";
 import { certificateFacts, type CertFacts } from "./facts.js";
 import { DEFAULT_FILE_LIMITS, readCertificatePaths, type FileLimits } from "./files.js";
 import { fetchPeerChain, parseTarget } from "./tls-fetch.js";

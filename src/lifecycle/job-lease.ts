@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { LeaseStore } from "../store/lease-sqlite.js";
+import type { LeaseStore } from "../store/lease-types.js";
 
 /** This process's owner id for job leases: made once at start, so a restarted process is a new owner. */
 export const INSTANCE_ID = `${hostname()}:${process.pid}:${randomBytes(6).toString("hex")}`;

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { CaRegistry, CertificateAuthority } from "../ca/authority.js";
-import type { CrlMeta } from "../store/crl-sqlite.js";
+import type { CrlMeta } from "../store/crl-types.js";
 import type { CrlRecord, Store } from "../store/types.js";
 import { CrlWriter } from "./crl-der.js";
 

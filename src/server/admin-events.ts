@@ -1,7 +1,7 @@
 import type { Request, Router } from "express";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
-import { OUTBOX_STATUSES, type OutboxRecord, type OutboxStatus } from "../store/outbox-sqlite.js";
+import { OUTBOX_STATUSES, type OutboxRecord, type OutboxStatus } from "../store/outbox-types.js";
 import { actor, pageParams } from "./admin-helpers.js";
 
 function outboxJson(r: OutboxRecord): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { DEFAULT_TIMEOUT_MS, discover } from "../inventory/discover.js";
 import { certificateFacts } from "../inventory/facts.js";
 import { parseTarget } from "../inventory/tls-fetch.js";
 import { assess } from "../inventory/weakness.js";
-import type { DiscoveredCertificate } from "../store/discovery-sqlite.js";
+import type { DiscoveredCertificate } from "../store/discovery-types.js";
 
 /** Most endpoints one API call may scan; larger sweeps belong to `gateway discover`. */
 export const MAX_API_TARGETS = 100;

@@ -1,9 +1,12 @@
 import type { Protocol } from "../policy/request.js";
 import type { AcmeStore } from "./acme-types.js";
-import type { DiscoveryStore } from "./discovery-sqlite.js";
-import type { OutboxStore } from "./outbox-sqlite.js";
-import type { CrlStore } from "./crl-sqlite.js";
-import type { ArchiveBatch, InventoryStats } from "./inventory-sqlite.js";
+import type { DiscoveryStore } from "./discovery-types.js";
+import type { OutboxStore } from "./outbox-types.js";
+import type { CrlStore } from "./crl-types.js";
+import type { ArchiveBatch, InventoryStats } from "./inventory-types.js";
+import type { CmpStore } from "./cmp-types.js";
+import type { SessionStore } from "./session-types.js";
+import type { LeaseStore } from "./lease-types.js";
 
 export type IssuanceStage = "intent" | "issued" | "failed";
 
@@ -168,11 +171,11 @@ export interface Store {
   /** CRL build state: revoked rows in CRL order, rebuild markers, stored CRLs. */
   readonly crl: CrlStore;
   /** CMP transactions in flight and transactionIDs used recently (cmp-types.ts). */
-  readonly cmp: import("./cmp-types.js").CmpStore;
+  readonly cmp: CmpStore;
   /** Console sessions, shared by every instance (src/store/session-types.ts). */
-  readonly sessions: import("./session-types.js").SessionStore;
+  readonly sessions: SessionStore;
   /** Leases for jobs that run on one instance at a time (src/store/lease-sqlite.ts). */
-  readonly leases: import("./lease-sqlite.js").LeaseStore;
+  readonly leases: LeaseStore;
   /** Runs `fn` in one write transaction (nested calls join it). */
   transaction<T>(fn: () => T): T;
   /** As transaction, but inside a caller's transaction `fn` simply joins it (no savepoint of its own). */

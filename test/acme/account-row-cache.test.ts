@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 import type { AcmeAccountRecord, AcmeAuthzRecord } from "../../src/store/acme-types.js";
 import { tempDir } from "../helpers/openssl.js";
 

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { randomFillSync } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { NONCE_CLOCK_MARGIN_MS, NONCE_PURGE_BATCH, NonceMint } from "../../protocols/acme/nonce.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { tempDir } from "../helpers/openssl.js";
 
 // Two connections on one file: two instances (or a restarted one) sharing the database.

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/audit-log.js";
 import { newSerial, serialHex, timeOrderedUuid } from "../../src/ca/serial.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gw-audit-async-"));
 const store = new SqliteStore(join(dir, "g.db"));

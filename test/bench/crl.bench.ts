@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { validateConfig } from "../../src/config/load.js";
 import { openGateway, type Gateway } from "../../src/gateway.js";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { buildCrlReference } from "../revocation/crl-reference.js";
 import { seedCertificates } from "../revocation/crl-seed.js";
 import { cpuRatio, selfCpuMs } from "./cpu.js";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { GroupCommit } from "../../src/ca/group-commit.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { tempDir } from "../helpers/openssl.js";
 
 describe("GroupCommit: concurrent write steps share a transaction, each settles after its commit", () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { runGatewayCli } from "../helpers/cli.js";
 import { makeCsr } from "../helpers/csr.js";
 import { ROOT } from "../helpers/gateway.js";

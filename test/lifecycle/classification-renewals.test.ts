@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RenewalMonitor } from "../../src/lifecycle/monitor.js";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { lifecycleEnv, type LifecycleEnv } from "./setup.js";
 
 /** Ownership and classification in the inventory; renewals due and missed, announced once, counted by profile and owner. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openGateway } from "../../src/gateway.js";
 import { INSTANCE_ID } from "../../src/lifecycle/job-lease.js";
 import { CRL_LEASE, startServers } from "../../src/server/listen.js";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 
 let t: TestGateway;

@@ -3,7 +3,7 @@ import { request } from "node:https";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { runCli } from "../helpers/cli.js";
 import { lifecycleEnv, type LifecycleEnv } from "./setup.js";
 

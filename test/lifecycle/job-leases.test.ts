@@ -8,7 +8,7 @@ import { openGateway, type Gateway } from "../../src/gateway.js";
 import { LEASE_TTL_MS } from "../../src/lifecycle/job-lease.js";
 import { MAX_LISTED, RenewalMonitor, SCAN_LEASE } from "../../src/lifecycle/monitor.js";
 import { Retention, RETENTION_LEASE } from "../../src/lifecycle/retention.js";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { seedCertificates } from "../store/seed.js";
 

@@ -4,7 +4,7 @@ import type { Express } from "express";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificateList } from "@peculiar/asn1-x509";
 import { serialHex } from "../../src/ca/serial.js";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { openGateway } from "../../src/gateway.js";
 import pino from "pino";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";

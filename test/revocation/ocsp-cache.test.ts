@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { CertificateAuthority } from "../../src/ca/authority.js";
 import { OcspResponder, type StatusLookup } from "../../src/revocation/ocsp.js";
 import { ocspHttp } from "../../src/server/ocsp-http.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { addIssued, countSignatures, newSerial, ocspRequest, parseResponse } from "./ocsp-helpers.js";
 

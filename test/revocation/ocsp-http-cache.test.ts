@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import type { CertificateAuthority } from "../../src/ca/authority.js";
 import type { RunningServers } from "../../src/server/listen.js";
-import { SqliteStore } from "../../src/store/sqlite.js";
+import { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { addIssued, countSignatures, ocspRequest, parseResponse } from "./ocsp-helpers.js";
 

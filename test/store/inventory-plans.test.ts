@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import type { RequesterIdentity } from "../../src/policy/request.js";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { csrForName } from "../bench/csr-fast.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { planOf, recordStatements, seedCertificates } from "./seed.js";
@@ -122,7 +122,7 @@ describe("implicit renewal at scale", () => {
   });
 
   it("names_key ignores the order of the names", async () => {
-    const { namesKey } = await import("../../src/store/inventory-sqlite.js");
+    const { namesKey } = await import("../../src/store/names.js");
     expect(namesKey(["dns:b", "dns:a"])).toBe(namesKey(["dns:a", "dns:b"]));
     expect(namesKey(["dns:a"])).not.toBe(namesKey(["dns:a", "dns:b"]));
     const row = db().prepare("SELECT names_key, sans FROM certificates WHERE stage = 'issued' AND requester_kind = 'acme' LIMIT 1").get() as { names_key: string; sans: string };

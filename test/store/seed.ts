@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
-import { namesKey } from "../../src/store/inventory-sqlite.js";
+import { namesKey } from "../../src/store/names.js";
 
 /**
  * Fast path for large inventories in tests and benchmarks: prepared INSERTs straight into `certificates`

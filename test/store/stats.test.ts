@@ -1,6 +1,6 @@
 import request from "supertest";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { SqliteStore } from "../../src/store/sqlite.js";
+import type { SqliteStore } from "../../src/store/sqlite/tables.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
 import { seedCertificates } from "./seed.js";
 

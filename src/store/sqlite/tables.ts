@@ -1,23 +1,29 @@
 import type Database from "better-sqlite3";
 import type {
   AuditEvent, AuditQuery, CertificateQuery, CertificateRecord, CertificateStatusRow, Classification, IssuanceStage, CrlRecord, EnrollmentSecretRecord, Page, PageRequest, RequestRecord, RequestStatus, Store,
-} from "./types.js";
-import { migrateSqlite, openSqlite } from "./sqlite-open.js";
-import { SqliteAcmeStore } from "./acme-sqlite.js";
+} from "../types.js";
+import { migrateSqlite, openSqlite } from "./open.js";
+import { SqliteAcmeStore } from "./acme.js";
 import { cacheKibFor, StatementCache } from "./statements.js";
-import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing-sqlite.js";
-import { GatewayError } from "../errors.js";
-import type { AcmeStore } from "./acme-types.js";
-import { SqliteDiscoveryStore, type DiscoveryStore } from "./discovery-sqlite.js";
-import { SqliteOutboxStore, type OutboxStore } from "./outbox-sqlite.js";
-import { SqliteCrlStore, type CrlStore } from "./crl-sqlite.js";
-import { SqliteCmpStore } from "./cmp-sqlite.js";
-import { SqliteSessionStore } from "./session-sqlite.js";
-import { SqliteLeaseStore, type LeaseStore } from "./lease-sqlite.js";
-import type { SessionStore } from "./session-types.js";
-import { SqliteInventory, namesKey, type ArchiveBatch, type InventoryStats } from "./inventory-sqlite.js";
+import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing.js";
+import { GatewayError } from "../../errors.js";
+import type { AcmeStore } from "../acme-types.js";
+import { SqliteDiscoveryStore } from "./discovery.js";
+import type { DiscoveryStore } from "../discovery-types.js";
+import { SqliteOutboxStore } from "./outbox.js";
+import type { OutboxStore } from "../outbox-types.js";
+import { SqliteCrlStore } from "./crl.js";
+import type { CrlStore } from "../crl-types.js";
+import { SqliteCmpStore } from "./cmp.js";
+import { SqliteSessionStore } from "./session.js";
+import { SqliteLeaseStore } from "./lease.js";
+import type { LeaseStore } from "../lease-types.js";
+import type { SessionStore } from "../session-types.js";
+import { SqliteInventory } from "./inventory.js";
+import { namesKey } from "../names.js";
+import type { ArchiveBatch, InventoryStats } from "../inventory-types.js";
 
-type Row = Record<string, unknown>;
+import { toAudit, toCert, toRequest, toSecret, type Row } from "../rows.js";
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -352,43 +358,4 @@ export class SqliteStore implements Store {
   nextCrlNumber(caName: string): number {
     return ((this.st("SELECT max(number) AS n FROM crls WHERE ca_name = ?").get(caName) as Row).n as number | null ?? 0) + 1;
   }
-}
-
-function toCert(r: Row): CertificateRecord {
-  return {
-    serial: r.serial as string, caName: r.ca_name as string, profile: r.profile as string, protocol: r.protocol as CertificateRecord["protocol"],
-    requestId: r.request_id as string, requesterKind: r.requester_kind as string, requesterId: r.requester_id as string,
-    subject: r.subject as string, sans: JSON.parse(r.sans as string) as string[], notBefore: r.not_before as string, notAfter: r.not_after as string,
-    keyAlgorithm: r.key_algorithm as string, stage: r.stage as CertificateRecord["stage"], stageDetail: (r.stage_detail as string) ?? undefined,
-    tbsSha256: r.tbs_sha256 as string, der: r.der ? new Uint8Array(r.der as Buffer) : undefined, renewalOf: (r.renewal_of as string) ?? undefined,
-    replacedBy: (r.replaced_by as string) ?? undefined, revokedAt: (r.revoked_at as string) ?? undefined,
-    revocationReason: (r.revocation_reason as number) ?? undefined, createdAt: r.created_at as string,
-    owner: (r.owner as string) ?? undefined, application: (r.application as string) ?? undefined,
-    environment: (r.environment as string) ?? undefined, criticality: (r.criticality as CertificateRecord["criticality"]) ?? undefined,
-    ...(r.archived_at ? { archived: true } : {}),
-  };
-}
-
-function toRequest(r: Row): RequestRecord {
-  return {
-    id: r.id as string, protocol: r.protocol as RequestRecord["protocol"], requesterKind: r.requester_kind as string, requesterId: r.requester_id as string,
-    profile: r.profile as string, status: r.status as RequestStatus, reason: (r.reason as string) ?? undefined, errorCode: (r.error_code as string) ?? undefined,
-    payload: r.payload as string, certificateSerial: (r.certificate_serial as string) ?? undefined, decidedBy: (r.decided_by as string) ?? undefined,
-    createdAt: r.created_at as string, decidedAt: (r.decided_at as string) ?? undefined, lookupKey: (r.lookup_key as string) ?? undefined,
-  };
-}
-
-function toAudit(r: Row): AuditEvent {
-  return {
-    seq: r.seq as number, ts: r.ts as string, type: r.type as string, actor: r.actor as string, target: (r.target as string) ?? undefined,
-    data: JSON.parse(r.data as string) as Record<string, unknown>, prevHash: r.prev_hash as string, hash: r.hash as string,
-  };
-}
-
-function toSecret(r: Row): EnrollmentSecretRecord {
-  return {
-    id: r.id as string, profile: r.profile as string, subject: (r.subject as string) ?? undefined, protocols: JSON.parse(r.protocols as string) as string[],
-    secretHash: r.secret_hash as string, createdAt: r.created_at as string, expiresAt: r.expires_at as string, usedAt: (r.used_at as string) ?? undefined,
-    sealed: (r.secret_sealed as string) ?? undefined,
-  };
 }

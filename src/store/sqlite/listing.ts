@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
-import { GatewayError } from "../errors.js";
-import { MAX_PAGE_SIZE, type AuditQuery, type CertificateQuery, type RequestStatus } from "./types.js";
+import { GatewayError } from "../../errors.js";
+import { MAX_PAGE_SIZE, type AuditQuery, type CertificateQuery, type RequestStatus } from "../types.js";
 
 /**
  * Keyset paging for the inventory listings. Certificates and requests are walked by SQLite rowid:

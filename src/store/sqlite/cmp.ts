@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { CmpExpected, CmpStore, CmpTransactionRecord } from "./cmp-types.js";
+import type { CmpExpected, CmpStore, CmpTransactionRecord } from "../cmp-types.js";
 
 type Row = Record<string, unknown>;
 

@@ -1,53 +1,7 @@
 import type Database from "better-sqlite3";
-import type { CrlRecord } from "./types.js";
+import type { CrlRecord } from "../types.js";
 import { StatementCache } from "./statements.js";
-
-/** Where a keyset page of revoked rows ended: the next page starts after (revokedAt, serial). */
-export interface RevokedCursor {
-  revokedAt: string;
-  serial: string;
-}
-
-/** The pending-rebuild marker of one CA (table crl_state). */
-export interface CrlDirtyState {
-  caName: string;
-  /** Set by the first revocation after the last CRL build; null when the stored CRL covers everything. */
-  dirtySince?: string;
-  /** Bumped by every change to the revoked list; a build clears the marker only if it is unchanged since the build began. */
-  generation: number;
-}
-
-export interface CrlMeta {
-  number: number;
-  thisUpdate: string;
-  nextUpdate: string;
-}
-
-/**
- * CRL storage at fleet scale: revoked rows paged in CRL order off a covering index (no table lookups,
- * no object per certificate), per-CA dirty markers written in the revocation's own transaction so any
- * process (the CLI, a second instance) leaves work the server picks up, a lease so only one build per
- * CA runs across instances, and stored CRLs pruned to the last few (a 1M-entry CRL is ~50 MB).
- */
-export interface CrlStore {
-  /** Calls `row` for up to `limit` revoked certificates of the CA after `after`; returns where to continue, or undefined at the end. */
-  forEachRevoked(caName: string, after: RevokedCursor | undefined, limit: number, row: (serial: string, revokedAt: string, reason: number) => void): RevokedCursor | undefined;
-  /** Records that the CA's revoked list changed (call inside the change's transaction). */
-  markDirty(caName: string, at: string): void;
-  state(caName: string): CrlDirtyState;
-  dirty(): CrlDirtyState[];
-  /** Clears the marker when no change happened since `generation` was read (else restarts it at `buildStart`); false means build again. */
-  markClean(caName: string, generation: number, buildStart: string): boolean;
-  /** Takes the CA's build lease until `until` unless another owner holds an unexpired one. */
-  claim(caName: string, owner: string, now: string, until: string): boolean;
-  release(caName: string, owner: string): void;
-  latestMeta(caName: string): CrlMeta | undefined;
-  latest(caName: string): CrlRecord | undefined;
-  /** max(stored + 1, now in ms): see SqliteCrlStore.nextNumber. */
-  nextNumber(caName: string, nowMs?: number): number;
-  /** Saves a CRL and deletes all but the newest `keep` of the CA. */
-  save(rec: CrlRecord, keep: number): void;
-}
+import { RevokedCursor, CrlDirtyState, CrlMeta, CrlStore } from "../crl-types.js";
 
 type Row = Record<string, unknown>;
 

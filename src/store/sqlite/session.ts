@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { StatementCache } from "./statements.js";
-import type { SessionCutoffs, SessionRecord, SessionStore } from "./session-types.js";
+import type { SessionCutoffs, SessionRecord, SessionStore } from "../session-types.js";
 
 type Row = Record<string, unknown>;
 

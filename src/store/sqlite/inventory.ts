@@ -1,6 +1,7 @@
-import { hash } from "node:crypto";
+import { namesKey, nameSelector } from "../names.js";
 import type Database from "better-sqlite3";
 import type { StatementCache } from "./statements.js";
+import type { ArchiveBatch, InventoryStats } from "../inventory-types.js";
 
 /**
  * Inventory queries whose cost must not grow with the inventory or with one requester's history:
@@ -10,30 +11,9 @@ import type { StatementCache } from "./statements.js";
 
 type Row = Record<string, unknown>;
 
-/** The canonical key of a SAN list: the same names in any order give the same key (what implicit renewal matches on). */
-export function namesKey(sans: readonly string[]): string {
-  // crypto.hash: one-shot, without the stream object createHash builds (a few µs, twice per issuance).
-  return hash("sha256", [...sans].sort().join("\n"), "hex");
-}
-
 /** SQL functions the migrations call; registered on the connection before migrating. */
 export function registerInventoryFunctions(db: Database.Database): void {
   db.function("gw_names_key", { deterministic: true }, (sans: unknown) => namesKey(JSON.parse(String(sans)) as string[]));
-}
-
-const NAME_KINDS = /^(dns|ip|email|uri|permanentId|hardwareModule):/;
-
-/** A device selector as (value, kind): "permanentId:X" is that kind only, a bare value any kind. */
-function nameSelector(entry: string): { value: string; kind: string | null } {
-  const m = NAME_KINDS.exec(entry);
-  return m ? { value: entry.slice(m[0].length), kind: m[1] } : { value: entry, kind: null };
-}
-
-export interface ArchiveBatch {
-  count: number;
-  /** not_after of the first and last certificate moved (the batch walks not_after upwards). */
-  from?: string;
-  to?: string;
 }
 
 export class SqliteInventory {
@@ -111,16 +91,4 @@ export class SqliteInventory {
       WHERE not_after >= ? AND not_after < ? AND not_after > ? AND stage = 'issued' AND revoked_at IS NULL`, from, q.weekStarts[i + 1], q.now));
     return { valid, revoked, expired, groups, expiringByWeek };
   }
-}
-
-export interface InventoryStats {
-  /** Issued, unrevoked, unexpired. */
-  valid: number;
-  revoked: number;
-  /** Expired in the hot inventory (archived certificates are not counted). */
-  expired: number;
-  /** Valid certificates by profile and owner ("" for none), with those expiring by `soon`. */
-  groups: Array<{ profile: string; owner: string; valid: number; expiringSoon: number }>;
-  /** Valid certificates expiring in [weekStarts[i], weekStarts[i+1]). */
-  expiringByWeek: number[];
 }

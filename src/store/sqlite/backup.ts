@@ -2,9 +2,9 @@ import Database from "better-sqlite3";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../../errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import { SqliteStore } from "./sqlite.js";
+import { SqliteStore } from "./tables.js";
 
 /** What a backup file holds, read back from the file itself. */
 export interface BackupInfo {

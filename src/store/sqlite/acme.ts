@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
-import { BoundedMap } from "../bounded-map.js";
+import { BoundedMap } from "../../bounded-map.js";
 import { StatementCache } from "./statements.js";
 import type {
   AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderRecord, AcmeStore,
-} from "./acme-types.js";
+} from "../acme-types.js";
 
 type Row = Record<string, unknown>;
 const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./migrations.js";
-import { registerInventoryFunctions } from "./inventory-sqlite.js";
+import { registerInventoryFunctions } from "./inventory.js";
 
 /** Opens the gateway database with the connection settings every process uses (WAL, several processes on one file). */
 export function openSqlite(path: string): Database.Database {
