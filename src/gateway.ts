@@ -14,7 +14,7 @@ import { ProfileSet } from "./policy/profile.js";
 import { CrlPublisher } from "./revocation/crl.js";
 import { RevocationService } from "./revocation/revoke.js";
 import { Metrics } from "./server/metrics.js";
-import { SqliteStore } from "./store/sqlite/tables.js";
+import { describeStore, openStore, sqlitePath } from "./store/open.js";
 import { startEventSinks, type EventSinks } from "./events/index.js";
 import { trackImplicitRenewals } from "./lifecycle/implicit-renewal.js";
 import { checkWebhookSecrets } from "./policy/authorization-hook.js";
@@ -71,11 +71,12 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   const casDir = join(data, "cas");
   const paths = {
     data,
-    db: join(data, "gateway.db"),
+    db: sqlitePath(config, data),
     adminToken: join(data, "admin-token"),
     tls: { cert: config.tls?.certFile ?? join(data, "tls", "server.pem"), key: config.tls?.keyFile ?? join(data, "tls", "server-key.pem") },
   };
-  const store = new SqliteStore(paths.db);
+  const store = await openStore(config, data, (err) => log.error({ err: err.message }, "database connection error"));
+  log.info({ store: describeStore(config, data) }, "store opened");
   const audit = new AuditLog(store, log);
   const events = startEventSinks({ config, store, audit, log });
   const urls = publicUrls(config);
@@ -89,7 +90,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
       casDir, rootName: "dev-root", issuingName: "dev-issuing", rootSubject: config.devPki.rootSubject, issuingSubject: config.devPki.issuingSubject,
       keyAlgorithm: config.devPki.keyAlgorithm, httpBase: urls.http,
     });
-    audit.record({ type: "ca.initialized", actor: "system", target: "dev-issuing", data: { root: "dev-root", keyAlgorithm: config.devPki.keyAlgorithm, backend: "software", dev: true } });
+    await audit.record({ type: "ca.initialized", actor: "system", target: "dev-issuing", data: { root: "dev-root", keyAlgorithm: config.devPki.keyAlgorithm, backend: "software", dev: true } });
     log.warn("created a development PKI with software keys; use `gateway ca init --pkcs11` for production");
     dirs = [...caDirsUnder(casDir), ...config.cas.map((c) => c.dir)];
   }
@@ -116,8 +117,8 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   if (!existsSync(sealPath)) writeSecretFile(sealPath, `${randomBytes(32).toString("base64")}\n`);
   const secretSealKey = new Uint8Array(Buffer.from(readFileSync(sealPath, "utf8").trim(), "base64"));
   if (secretSealKey.length !== 32) throw new GatewayError("RA_ERR_CONFIG", `${sealPath} must hold 32 bytes, base64`);
-  ensureToken(store, "bootstrap", fileToken);
-  for (const t of config.admin.tokens) ensureToken(store, t.name, readSecret(t.token, `admin.tokens.${t.name}`));
+  await ensureToken(store, "bootstrap", fileToken);
+  for (const t of config.admin.tokens) await ensureToken(store, t.name, readSecret(t.token, `admin.tokens.${t.name}`));
 
   const metrics = new Metrics(store, config.expiryWarningDays);
   const engine = new IssuingEngine(cas, store, audit, urls, metrics);
@@ -129,12 +130,12 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   const lifecycle = new RenewalMonitor(store, profiles, audit);
   metrics.watchRenewals(() => lifecycle.counts());
   const retention = new Retention(store, audit, config.retention);
-  audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
+  await audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {
     config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events, lifecycle, retention,
     async close() {
-      lifecycle.stop();
+      await lifecycle.stop();
       await retention.stop();
       await crls.stop(); // a build in flight finishes; a pending one stays marked in the store
       await events.close();
@@ -142,7 +143,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
         await ca.signer.close?.();
         await ca.ocsp?.signer.close?.();
       }
-      store.close();
+      await store.close();
     },
   };
 }
@@ -166,7 +167,13 @@ export async function prepareGateway(config: GatewayConfig, log: Logger): Promis
   return gw.createdAdminToken;
 }
 
-function ensureToken(store: Store, name: string, token: string): void {
+async function ensureToken(store: Store, name: string, token: string): Promise<void> {
   const h = hashToken(token);
-  if (!store.findAdminTokenByHash(h)) store.insertAdminToken(`${name}-${h.slice(0, 8)}`, name, h);
+  if (await store.findAdminTokenByHash(h)) return;
+  try {
+    await store.insertAdminToken(`${name}-${h.slice(0, 8)}`, name, h);
+  } catch (e) {
+    // Another gateway on the same database inserted it between the look-up and the insert.
+    if (!(await store.findAdminTokenByHash(h))) throw e;
+  }
 }

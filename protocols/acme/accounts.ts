@@ -19,39 +19,50 @@ function checkContacts(raw: unknown): string[] {
 }
 
 /** newAccount (RFC 8555 §7.3): returns the existing account for a known key, creates one otherwise. */
-export function newAccount(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): AcmeReply {
+export async function newAccount(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Promise<AcmeReply> {
   if (r.auth.via !== "jwk") throw new GatewayError("RA_ERR_MALFORMED", "newAccount must be signed with jwk");
   const key = r.auth.key;
   const p = objectPayload(r);
-  const existing = ctx.store.accountByThumbprint(key.thumbprint);
-  if (existing && existing.endpoint === urls.endpoint.name) {
-    if (existing.status !== "valid") throw new GatewayError("RA_ERR_ACCOUNT_DEACTIVATED", `the account is ${existing.status}`);
-    return { status: 200, json: accountJson(existing, urls), location: urls.account(existing.id) };
-  }
-  if (existing) throw new GatewayError("RA_ERR_KEY_IN_USE", "this key belongs to an account on another ACME endpoint");
+  const existing = await ctx.store.accountByThumbprint(key.thumbprint);
+  if (existing) return existingAccount(existing, urls);
   if (p.onlyReturnExisting === true) throw new GatewayError("RA_ERR_ACCOUNT_NOT_FOUND", "no account exists for this key");
   const contact = checkContacts(p.contact);
   if (urls.endpoint.termsOfService && p.termsOfServiceAgreed !== true) {
     throw new GatewayError("RA_ERR_MALFORMED", "the terms of service must be agreed to (termsOfServiceAgreed: true)");
   }
-  const eab = p.externalAccountBinding === undefined ? undefined : ctx.eab.verify(p.externalAccountBinding, key.thumbprint, urls.newAccount, urls.endpoint.name);
+  const eab = p.externalAccountBinding === undefined ? undefined : await ctx.eab.verify(p.externalAccountBinding, key.thumbprint, urls.newAccount, urls.endpoint.name);
   if (!eab && urls.endpoint.externalAccountRequired) throw new GatewayError("RA_ERR_EAB_REQUIRED", "this ACME endpoint requires external account binding");
 
   const account: AcmeAccountRecord = {
     id: newId(), endpoint: urls.endpoint.name, thumbprint: key.thumbprint, jwk: JSON.stringify(key.jwk), status: "valid",
     contact, eabKeyId: eab?.id, createdAt: new Date().toISOString(),
   };
-  ctx.gw.store.transaction(() => {
-    ctx.store.insertAccount(account);
-    // Binding in the same transaction: two racing newAccount calls cannot both use one EAB key.
-    if (eab && !ctx.store.bindEabKey(eab.id, account.id)) throw new GatewayError("RA_ERR_EAB_INVALID", "externalAccountBinding key was already used");
-    ctx.gw.audit.record({ type: "acme.account.created", actor: `acme-account:${account.id}`, target: account.id, data: { endpoint: account.endpoint, eab: eab?.id, thumbprint: key.thumbprint } });
-  });
+  try {
+    await ctx.gw.store.transaction(async (tx) => {
+      await tx.acme.insertAccount(account);
+      // Binding in the same transaction: two racing newAccount calls cannot both use one EAB key.
+      if (eab && !(await tx.acme.bindEabKey(eab.id, account.id))) throw new GatewayError("RA_ERR_EAB_INVALID", "externalAccountBinding key was already used");
+      await ctx.gw.audit.record({ type: "acme.account.created", actor: `acme-account:${account.id}`, target: account.id, data: { endpoint: account.endpoint, eab: eab?.id, thumbprint: key.thumbprint } }, tx);
+    });
+  } catch (e) {
+    // The thumbprint is unique: a newAccount with the same key (on this instance or another) may have been
+    // created between the look-up above and this insert. Then the answer is that account, as for a known key.
+    const winner = await ctx.store.accountByThumbprint(key.thumbprint);
+    if (winner) return existingAccount(winner, urls);
+    throw e;
+  }
   return { status: 201, json: accountJson(account, urls), location: urls.account(account.id) };
 }
 
+/** newAccount for a key that already has an account: that account (200), if it is on this endpoint and valid. */
+function existingAccount(existing: AcmeAccountRecord, urls: AcmeUrls): AcmeReply {
+  if (existing.endpoint !== urls.endpoint.name) throw new GatewayError("RA_ERR_KEY_IN_USE", "this key belongs to an account on another ACME endpoint");
+  if (existing.status !== "valid") throw new GatewayError("RA_ERR_ACCOUNT_DEACTIVATED", `the account is ${existing.status}`);
+  return { status: 200, json: accountJson(existing, urls), location: urls.account(existing.id) };
+}
+
 /** POST to the account URL: read (POST-as-GET), update contact, or deactivate (§7.3.2, §7.3.6). */
-export function updateAccount(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): AcmeReply {
+export async function updateAccount(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): Promise<AcmeReply> {
   const account = accountOf(r);
   if (account.id !== id) throw new GatewayError("RA_ERR_UNAUTHORIZED", "the account URL does not match the signing account");
   if (r.payload === undefined) return { json: accountJson(account, urls), location: urls.account(id) };
@@ -59,18 +70,18 @@ export function updateAccount(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
   if (p.status !== undefined && p.status !== "deactivated") throw new GatewayError("RA_ERR_MALFORMED", "an account's status can only be set to deactivated");
   const contact = p.contact !== undefined ? checkContacts(p.contact) : undefined;
   const status = p.status === "deactivated" ? ("deactivated" as const) : undefined;
-  ctx.gw.store.transaction(() => {
-    ctx.store.updateAccount(id, { contact, status });
-    ctx.gw.audit.record({ type: status ? "acme.account.deactivated" : "acme.account.updated", actor: `acme-account:${id}`, target: id, data: { contactChanged: contact !== undefined } });
+  await ctx.gw.store.transaction(async (tx) => {
+    await tx.acme.updateAccount(id, { contact, status });
+    await ctx.gw.audit.record({ type: status ? "acme.account.deactivated" : "acme.account.updated", actor: `acme-account:${id}`, target: id, data: { contactChanged: contact !== undefined } }, tx);
   });
-  return { json: accountJson(ctx.store.getAccount(id)!, urls), location: urls.account(id) };
+  return { json: accountJson((await ctx.store.getAccount(id))!, urls), location: urls.account(id) };
 }
 
 /**
  * keyChange (§7.3.5): the outer JWS is signed by the old key (kid), the inner by the new
  * key (jwk) over {account, oldKey}; both name the same URL; the new key must be unused.
  */
-export function keyChange(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): AcmeReply {
+export async function keyChange(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Promise<AcmeReply> {
   const account = accountOf(r);
   const inner = parseJws(Buffer.from(JSON.stringify(objectPayload(r))));
   if (inner.header.jwk === undefined || inner.header.kid !== undefined) throw new GatewayError("RA_ERR_MALFORMED", "the inner JWS must carry the new key as jwk");
@@ -82,22 +93,30 @@ export function keyChange(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): A
   if (!p || typeof p !== "object") throw new GatewayError("RA_ERR_MALFORMED", "the inner payload must be {account, oldKey}");
   if (p.account !== urls.account(account.id)) throw new GatewayError("RA_ERR_UNAUTHORIZED", "the inner payload names another account");
   if (importAccountJwk(p.oldKey).thumbprint !== account.thumbprint) throw new GatewayError("RA_ERR_UNAUTHORIZED", "oldKey is not the account's current key");
-  const holder = ctx.store.accountByThumbprint(newKey.thumbprint);
-  if (holder) {
+  const keyInUse = (holder: AcmeAccountRecord) => {
     const location = holder.endpoint === account.endpoint ? urls.account(holder.id) : undefined;
-    throw new GatewayError("RA_ERR_KEY_IN_USE", "the new key already belongs to an account", undefined, { location });
+    return new GatewayError("RA_ERR_KEY_IN_USE", "the new key already belongs to an account", undefined, { location });
+  };
+  const holder = await ctx.store.accountByThumbprint(newKey.thumbprint);
+  if (holder) throw keyInUse(holder);
+  try {
+    await ctx.gw.store.transaction(async (tx) => {
+      await tx.acme.updateAccount(account.id, { jwk: JSON.stringify(newKey.jwk), thumbprint: newKey.thumbprint });
+      await ctx.gw.audit.record({ type: "acme.account.keyChanged", actor: `acme-account:${account.id}`, target: account.id, data: { from: account.thumbprint, to: newKey.thumbprint } }, tx);
+    });
+  } catch (e) {
+    // The thumbprint is unique: another account may have taken the key since the look-up above.
+    const winner = await ctx.store.accountByThumbprint(newKey.thumbprint);
+    if (winner && winner.id !== account.id) throw keyInUse(winner);
+    throw e;
   }
-  ctx.gw.store.transaction(() => {
-    ctx.store.updateAccount(account.id, { jwk: JSON.stringify(newKey.jwk), thumbprint: newKey.thumbprint });
-    ctx.gw.audit.record({ type: "acme.account.keyChanged", actor: `acme-account:${account.id}`, target: account.id, data: { from: account.thumbprint, to: newKey.thumbprint } });
-  });
-  return { json: accountJson(ctx.store.getAccount(account.id)!, urls), location: urls.account(account.id) };
+  return { json: accountJson((await ctx.store.getAccount(account.id))!, urls), location: urls.account(account.id) };
 }
 
 /** The account's orders (§7.1.2.1), paged by creation time with Link rel="next". */
-export function listOrders(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string, after: string | undefined): AcmeReply {
+export async function listOrders(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string, after: string | undefined): Promise<AcmeReply> {
   if (accountOf(r).id !== id) throw new GatewayError("RA_ERR_UNAUTHORIZED", "the orders URL belongs to another account");
-  const page = ctx.store.orderIdsForAccount(id, after, 101);
+  const page = await ctx.store.orderIdsForAccount(id, after, 101);
   const more = page.length > 100;
   const shown = page.slice(0, 100);
   const links = more ? [{ url: `${urls.orders(id)}?after=${encodeURIComponent(shown[shown.length - 1].createdAt)}`, rel: "next" }] : [];

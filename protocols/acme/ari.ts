@@ -8,21 +8,21 @@ import type { AcmeReply } from "./reply.js";
  * RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial DER
  * content octets). Returns the stored record when the AKI is one of our issuing CAs'.
  */
-export function certificateForCertId(gw: Gateway, certId: unknown): CertificateRecord {
+export async function certificateForCertId(gw: Gateway, certId: unknown): Promise<CertificateRecord> {
   if (typeof certId !== "string" || !/^[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{1,64}$/.test(certId)) {
     throw new GatewayError("RA_ERR_MALFORMED", "a certificate identifier is base64url(AKI).base64url(serial)");
   }
   const [aki, serial] = certId.split(".");
   const keyId = Buffer.from(aki, "base64url");
   const ca = gw.cas.issuing.find((c) => Buffer.from(c.keyId).equals(keyId));
-  const rec = ca ? gw.store.getCertificate(serialHex(Buffer.from(serial, "base64url"))) : undefined;
+  const rec = ca ? await gw.store.getCertificate(serialHex(Buffer.from(serial, "base64url"))) : undefined;
   if (!ca || !rec || rec.caName !== ca.name || rec.stage !== "issued") throw new GatewayError("RA_ERR_NOT_FOUND", "no certificate of ours has this identifier");
   return rec;
 }
 
 /** The suggested renewal window: the profile's renewal window before expiry, at once when revoked. */
-export function renewalInfo(gw: Gateway, certId: string, explanationUrl?: string): AcmeReply {
-  const rec = certificateForCertId(gw, certId);
+export async function renewalInfo(gw: Gateway, certId: string, explanationUrl?: string): Promise<AcmeReply> {
+  const rec = await certificateForCertId(gw, certId);
   const notAfter = new Date(rec.notAfter).getTime();
   const windowMs = (gw.profiles.has(rec.profile) ? gw.profiles.get(rec.profile).renewal.windowDays : 30) * 86_400_000;
   const lifetime = notAfter - new Date(rec.notBefore).getTime();

@@ -1,5 +1,6 @@
 import { GatewayError, toGatewayError } from "../../src/errors.js";
-import type { AcmeAuthzRecord, AcmeChallengeRecord } from "../../src/store/acme-types.js";
+import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeStore } from "../../src/store/acme-types.js";
+import type { Store } from "../../src/store/types.js";
 import type { AcmeContext, AcmeUrls } from "./context.js";
 import { authzStatus } from "./order-state.js";
 import { problemRecord } from "./problems.js";
@@ -13,8 +14,8 @@ const HOUR = 3_600_000;
 /** How long a challenge POST waits for its validation before answering `processing`. */
 export const INLINE_RESULT_MS = 1000;
 
-function loadAuthz(ctx: AcmeContext, r: SignedRequest, id: string): AcmeAuthzRecord {
-  const a = ctx.store.getAuthz(id);
+async function loadAuthz(ctx: AcmeContext, r: SignedRequest, id: string): Promise<AcmeAuthzRecord> {
+  const a = await ctx.store.getAuthz(id);
   if (!a || a.accountId !== accountOf(r).id) throw new GatewayError("RA_ERR_NOT_FOUND", "no such authorization for this account");
   return recoverInterrupted(ctx, a);
 }
@@ -23,26 +24,26 @@ function loadAuthz(ctx: AcmeContext, r: SignedRequest, id: string): AcmeAuthzRec
  * A validation outlives neither its timeout nor the process: a challenge still `processing`
  * well past the timeout was cut off by a restart, so it fails instead of hanging forever.
  */
-function recoverInterrupted(ctx: AcmeContext, a: AcmeAuthzRecord): AcmeAuthzRecord {
+async function recoverInterrupted(ctx: AcmeContext, a: AcmeAuthzRecord): Promise<AcmeAuthzRecord> {
   const idx = a.challenges.findIndex((c) => c.status === "processing");
   const staleMs = ctx.cfg.validation.timeoutMs + 30_000;
   if (idx < 0 || a.status !== "pending" || Date.now() - new Date(a.updatedAt).getTime() < staleMs) return a;
-  settle(ctx, a, idx, { ok: false, error: new GatewayError("RA_ERR_VALIDATION_CONNECTION", "validation was interrupted; create a new order"), records: [] });
-  return ctx.store.getAuthz(a.id)!;
+  await settle(ctx, a, idx, { ok: false, error: new GatewayError("RA_ERR_VALIDATION_CONNECTION", "validation was interrupted; create a new order"), records: [] });
+  return (await ctx.store.getAuthz(a.id))!;
 }
 
 /** POST-as-GET reads; `{"status": "deactivated"}` deactivates (§7.5.2). */
-export function postAuthz(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): AcmeReply {
-  let a = loadAuthz(ctx, r, id);
+export async function postAuthz(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): Promise<AcmeReply> {
+  let a = await loadAuthz(ctx, r, id);
   const now = new Date().toISOString();
   if (r.payload !== undefined) {
     const p = objectPayload(r);
     if (p.status !== "deactivated") throw new GatewayError("RA_ERR_MALFORMED", "an authorization's status can only be set to deactivated");
     const s = authzStatus(a, now);
     if (s !== "pending" && s !== "valid") throw new GatewayError("RA_ERR_MALFORMED", `an ${s} authorization cannot be deactivated`);
-    ctx.store.updateAuthz(id, { status: "deactivated" });
-    ctx.gw.audit.record({ type: "acme.authz.deactivated", actor: `acme-account:${a.accountId}`, target: id, data: { identifier: a.identifier } });
-    a = ctx.store.getAuthz(id)!;
+    await ctx.store.updateAuthz(id, { status: "deactivated" });
+    await ctx.gw.audit.record({ type: "acme.authz.deactivated", actor: `acme-account:${a.accountId}`, target: id, data: { identifier: a.identifier } });
+    a = (await ctx.store.getAuthz(id))!;
   }
   const pending = a.challenges.some((c) => c.status === "processing");
   return { json: authzJson(a, urls, now), retryAfterSeconds: pending ? ctx.cfg.retryAfterSeconds : undefined };
@@ -52,8 +53,8 @@ export function postAuthz(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id
  * POST `{}` to a challenge starts validation once (§7.5.1). The answer is the challenge as settled when
  * validation ends quickly, else in `processing`, and the client polls; validation runs in the background.
  */
-export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, authzId: string, type: string): AcmeReply | Promise<AcmeReply> {
-  const a = loadAuthz(ctx, r, authzId);
+export async function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, authzId: string, type: string): Promise<AcmeReply> {
+  const a = await loadAuthz(ctx, r, authzId);
   const idx = a.challenges.findIndex((c) => c.type === type);
   if (idx < 0) throw new GatewayError("RA_ERR_NOT_FOUND", `this authorization has no ${type} challenge`);
   const links = [{ url: urls.authz(a.id), rel: "up" }];
@@ -67,28 +68,28 @@ export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
   }
   const challenges = a.challenges.map((c, i) => (i === idx ? { ...c, status: "processing" as const } : c));
   const claimed = { ...a, challenges };
-  const claim = () => ctx.store.claimChallenge(a.id, type, challenges, a.updatedAt);
-  const lost = () => {
-    const cur = ctx.store.getAuthz(a.id)!;
+  const claim = (store: AcmeStore) => store.claimChallenge(a.id, type, challenges, a.updatedAt);
+  const lost = async () => {
+    const cur = (await ctx.store.getAuthz(a.id))!;
     return { json: challengeJson(cur, cur.challenges[idx], urls), links };
   };
   const keyAuthorization = `${a.token}.${accountOf(r).thumbprint}`;
   let shown: AcmeAuthzRecord;
   if (ctx.cfg.validation.insecureSkipValidation && type !== "device-attest-01") {
     // Nothing to wait for: the claim and the result are one transaction.
-    const settled = ctx.gw.store.transaction(() => (claim() ? settleWrites(ctx, claimed, idx, { ok: true, records: [] }) : undefined));
+    const settled = await ctx.gw.store.transaction(async (tx) => ((await claim(tx.acme)) ? settleWrites(ctx, tx, claimed, idx, { ok: true, records: [] }) : undefined));
     if (!settled) return lost();
     shown = settled;
   } else {
-    if (!claim()) return lost();
+    if (!(await claim(ctx.store))) return lost();
     if (type === "device-attest-01") {
       // Checked at once (no network involved) and never skipped: finalize needs the attested key.
-      shown = settle(ctx, claimed, idx, attest(ctx, a, a.challenges[idx], payload.attObj, keyAuthorization));
+      shown = await settle(ctx, claimed, idx, await attest(ctx, a, a.challenges[idx], payload.attObj, keyAuthorization));
     } else {
       let settled: AcmeAuthzRecord | undefined;
       const job = ctx.validator
         .validate({ type: type as ChallengeType, identifier: a.identifier as AcmeIdentifier, token: a.token, keyAuthorization })
-        .then((res) => void (settled = settle(ctx, claimed, idx, res)))
+        .then(async (res) => void (settled = await settle(ctx, claimed, idx, res)))
         .catch((e) => ctx.gw.log.error({ err: (e as Error).message, authz: a.id }, "challenge validation crashed"))
         .finally(() => ctx.inflight.delete(job));
       ctx.inflight.add(job);
@@ -112,11 +113,11 @@ export function postChallenge(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest
 type Outcome = { ok: true; records: unknown[]; attestation?: AcmeChallengeRecord["attestation"] } | { ok: false; error: unknown; records: unknown[] };
 
 /** device-attest-01 against the trust anchors of the profile the order was made for. */
-function attest(ctx: AcmeContext, a: AcmeAuthzRecord, c: AcmeChallengeRecord, attObj: unknown, keyAuthorization: string): Outcome {
+async function attest(ctx: AcmeContext, a: AcmeAuthzRecord, c: AcmeChallengeRecord, attObj: unknown, keyAuthorization: string): Promise<Outcome> {
   try {
     if (!isDeviceIdentifier(a.identifier)) throw new GatewayError("RA_ERR_MALFORMED", "device-attest-01 proves device identifiers only");
     const profile = ctx.gw.profiles.get(c.profile ?? "");
-    const v = ctx.attestation.verify(profile, { attObj, token: a.token, keyAuthorization, identifier: a.identifier });
+    const v = await ctx.attestation.verify(profile, { attObj, token: a.token, keyAuthorization, identifier: a.identifier });
     return { ok: true, records: [], attestation: { format: v.format, spki: Buffer.from(v.spki).toString("base64"), facts: v.facts, identity: v.identity } };
   } catch (e) {
     return { ok: false, error: e, records: [] };
@@ -124,12 +125,12 @@ function attest(ctx: AcmeContext, a: AcmeAuthzRecord, c: AcmeChallengeRecord, at
 }
 
 /** Records the validation result on the challenge and the authorization, and audits the decision. */
-function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): AcmeAuthzRecord {
-  return ctx.gw.store.transaction(() => settleWrites(ctx, a, idx, res));
+function settle(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): Promise<AcmeAuthzRecord> {
+  return ctx.gw.store.transaction((tx) => settleWrites(ctx, tx, a, idx, res));
 }
 
-/** settle's writes, for a caller that already holds a transaction; returns the authorization as written. */
-function settleWrites(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Outcome): AcmeAuthzRecord {
+/** settle's writes, inside the caller's transaction `tx`; returns the authorization as written. */
+async function settleWrites(ctx: AcmeContext, tx: Store, a: AcmeAuthzRecord, idx: number, res: Outcome): Promise<AcmeAuthzRecord> {
   const now = new Date();
   const c: AcmeChallengeRecord = res.ok
     ? { ...a.challenges[idx], status: "valid", validated: now.toISOString(), records: res.records, ...(res.attestation ? { attestation: res.attestation } : {}) }
@@ -137,8 +138,8 @@ function settleWrites(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Ou
   const challenges = a.challenges.map((x, i) => (i === idx ? c : x));
   const expires = res.ok ? new Date(now.getTime() + ctx.cfg.authzValidityHours * HOUR).toISOString() : undefined;
   const status = res.ok ? "valid" : "invalid";
-  ctx.store.updateAuthz(a.id, { status, challenges, expires });
-  ctx.gw.audit.record({
+  await tx.acme.updateAuthz(a.id, { status, challenges, expires });
+  await ctx.gw.audit.record({
     type: res.ok ? "acme.authz.valid" : "acme.authz.invalid", actor: `acme-account:${a.accountId}`, target: a.id,
     data: {
       identifier: a.identifier, wildcard: a.wildcard, challenge: c.type, records: res.records,
@@ -148,6 +149,6 @@ function settleWrites(ctx: AcmeContext, a: AcmeAuthzRecord, idx: number, res: Ou
       ...(!res.ok && toGatewayError(res.error).code === "RA_ERR_BAD_ATTESTATION" ? { format: toGatewayError(res.error).detail?.format, check: toGatewayError(res.error).detail?.check } : {}),
       ...(ctx.cfg.validation.insecureSkipValidation ? { validationSkipped: true } : {}),
     },
-  });
+  }, tx);
   return { ...a, status, challenges, expires: expires ?? a.expires };
 }

@@ -16,8 +16,8 @@ const SUBSCRIBER_REASONS = new Set([0, 1, 3, 4, 5]);
  * The certificate with its chain (§7.4.2). Chain 0 stops below the root (what servers send);
  * alternate 1 also carries the root, for clients that want the full path.
  */
-export function downloadCertificate(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, serialText: string, alternate: number): AcmeReply {
-  const rec = ctx.gw.store.getCertificate(normalizeSerial(serialText));
+export async function downloadCertificate(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, serialText: string, alternate: number): Promise<AcmeReply> {
+  const rec = await ctx.gw.store.getCertificate(normalizeSerial(serialText));
   if (!rec?.der || rec.stage !== "issued" || rec.protocol !== "acme" || rec.requesterId !== accountOf(r).id) {
     throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate for this account");
   }
@@ -57,7 +57,7 @@ export async function revokeCert(ctx: AcmeContext, r: SignedRequest): Promise<Ac
   } catch {
     throw new GatewayError("RA_ERR_MALFORMED", "certificate is not a valid X.509 certificate");
   }
-  const rec = ctx.gw.store.getCertificate(normalizeSerial(cert.serialNumber));
+  const rec = await ctx.gw.store.getCertificate(normalizeSerial(cert.serialNumber));
   // Byte equality proves the certificate is the one we issued, not a look-alike with our serial.
   if (!rec?.der || !Buffer.from(rec.der).equals(Buffer.from(der))) throw new GatewayError("RA_ERR_NOT_FOUND", "this certificate was not issued here");
   const reason = p.reason === undefined ? 0 : p.reason;
@@ -70,15 +70,15 @@ export async function revokeCert(ctx: AcmeContext, r: SignedRequest): Promise<Ac
     actor = "acme-certificate-key";
   } else {
     const account = r.auth.account;
-    if (!ownsOrControls(ctx, account.id, rec)) throw new GatewayError("RA_ERR_UNAUTHORIZED", "this account neither ordered the certificate nor holds authorizations for all its names");
+    if (!(await ownsOrControls(ctx, account.id, rec))) throw new GatewayError("RA_ERR_UNAUTHORIZED", "this account neither ordered the certificate nor holds authorizations for all its names");
     actor = `acme-account:${account.id}`;
   }
   await ctx.gw.revocation.revoke(rec.serial, reason, actor);
   return { status: 200 };
 }
 
-function ownsOrControls(ctx: AcmeContext, accountId: string, rec: CertificateRecord): boolean {
+async function ownsOrControls(ctx: AcmeContext, accountId: string, rec: CertificateRecord): Promise<boolean> {
   if (rec.requesterKind === "acme-account" && rec.requesterId === accountId) return true;
-  const held = new Set(ctx.store.validAuthzIdentifiers(accountId, new Date().toISOString()).map((i) => `${i.type}:${i.value}`));
+  const held = new Set((await ctx.store.validAuthzIdentifiers(accountId, new Date().toISOString())).map((i) => `${i.type}:${i.value}`));
   return rec.sans.length > 0 && rec.sans.every((s) => held.has(s.toLowerCase()));
 }

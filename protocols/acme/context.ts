@@ -38,8 +38,18 @@ export class AcmeContext {
   }
 
   /** True once for a live nonce issued by any instance; false for a used, expired, foreign or altered one. */
-  redeemNonce(nonce: string): boolean {
+  redeemNonce(nonce: string): Promise<boolean> {
     return this.nonces.redeem(nonce);
+  }
+
+  /** Whether the shared nonce key is loaded; until it is, requests wait for `loadNonceKey()`. */
+  get nonceReady(): boolean {
+    return this.nonces.ready;
+  }
+
+  /** Reads the shared nonce key from the store (the first requests wait for it; retried after a failure). */
+  loadNonceKey(): Promise<void> {
+    return this.nonces.load();
   }
 
   /** Endpoints mounted by mountAcme, named ones before "default" (whose base path prefixes theirs). */

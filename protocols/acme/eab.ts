@@ -20,7 +20,7 @@ export class EabKeys {
   constructor(private readonly store: AcmeStore, private readonly profiles: ProfileSet, private readonly audit: AuditLog) {}
 
   /** Returns the MAC key once; it is stored for verification but never shown again. */
-  create(k: NewEabKey): { kid: string; hmacKey: string; record: AcmeEabKeyRecord } {
+  async create(k: NewEabKey): Promise<{ kid: string; hmacKey: string; record: AcmeEabKeyRecord }> {
     if (!k.profiles.length) throw new GatewayError("RA_ERR_MALFORMED", "an EAB key needs at least one profile");
     for (const p of k.profiles) {
       if (!this.profiles.get(p).protocols.includes("acme")) throw new GatewayError("RA_ERR_PROFILE_NOT_ALLOWED", `profile ${p} is not offered over ACME`);
@@ -36,8 +36,8 @@ export class EabKeys {
       createdAt: now.toISOString(),
       expiresAt: k.ttlHours ? new Date(now.getTime() + k.ttlHours * 3_600_000).toISOString() : undefined,
     };
-    this.store.insertEabKey(record);
-    this.audit.record({ type: "acme.eab.created", actor: k.createdBy, target: record.id, data: { profiles: record.profiles, nameSuffixes: record.nameSuffixes, endpoint: record.endpoint, expiresAt: record.expiresAt } });
+    await this.store.insertEabKey(record);
+    await this.audit.record({ type: "acme.eab.created", actor: k.createdBy, target: record.id, data: { profiles: record.profiles, nameSuffixes: record.nameSuffixes, endpoint: record.endpoint, expiresAt: record.expiresAt } });
     return { kid: record.id, hmacKey: record.hmacKey, record };
   }
 
@@ -45,7 +45,7 @@ export class EabKeys {
    * Verifies the binding inside newAccount: HMAC JWS over the account key, `url` equal to
    * newAccount's, key unused, unexpired and for this endpoint. Binding happens in the caller's transaction.
    */
-  verify(binding: unknown, accountThumbprint: string, newAccountUrl: string, endpoint: string): AcmeEabKeyRecord {
+  async verify(binding: unknown, accountThumbprint: string, newAccountUrl: string, endpoint: string): Promise<AcmeEabKeyRecord> {
     const bad = (why: string) => new GatewayError("RA_ERR_EAB_INVALID", `externalAccountBinding ${why}`);
     if (!binding || typeof binding !== "object") throw bad("must be a flattened JWS object");
     const b = binding as Record<string, unknown>;
@@ -66,7 +66,7 @@ export class EabKeys {
     if (header.url !== newAccountUrl) throw bad("url must equal the newAccount URL");
     if (typeof header.kid !== "string") throw bad("has no kid");
     if (importAccountJwk(inner).thumbprint !== accountThumbprint) throw bad("payload is not the account key");
-    const rec = this.store.getEabKey(header.kid);
+    const rec = await this.store.getEabKey(header.kid);
     // Unknown kid and wrong MAC get the same answer, so kids cannot be probed.
     const key = Buffer.from(rec?.hmacKey ?? randomBytes(32).toString("base64url"), "base64url");
     const mac = createHmac(hash, key).update(`${b.protected}.${b.payload}`).digest();

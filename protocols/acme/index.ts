@@ -14,6 +14,8 @@ export function mountAcme(app: Express, gw: Gateway): AcmeContext | undefined {
   if (!cfg.enabled) return undefined;
   if (cfg.validation.insecureSkipValidation) gw.log.warn("acme.validation.insecureSkipValidation is on: every ACME challenge passes without being checked");
   const ctx = new AcmeContext(gw, cfg, createChallengeValidator(cfg.validation));
+  // Read now, so the first request need not wait; a failure is retried by the first request (router.ts).
+  ctx.loadNonceKey().catch((e: unknown) => gw.log.error({ err: e instanceof Error ? e.message : String(e) }, "ACME nonce key not loaded yet"));
   // Named endpoints first, so /acme/<name>/… is not taken for a resource of the default endpoint.
   const ordered = [...cfg.endpoints].sort((a, b) => Number(a.name === "default") - Number(b.name === "default"));
   for (const ep of ordered) {

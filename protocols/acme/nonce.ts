@@ -23,13 +23,28 @@ export const NONCE_PURGE_BATCH = 1000;
 const MAX_LIFETIME_MS = 86_400_000 + NONCE_CLOCK_MARGIN_MS;
 
 export class NonceMint {
-  private readonly key: KeyObject;
+  private key?: KeyObject;
+  private loading?: Promise<void>;
   private readonly buf = Buffer.alloc(BODY + MAC);
   private lastPurge = Number.NEGATIVE_INFINITY;
   private purging = false;
 
-  constructor(private readonly store: AcmeStore, private readonly lifetimeMs: number, private readonly random: (bytes: Buffer) => void) {
-    this.key = createSecretKey(store.nonceKey());
+  constructor(private readonly store: AcmeStore, private readonly lifetimeMs: number, private readonly random: (bytes: Buffer) => void) {}
+
+  /** True once the shared key is loaded: issue() and redeem() need it. */
+  get ready(): boolean {
+    return this.key !== undefined;
+  }
+
+  /** Loads the shared key from the store (once; tried again on the next call after a failure). */
+  load(): Promise<void> {
+    return (this.loading ??= this.store.nonceKey().then(
+      (k) => void (this.key = createSecretKey(k)),
+      (e: unknown) => {
+        this.loading = undefined;
+        throw e;
+      },
+    ));
   }
 
   /** A fresh nonce. At most once a minute it also schedules the purge of expired claims, after the current request. */
@@ -37,7 +52,7 @@ export class NonceMint {
     if (now - this.lastPurge > 60_000 && !this.purging) {
       this.lastPurge = now;
       this.purging = true;
-      setImmediate(() => this.purge());
+      setImmediate(() => void this.purge());
     }
     const b = this.buf;
     b.writeUIntBE(now + this.lifetimeMs, 0, TIME);
@@ -50,7 +65,7 @@ export class NonceMint {
    * True exactly once for a nonce this gateway (any instance) issued and that has not expired: checks length, MAC
    * (constant time) and expiry before it spends a write, then claims it.
    */
-  redeem(nonce: string, now = Date.now()): boolean {
+  async redeem(nonce: string, now = Date.now()): Promise<boolean> {
     if (nonce.length !== LENGTH) return false;
     const b = Buffer.from(nonce, "base64url");
     if (b.length !== BODY + MAC) return false;
@@ -61,18 +76,20 @@ export class NonceMint {
   }
 
   /** Deletes expired claims in bounded batches, one per event-loop turn; idempotent, so every instance may run it. */
-  purge(now = Date.now()): void {
+  async purge(now = Date.now()): Promise<void> {
     let n: number;
     try {
-      n = this.store.purgeUsedNonces(now - NONCE_CLOCK_MARGIN_MS, NONCE_PURGE_BATCH);
+      n = await this.store.purgeUsedNonces(now - NONCE_CLOCK_MARGIN_MS, NONCE_PURGE_BATCH);
     } catch {
       n = 0; // store closed (shutdown) or busy: the next purge catches up
     }
-    if (n === NONCE_PURGE_BATCH) setImmediate(() => this.purge(now));
+    // purge never rejects (errors end it above), so it may run unawaited.
+    if (n === NONCE_PURGE_BATCH) setImmediate(() => void this.purge(now));
     else this.purging = false;
   }
 
   private mac(body: Buffer): Buffer {
+    if (!this.key) throw new Error("the nonce key is not loaded yet (NonceMint.load)");
     return createHmac("sha256", this.key).update(body).digest();
   }
 }

@@ -47,17 +47,17 @@ function challengesFor(id: AcmeIdentifierRecord, wildcard: boolean, profile: Pro
 }
 
 /** newOrder (§7.4): identifiers checked against the profile up front, authorizations reused or created. */
-export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): AcmeReply {
+export async function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Promise<AcmeReply> {
   const account = accountOf(r);
   const p = objectPayload(r);
-  const eab = account.eabKeyId ? ctx.store.getEabKey(account.eabKeyId) : undefined;
+  const eab = account.eabKeyId ? await ctx.store.getEabKey(account.eabKeyId) : undefined;
   const identifiers = normaliseIdentifiers(p.identifiers);
   const profile = pickProfile(ctx, urls, p.profile, eab?.profiles);
   try {
     checkOrderIdentifiers(identifiers, profile, eab);
   } catch (e) {
     const err = toGatewayError(e);
-    ctx.gw.audit.record({ type: "acme.order.rejected", actor: `acme-account:${account.id}`, data: { identifiers, profile: profile.name, code: err.code, reason: err.message } });
+    await ctx.gw.audit.record({ type: "acme.order.rejected", actor: `acme-account:${account.id}`, data: { identifiers, profile: profile.name, code: err.code, reason: err.message } });
     throw err;
   }
   const notBefore = parseTime(p.notBefore, "notBefore");
@@ -73,7 +73,7 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
   }
   let replaces: string | undefined;
   if (p.replaces !== undefined) {
-    const old = certificateForCertId(ctx.gw, p.replaces);
+    const old = await certificateForCertId(ctx.gw, p.replaces);
     if (old.requesterKind !== "acme-account" || old.requesterId !== account.id) throw new GatewayError("RA_ERR_ALREADY_REPLACED", "the certificate to replace was not issued to this account");
     if (old.replacedBy) throw new GatewayError("RA_ERR_ALREADY_REPLACED", `the certificate was already replaced by ${old.replacedBy}`);
     const names = new Set(sanList(isDeviceIdentifier(identifiers[0]) ? deviceSans(identifiers[0], profile) : sansOf(identifiers)).map((n) => n.toLowerCase()));
@@ -89,7 +89,7 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
     const wildcard = id.type === "dns" && id.value.startsWith("*.");
     const base = { type: id.type, value: wildcard ? id.value.slice(2) : id.value };
     // A device attests afresh for every order: its key is new each time.
-    const reused = ctx.cfg.reuseValidAuthz && !isDeviceIdentifier(id) ? ctx.store.findReusableAuthz(account.id, base, wildcard, minValid) : undefined;
+    const reused = ctx.cfg.reuseValidAuthz && !isDeviceIdentifier(id) ? await ctx.store.findReusableAuthz(account.id, base, wildcard, minValid) : undefined;
     if (reused) {
       authzs.push(reused);
       continue;
@@ -107,30 +107,30 @@ export function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest): Ac
     profile: profile.name, notBefore: notBefore?.toISOString(), notAfter: notAfter?.toISOString(),
     expires: new Date(now + ctx.cfg.orderLifetimeHours * HOUR).toISOString(), replaces, createdAt: nowIso,
   };
-  ctx.gw.store.transaction(() => {
-    for (const a of fresh) ctx.store.insertAuthz(a);
-    ctx.store.insertOrder(order);
+  await ctx.gw.store.transaction(async (tx) => {
+    for (const a of fresh) await tx.acme.insertAuthz(a);
+    await tx.acme.insertOrder(order);
   });
   return { status: 201, json: orderJson(order, orderStatus(order, authzs, nowIso), urls), location: urls.order(order.id) };
 }
 
 /** Loads an order of this account and settles a processing order whose approval was decided meanwhile. */
-export function loadOrder(ctx: AcmeContext, r: SignedRequest, id: string): { order: AcmeOrderRecord; authzs: AcmeAuthzRecord[] } {
+export async function loadOrder(ctx: AcmeContext, r: SignedRequest, id: string): Promise<{ order: AcmeOrderRecord; authzs: AcmeAuthzRecord[] }> {
   const account = accountOf(r);
-  let order = ctx.store.getOrder(id);
+  let order = await ctx.store.getOrder(id);
   if (!order || order.accountId !== account.id) throw new GatewayError("RA_ERR_NOT_FOUND", "no such order for this account");
   if (order.status === "processing" && order.requestId) {
-    const req = ctx.gw.store.getRequest(order.requestId);
-    if (req?.status === "issued" && req.certificateSerial) ctx.store.updateOrder(id, { status: "valid", certSerial: req.certificateSerial });
+    const req = await ctx.gw.store.getRequest(order.requestId);
+    if (req?.status === "issued" && req.certificateSerial) await ctx.store.updateOrder(id, { status: "valid", certSerial: req.certificateSerial });
     else if (req && (req.status === "rejected" || req.status === "failed")) {
       // A request that failed after approval keeps its own error (policy, authorization webhook); an operator's no is a rejection.
       const stored = req.errorCode && isErrorCode(req.errorCode) ? req.errorCode : undefined;
       const code = req.status === "rejected" ? stored ?? "RA_ERR_APPROVAL_REJECTED" : stored ?? "RA_ERR_INTERNAL";
-      ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(new GatewayError(code, req.reason ?? `the request was ${req.status}`)) });
+      await ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(new GatewayError(code, req.reason ?? `the request was ${req.status}`)) });
     }
-    order = ctx.store.getOrder(id)!;
+    order = (await ctx.store.getOrder(id))!;
   }
-  return { order, authzs: ctx.store.getAuthzs(order.authzIds) };
+  return { order, authzs: await ctx.store.getAuthzs(order.authzIds) };
 }
 
 function orderReply(ctx: AcmeContext, urls: AcmeUrls, order: AcmeOrderRecord, authzs: AcmeAuthzRecord[]): AcmeReply {
@@ -138,8 +138,8 @@ function orderReply(ctx: AcmeContext, urls: AcmeUrls, order: AcmeOrderRecord, au
   return { json: orderJson(order, status, urls), location: urls.order(order.id), retryAfterSeconds: status === "processing" ? ctx.cfg.retryAfterSeconds : undefined };
 }
 
-export function getOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): AcmeReply {
-  const { order, authzs } = loadOrder(ctx, r, id);
+export async function getOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): Promise<AcmeReply> {
+  const { order, authzs } = await loadOrder(ctx, r, id);
   return orderReply(ctx, urls, order, authzs);
 }
 
@@ -150,14 +150,14 @@ export function getOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id:
 export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string): Promise<AcmeReply> {
   const account = accountOf(r);
   const p = objectPayload(r);
-  const { order, authzs } = loadOrder(ctx, r, id);
+  const { order, authzs } = await loadOrder(ctx, r, id);
   const now = new Date().toISOString();
   const status = orderStatus(order, authzs, now);
   if (status !== "ready") throw new GatewayError("RA_ERR_ORDER_NOT_READY", `the order is ${status}, not ready`);
   if (typeof p.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(p.csr)) throw new GatewayError("RA_ERR_BAD_CSR", "csr must be base64url DER");
   const csr = new Uint8Array(Buffer.from(p.csr, "base64url"));
   const requestId = EnrollmentService.newRequestId();
-  if (!ctx.store.claimOrderForFinalize(id, requestId)) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the order is already being finalized");
+  if (!(await ctx.store.claimOrderForFinalize(id, requestId))) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the order is already being finalized");
   let settled: AcmeOrderRecord = { ...order, status: "processing", requestId };
   try {
     const out = await ctx.gw.enrollment.enroll({
@@ -168,13 +168,13 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
       renewalOf: order.replaces,
     });
     if (out.status === "issued") {
-      ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
+      await ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
       settled = { ...settled, status: "valid", certSerial: out.certificate.serial };
     }
   } catch (e) {
     const err = csrProblem(toGatewayError(e));
     // A bad CSR ends the order (§7.4: the order becomes invalid); the client sees the problem at once.
-    ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(err) });
+    await ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(err) });
     throw err;
   }
   // Only the order row changed, as written above (the claim keeps others off it); the authorizations are still current.

@@ -18,7 +18,7 @@ import { readSigned, type KeyMode, type SignedRequest } from "./signed-request.j
  */
 export type AcmeHandler = (req: IncomingMessage, res: ServerResponse, rc: RequestContext, url: string) => void;
 
-type Handler = (r: SignedRequest, params: string[], query: string) => AcmeReply | Promise<AcmeReply>;
+type Handler = (r: SignedRequest, params: string[], query: string) => Promise<AcmeReply>;
 interface SignedRoute { mode: KeyMode; handle: Handler; params: string[] }
 
 const RESOURCE = /^\/(new-account|new-order|revoke-cert|key-change|acct\/|order\/|authz\/|chall\/|cert\/)/;
@@ -142,7 +142,7 @@ export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
     };
   };
 
-  return (req, res, rc, url) => {
+  const serve: AcmeHandler = (req, res, rc, url) => {
     let nonce: string | undefined;
     try {
       // Every response, errors included, carries a fresh nonce (§6.5); per-address limits come first.
@@ -167,16 +167,9 @@ export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
             fail(rc, res, n, refused);
             return;
           }
-          // Most handlers answer synchronously: no promise hop unless the handler returns one (finalize).
-          let out: AcmeReply | Promise<AcmeReply>;
-          try {
-            out = r.handle(readSigned(ctx, urls, req.headers["content-type"], body, url, r.mode), r.params, query);
-            if (!(out instanceof Promise)) return send(rc, res, n, out);
-          } catch (e) {
-            fail(rc, res, n, e);
-            return;
-          }
-          out.then((reply) => send(rc, res, n, reply), (e) => fail(rc, res, n, e));
+          readSigned(ctx, urls, req.headers["content-type"], body, url, r.mode)
+            .then((s) => r.handle(s, r.params, query))
+            .then((reply) => send(rc, res, n, reply), (e) => fail(rc, res, n, e));
         });
         return;
       }
@@ -186,7 +179,10 @@ export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
         if (path === "/new-nonce") return send(rc, res, n, { status: method === "HEAD" ? 200 : 204 });
         if (path === "/directory") return send(rc, res, n, directory());
         const certId = seg[1] === "renewal-info" && seg.length === 3 ? param(seg[2]) : undefined;
-        if (certId) return send(rc, res, n, renewalInfo(ctx.gw, certId, ctx.cfg.ariExplanationUrl));
+        if (certId) {
+          renewalInfo(ctx.gw, certId, ctx.cfg.ariExplanationUrl).then((reply) => send(rc, res, n, reply), (e) => fail(rc, res, n, e));
+          return;
+        }
       } catch (e) {
         fail(rc, res, n, e);
         return;
@@ -198,5 +194,10 @@ export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
       return;
     }
     fail(rc, res, n, new GatewayError("RA_ERR_NOT_FOUND", `no ACME resource at ${path || "/"}`));
+  };
+  // Until the shared nonce key is read from the store (just after start), requests wait for it.
+  return (req, res, rc, url) => {
+    if (ctx.nonceReady) return serve(req, res, rc, url);
+    ctx.loadNonceKey().then(() => serve(req, res, rc, url), (e) => fail(rc, res, undefined, e));
   };
 }

@@ -51,7 +51,7 @@ export function accountKeySpki(account: AcmeAccountRecord): Uint8Array {
  * equal to the request's external URL, key by jwk or kid as the resource demands,
  * signature, then the nonce is redeemed (single use, atomic in the store).
  */
-export function readSigned(ctx: AcmeContext, urls: AcmeUrls, contentType: string | undefined, body: Buffer, path: string, mode: KeyMode): SignedRequest {
+export async function readSigned(ctx: AcmeContext, urls: AcmeUrls, contentType: string | undefined, body: Buffer, path: string, mode: KeyMode): Promise<SignedRequest> {
   if (!isJoseJson(contentType)) throw new GatewayError("RA_ERR_UNSUPPORTED_MEDIA", "ACME requests must be application/jose+json");
   const jws = parseJws(body);
   const h = jws.header;
@@ -68,14 +68,14 @@ export function readSigned(ctx: AcmeContext, urls: AcmeUrls, contentType: string
   } else {
     if (mode === "jwk") throw new GatewayError("RA_ERR_MALFORMED", "this resource needs jwk, not kid");
     const id = urls.accountIdFromKid(h.kid as string);
-    const account = id ? ctx.store.getAccount(id) : undefined;
+    const account = id ? await ctx.store.getAccount(id) : undefined;
     if (!account || account.endpoint !== urls.endpoint.name) throw new GatewayError("RA_ERR_ACCOUNT_NOT_FOUND", "no account exists for this kid");
     const key = accountKey(account);
     verifyJws(jws, key);
     if (account.status !== "valid") throw new GatewayError("RA_ERR_ACCOUNT_DEACTIVATED", `the account is ${account.status}`);
     auth = { via: "kid", account, key };
   }
-  if (!ctx.redeemNonce(h.nonce)) throw new GatewayError("RA_ERR_BAD_NONCE", "the nonce is unknown, expired or already used");
+  if (!(await ctx.redeemNonce(h.nonce))) throw new GatewayError("RA_ERR_BAD_NONCE", "the nonce is unknown, expired or already used");
   if (auth.via === "kid") ctx.accountLimit?.take(`account:${auth.account.id}`);
   return { jws, payload: jws.payload, auth, url };
 }

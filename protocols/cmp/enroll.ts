@@ -95,11 +95,11 @@ async function enroll(c: CmpCall, kind: RepKind, certReqId: bigint, request: Enr
 }
 
 /** A one-time secret authenticates one enrollment: its bound subject must be named, then it is consumed atomically. */
-function useOneTimeSecret(c: CmpCall, names: Array<string | undefined>): void {
+async function useOneTimeSecret(c: CmpCall, names: Array<string | undefined>): Promise<void> {
   const once = c.auth.oneTime;
   if (!once) return;
   if (once.subject && !names.includes(once.subject)) throw new CmpFailure(["notAuthorized"], `the one-time secret is bound to subject ${once.subject}, which the request does not name`);
-  if (!c.deps.secrets.consume(once.id, "cmp")) throw new CmpFailure(["notAuthorized"], "the one-time secret was already used or has expired");
+  if (!(await c.deps.secrets.consume(once.id, "cmp"))) throw new CmpFailure(["notAuthorized"], "the one-time secret was already used or has expired");
 }
 
 /** ir, cr, kur and p10cr: one request per message (RFC 9483 §4.1), through policy to the engine. */
@@ -111,7 +111,7 @@ export async function certificateRequest(c: CmpCall): Promise<Reply> {
   if (type === "p10cr") {
     const csr = p10Request(c.body);
     const parsed = parseCsr(csr);
-    useOneTimeSecret(c, [parsed.commonName, ...Object.values(parsed.sans).flat()]);
+    await useOneTimeSecret(c, [parsed.commonName, ...Object.values(parsed.sans).flat()]);
     return enroll(c, kind, P10_CERT_REQ_ID, { ...base, csr });
   }
   const reqs = certRequests(c.body);
@@ -121,7 +121,7 @@ export async function certificateRequest(c: CmpCall): Promise<Reply> {
   const template = { ...templateRequest(r.template), publicKey: r.popo.verifiedKey() };
   const validity = r.template.validity && { notBefore: r.template.validity.notBefore, notAfter: r.template.validity.notAfter };
   if (type !== "kur") {
-    useOneTimeSecret(c, [template.commonName, ...Object.values(template.sans).flat()]);
+    await useOneTimeSecret(c, [template.commonName, ...Object.values(template.sans).flat()]);
     return enroll(c, kind, r.certReqId, { ...base, certTemplate: template, validity });
   }
   // kur: signed with the certificate being updated; subject and names stay (RFC 9483 §4.1.3).
@@ -153,7 +153,7 @@ export async function poll(c: CmpCall): Promise<Reply> {
   if (ids.length !== 1 || ids[0] !== t.certReqId) throw new CmpFailure(["badCertId"], "pollReq does not name the waiting request");
   let out: EnrollmentOutcome | undefined;
   try {
-    out = c.deps.gw.enrollment.previousOutcome(`cmp|${t.label}|${t.id}`);
+    out = await c.deps.gw.enrollment.previousOutcome(`cmp|${t.label}|${t.id}`);
   } catch (e) {
     await c.deps.tx.finish(t);
     return rejection(t.bodyType, t.certReqId, toGatewayError(e));
@@ -177,7 +177,7 @@ export async function confirm(c: CmpCall): Promise<Reply> {
   // Compare-and-set on state and nonce: of two instances handed the same certConf, one confirms, the other refuses.
   // A confirmation's audit event commits with it; a rejection's follows the revocation, as before.
   const event = requestEvent(c.label.cfg.name, c.actor, c.transactionId, c.msg.bodyType, reply);
-  if (!(await c.deps.tx.finish(t, accepted ? () => void c.deps.gw.audit.record(event) : undefined))) {
+  if (!(await c.deps.tx.finish(t, accepted ? (tx) => c.deps.gw.audit.record(event, tx) : undefined))) {
     throw new CmpFailure(["badRequest"], "this transaction was confirmed or settled meanwhile");
   }
   if (!accepted) await c.deps.gw.revocation.revoke(t.serial, "cessationOfOperation", c.actor).catch(() => undefined);

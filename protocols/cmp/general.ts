@@ -30,7 +30,7 @@ export async function revoke(c: CmpCall): Promise<Reply> {
   const d = details[0];
   if (!d.serialHex) throw new CmpFailure(["badCertTemplate"], "the revocation template names no serial number");
   const serial = normalizeSerial(d.serialHex);
-  const rec = c.deps.gw.store.getCertificate(serial);
+  const rec = await c.deps.gw.store.getCertificate(serial);
   const ca = rec && c.deps.gw.cas.find(rec.caName);
   if (!rec || !ca || (d.issuer && !Buffer.from(d.issuer).equals(Buffer.from(ca.subjectDer)))) throw new CmpFailure(["badCertId"], "no certificate of this gateway with that issuer and serial");
   const byItself = c.auth.own?.serial === serial;

@@ -33,7 +33,7 @@ async function authenticate(d: DecodedMessage, label: CmpLabel, deps: CmpDeps, o
     const signer = new X509Certificate(v.signerCert);
     const subject = signer.subject.replace(/\n/g, ", ");
     const protection = { kind: "signature" as const, signerCert: v.signerCert };
-    const own = label.cfg.ownCertificates ? ownValidCertificate(deps.gw.store, deps.gw.cas, v.signerCert) : undefined;
+    const own = label.cfg.ownCertificates ? await ownValidCertificate(deps.gw.store, deps.gw.cas, v.signerCert) : undefined;
     if (own) return { protection, requester: { kind: "cmp-cert", id: subject, attributes: { serial: own.serial } }, own, trustedRa: false };
     const chain = [signer, ...d.extraCerts.slice(1).flatMap((c) => { try { return [new X509Certificate(c)]; } catch { return []; } })];
     if (!verifyChain(chain, label.anchors)) throw new CmpFailure(["signerNotTrusted"], "the protection certificate is neither a valid certificate of this gateway nor anchored in this label's trust anchors");
@@ -109,7 +109,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
     d = decodePkiMessage(der, { maxBytes: deps.gw.config.cmp.maxMessageBytes });
   } catch (e) {
     const reason = toGatewayError(e).message;
-    audit("cmp:unknown", { decision: "error", failInfo: ["badDataFormat"], reason });
+    await audit("cmp:unknown", { decision: "error", failInfo: ["badDataFormat"], reason });
     return { der: await protect(undefined, new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps) };
   }
   const header = d.message.header;
@@ -119,7 +119,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
   try {
     transactionId = checkHeader(header, d, deps);
     // A follow-up's transaction is read once, here: its MAC secret and every check come from this one read.
-    const open = NEW_TRANSACTION.has(d.bodyType) ? undefined : deps.tx.get(transactionId);
+    const open = NEW_TRANSACTION.has(d.bodyType) ? undefined : await deps.tx.get(transactionId);
     auth = await authenticate(d, label, deps, open, peer);
     const actor = `${auth.requester.kind}:${auth.requester.id}`;
     reply = await dispatch({ label, deps, msg: d, header, body: d.message.body, auth, transactionId, actor, open });

@@ -37,14 +37,14 @@ export async function cmpService(gw: Gateway, secrets: EnrollmentSecrets): Promi
   const cfg = gw.config.cmp;
   const labels = resolveLabels(gw);
   const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
-  if (created) gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject.replace(/\n/g, ", ") } });
+  if (created) await gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject.replace(/\n/g, ", ") } });
   const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
   const responderSender = new GeneralName({ directoryName: decodeDer(Name, responderName) });
   // Workers start on the first PasswordBasedMac and hold the process only while they work; close() stops them.
   const metrics = cmpMetrics(gw.metrics.registry, () => pool.pending);
   const pool = new MacKeyPool({ threads: cfg.macDerivation.threads, maxQueued: cfg.macDerivation.maxQueued, onDerive: (kind) => metrics.derivations.inc({ kind }) });
   const mac = { pool, cache: new MacKeyCache(cfg.macDerivation.keyCacheEntries), throttle: new MacThrottle(cfg.macFailures), metrics };
-  const tx = new TransactionTable(gw.store.cmp, { maxOpen: cfg.maxOpenTransactions, rememberMs: REMEMBER_MS }, gw.audit.commits);
+  const tx = new TransactionTable(gw.store, { maxOpen: cfg.maxOpenTransactions, rememberMs: REMEMBER_MS }, gw.audit.commits);
   const deps: CmpDeps = { gw, tx, secrets, responder, responderSender, responderSenderDer: encodeDer(responderSender), mac, issued: new IssuedAudit(gw.audit) };
   const sweepMs = Math.min(cfg.confirmWaitSeconds * 1000, 10_000);
   let sweeping: Promise<void> | undefined;
@@ -52,7 +52,7 @@ export async function cmpService(gw: Gateway, secrets: EnrollmentSecrets): Promi
     sweeping ??= sweep(gw, tx).catch((e) => gw.log.warn({ err: e instanceof Error ? e.message : String(e) }, "CMP transaction sweep failed")).finally(() => (sweeping = undefined));
   }, sweepMs);
   timer.unref();
-  tx.refreshCount();
+  await tx.refreshCount();
   return {
     labels, deps,
     close: async () => {
@@ -85,19 +85,19 @@ const SETTLE_LEASE_MS = 60_000;
 export async function sweep(gw: Gateway, tx: TransactionTable): Promise<void> {
   const cfg = gw.config.cmp;
   for (let i = 0; i < MAX_BATCHES; i++) {
-    const batch = tx.expired(SETTLE_BATCH, SETTLE_LEASE_MS);
+    const batch = await tx.expired(SETTLE_BATCH, SETTLE_LEASE_MS);
     for (const t of batch) {
       if (t.state === "waitingConfirm" && t.serial) {
-        gw.audit.record({ type: "cmp.confirm.timeout", actor: "system", target: t.serial, data: { transactionId: t.id, revoked: cfg.revokeUnconfirmed } });
+        await gw.audit.record({ type: "cmp.confirm.timeout", actor: "system", target: t.serial, data: { transactionId: t.id, revoked: cfg.revokeUnconfirmed } });
         if (cfg.revokeUnconfirmed) await gw.revocation.revoke(t.serial, "cessationOfOperation", "system:cmp-unconfirmed").catch(() => undefined);
       }
-      tx.settled(t.id);
+      await tx.settled(t.id);
     }
     if (batch.length < SETTLE_BATCH) break;
     await yieldTurn();
   }
-  for (let i = 0; i < MAX_BATCHES && tx.purge(PURGE_BATCH) === PURGE_BATCH; i++) await yieldTurn();
-  tx.refreshCount();
+  for (let i = 0; i < MAX_BATCHES && (await tx.purge(PURGE_BATCH)) === PURGE_BATCH; i++) await yieldTurn();
+  await tx.refreshCount();
 }
 
 export function cmpUrls(gw: Gateway): string[] {

@@ -1,5 +1,5 @@
 import type { AuditInput, AuditLog } from "../../src/audit/audit-log.js";
-import type { AuditEvent } from "../../src/store/types.js";
+import type { AuditEvent, Store } from "../../src/store/types.js";
 
 /**
  * The cmp.request event of a certificate request that is answered with a certificate, recorded inside the
@@ -12,7 +12,7 @@ export class IssuedAudit {
   private readonly waiting = new Map<string, { event: (serial: string) => AuditInput; done: boolean }>();
 
   constructor(private readonly audit: AuditLog) {
-    audit.subscribe((e: AuditEvent) => this.onEvent(e));
+    audit.subscribe((e: AuditEvent, tx: Store) => this.onEvent(e, tx));
   }
 
   /**
@@ -30,12 +30,12 @@ export class IssuedAudit {
     }
   }
 
-  private onEvent(e: AuditEvent): void {
+  private async onEvent(e: AuditEvent, tx: Store): Promise<void> {
     if (e.type !== "certificate.issued" || !e.target || typeof e.data.requestId !== "string") return;
     const entry = this.waiting.get(e.data.requestId);
     if (!entry) return;
     // Every run records: a group commit may roll a batch back and run its jobs again, and only the committed run counts.
-    this.audit.record(entry.event(e.target));
+    await this.audit.record(entry.event(e.target), tx);
     entry.done = true;
   }
 }

@@ -9,15 +9,15 @@ import type { OpenTransaction } from "./transactions.js";
 const NO_SECRET = new Uint8Array(32);
 
 /** The MAC secret for a senderKID: configured, the one of this open transaction, or a one-time secret not used yet. */
-function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, open: OpenTransaction | undefined): { secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined {
+async function macSecretFor(kid: string, label: CmpLabel, deps: CmpDeps, open: OpenTransaction | undefined): Promise<{ secret: Uint8Array; oneTime?: { id: string; subject?: string } } | undefined> {
   const configured = label.macSecrets.get(kid);
   if (configured) return { secret: configured };
   if (!label.cfg.oneTimeSecrets) return undefined;
   if (open?.protection.kind === "mac" && open.protection.kid === kid) {
-    const found = deps.secrets.macSecret(kid, "cmp", undefined, true);
+    const found = await deps.secrets.macSecret(kid, "cmp", undefined, true);
     return found && found.rec.profile === label.profile.name ? { secret: found.secret } : undefined;
   }
-  const found = deps.secrets.macSecret(kid, "cmp");
+  const found = await deps.secrets.macSecret(kid, "cmp");
   if (!found || found.rec.profile !== label.profile.name) return undefined;
   return { secret: found.secret, oneTime: { id: kid, subject: found.rec.subject } };
 }
@@ -38,7 +38,7 @@ export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: 
     throw new CmpFailure(["systemUnavail"], `too many failed MAC protections from this ${stop.scope}; retry after ${stop.retryAfterSeconds} s`,
       { retryAfterSeconds: stop.retryAfterSeconds, unaudited: true });
   }
-  const found = macSecretFor(kid, label, deps, open);
+  const found = await macSecretFor(kid, label, deps, open);
   let v: Verdict;
   try {
     v = await verifyMac(d, found?.secret ?? NO_SECRET, cfg, { derive: (plan, secret) => pool.derive(plan, secret), cache });
@@ -50,7 +50,7 @@ export async function authenticateMac(d: DecodedMessage, label: CmpLabel, deps: 
   if (!found || !v.ok) {
     for (const t of throttle.failed(kid, peer)) {
       const failures = t.scope === "senderKID" ? cfg.macFailures.perKid : cfg.macFailures.perAddress;
-      deps.gw.audit.record({ type: "cmp.mac.throttled", actor: "cmp:unauthenticated", target: t.key, data: {
+      await deps.gw.audit.record({ type: "cmp.mac.throttled", actor: "cmp:unauthenticated", target: t.key, data: {
         label: label.cfg.name, scope: t.scope, failures, windowSeconds: cfg.macFailures.windowSeconds, retryAfterSeconds: t.retryAfterSeconds,
       } });
     }

@@ -1,4 +1,5 @@
-import type { CmpProtectionRef, CmpStore, CmpTransactionRecord } from "../../src/store/cmp-types.js";
+import type { CmpProtectionRef, CmpTransactionRecord } from "../../src/store/cmp-types.js";
+import type { Store } from "../../src/store/types.js";
 
 /**
  * CMP transactions in flight (RFC 9483 §4.1): what a follow-up message (certConf, pollReq, error) must match,
@@ -36,12 +37,16 @@ function fromRecord(r: CmpTransactionRecord): OpenTransaction {
   return { ...r, expiresAt: Date.parse(r.expiresAt) };
 }
 
-/** Runs a write in a shared commit (the store's group commit, src/ca/group-commit.ts); resolves once it is durable. */
+/**
+ * Runs a write in a shared commit (the store's group commit, src/ca/group-commit.ts), through that commit's
+ * transaction handle `tx`; resolves once it is durable.
+ */
 export interface Committer {
-  run<T>(fn: () => T): Promise<T>;
+  run<T>(fn: (tx: Store) => T | Promise<T>): Promise<T>;
 }
 
-const alone: Committer = { run: async (fn) => fn() };
+/** Without a group commit: each write in a transaction of its own (so `finish`'s `also` still commits with it). */
+const alone = (store: Store): Committer => ({ run: (fn) => store.transaction(async (tx) => fn(tx)) });
 
 /**
  * Per transaction: a claim insert on the first message, one update when the answer opens it, one read and one
@@ -53,11 +58,11 @@ const alone: Committer = { run: async (fn) => fn() };
 export class TransactionTable {
   private openCount = 0;
 
-  constructor(private readonly store: CmpStore, private readonly limits: TransactionLimits, private readonly commits: Committer = alone) {}
+  constructor(private readonly store: Store, private readonly limits: TransactionLimits, private readonly commits: Committer = alone(store)) {}
 
   /** Claims a new transactionID; false when it is in use or was used within the remembered window. */
   claim(id: string, now = Date.now()): Promise<boolean> {
-    return this.commits.run(() => this.store.claim(id, iso(now), iso(now + this.limits.rememberMs)));
+    return this.commits.run((tx) => tx.cmp.claim(id, iso(now), iso(now + this.limits.rememberMs)));
   }
 
   /** Whether the cap on open transactions is reached (new enrollments wait). */
@@ -65,50 +70,50 @@ export class TransactionTable {
     return this.openCount >= this.limits.maxOpen;
   }
 
-  get(id: string): OpenTransaction | undefined {
-    const r = this.store.get(id);
+  async get(id: string): Promise<OpenTransaction | undefined> {
+    const r = await this.store.cmp.get(id);
     return r && fromRecord(r);
   }
 
   /** Opens the transaction this instance claimed (the answer to its first message). */
   async open(t: OpenTransaction): Promise<boolean> {
-    const ok = await this.commits.run(() => this.store.open(toRecord(t), iso(t.expiresAt + this.limits.rememberMs)));
+    const ok = await this.commits.run((tx) => tx.cmp.open(toRecord(t), iso(t.expiresAt + this.limits.rememberMs)));
     if (ok) this.openCount++;
     return ok;
   }
 
   /** Moves an open transaction on from `was` (as read by this request): false when another request moved it first. */
   advance(t: OpenTransaction, was: OpenTransaction): Promise<boolean> {
-    return this.commits.run(() => this.store.advance(toRecord(t), { state: was.state, lastNonce: was.lastNonce }, iso(t.expiresAt + this.limits.rememberMs)));
+    return this.commits.run((tx) => tx.cmp.advance(toRecord(t), { state: was.state, lastNonce: was.lastNonce }, iso(t.expiresAt + this.limits.rememberMs)));
   }
 
   /**
    * Ends the transaction as read by this request: true for exactly one request of all instances. `also` runs
-   * in the same commit when it ended (the request's audit event), so a confirmation costs one commit.
+   * in the same commit when it ended (the request's audit event, written through `tx`), so a confirmation costs one commit.
    */
-  finish(t: OpenTransaction, also?: () => void): Promise<boolean> {
-    return this.commits.run(() => {
-      const ok = this.store.finish(t.id, { state: t.state, lastNonce: t.lastNonce });
-      if (ok) also?.();
+  finish(t: OpenTransaction, also?: (tx: Store) => Promise<unknown>): Promise<boolean> {
+    return this.commits.run(async (tx) => {
+      const ok = await tx.cmp.finish(t.id, { state: t.state, lastNonce: t.lastNonce });
+      if (ok && also) await also(tx);
       return ok;
     });
   }
 
   /** Claims up to `limit` transactions whose time ran out, for this instance alone to settle within `leaseMs`. */
-  expired(limit: number, leaseMs: number, now = Date.now()): OpenTransaction[] {
-    return this.store.claimExpired(iso(now), iso(now + leaseMs), limit).map(fromRecord);
+  async expired(limit: number, leaseMs: number, now = Date.now()): Promise<OpenTransaction[]> {
+    return (await this.store.cmp.claimExpired(iso(now), iso(now + leaseMs), limit)).map(fromRecord);
   }
 
-  settled(id: string): void {
-    this.store.settled(id);
+  async settled(id: string): Promise<void> {
+    await this.store.cmp.settled(id);
   }
 
   /** Forgets up to `limit` IDs past their window; returns how many. */
-  purge(limit: number, now = Date.now()): number {
-    return this.store.purge(iso(now), limit);
+  purge(limit: number, now = Date.now()): Promise<number> {
+    return this.store.cmp.purge(iso(now), limit);
   }
 
-  refreshCount(): void {
-    this.openCount = this.store.countOpen();
+  async refreshCount(): Promise<void> {
+    this.openCount = await this.store.cmp.countOpen();
   }
 }

@@ -33,10 +33,10 @@ const DAY_MS = 86_400_000;
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
 /** A certificate of ours, still in force (or expired within `graceMs`), as its inventory record. */
-function ownRecord(chain: X509Certificate[], deps: AuthDeps, graceMs: number): { rec?: CertificateRecord; reason?: string } {
+async function ownRecord(chain: X509Certificate[], deps: AuthDeps, graceMs: number): Promise<{ rec?: CertificateRecord; reason?: string }> {
   const v = verifyChain(chain, deps.ownAnchors, Date.now(), graceMs);
   if (!v) return { reason: "client certificate is not a valid certificate of this gateway" };
-  const rec = deps.store.getCertificate(normalizeSerial(v.leaf.serialNumber));
+  const rec = await deps.store.getCertificate(normalizeSerial(v.leaf.serialNumber));
   if (!rec || rec.stage !== "issued" || !rec.der || !Buffer.from(rec.der).equals(v.leaf.raw)) return { reason: "client certificate is not in the inventory" };
   if (rec.revokedAt) return { reason: `client certificate ${rec.serial} is revoked` };
   return { rec };
@@ -47,7 +47,7 @@ function certIdentity(c: X509Certificate, own?: CertificateRecord): RequesterIde
 }
 
 /** HTTP Basic: configured users first, then one-time enrollment secrets (user = secret id). */
-function basic(req: IncomingMessage, label: EstLabel, deps: AuthDeps): AuthOutcome | undefined {
+async function basic(req: IncomingMessage, label: EstLabel, deps: AuthDeps): Promise<AuthOutcome | undefined> {
   const m = /^Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(req.headers.authorization ?? "");
   if (!m) return undefined;
   const text = Buffer.from(m[1], "base64").toString("utf8");
@@ -61,7 +61,7 @@ function basic(req: IncomingMessage, label: EstLabel, deps: AuthDeps): AuthOutco
       : { ok: false, reason: `wrong password for user ${user}` };
   }
   if (!label.cfg.auth.oneTimeSecrets) return { ok: false, reason: `unknown user ${user}` };
-  const secret = deps.secrets.check(user, password, "est");
+  const secret = await deps.secrets.check(user, password, "est");
   if (!secret) return { ok: false, reason: "unknown user or enrollment secret" };
   if (secret.profile !== label.profile.name) return { ok: false, reason: `enrollment secret ${secret.id} is for profile ${secret.profile}, not ${label.profile.name}` };
   return { ok: true, identity: { requester: { kind: "enrollment-secret", id: secret.id }, via: "enrollment-secret", secret } };
@@ -72,25 +72,25 @@ function basic(req: IncomingMessage, label: EstLabel, deps: AuthDeps): AuthOutco
  * `ownCertificates`, or one chaining to the label's trust anchors); otherwise Basic.
  * `reenroll` accepts only a certificate of ours, in force or within the grace period.
  */
-export function authenticate(req: IncomingMessage, label: EstLabel, deps: AuthDeps, reenroll = false): AuthOutcome {
+export async function authenticate(req: IncomingMessage, label: EstLabel, deps: AuthDeps, reenroll = false): Promise<AuthOutcome> {
   const chain = presentedChain(req.socket as TLSSocket);
   const graceMs = label.cfg.reenrollGraceDays * DAY_MS;
   if (reenroll) {
     if (!chain.length) return { ok: false, reason: "re-enrollment needs the TLS client certificate being renewed" };
-    const own = ownRecord(chain, deps, graceMs);
+    const own = await ownRecord(chain, deps, graceMs);
     if (!own.rec) return { ok: false, reason: own.reason! };
     return { ok: true, identity: { requester: certIdentity(chain[0], own.rec), via: "client-certificate", clientCert: chain[0], ownCertificate: own.rec } };
   }
   let certReason: string | undefined;
   if (chain.length) {
     if (label.cfg.auth.ownCertificates) {
-      const own = ownRecord(chain, deps, 0);
+      const own = await ownRecord(chain, deps, 0);
       if (own.rec) return { ok: true, identity: { requester: certIdentity(chain[0], own.rec), via: "client-certificate", clientCert: chain[0], ownCertificate: own.rec } };
       certReason = own.reason;
     }
     if (verifyChain(chain, label.anchors)) return { ok: true, identity: { requester: certIdentity(chain[0]), via: "client-certificate", clientCert: chain[0] } };
     certReason = "client certificate does not chain to a trust anchor of this label";
   }
-  const b = label.cfg.auth.basic ? basic(req, label, deps) : undefined;
+  const b = label.cfg.auth.basic ? await basic(req, label, deps) : undefined;
   return b ?? { ok: false, reason: certReason ?? "no credentials (client certificate or HTTP Basic)" };
 }

@@ -34,7 +34,7 @@ export interface EnrollDeps extends AuthDeps {
 const CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only";
 
 /** Identical requests in flight: the later ones wait and then get the first one's recorded answer. */
-const inflight = new Map<string, Promise<unknown>>();
+const inflight = new Map<string, Promise<void>>();
 
 /** What the gateway generates for serverkeygen: the profile's first allowed key type, at its smallest allowed size. */
 function keySpecFor(profile: Profile): KeySpec {
@@ -100,16 +100,16 @@ async function render(res: ServerResponse, op: EnrollOp, label: EstLabel, out: E
   res.end(body.body);
 }
 
-function audit(deps: EnrollDeps, type: string, actor: string, data: Record<string, unknown>): void {
-  deps.gw.audit.record({ type, actor, data });
+async function audit(deps: EnrollDeps, type: string, actor: string, data: Record<string, unknown>): Promise<void> {
+  await deps.gw.audit.record({ type, actor, data });
 }
 
 /** simpleenroll, simplereenroll and serverkeygen: authenticate, check the input (`body`, already read), enroll, render. */
 export async function handleEnroll(op: EnrollOp, label: EstLabel, req: IncomingMessage, body: Buffer | undefined, res: ServerResponse, ctx: RequestContext, deps: EnrollDeps): Promise<void> {
   const realm = label.cfg.auth.basic ? `EST ${label.cfg.name}` : undefined;
-  const auth = authenticate(req, label, deps, op === "simplereenroll");
+  const auth = await authenticate(req, label, deps, op === "simplereenroll");
   if (!auth.ok) {
-    audit(deps, "est.auth.failed", `address:${req.socket.remoteAddress ?? "?"}`, { label: label.cfg.name, op, reason: auth.reason });
+    await audit(deps, "est.auth.failed", `address:${req.socket.remoteAddress ?? "?"}`, { label: label.cfg.name, op, reason: auth.reason });
     sendError(res, new GatewayError("RA_ERR_UNAUTHORIZED", auth.reason), realm);
     return;
   }
@@ -129,26 +129,33 @@ export async function handleEnroll(op: EnrollOp, label: EstLabel, req: IncomingM
     const delivery = op === "serverkeygen" ? keyDelivery(csr.der, id) : undefined;
     const request = buildRequest(op, label, id, csr);
     const key = request.lookupKey;
-    if (key && inflight.has(key)) await inflight.get(key)!.catch(() => undefined);
-    const previous = key ? deps.gw.enrollment.previousOutcome(key) : undefined;
-    if (previous) {
-      audit(deps, "est.request.repeated", actor, { label: label.cfg.name, op, requestId: previous.requestId, status: previous.status });
-      return await render(res, op, label, previous, deps, delivery);
+    // The key is taken before the first await (the look-up of a recorded answer is a store call): of identical
+    // requests one looks up and enrolls at a time, the others wait and then find its recorded answer.
+    let release: (() => void) | undefined;
+    if (key) {
+      while (inflight.has(key)) await inflight.get(key);
+      inflight.set(key, new Promise<void>((r) => (release = r)));
     }
-    decided = true;
-    if (id.secret && !deps.secrets.consume(id.secret.id, "est")) {
-      throw new GatewayError("RA_ERR_UNAUTHORIZED", "the enrollment secret was already used or has expired");
-    }
-    const running = deps.gw.enrollment.enroll(request);
-    if (key) inflight.set(key, running);
     try {
-      await render(res, op, label, await running, deps, delivery);
+      const previous = key ? await deps.gw.enrollment.previousOutcome(key) : undefined;
+      if (previous) {
+        await audit(deps, "est.request.repeated", actor, { label: label.cfg.name, op, requestId: previous.requestId, status: previous.status });
+        return await render(res, op, label, previous, deps, delivery);
+      }
+      decided = true;
+      if (id.secret && !(await deps.secrets.consume(id.secret.id, "est"))) {
+        throw new GatewayError("RA_ERR_UNAUTHORIZED", "the enrollment secret was already used or has expired");
+      }
+      await render(res, op, label, await deps.gw.enrollment.enroll(request), deps, delivery);
     } finally {
-      if (key) inflight.delete(key);
+      if (key) {
+        inflight.delete(key);
+        release!();
+      }
     }
   } catch (e) {
     const err = sendError(res, e, realm);
     if (err.kind === "internal") ctx.log.error({ code: err.code, err: e instanceof Error ? e.message : String(e), op, label: label.cfg.name }, "EST request failed");
-    if (!decided) audit(deps, "est.request.refused", actor, { label: label.cfg.name, op, via: id.via, code: err.code, reason: err.message });
+    if (!decided) await audit(deps, "est.request.refused", actor, { label: label.cfg.name, op, via: id.via, code: err.code, reason: err.message });
   }
 }

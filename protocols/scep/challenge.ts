@@ -54,11 +54,11 @@ export async function verifyChallenge(ep: ScepEndpoint, password: string | undef
   if (!password) return { ok: false, reason: "the CSR carries no challengePassword" };
   if (ep.staticChallenge && timingSafeEqual(sha256(password), ep.staticChallenge)) return { ok: true, kind: "static" };
   if (ep.cfg.challenge.oneTimeSecrets) {
-    const rec = deps.secrets.findBySecret(password, "scep");
+    const rec = await deps.secrets.findBySecret(password, "scep");
     if (rec) {
       if (rec.profile !== ep.profile.name) return { ok: false, kind: "one-time", reason: `the challenge is for profile ${rec.profile}, not ${ep.profile.name}` };
       if (rec.subject && !namesOf(csr).includes(rec.subject)) return { ok: false, kind: "one-time", reason: `the challenge is bound to subject ${rec.subject}, which the CSR does not name` };
-      if (!deps.secrets.consume(rec.id, "scep")) return { ok: false, kind: "one-time", reason: "the one-time challenge was already used or has expired" };
+      if (!(await deps.secrets.consume(rec.id, "scep"))) return { ok: false, kind: "one-time", reason: "the one-time challenge was already used or has expired" };
       return { ok: true, kind: "one-time", secretId: rec.id };
     }
   }
@@ -66,7 +66,7 @@ export async function verifyChallenge(ep: ScepEndpoint, password: string | undef
     const hash = sha256(`scep-webhook|${ep.cfg.name}|${password}`).toString("hex");
     const verdict = await askWebhook(ep, password, transactionId, csr, deps);
     if (!verdict.allow) return { ok: false, kind: "webhook", reason: verdict.reason };
-    if (!deps.store.markChallengeUsed(hash, "webhook", new Date().toISOString())) return { ok: false, kind: "webhook", reason: "this dynamic challenge was already used" };
+    if (!(await deps.store.markChallengeUsed(hash, "webhook", new Date().toISOString()))) return { ok: false, kind: "webhook", reason: "this dynamic challenge was already used" };
     return { ok: true, kind: "webhook" };
   }
   return { ok: false, reason: "wrong challenge" };

@@ -37,7 +37,7 @@ export async function resolveEndpoints(gw: Gateway): Promise<Map<string, ScepEnd
       ra = await openRaKey(cfg.ra.certFile, cfg.ra.key, process.cwd(), `${where}.ra`);
     } else {
       const made = await ensureSoftwareRa(ca, join(gw.paths.data, "scep", cfg.name), `SCEP RA ${cfg.name}`);
-      if (made.created) gw.audit.record({ type: "scep.ra.created", actor: "system", target: cfg.name, data: { ca: ca.name, subject: made.ra.cert.subject.replace(/\n/g, ", ") } });
+      if (made.created) await gw.audit.record({ type: "scep.ra.created", actor: "system", target: cfg.name, data: { ca: ca.name, subject: made.ra.cert.subject.replace(/\n/g, ", ") } });
       ra = made.ra;
     }
     const ch = cfg.challenge;

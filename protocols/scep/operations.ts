@@ -50,9 +50,9 @@ function lookupKey(c: Context): string {
   return createHash("sha256").update(`scep|${c.ep.cfg.name}|${c.req.transactionId}|`).update(c.req.signerSpki).digest("hex");
 }
 
-function previous(c: Context, key: string): Answer | undefined {
+async function previous(c: Context, key: string): Promise<Answer | undefined> {
   try {
-    const out = c.deps.gw.enrollment.previousOutcome(key);
+    const out = await c.deps.gw.enrollment.previousOutcome(key);
     return out && answerFrom(out);
   } catch (e) {
     return refused(e);
@@ -87,9 +87,9 @@ async function enroll(c: Context): Promise<Answer> {
     return fail(failInfoOf(err), `the enveloped content is not a usable PKCS#10 request: ${err.message}`);
   }
   const key = lookupKey(c);
-  const prior = previous(c, key);
+  const prior = await previous(c, key);
   if (prior) return prior;
-  const renewing = c.req.messageType === MessageType.RenewalReq ? ownValidCertificate(c.deps.gw.store, c.deps.gw.cas, c.req.signerCert) : undefined;
+  const renewing = c.req.messageType === MessageType.RenewalReq ? await ownValidCertificate(c.deps.gw.store, c.deps.gw.cas, c.req.signerCert) : undefined;
   const base: EnrollmentRequest = {
     requestId: EnrollmentService.newRequestId(), protocol: "scep", requester: { kind: "scep", id: c.ep.cfg.name }, profile: c.ep.profile.name, csr: csr.der, lookupKey: key,
     ...(allowSha1CsrSignature ? { allowSha1CsrSignature } : {}),
@@ -116,18 +116,18 @@ async function enroll(c: Context): Promise<Answer> {
   }
 }
 
-function poll(c: Context): Answer {
-  return previous(c, lookupKey(c)) ?? fail("badCertId", "no request with this transactionID from this key");
+async function poll(c: Context): Promise<Answer> {
+  return (await previous(c, lookupKey(c))) ?? fail("badCertId", "no request with this transactionID from this key");
 }
 
 function issuerCa(c: Context, issuerDer: Uint8Array) {
   return c.deps.gw.cas.all.find((a) => Buffer.from(a.subjectDer).equals(Buffer.from(issuerDer)));
 }
 
-function getCert(c: Context): Answer {
+async function getCert(c: Context): Promise<Answer> {
   const { issuer, serialHex } = parseIssuerAndSerial(c.req.content);
   const ca = issuerCa(c, issuer);
-  const rec = ca && c.deps.gw.store.getCertificate(normalizeSerial(serialHex));
+  const rec = ca && (await c.deps.gw.store.getCertificate(normalizeSerial(serialHex)));
   if (!ca || !rec?.der || rec.caName !== ca.name) return fail("badCertId", "no certificate with this issuer and serial number");
   return { status: "SUCCESS", certs: [rec.der] };
 }
@@ -172,7 +172,7 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
   } catch (e) {
     if (!(e instanceof ScepFailure)) throw e;
     const p = e.partial;
-    audit("scep.request", { transactionId: p?.transactionId, digest: p?.digest, contentEncryption: p?.contentEncryption, decision: "FAILURE", failInfo: e.failInfo, reason: e.message });
+    await audit("scep.request", { transactionId: p?.transactionId, digest: p?.digest, contentEncryption: p?.contentEncryption, decision: "FAILURE", failInfo: e.failInfo, reason: e.message });
     if (!p?.transactionId || !p.senderNonce) throw new GatewayError("RA_ERR_MALFORMED", e.message);
     return certRep(ep, { status: "FAILURE", failInfo: e.failInfo, transactionId: p.transactionId, recipientNonce: p.senderNonce, digest: p.digest ?? "sha256" });
   }
@@ -185,7 +185,7 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
     answer = err.kind === "internal" ? fail("badRequest", "internal error") : fail(failInfoOf(err), err.message);
     if (err.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId: req.transactionId }, "SCEP operation failed");
   }
-  audit("scep.request", {
+  await audit("scep.request", {
     messageType: TYPE_NAMES[req.messageType] ?? req.messageType, transactionId: req.transactionId, digest: req.digest, contentEncryption: req.contentEncryption,
     // Flagged so a report can find every exchange that ran under 56-bit encryption.
     ...(req.contentEncryption === "des-cbc" ? { singleDes: true } : {}),

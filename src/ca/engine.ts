@@ -21,9 +21,10 @@ export interface IssueContext {
   renewalOf?: string;
 }
 
+/** The caller's own writes, made through the engine's transactions (`tx`) so they commit with the intent and the certificate. */
 export interface IssueHooks {
-  beforeIntent?: () => void;
-  afterIssued?: (serial: string) => void;
+  beforeIntent?: (tx: Store) => void | Promise<void>;
+  afterIssued?: (serial: string, tx: Store) => void | Promise<void>;
 }
 
 export interface IssuedCertificate {
@@ -79,7 +80,7 @@ export class IssuingEngine {
 
     const findings = lintEndEntity(tbs, plan, ca);
     if (findings.length) {
-      this.audit.record({ type: "issuance.lint_failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: ctx.requestId, data: { profile: plan.profile.name, findings } });
+      await this.audit.record({ type: "issuance.lint_failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: ctx.requestId, data: { profile: plan.profile.name, findings } });
       throw new GatewayError("RA_ERR_LINT_FAILED", "the prepared certificate failed its pre-signing checks", { findings });
     }
 
@@ -93,9 +94,9 @@ export class IssuingEngine {
       ...plan.classification,
     };
     // Intent before signature: this resolves once the intent row is committed.
-    await this.commits.run(() => {
-      hooks.beforeIntent?.();
-      this.store.insertCertificateIntent(record);
+    await this.commits.run(async (tx) => {
+      await hooks.beforeIntent?.(tx);
+      await tx.insertCertificateIntent(record);
     });
 
     let sig: Buffer;
@@ -104,22 +105,22 @@ export class IssuingEngine {
       sig = await signAndVerify(ca.signer, tbsDer);
     } catch (e) {
       const err = e instanceof GatewayError ? e : new GatewayError("RA_ERR_SIGNER_FAILED", "the signer failed");
-      this.store.failIssuance(serial, err.message);
-      this.audit.record({ type: "issuance.failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial, data: { requestId: ctx.requestId, code: err.code, signer: ca.signer.id } });
+      await this.store.failIssuance(serial, err.message);
+      await this.audit.record({ type: "issuance.failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial, data: { requestId: ctx.requestId, code: err.code, signer: ca.signer.id } });
       throw err;
     }
     this.metrics?.signerSeconds.observe({ signer: ca.name }, Number(process.hrtime.bigint() - signStart) / 1e9);
 
     // Assembled from the exact signed TBS bytes: no second serialisation that could differ.
     const der = derSequence(tbsDer, tbs.signatureAlgorithm, derBitString(sig));
-    await this.commits.run(() => {
-      this.store.completeIssuance(serial, der);
-      if (ctx.renewalOf) this.store.markReplaced(ctx.renewalOf, serial);
-      this.audit.record({
+    await this.commits.run(async (tx) => {
+      await tx.completeIssuance(serial, der);
+      if (ctx.renewalOf) await tx.markReplaced(ctx.renewalOf, serial);
+      await this.audit.record({
         type: "certificate.issued", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial,
         data: { requestId: ctx.requestId, protocol: ctx.protocol, profile: plan.profile.name, ca: ca.name, subject: record.subject, sans: record.sans, notAfter: record.notAfter, ignoredExtensions: plan.ignoredExtensions, renewalOf: ctx.renewalOf },
-      });
-      hooks.afterIssued?.(serial);
+      }, tx);
+      await hooks.afterIssued?.(serial, tx);
     });
     this.metrics?.issuances.inc({ protocol: ctx.protocol, profile: plan.profile.name });
     this.metrics?.issuanceSeconds.observe({ profile: plan.profile.name }, Number(process.hrtime.bigint() - started) / 1e9);

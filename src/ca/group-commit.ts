@@ -1,7 +1,10 @@
 import type { Store } from "../store/types.js";
 
+/** A job's writes, made through the batch's transaction handle. */
+export type CommitJob<T> = (tx: Store) => T | Promise<T>;
+
 interface Job {
-  fn: () => unknown;
+  fn: CommitJob<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -23,7 +26,7 @@ export class GroupCommit {
 
   constructor(private readonly store: Store, private readonly maxBatch = 128) {}
 
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: CommitJob<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
@@ -36,17 +39,18 @@ export class GroupCommit {
     // setImmediate, not a microtask: every issuance that reaches its write step in this turn joins the batch.
     setImmediate(() => {
       this.scheduled = false;
-      this.flush();
+      // flush settles every job it takes (each job's promise carries its own outcome); nothing is left to reject here.
+      void this.flush();
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const jobs = this.queue.splice(0, this.maxBatch);
-    if (jobs.length === 1 || this.runBatch(jobs) === "job failed") {
+    if (jobs.length === 1 || (await this.runBatch(jobs)) === "job failed") {
       // Alone, or after a failed batch: a transaction per job, each settling on its own outcome.
       for (const job of jobs) {
         try {
-          job.resolve(this.store.transaction(job.fn));
+          job.resolve(await this.store.transaction(async (tx) => job.fn(tx)));
         } catch (e) {
           job.reject(e);
         }
@@ -60,14 +64,14 @@ export class GroupCommit {
    * kept or settled ("job failed": the caller runs them one by one). When the transaction itself cannot
    * begin or commit (busy, disk full), nothing of the batch is durable and every job fails with that error.
    */
-  private runBatch(jobs: Job[]): "settled" | "job failed" {
+  private async runBatch(jobs: Job[]): Promise<"settled" | "job failed"> {
     const values = new Array<unknown>(jobs.length);
     let jobFailed = false;
     try {
-      this.store.transaction(() => {
+      await this.store.transaction(async (tx) => {
         for (let i = 0; i < jobs.length; i++) {
           try {
-            values[i] = jobs[i].fn();
+            values[i] = await jobs[i].fn(tx);
           } catch (e) {
             jobFailed = true;
             throw e;

@@ -8,7 +8,7 @@ import { normalizeSerial } from "./serial.js";
  * bytes as the inventory's, not revoked, within its validity (plus `graceMs` after notAfter). Its record,
  * or undefined. Front-ends use it to authenticate renewals and revocations by the certificate itself.
  */
-export function ownValidCertificate(store: Store, cas: CaRegistry, certDer: Uint8Array, graceMs = 0, now = Date.now()): CertificateRecord | undefined {
+export async function ownValidCertificate(store: Store, cas: CaRegistry, certDer: Uint8Array, graceMs = 0, now = Date.now()): Promise<CertificateRecord | undefined> {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certDer);
@@ -17,7 +17,7 @@ export function ownValidCertificate(store: Store, cas: CaRegistry, certDer: Uint
   }
   const ca = cas.issuing.find((a) => cert.checkIssued(a.cert) && cert.verify(a.cert.publicKey));
   if (!ca) return undefined;
-  const rec = store.getCertificate(normalizeSerial(cert.serialNumber));
+  const rec = await store.getCertificate(normalizeSerial(cert.serialNumber));
   if (!rec?.der || rec.stage !== "issued" || rec.revokedAt || rec.caName !== ca.name || !Buffer.from(rec.der).equals(cert.raw)) return undefined;
   return Date.parse(rec.notBefore) <= now && now <= Date.parse(rec.notAfter) + graceMs ? rec : undefined;
 }

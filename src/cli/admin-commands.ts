@@ -51,7 +51,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return 0;
   }
   if (cmd === "cert" && sub === "show") {
-    const c = gw.store.getCertificate(normalizeSerial(need(rest[1], "SERIAL")));
+    const c = await gw.store.getCertificate(normalizeSerial(need(rest[1], "SERIAL")));
     if (!c) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
     if (pem && c.der) process.stdout.write(derToPem(c.der));
     else console.log(JSON.stringify({ ...c, der: undefined }, null, 2));
@@ -93,13 +93,13 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
       return 0;
     }
     if (sub === "reject") {
-      gw.enrollment.reject(id, actor, s("reason") ?? "rejected by an administrator");
+      await gw.enrollment.reject(id, actor, s("reason") ?? "rejected by an administrator");
       console.log("rejected");
       return 0;
     }
   }
   if (cmd === "audit" && sub === "verify") {
-    const v = gw.audit.verify();
+    const v = await gw.audit.verify();
     if (v.ok) console.log(`audit chain intact: ${v.events} events`);
     else console.log(`audit chain BROKEN at event ${v.brokenAt}: ${v.why}`);
     return v.ok ? 0 : 3;
@@ -109,7 +109,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return 0;
   }
   if (cmd === "secret" && sub === "create") {
-    const m = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey).mint({
+    const m = await new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey).mint({
       profile: need(s("profile"), "--profile"), subject: s("subject"), protocols: s("protocols")?.split(","),
       ttlMinutes: s("ttl-minutes") ? Number(s("ttl-minutes")) : undefined,
     }, actor);
@@ -117,7 +117,7 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return 0;
   }
   if (cmd === "acme" && sub === "eab" && rest[1] === "create") {
-    const k = new EabKeys(gw.store.acme, gw.profiles, gw.audit).create({
+    const k = await new EabKeys(gw.store.acme, gw.profiles, gw.audit).create({
       profiles: need(s("profiles") ?? s("profile"), "--profiles").split(","), nameSuffixes: s("suffixes")?.split(","), endpoint: s("endpoint"),
       ttlHours: s("ttl-hours") ? Number(s("ttl-hours")) : undefined, createdBy: actor,
     });
@@ -125,14 +125,14 @@ async function run(gw: Gateway, cmd: string, rest: string[], s: (k: string) => s
     return 0;
   }
   if (cmd === "acme" && sub === "eab" && rest[1] === "list") {
-    for (const k of gw.store.acme.listEabKeys()) console.log(JSON.stringify(eabJson(k)));
+    for (const k of await gw.store.acme.listEabKeys()) console.log(JSON.stringify(eabJson(k)));
     return 0;
   }
   if (cmd === "token" && sub === "create") {
     const name = need(s("name"), "--name");
     const token = `gw_${randomBytes(32).toString("base64url")}`;
-    gw.store.insertAdminToken(`${name}-${hashToken(token).slice(0, 8)}`, name, hashToken(token));
-    gw.audit.record({ type: "admin.token_created", actor, target: name });
+    await gw.store.insertAdminToken(`${name}-${hashToken(token).slice(0, 8)}`, name, hashToken(token));
+    await gw.audit.record({ type: "admin.token_created", actor, target: name });
     console.log(token);
     return 0;
   }

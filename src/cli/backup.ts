@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { AuditLog } from "../audit/audit-log.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
-import { SqliteStore } from "../store/sqlite/tables.js";
+import { SqliteStore } from "../store/sqlite/store.js";
 import { join } from "node:path";
 import {
   backupSqlite, databaseInUse, installRestored, openRestoreCandidate, removeDb, scrubRestored,
@@ -29,7 +29,7 @@ export async function backupCommand(config: GatewayConfig, cmd: "backup" | "rest
     try {
       const info = backupSqlite(store, to, values.force === true);
       // Recorded in the live chain after the copy: the backup holds the chain up to auditHeadSeq, this event follows it.
-      new AuditLog(store).record({ type: "store.backup", actor: "cli", target: info.path, data: { bytes: info.bytes, sha256: info.sha256, auditHeadSeq: info.auditHeadSeq, schemaVersion: info.schemaVersion } });
+      await new AuditLog(store).record({ type: "store.backup", actor: "cli", target: info.path, data: { bytes: info.bytes, sha256: info.sha256, auditHeadSeq: info.auditHeadSeq, schemaVersion: info.schemaVersion } });
       console.log(`backup written: ${info.path}
   size            ${info.bytes} bytes (${mib(info.bytes)})
   sha256          ${info.sha256}
@@ -38,7 +38,7 @@ export async function backupCommand(config: GatewayConfig, cmd: "backup" | "rest
 not included: the data dir's key material (cas/*, secrets.key, tls/, admin-token) — back it up separately`);
       return 0;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 
@@ -51,16 +51,16 @@ not included: the data dir's key material (cas/*, secrets.key, tls/, admin-token
   let toVersion: number;
   try {
     const audit = new AuditLog(store);
-    const v = audit.verify();
+    const v = await audit.verify();
     if (!v.ok) throw new GatewayError("RA_ERR_CONFIG", `${from}: audit chain broken at event ${v.brokenAt}: ${v.why}; nothing restored`);
     const now = new Date().toISOString();
     scrubbed = scrubRestored(store, now, values["keep-unused-secrets"] === true);
-    const e = audit.record({ type: "store.restored", actor: "cli", target: dbPath, data: { from, fromSchemaVersion: fromVersion, auditHeadSeq: v.events, cleared: scrubbed } });
+    const e = await audit.record({ type: "store.restored", actor: "cli", target: dbPath, data: { from, fromSchemaVersion: fromVersion, auditHeadSeq: v.events, cleared: scrubbed } });
     events = e.seq;
     toVersion = store.raw.pragma("user_version", { simple: true }) as number;
-    store.close();
+    await store.close();
   } catch (e) {
-    store.close();
+    await store.close();
     removeDb(tmp);
     throw e;
   }

@@ -7,7 +7,7 @@ import { initCaPair, type KeyAlgorithmName } from "../ca/init.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
 import { publicUrls } from "../gateway.js";
-import { SqliteStore } from "../store/sqlite/tables.js";
+import { openStore } from "../store/open.js";
 
 const KEYS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
 
@@ -49,9 +49,9 @@ export async function caCommand(config: GatewayConfig, rest: string[], argv: str
     issuingSubject: (values["issuing-subject"] as string | undefined) ?? config.devPki.issuingSubject.replace("Dev Issuing", "Issuing"),
     keyAlgorithm: key as KeyAlgorithmName, pss: Boolean(values.pss), httpBase: publicUrls(config).http, pkcs11,
   });
-  const store = new SqliteStore(join(config.dataDir, "gateway.db"));
-  new AuditLog(store).record({ type: "ca.initialized", actor: "cli", target: issuingName, data: { root: rootName, keyAlgorithm: key, backend: pkcs11 ? "pkcs11" : "software" } });
-  store.close();
+  const store = await openStore(config, config.dataDir);
+  await new AuditLog(store).record({ type: "ca.initialized", actor: "cli", target: issuingName, data: { root: rootName, keyAlgorithm: key, backend: pkcs11 ? "pkcs11" : "software" } });
+  await store.close();
   console.log(`created root CA in ${out.rootDir} and issuing CA in ${out.issuingDir}${pkcs11 ? ` (keys inside token "${pkcs11.tokenLabel}", not extractable)` : ""}`);
   console.log(`profiles sign with it when they say \`issuer: ${issuingName}\``);
   return 0;

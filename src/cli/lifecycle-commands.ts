@@ -38,19 +38,19 @@ export async function lifecycleCommand(config: GatewayConfig, cmd: string, rest:
       const serial = normalizeSerial(rest[1] ?? "");
       const patch: Classification = { owner: s("owner"), application: s("application"), environment: s("environment"), criticality: s("criticality") as Classification["criticality"] };
       if (patch.criticality && !["low", "medium", "high", "critical"].includes(patch.criticality)) throw new GatewayError("RA_ERR_MALFORMED", "criticality must be low, medium, high or critical");
-      if (!gw.store.classify(serial, patch)) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
-      gw.audit.record({ type: "certificate.classified", actor, target: serial, data: { ...patch } });
-      console.log(line(gw.store.getCertificate(serial)!));
+      if (!(await gw.store.classify(serial, patch))) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
+      await gw.audit.record({ type: "certificate.classified", actor, target: serial, data: { ...patch } });
+      console.log(line((await gw.store.getCertificate(serial))!));
       return 0;
     }
     if (cmd === "lifecycle" && rest[0] === "renewals") {
-      const st = gw.lifecycle.state(new Date(), { profile: s("profile"), owner: s("owner") });
+      const st = await gw.lifecycle.state(new Date(), { profile: s("profile"), owner: s("owner") });
       for (const c of values.missed ? st.missed : st.due) console.log(line(c));
       if (st.truncated) console.error(`the list stops at ${MAX_LISTED} certificates per profile: narrow it with --profile or --owner`);
       return 0;
     }
     if (cmd === "lifecycle" && rest[0] === "scan") {
-      const r = gw.lifecycle.scan();
+      const r = await gw.lifecycle.scan();
       console.log(`${r.due} due for renewal, ${r.missed} expired unreplaced, ${r.announced} newly announced`);
       return 0;
     }
@@ -67,8 +67,8 @@ export async function lifecycleCommand(config: GatewayConfig, cmd: string, rest:
       return 0;
     }
     if (cmd === "audit" && rest[0] === "export") {
-      const out = exportAudit(gw.store, gw.audit, { from: s("from"), to: s("to") });
-      gw.audit.record({ type: "audit.exported", actor, data: { period: out.period, events: out.segment.count, verified: out.segment.verified && out.chain.ok } });
+      const out = await exportAudit(gw.store, gw.audit, { from: s("from"), to: s("to") });
+      await gw.audit.record({ type: "audit.exported", actor, data: { period: out.period, events: out.segment.count, verified: out.segment.verified && out.chain.ok } });
       const text = `${JSON.stringify(out, null, 2)}\n`;
       if (s("out")) writeFileSync(s("out")!, text);
       else process.stdout.write(text);

@@ -23,11 +23,11 @@ export function pagingOptions(s: (k: string) => string | undefined, all: boolean
  * at a time: a slow reader of the output pauses the fetching instead of letting lines pile up. When
  * rows remain, says so on stderr with the cursor that continues after the last row printed.
  */
-export async function printPages<T>(fetch: (page: PageRequest) => Page<T>, line: (row: T) => string, o: PagingOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function printPages<T>(fetch: (page: PageRequest) => Promise<Page<T>>, line: (row: T) => string, o: PagingOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   let cursor = o.cursor;
   let left = o.limit;
   while (left > 0) {
-    const page = fetch({ cursor, limit: Math.min(MAX_PAGE_SIZE, left) });
+    const page = await fetch({ cursor, limit: Math.min(MAX_PAGE_SIZE, left) });
     for (const row of page.items) {
       if (!out.write(`${line(row)}\n`)) await once(out, "drain");
     }

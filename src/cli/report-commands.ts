@@ -44,7 +44,7 @@ export async function reportCommand(config: GatewayConfig, cmd: string, rest: st
     const gw = await openGateway(config, createLogger("warn"));
     try {
       const result = await discover({ targets: [...new Set(targets)], paths, timeoutMs, warnDays: num("warn-days", config.expiryWarningDays) }, gw.store);
-      gw.audit.record({
+      await gw.audit.record({
         type: "inventory.discovered", actor: `cli:${process.env.USER ?? "root"}`,
         data: { targets: result.endpoints.scanned, failed: result.endpoints.failed, files: result.files.scanned, recorded: result.recorded, findings: result.findings.length },
       });
@@ -64,7 +64,7 @@ export async function reportCommand(config: GatewayConfig, cmd: string, rest: st
     }
     const gw = await openGateway(config, createLogger("warn"));
     try {
-      const report = buildCryptoReport(gw);
+      const report = await buildCryptoReport(gw);
       const text = format === "csv" ? cryptoReportCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
       const out = s("out");
       if (out) {

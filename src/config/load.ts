@@ -36,6 +36,7 @@ export function loadConfig(path: string | undefined, overrides: { dataDir?: stri
   config.profilesDir = abs(config.profilesDir);
   if (config.tls) config.tls = { certFile: abs(config.tls.certFile), keyFile: abs(config.tls.keyFile) };
   config.cas = config.cas.map((c) => ({ dir: abs(c.dir) }));
+  if (config.store.kind === "sqlite" && config.store.path) config.store = { ...config.store, path: abs(config.store.path) };
   return { config, source: path ? resolve(path) : "defaults" };
 }
 

@@ -6,8 +6,10 @@ import { cmpConfigSchema } from "../../protocols/cmp/config.js";
 
 import { eventsConfigSchema } from "./schema-events.js";
 import { secretSchema } from "./schema-secret.js";
+import { storeConfigSchema } from "./schema-store.js";
 
 export { secretSchema, type SecretRef } from "./schema-secret.js";
+export { storeConfigSchema, type StoreConfig } from "./schema-store.js";
 
 const listener = z
   .object({ host: z.string().default("0.0.0.0"), port: z.number().int().min(0).max(65535) })
@@ -34,6 +36,8 @@ const keyAlgorithm = z.enum(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-
 export const configSchema = z
   .object({
     dataDir: z.string().default("./data"),
+    /** The database: embedded SQLite (default) or a PostgreSQL shared by several instances (schema-store.ts). */
+    store: storeConfigSchema.default({ kind: "sqlite" }),
     profilesDir: z.string().default("./profiles"),
     defaultProfile: z.string().default("tls-server"),
     /** `serve` worker processes sharing the listeners: a count or "auto" (one per core); `--workers` overrides. */

@@ -36,8 +36,8 @@ export class EnrollmentSecrets {
    * The MAC secret of a one-time secret, unsealed. `spentToo` also returns one already used or expired: the follow-up
    * messages of the CMP transaction it opened verify with it on any instance, as the first message did.
    */
-  macSecret(id: string, protocol: string, now = new Date(), spentToo = false): { rec: EnrollmentSecretRecord; secret: Uint8Array } | undefined {
-    const rec = this.store.getSecret(id);
+  async macSecret(id: string, protocol: string, now = new Date(), spentToo = false): Promise<{ rec: EnrollmentSecretRecord; secret: Uint8Array } | undefined> {
+    const rec = await this.store.getSecret(id);
     if (!rec?.sealed || !this.sealKey || !rec.protocols.includes(protocol)) return undefined;
     if (!spentToo && (rec.usedAt || rec.expiresAt <= now.toISOString())) return undefined;
     const raw = Buffer.from(rec.sealed, "base64");
@@ -46,7 +46,7 @@ export class EnrollmentSecrets {
     return { rec, secret: new Uint8Array(Buffer.concat([d.update(raw.subarray(28)), d.final()])) };
   }
 
-  mint(opts: { profile: string; subject?: string; protocols?: string[]; ttlMinutes?: number }, actor: string): MintedSecret {
+  async mint(opts: { profile: string; subject?: string; protocols?: string[]; ttlMinutes?: number }, actor: string): Promise<MintedSecret> {
     this.profiles.get(opts.profile);
     const ttl = Math.min(Math.max(opts.ttlMinutes ?? 60, 1), 7 * 24 * 60);
     const id = randomUUID();
@@ -57,8 +57,8 @@ export class EnrollmentSecrets {
       createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 60_000).toISOString(),
     };
     if (rec.protocols.includes("cmp") && this.sealKey) rec.sealed = this.seal(id, secret);
-    this.store.insertSecret(rec);
-    this.audit.record({ type: "secret.created", actor, target: id, data: { profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt } });
+    await this.store.insertSecret(rec);
+    await this.audit.record({ type: "secret.created", actor, target: id, data: { profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt } });
     return { id, secret, profile: rec.profile, subject: rec.subject, protocols: rec.protocols, expiresAt: rec.expiresAt };
   }
 
@@ -67,30 +67,30 @@ export class EnrollmentSecrets {
    * and meant for `protocol` (used or expired ones included, so a front-end can answer a retry),
    * undefined otherwise.
    */
-  check(id: string, secret: string, protocol: string): EnrollmentSecretRecord | undefined {
-    const rec = this.store.getSecret(id);
+  async check(id: string, secret: string, protocol: string): Promise<EnrollmentSecretRecord | undefined> {
+    const rec = await this.store.getSecret(id);
     const want = Buffer.from(rec?.secretHash ?? "0".repeat(64), "hex");
     const got = Buffer.from(hash(secret), "hex");
     return rec && timingSafeEqual(want, got) && rec.protocols.includes(protocol) ? rec : undefined;
   }
 
   /** A secret presented without its id (SCEP challengePassword), found by hash; undefined when unknown or not for `protocol`. */
-  findBySecret(secret: string, protocol: string): EnrollmentSecretRecord | undefined {
-    const rec = this.store.findSecretByHash(hash(secret));
+  async findBySecret(secret: string, protocol: string): Promise<EnrollmentSecretRecord | undefined> {
+    const rec = await this.store.findSecretByHash(hash(secret));
     return rec && rec.protocols.includes(protocol) ? rec : undefined;
   }
 
   /** Consumes a checked secret atomically: true once, false for a used, expired or concurrent redemption. */
-  consume(id: string, protocol: string): boolean {
-    const redeemed = this.store.redeemSecret(id, new Date().toISOString());
-    if (redeemed) this.audit.record({ type: "secret.redeemed", actor: `secret:${id}`, target: id, data: { protocol, profile: redeemed.profile } });
+  async consume(id: string, protocol: string): Promise<boolean> {
+    const redeemed = await this.store.redeemSecret(id, new Date().toISOString());
+    if (redeemed) await this.audit.record({ type: "secret.redeemed", actor: `secret:${id}`, target: id, data: { protocol, profile: redeemed.profile } });
     return redeemed !== undefined;
   }
 
   /** check + consume; every failure reads the same to the caller. */
-  redeem(id: string, secret: string, protocol: string): EnrollmentSecretRecord {
-    const rec = this.check(id, secret, protocol);
-    if (!rec || !this.consume(id, protocol)) throw new GatewayError("RA_ERR_UNAUTHORIZED", "enrollment secret not valid");
+  async redeem(id: string, secret: string, protocol: string): Promise<EnrollmentSecretRecord> {
+    const rec = await this.check(id, secret, protocol);
+    if (!rec || !(await this.consume(id, protocol))) throw new GatewayError("RA_ERR_UNAUTHORIZED", "enrollment secret not valid");
     return rec;
   }
 }

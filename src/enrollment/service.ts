@@ -37,8 +37,8 @@ export class EnrollmentService {
    * The answer already given to a request with this retry key, or undefined when none was
    * recorded: the certificate once issued, pending while it waits, the rejection once decided.
    */
-  previousOutcome(lookupKey: string): EnrollmentOutcome | undefined {
-    const rec = this.store.findRequestByLookupKey(lookupKey);
+  async previousOutcome(lookupKey: string): Promise<EnrollmentOutcome | undefined> {
+    const rec = await this.store.findRequestByLookupKey(lookupKey);
     if (!rec) return undefined;
     if (rec.status === "pending" || (rec.status === "approved" && !rec.certificateSerial)) {
       return { status: "pending", requestId: rec.id, reason: rec.reason ?? "awaiting approval" };
@@ -46,7 +46,7 @@ export class EnrollmentService {
     if (rec.status === "rejected") {
       throw new GatewayError("RA_ERR_APPROVAL_REJECTED", `request ${rec.id} was rejected${rec.reason ? `: ${rec.reason}` : ""}`);
     }
-    const cert = rec.certificateSerial ? this.store.getCertificate(rec.certificateSerial) : undefined;
+    const cert = rec.certificateSerial ? await this.store.getCertificate(rec.certificateSerial) : undefined;
     if (rec.status !== "issued" || !cert?.der) return undefined;
     const ca = this.engine.authority(cert.caName);
     return {
@@ -68,9 +68,9 @@ export class EnrollmentService {
     };
     // Rejections keep no retry key: the same request may be tried again once the cause is fixed.
     const keyed = { ...base, lookupKey: req.lookupKey };
-    const rejected = (error: GatewayError): never => {
-      this.store.insertRequest({ ...base, status: "rejected", reason: error.message, errorCode: error.code });
-      this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: error.code, reason: error.message } });
+    const rejected = async (error: GatewayError): Promise<never> => {
+      await this.store.insertRequest({ ...base, status: "rejected", reason: error.message, errorCode: error.code });
+      await this.audit.record({ type: "request.rejected", actor, target: req.requestId, data: { protocol: req.protocol, profile, code: error.code, reason: error.message } });
       this.metrics?.requests.inc({ protocol: req.protocol, profile: profileLabel, result: "rejected" });
       throw error;
     };
@@ -88,24 +88,24 @@ export class EnrollmentService {
     }
     // Asking the webhook yields: a duplicate with the same retry key (EST, SCEP) may have been recorded
     // meanwhile. It gets the first answer, as the front-end's own check would have given it.
-    const raced = req.lookupKey && hasWebhook(d.plan) ? this.previousOutcome(req.lookupKey) : undefined;
+    const raced = req.lookupKey && hasWebhook(d.plan) ? await this.previousOutcome(req.lookupKey) : undefined;
     if (raced) return raced;
     const plan = authorizedPlan(d.plan, grant);
     const authorization = authorizationAudit(grant);
     if (d.decision === "pending") {
       // The stored payload stays the request as received: approval runs policy and the webhook again.
-      this.store.insertRequest({ ...keyed, status: "pending", reason: d.reason });
-      this.audit.record({ type: "request.pending", actor, target: req.requestId, data: { protocol: req.protocol, profile, reason: d.reason, sans: plan.sans, ...authorization } });
+      await this.store.insertRequest({ ...keyed, status: "pending", reason: d.reason });
+      await this.audit.record({ type: "request.pending", actor, target: req.requestId, data: { protocol: req.protocol, profile, reason: d.reason, sans: plan.sans, ...authorization } });
       this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "pending" });
       return { status: "pending", requestId: req.requestId, reason: d.reason };
     }
-    const certificate = await this.issueRecorded(req, plan, () => {
-      this.store.insertRequest({ ...keyed, status: "approved", reason: "policy" });
-      this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: {
+    const certificate = await this.issueRecorded(req, plan, async (tx) => {
+      await tx.insertRequest({ ...keyed, status: "approved", reason: "policy" });
+      await this.audit.record({ type: "request.accepted", actor, target: req.requestId, data: {
         protocol: req.protocol, profile, ignoredExtensions: plan.ignoredExtensions,
         ...(req.attested ? { attestation: { format: req.attested.format, identifier: req.attested.identifier, facts: req.attested.facts, identity: req.attested.identity, ...(req.attested.identity === "delegated" ? { identityDecidedBy: "authorization webhook" } : {}) } } : {}),
         ...authorization,
-      } });
+      } }, tx);
     });
     this.metrics?.requests.inc({ protocol: req.protocol, profile, result: "issued" });
     await this.afterRenewal(req, plan, actor);
@@ -114,23 +114,24 @@ export class EnrollmentService {
 
   private async afterRenewal(req: EnrollmentRequest, plan: IssuancePlan, actor: string): Promise<void> {
     if (!req.renewalOf || !plan.profile.renewal.revokeReplaced || !this.revokeReplaced) return;
-    await this.revokeReplaced(req.renewalOf, actor).catch((e: unknown) => {
+    await this.revokeReplaced(req.renewalOf, actor).catch(async (e: unknown) => {
       // The new certificate stands; a failed revocation of the old one is audited for the operator.
-      this.audit.record({ type: "certificate.revoke_replaced_failed", actor, target: req.renewalOf, data: { error: (e as Error).message } });
+      await this.audit.record({ type: "certificate.revoke_replaced_failed", actor, target: req.renewalOf, data: { error: (e as Error).message } });
     });
   }
 
-  private async issueRecorded(req: EnrollmentRequest, plan: IssuancePlan, beforeIntent?: () => void): Promise<IssuedCertificate> {
+  /** `beforeIntent` writes the request's record through the intent's transaction (`tx`). */
+  private async issueRecorded(req: EnrollmentRequest, plan: IssuancePlan, beforeIntent?: (tx: Store) => Promise<void>): Promise<IssuedCertificate> {
     try {
       return await this.engine.issue(plan, { requestId: req.requestId, protocol: req.protocol, requester: req.requester, renewalOf: req.renewalOf }, {
         beforeIntent,
-        afterIssued: (serial) => this.store.updateRequest(req.requestId, { status: "issued", certificateSerial: serial }),
+        afterIssued: (serial, tx) => tx.updateRequest(req.requestId, { status: "issued", certificateSerial: serial }),
       });
     } catch (e) {
       // A lint failure happens before the intent transaction: make sure the request is on record.
-      if (beforeIntent && !this.store.getRequest(req.requestId)) beforeIntent();
+      if (beforeIntent && !(await this.store.getRequest(req.requestId))) await this.store.transaction(beforeIntent);
       const code = e instanceof GatewayError ? e.code : "RA_ERR_INTERNAL";
-      this.store.updateRequest(req.requestId, { status: "failed", errorCode: code });
+      await this.store.updateRequest(req.requestId, { status: "failed", errorCode: code });
       throw e;
     }
   }
@@ -141,15 +142,15 @@ export class EnrollmentService {
    * its attributes at this moment classify the certificate), and the certificate is issued.
    */
   async approve(requestId: string, by: string, comment?: string): Promise<IssuedCertificate> {
-    const rec = this.store.getRequest(requestId);
+    const rec = await this.store.getRequest(requestId);
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", `no request ${requestId}`);
-    if (!this.store.decideRequest(requestId, "approved", by, comment)) throw new GatewayError("RA_ERR_ALREADY_DECIDED", `request ${requestId} is ${rec.status}`);
-    this.audit.record({ type: "request.approved", actor: by, target: requestId, data: { profile: rec.profile, comment } });
+    if (!(await this.store.decideRequest(requestId, "approved", by, comment))) throw new GatewayError("RA_ERR_ALREADY_DECIDED", `request ${requestId} is ${rec.status}`);
+    await this.audit.record({ type: "request.approved", actor: by, target: requestId, data: { profile: rec.profile, comment } });
     const req = deserializeRequest(rec.payload);
     const d = decide(req, this.policy);
-    const failed = (error: GatewayError): never => {
-      this.store.updateRequest(requestId, { status: "failed", errorCode: error.code, reason: error.message });
-      this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { code: error.code, reason: error.message, afterApproval: true } });
+    const failed = async (error: GatewayError): Promise<never> => {
+      await this.store.updateRequest(requestId, { status: "failed", errorCode: error.code, reason: error.message });
+      await this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { code: error.code, reason: error.message, afterApproval: true } });
       throw error;
     };
     if (d.decision === "reject") return failed(d.error);
@@ -161,18 +162,18 @@ export class EnrollmentService {
     }
     const plan = authorizedPlan(d.plan, grant);
     if (plan.profile.authorization) {
-      this.audit.record({ type: "request.authorized", actor: by, target: requestId, data: { profile: plan.profile.name, afterApproval: true, ...authorizationAudit(grant) } });
+      await this.audit.record({ type: "request.authorized", actor: by, target: requestId, data: { profile: plan.profile.name, afterApproval: true, ...authorizationAudit(grant) } });
     }
     const issued = await this.issueRecorded(req, plan);
     await this.afterRenewal(req, plan, by);
     return issued;
   }
 
-  reject(requestId: string, by: string, reason: string): void {
-    const rec = this.store.getRequest(requestId);
+  async reject(requestId: string, by: string, reason: string): Promise<void> {
+    const rec = await this.store.getRequest(requestId);
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", `no request ${requestId}`);
-    if (!this.store.decideRequest(requestId, "rejected", by, reason)) throw new GatewayError("RA_ERR_ALREADY_DECIDED", `request ${requestId} is ${rec.status}`);
-    this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { profile: rec.profile, reason, byAdmin: true } });
+    if (!(await this.store.decideRequest(requestId, "rejected", by, reason))) throw new GatewayError("RA_ERR_ALREADY_DECIDED", `request ${requestId} is ${rec.status}`);
+    await this.audit.record({ type: "request.rejected", actor: by, target: requestId, data: { profile: rec.profile, reason, byAdmin: true } });
   }
 
   /** Time-ordered (UUIDv7): request rows and their audit events append to their indexes. */

@@ -38,7 +38,10 @@ export class Dispatcher {
     this.wake();
   }
 
-  /** Runs a pass soon (after the current transaction committed: the listener runs inside it). */
+  /**
+   * Runs a pass soon. The listener calls it inside the event's transaction: on SQLite the claim waits for that
+   * commit (the store's gate); where it does not wait (PostgreSQL), an uncommitted row is found by the next poll.
+   */
   wake(): void {
     if (this.stopping || this.wakeTimer || !this.sinks.length) return;
     this.wakeTimer = setTimeout(() => {
@@ -79,7 +82,7 @@ export class Dispatcher {
       let row: OutboxRecord | undefined;
       const now = Date.now();
       try {
-        row = this.outbox.claimNext(sink.name, new Date(now).toISOString(), new Date(now + sink.leaseMs).toISOString());
+        row = await this.outbox.claimNext(sink.name, new Date(now).toISOString(), new Date(now + sink.leaseMs).toISOString());
       } catch (e) {
         // The database may be busy (another process writing); the next tick tries again.
         this.log.warn({ sink: sink.name, err: shortError(e) }, "event outbox claim failed");
@@ -97,7 +100,7 @@ export class Dispatcher {
     try {
       event = parsePayload(row.payload);
     } catch (e) {
-      this.giveUp(sink, row, `unreadable payload: ${shortError(e)}`); // it never will parse: no point retrying
+      await this.giveUp(sink, row, `unreadable payload: ${shortError(e)}`); // it never will parse: no point retrying
       return;
     }
     const ctl = new AbortController();
@@ -115,30 +118,30 @@ export class Dispatcher {
       this.claimed.delete(row.id);
     }
     if (error === undefined) {
-      this.settle(() => this.outbox.markDelivered(row.id, new Date().toISOString()));
+      await this.settle(() => this.outbox.markDelivered(row.id, new Date().toISOString()));
     } else if (ctl.signal.aborted) {
       // Shut down mid-delivery: give the row back uncounted; it is sent again (receivers dedupe on X-Gateway-Delivery).
-      this.settle(() => this.outbox.release(row.id, new Date().toISOString()));
+      await this.settle(() => this.outbox.release(row.id, new Date().toISOString()));
     } else if (row.attempts + 1 >= sink.maxAttempts) {
-      this.giveUp(sink, row, error);
+      await this.giveUp(sink, row, error);
     } else {
       const attempts = row.attempts + 1;
       const delay = backoffDelay(attempts, sink.backoff);
-      this.settle(() => this.outbox.reschedule(row.id, new Date(Date.now() + delay).toISOString(), error));
+      await this.settle(() => this.outbox.reschedule(row.id, new Date(Date.now() + delay).toISOString(), error));
       this.log.warn({ sink: sink.name, delivery: row.id, seq: row.auditSeq, attempts, retryInMs: delay, err: error }, "event delivery failed; will retry");
     }
   }
 
-  private giveUp(sink: DeliverySink, row: OutboxRecord, error: string): void {
-    this.settle(() => this.outbox.markDead(row.id, error));
+  private async giveUp(sink: DeliverySink, row: OutboxRecord, error: string): Promise<void> {
+    await this.settle(() => this.outbox.markDead(row.id, error));
     this.log.error({ sink: sink.name, delivery: row.id, seq: row.auditSeq, attempts: row.attempts + 1, err: error },
       "event delivery gave up; the event stays in the outbox as a dead letter");
   }
 
   /** Writes a delivery outcome; a failed write leaves the row 'sending' until its lease lapses, then it is retried. */
-  private settle(write: () => boolean): void {
+  private async settle(write: () => Promise<boolean>): Promise<void> {
     try {
-      write();
+      await write();
     } catch (e) {
       this.log.warn({ err: shortError(e) }, "event outbox update failed; the row is retried after its lease");
     }

@@ -25,7 +25,7 @@ export interface EventSinks {
   /** Delivers every outbox row that is due now and waits for it (rows in back-off stay); for tests and tools. */
   flush(): Promise<void>;
   /** Per configured sink, its outbox rows by status. */
-  stats(): EventSinkStats[];
+  stats(): Promise<EventSinkStats[]>;
   /** Names of the sinks that deliver from the outbox (webhook, syslog): the ones a redelivery may target. */
   outboxSinks(): string[];
   /** Wakes the dispatcher now instead of at its next poll (e.g. after a redelivery). */
@@ -59,14 +59,14 @@ export function startEventSinks(deps: EventSinkDeps): EventSinks {
   const dispatcher = new Dispatcher(store.outbox, outboxSinks.map((o) => o.sink), cfg.pollIntervalMs, log);
 
   if (cfg.sinks.length) {
-    audit.subscribe((e: AuditEvent) => {
+    audit.subscribe(async (e: AuditEvent, tx: Store) => {
       const payload = eventPayload(e);
       let body: string | undefined;
       for (const o of outboxSinks) {
         if (!o.matches(e.type)) continue;
         body ??= JSON.stringify(payload);
         // Deliberately not caught: if the row cannot be written, the audited operation fails rather than lose the event.
-        store.outbox.enqueue(o.sink.name, e.seq, body, e.ts);
+        await tx.outbox.enqueue(o.sink.name, e.seq, body, e.ts);
       }
       for (const l of logSinks) if (l.matches(e.type)) l.write(payload);
       if (body !== undefined) dispatcher.wake();
@@ -76,8 +76,8 @@ export function startEventSinks(deps: EventSinkDeps): EventSinks {
 
   return {
     flush: () => dispatcher.flush(),
-    stats() {
-      const counts = store.outbox.counts();
+    async stats() {
+      const counts = await store.outbox.counts();
       return cfg.sinks.map((s) => {
         const outbox: Record<OutboxStatus, number> = { pending: 0, sending: 0, delivered: 0, dead: 0 };
         for (const c of counts) if (c.sink === s.name) outbox[c.status] = c.count;

@@ -96,10 +96,10 @@ const PAGE = 1000;
 const CLASSICAL: ReadonlySet<KeyFamily> = new Set(["rsa", "ec", "eddsa", "dsa"]);
 
 /** Every issued certificate (valid, expired, revoked) plus the discovered ones not issued here. */
-function* entries(store: Store): Generator<Entry> {
+async function* entries(store: Store): AsyncGenerator<Entry> {
   for (let after = ""; ; ) {
     // Keyset paging: a certificate issued while the report runs is counted once or not at all, never twice.
-    const page = store.issuedAfter(after, PAGE);
+    const page = await store.issuedAfter(after, PAGE);
     for (const r of page) {
       const base = { issuer: r.caName, profile: r.profile, managed: true, subject: r.subject, notAfter: r.notAfter, revoked: Boolean(r.revokedAt) };
       try {
@@ -117,7 +117,7 @@ function* entries(store: Store): Generator<Entry> {
     after = page[page.length - 1].serial;
   }
   for (let offset = 0; ; offset += PAGE) {
-    const page = store.discovery.list({ limit: PAGE, offset });
+    const page = await store.discovery.list({ limit: PAGE, offset });
     for (const d of page) {
       if (d.managedSerial) continue; // counted above as managed
       try {
@@ -154,11 +154,11 @@ export interface ReportSource {
 }
 
 /** The crypto inventory: algorithms, sizes, hashes and lifetimes per issuer and profile, and what to migrate first. */
-export function buildCryptoReport(src: ReportSource, now = new Date()): CryptoReport {
+export async function buildCryptoReport(src: ReportSource, now = new Date()): Promise<CryptoReport> {
   const nowIso = now.toISOString();
   const groups = new Map<string, Acc>();
   const validByCa = new Map<string, number>();
-  for (const e of entries(src.store)) {
+  for await (const e of entries(src.store)) {
     const id = JSON.stringify([e.managed, e.issuer, e.profile]);
     let acc = groups.get(id);
     if (!acc) {

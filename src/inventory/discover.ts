@@ -66,7 +66,7 @@ export async function discover(o: DiscoverOptions, store: Store): Promise<Discov
   };
   const fingerprints = new Set<string>();
 
-  const record = (der: Uint8Array, location: string, position: DiscoveredItem["position"]): void => {
+  const record = async (der: Uint8Array, location: string, position: DiscoveredItem["position"]): Promise<void> => {
     let f: CertFacts;
     try {
       f = certificateFacts(der);
@@ -74,8 +74,8 @@ export async function discover(o: DiscoverOptions, store: Store): Promise<Discov
       res.errors.push({ location, error: `not a usable certificate: ${(e as Error).message}` });
       return;
     }
-    const managedSerial = managedSerialOf(store, f, der);
-    store.discovery.upsert(sighting(f, der, managedSerial), [location], at);
+    const managedSerial = await managedSerialOf(store, f, der);
+    await store.discovery.upsert(sighting(f, der, managedSerial), [location], at);
     fingerprints.add(f.fingerprint);
     res.certificates.push({
       location, position, fingerprint: f.fingerprint, subject: f.subject, issuer: f.issuer, serial: f.serial, notAfter: f.notAfter,
@@ -93,7 +93,7 @@ export async function discover(o: DiscoverOptions, store: Store): Promise<Discov
       location = t.location;
       const chain = await fetchPeerChain(t, { timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
       if (!chain.length) throw new Error("the server presented no certificate");
-      chain.forEach((der, i) => record(der, location, i === 0 ? "leaf" : "chain"));
+      for (let i = 0; i < chain.length; i++) await record(chain[i], location, i === 0 ? "leaf" : "chain");
     } catch (e) {
       res.endpoints.failed++;
       res.errors.push({ location, error: (e as Error).message });
@@ -104,7 +104,7 @@ export async function discover(o: DiscoverOptions, store: Store): Promise<Discov
     const scan = readCertificatePaths(o.paths, o.fileLimits ?? DEFAULT_FILE_LIMITS);
     res.files.scanned = scan.files;
     res.notes.push(...scan.notes);
-    for (const c of scan.certificates) record(c.der, c.location, "file");
+    for (const c of scan.certificates) await record(c.der, c.location, "file");
   }
 
   res.recorded = fingerprints.size;
@@ -120,8 +120,8 @@ function sighting(f: CertFacts, der: Uint8Array, managedSerial: string | undefin
 }
 
 /** The serial of the managed certificate with exactly these bytes, if this gateway issued it. */
-function managedSerialOf(store: Store, f: CertFacts, der: Uint8Array): string | undefined {
-  const rec = store.getCertificate(f.serial);
+async function managedSerialOf(store: Store, f: CertFacts, der: Uint8Array): Promise<string | undefined> {
+  const rec = await store.getCertificate(f.serial);
   return rec?.der && Buffer.from(rec.der).equals(Buffer.from(der)) ? rec.serial : undefined;
 }
 

@@ -34,7 +34,7 @@ function checkSegment(events: AuditEvent[]): AuditExport["segment"] {
 }
 
 /** The audit evidence for a period, with its verification: what an operator hands to an auditor. */
-export function exportAudit(store: Store, audit: AuditLog, period: { from?: string; to?: string }): AuditExport {
+export async function exportAudit(store: Store, audit: AuditLog, period: { from?: string; to?: string }): Promise<AuditExport> {
   for (const [k, v] of Object.entries(period)) {
     if (v !== undefined && Number.isNaN(Date.parse(v))) throw new GatewayError("RA_ERR_MALFORMED", `${k} must be an ISO 8601 date or time`);
   }
@@ -42,7 +42,7 @@ export function exportAudit(store: Store, audit: AuditLog, period: { from?: stri
   const to = period.to ? new Date(period.to).toISOString() : undefined;
   const events: AuditEvent[] = [];
   for (let after = 0; ; ) {
-    const page = store.queryAudit({ afterSeq: after, from, to, limit: PAGE });
+    const page = await store.queryAudit({ afterSeq: after, from, to, limit: PAGE });
     events.push(...page);
     if (page.length < PAGE) break;
     if (events.length >= MAX_EVENTS) throw new GatewayError("RA_ERR_MALFORMED", `the period holds more than ${MAX_EVENTS} events; export a shorter one`);
@@ -54,7 +54,7 @@ export function exportAudit(store: Store, audit: AuditLog, period: { from?: stri
     period: { from, to },
     hashRule: "hash = hex(SHA-256(prevHash || canonicalJSON({seq, ts, type, actor, target, data}))), keys sorted, target null when absent; the first event's prevHash is 64 zeros",
     segment: checkSegment(events),
-    chain: audit.verify(),
+    chain: await audit.verify(),
     eventsSha256: createHash("sha256").update(canonicalJson(events)).digest("hex"),
     events,
   };

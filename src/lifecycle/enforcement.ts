@@ -39,22 +39,22 @@ export function parseEnforcementOrder(body: unknown): EnforcementOrder {
 }
 
 /** Every certificate the query matches, walked page by page: an order covers all of an identity's certificates, however many. */
-function allMatching(gw: Gateway, q: CertificateQuery): CertificateRecord[] {
+async function allMatching(gw: Gateway, q: CertificateQuery): Promise<CertificateRecord[]> {
   const out: CertificateRecord[] = [];
   let cursor: string | undefined;
   do {
-    const page = gw.store.pageCertificates(q, { limit: MAX_PAGE_SIZE, cursor });
+    const page = await gw.store.pageCertificates(q, { limit: MAX_PAGE_SIZE, cursor });
     out.push(...page.items);
     cursor = page.next;
   } while (cursor);
   return out;
 }
 
-function targets(gw: Gateway, o: EnforcementOrder): CertificateRecord[] {
+async function targets(gw: Gateway, o: EnforcementOrder): Promise<CertificateRecord[]> {
   const now = new Date().toISOString();
   if (o.action === "release") {
     if (!o.identity) return gw.store.findHeldByName(o.device!, now, MAX_CERTIFICATES);
-    return allMatching(gw, { requester: o.identity, status: "revoked" }).filter((c) => c.revocationReason === HOLD && c.notAfter > now);
+    return (await allMatching(gw, { requester: o.identity, status: "revoked" })).filter((c) => c.revocationReason === HOLD && c.notAfter > now);
   }
   // A device's certificates come from the names index (certificate_names), at most MAX_CERTIFICATES of them.
   return o.identity ? allMatching(gw, { requester: o.identity, status: "valid" }) : gw.store.findValidByName(o.device!, now, MAX_CERTIFICATES);
@@ -66,17 +66,17 @@ function targets(gw: Gateway, o: EnforcementOrder): CertificateRecord[] {
  * answers the new status at once; the CRLs of the CAs concerned follow within crl.rebuildDelaySeconds.
  */
 export async function enforce(gw: Gateway, o: EnforcementOrder, actor: string, source: "admin" | "webhook"): Promise<EnforcementResult> {
-  const list = targets(gw, o);
+  const list = await targets(gw, o);
   const changed: string[] = [];
   let reason: string | undefined;
   if (o.action === "release") {
-    changed.push(...gw.revocation.releaseHolds(list, actor));
+    changed.push(...(await gw.revocation.releaseHolds(list, actor)));
   } else {
     const code = o.action === "hold" ? HOLD : parseReason(o.reason ?? "keyCompromise");
     reason = reasonName(code);
     changed.push(...(await gw.revocation.revokeMany(list.map((c) => c.serial), code, actor)));
   }
-  gw.audit.record({
+  await gw.audit.record({
     type: "enforcement.applied", actor, target: o.identity ?? o.device,
     data: { source, action: o.action, selector: o.identity ? { identity: o.identity } : { device: o.device }, reason, comment: o.comment, matched: list.length, changed: changed.length, serials: changed.slice(0, 100) },
   });

@@ -8,17 +8,18 @@ import type { AuditEvent, Store } from "../store/types.js";
  * `certificate.issued` event alone (its actor is the requester as "kind:id"). The predecessor is one
  * index search on (requester, profile, names key, notAfter): the cost does not grow with how many
  * certificates the requester holds, and a requester with many devices finds it among all of them.
+ * Reads and writes go through the event's transaction (`tx`); `store` is kept for the callers, unused.
  */
 export function trackImplicitRenewals(store: Store, audit: AuditLog): void {
-  audit.subscribe((e: AuditEvent) => {
+  audit.subscribe(async (e: AuditEvent, tx: Store) => {
     if (e.type !== "certificate.issued" || e.data.renewalOf || !e.target) return;
     const { profile, sans, notAfter } = e.data as { profile?: string; sans?: string[]; notAfter?: string };
     const colon = e.actor.indexOf(":");
     if (!profile || !sans?.length || !notAfter || colon < 0) return;
     const requester = { kind: e.actor.slice(0, colon), id: e.actor.slice(colon + 1) };
-    const previous = store.replaceable(requester, profile, sans, notAfter, e.ts, e.target);
+    const previous = await tx.replaceable(requester, profile, sans, notAfter, e.ts, e.target);
     if (!previous) return;
-    store.markReplaced(previous, e.target);
-    audit.record({ type: "certificate.replaced", actor: e.actor, target: previous, data: { by: e.target, implicit: true } });
+    await tx.markReplaced(previous, e.target);
+    await audit.record({ type: "certificate.replaced", actor: e.actor, target: previous, data: { by: e.target, implicit: true } }, tx);
   });
 }

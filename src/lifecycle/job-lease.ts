@@ -19,37 +19,39 @@ export const LEASE_FAILOVER_MS = LEASE_TTL_MS + LEASE_TICK_MS;
  * dead holder just ran nor waits a whole interval for an overdue one.
  */
 export class LeasedJob<T> {
+  /** True from the run's claim until it settles: a heartbeat meanwhile only renews the lease. */
   private busy = false;
 
   constructor(private readonly leases: LeaseStore, readonly name: string, readonly intervalMs: number,
-    private readonly run: (now: Date) => T, readonly owner: string = INSTANCE_ID, readonly ttlMs = LEASE_TTL_MS) {}
+    private readonly run: (now: Date) => T | Promise<T>, readonly owner: string = INSTANCE_ID, readonly ttlMs = LEASE_TTL_MS) {}
 
   /** Takes or renews the lease (one statement); false while another live instance holds it. */
-  hold(now = new Date()): boolean {
+  hold(now = new Date()): Promise<boolean> {
     return this.leases.acquire(this.name, this.owner, this.ttlMs, now);
   }
 
   /**
    * One heartbeat: takes or renews the lease (one UPSERT) and, when held and due, claims the run in the store
-   * (one UPDATE, once per interval) and runs it (`run` overrides the job's function for this call). Returns the
-   * run's result, or undefined when it did not run (not held, not due, or the previous async run still going).
+   * (one UPDATE, once per interval) and runs it (`run` overrides the job's function for this call). Resolves to the
+   * run's result, or undefined when it did not run (not held, not due, or the previous run still going).
    */
-  tick(now = new Date(), run: (now: Date) => T = this.run): T | undefined {
-    const lease = this.leases.take(this.name, this.owner, this.ttlMs, now);
+  async tick(now = new Date(), run: (now: Date) => T | Promise<T> = this.run): Promise<T | undefined> {
+    const lease = await this.leases.take(this.name, this.owner, this.ttlMs, now);
     if (!lease || this.busy) return undefined;
     if (lease.lastRun !== undefined && Date.parse(lease.lastRun) > now.getTime() - this.intervalMs) return undefined;
-    if (!this.leases.claimRun(this.name, this.owner, this.intervalMs, now)) return undefined;
-    const out = run(now);
-    if (out instanceof Promise) {
-      this.busy = true;
-      void out.finally(() => { this.busy = false; }).catch(() => undefined); // the caller sees the rejection
+    // Busy before the claim's await: a second heartbeat arriving meanwhile must not claim and run alongside.
+    this.busy = true;
+    try {
+      if (!(await this.leases.claimRun(this.name, this.owner, this.intervalMs, now))) return undefined;
+      return await run(now);
+    } finally {
+      this.busy = false;
     }
-    return out;
   }
 
   /** Gives the lease up (keeping the last run time): another instance's next heartbeat takes it. */
-  release(): void {
-    this.leases.release(this.name, this.owner);
+  release(): Promise<void> {
+    return this.leases.release(this.name, this.owner);
   }
 }
 
@@ -66,39 +68,35 @@ export class LeaseHeartbeat {
   /** Adds a job; it is ticked on the next turn of the event loop when `first`, then on every beat. */
   add(job: LeasedJob<unknown>, onError: (e: unknown) => void, first = true): void {
     this.jobs.set(job, onError);
-    if (first) setImmediate(() => this.jobs.has(job) && this.tickOne(job, onError, new Date())).unref();
+    // Errors go to onError; the catch only keeps an onError that throws from becoming an unhandled rejection.
+    if (first) setImmediate(() => this.jobs.has(job) && this.tickOne(job, onError, new Date()).catch(() => undefined)).unref();
     if (!this.timer) {
-      this.timer = setInterval(() => this.beat(), this.tickMs);
+      this.timer = setInterval(() => this.beat().catch(() => undefined), this.tickMs);
       this.timer.unref();
     }
   }
 
-  /** Removes a job and releases its lease (if the store is already closing, the lease lapses by itself). */
-  remove(job: LeasedJob<unknown>): void {
+  /**
+   * Removes a job and releases its lease (if the store is already closing, the lease lapses by itself). `release`
+   * false keeps the lease, for a job replaced by one of the same name and owner (a late release would drop the new one's).
+   */
+  async remove(job: LeasedJob<unknown>, release = true): Promise<void> {
     if (!this.jobs.delete(job)) return;
-    try {
-      job.release();
-    } catch {
-      // the store is closing
-    }
     if (this.jobs.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+    if (release) await job.release().catch(() => undefined); // the store is closing
   }
 
-  /** One beat over all jobs (the timer's; tests call it with their own clock). */
-  beat(now = new Date()): void {
-    for (const [job, onError] of this.jobs) this.tickOne(job, onError, now);
+  /** One beat over all jobs (the timer's; tests call it with their own clock); settles when every job's tick has. */
+  async beat(now = new Date()): Promise<void> {
+    await Promise.all([...this.jobs].map(([job, onError]) => this.tickOne(job, onError, now)));
   }
 
-  private tickOne(job: LeasedJob<unknown>, onError: (e: unknown) => void, now: Date): void {
-    try {
-      const out = job.tick(now);
-      if (out instanceof Promise) out.catch(onError);
-    } catch (e) {
-      onError(e);
-    }
+  /** A job's tick; its error goes to onError. */
+  private tickOne(job: LeasedJob<unknown>, onError: (e: unknown) => void, now: Date): Promise<void> {
+    return job.tick(now).then(() => undefined, onError);
   }
 }
 

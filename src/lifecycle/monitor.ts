@@ -18,6 +18,8 @@ export interface RenewalState {
   truncated: boolean;
 }
 
+export type ScanResult = { due: number; missed: number; announced: number };
+
 export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; owner: string; count: number }>>;
 
 /**
@@ -28,43 +30,47 @@ export type RenewalCounts = Record<"due" | "missed", Array<{ profile: string; ow
  * it off both lists.
  */
 export class RenewalMonitor {
-  private job?: LeasedJob<ReturnType<RenewalMonitor["scan"]>>;
+  private job?: LeasedJob<ScanResult>;
 
   constructor(private readonly store: Store, private readonly profiles: ProfileSet, private readonly audit: AuditLog, private readonly maxListed = MAX_LISTED,
     private readonly owner = INSTANCE_ID) {}
 
-  state(now = new Date(), filter: { profile?: string; owner?: string } = {}): RenewalState {
+  async state(now = new Date(), filter: { profile?: string; owner?: string } = {}): Promise<RenewalState> {
     const iso = now.toISOString();
-    const due = this.profiles.all()
+    const due = await Promise.all(this.profiles.all()
       .filter((p) => !filter.profile || p.name === filter.profile)
-      .map((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), this.maxListed));
-    const missed = this.store.missedRenewals(iso, this.maxListed, filter.profile);
+      .map((p) => this.store.renewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString(), this.maxListed)));
+    const missed = await this.store.missedRenewals(iso, this.maxListed, filter.profile);
     const truncated = missed.length >= this.maxListed || due.some((l) => l.length >= this.maxListed);
     const byOwner = (l: CertificateRecord[]) => (filter.owner === undefined ? l : l.filter((c) => (c.owner ?? "") === filter.owner));
     return { due: byOwner(due.flat()), missed: byOwner(missed), truncated };
   }
 
   /** Counts by profile and owner ("" for none), straight from the database: what /metrics reports. */
-  counts(now = new Date()): RenewalCounts {
+  async counts(now = new Date()): Promise<RenewalCounts> {
     const iso = now.toISOString();
-    const due = this.profiles.all().flatMap((p) =>
-      this.store.countRenewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString()).map((c) => ({ profile: p.name, ...c })));
-    return { due, missed: this.store.countMissedRenewals(iso) };
+    const due = (await Promise.all(this.profiles.all().map(async (p) =>
+      (await this.store.countRenewalDue(p.name, iso, new Date(now.getTime() + p.renewal.windowDays * DAY).toISOString())).map((c) => ({ profile: p.name, ...c }))))).flat();
+    return { due, missed: await this.store.countMissedRenewals(iso) };
   }
 
   /** One pass: announces what became due or missed since the last pass. */
-  scan(now = new Date()): { due: number; missed: number; announced: number } {
-    const { due, missed } = this.state(now);
+  async scan(now = new Date()): Promise<ScanResult> {
+    const { due, missed } = await this.state(now);
     let announced = 0;
     const at = now.toISOString();
     for (const [kind, list] of [["renewal_due", due], ["renewal_missed", missed]] as const) {
       for (const c of list) {
-        if (!this.store.insertNotice(c.serial, kind, at)) continue;
-        announced++;
-        this.audit.record({
-          type: `certificate.${kind}`, actor: "system:lifecycle", target: c.serial,
-          data: { profile: c.profile, owner: c.owner, application: c.application, environment: c.environment, criticality: c.criticality, subject: c.subject, sans: c.sans, notAfter: c.notAfter, requester: `${c.requesterKind}:${c.requesterId}` },
+        // The notice and its event commit together: a certificate is announced once, and never silently skipped.
+        const fresh = await this.store.transaction(async (tx) => {
+          if (!(await tx.insertNotice(c.serial, kind, at))) return false;
+          await this.audit.record({
+            type: `certificate.${kind}`, actor: "system:lifecycle", target: c.serial,
+            data: { profile: c.profile, owner: c.owner, application: c.application, environment: c.environment, criticality: c.criticality, subject: c.subject, sans: c.sans, notAfter: c.notAfter, requester: `${c.requesterKind}:${c.requesterId}` },
+          }, tx);
+          return true;
         });
+        if (fresh) announced++;
       }
     }
     return { due: due.length, missed: missed.length, announced };
@@ -75,13 +81,13 @@ export class RenewalMonitor {
    * instance holds it and the last scan by any instance is `intervalMs` old; undefined otherwise. Notices are
    * also unique in the store, so even an operator's scan alongside announces each certificate once.
    */
-  scanLeased(intervalMs: number, now = new Date()): ReturnType<RenewalMonitor["scan"]> | undefined {
+  scanLeased(intervalMs: number, now = new Date()): Promise<ScanResult | undefined> {
     return this.scanJob(intervalMs).tick(now);
   }
 
-  private scanJob(intervalMs: number): LeasedJob<ReturnType<RenewalMonitor["scan"]>> {
+  private scanJob(intervalMs: number): LeasedJob<ScanResult> {
     if (this.job?.intervalMs !== intervalMs) {
-      if (this.job) heartbeat.remove(this.job);
+      if (this.job) void heartbeat.remove(this.job, false); // the new job holds the same lease: no release (sync without it)
       this.job = new LeasedJob(this.store.leases, SCAN_LEASE, intervalMs, (now) => this.scan(now), this.owner);
     }
     return this.job;
@@ -98,13 +104,11 @@ export class RenewalMonitor {
   }
 
   /** Stops the schedule and gives the lease up, so another instance's next heartbeat takes the scans over. */
-  stop(): void {
-    if (this.job) heartbeat.remove(this.job);
-    try {
-      this.job?.release(); // also when only scanLeased was used
-    } catch {
-      // the store is closing: the lease then lapses by itself
-    }
+  async stop(): Promise<void> {
+    const job = this.job;
     this.job = undefined;
+    if (!job) return;
+    await heartbeat.remove(job);
+    await job.release().catch(() => undefined); // also when only scanLeased was used; a closing store: the lease lapses by itself
   }
 }

@@ -32,7 +32,7 @@ export interface RetentionRun {
 export class Retention {
   private running?: Promise<RetentionRun>;
   private stopped = false;
-  private readonly job: LeasedJob<Promise<RetentionRun>>;
+  private readonly job: LeasedJob<RetentionRun>;
 
   constructor(private readonly store: Store, private readonly audit: AuditLog, private readonly cfg: RetentionConfig, owner = INSTANCE_ID) {
     this.job = new LeasedJob(store.leases, RETENTION_LEASE, cfg.intervalMinutes * 60_000, (now) => this.runHeld(now, Number.POSITIVE_INFINITY), owner);
@@ -43,15 +43,15 @@ export class Retention {
   }
 
   /** One batch: at most `batchSize` certificates, oldest notAfter first. */
-  batch(now = new Date()): number {
+  batch(now = new Date()): Promise<number> {
     const cutoff = this.cutoff(now);
-    return this.store.transaction(() => {
-      const b = this.store.archiveExpired(cutoff, now.toISOString(), this.cfg.batchSize);
+    return this.store.transaction(async (tx) => {
+      const b = await tx.archiveExpired(cutoff, now.toISOString(), this.cfg.batchSize);
       if (b.count) {
-        this.audit.record({
+        await this.audit.record({
           type: "inventory.archived", actor: "system:retention",
           data: { count: b.count, cutoff, afterDays: this.cfg.archiveExpiredAfterDays, notAfterFrom: b.from, notAfterTo: b.to },
-        });
+        }, tx);
       }
       return b.count;
     });
@@ -62,7 +62,7 @@ export class Retention {
    * served meanwhile; at most `maxBatches` (a run that stops there says `more`). Runs never overlap.
    */
   run(now = new Date(), maxBatches = Number.POSITIVE_INFINITY): Promise<RetentionRun> {
-    return this.runWhile(now, maxBatches, () => true);
+    return this.runWhile(now, maxBatches, async () => true);
   }
 
   /**
@@ -80,16 +80,16 @@ export class Retention {
     return this.runWhile(now, maxBatches, () => this.job.hold(new Date(now.getTime() + Date.now() - started)));
   }
 
-  private runWhile(now: Date, maxBatches: number, holding: () => boolean): Promise<RetentionRun> {
+  private runWhile(now: Date, maxBatches: number, holding: () => Promise<boolean>): Promise<RetentionRun> {
     this.running ??= (async () => {
       const out: RetentionRun = { archived: 0, batches: 0, cutoff: this.cutoff(now), more: false };
       try {
         for (;;) {
-          if (out.batches >= maxBatches || this.stopped || !holding()) {
+          if (out.batches >= maxBatches || this.stopped || !(await holding())) {
             out.more = true;
             break;
           }
-          const n = this.batch(now);
+          const n = await this.batch(now);
           if (n) out.batches++;
           out.archived += n;
           if (n < this.cfg.batchSize) break;
@@ -118,11 +118,8 @@ export class Retention {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.running?.catch(() => undefined);
-    heartbeat.remove(this.job);
-    try {
-      this.job.release(); // also when only runLeased was used: another instance's next heartbeat takes archiving over
-    } catch {
-      // the store is closing: the lease then lapses by itself
-    }
+    await heartbeat.remove(this.job);
+    // Also when only runLeased was used: another instance's next heartbeat takes archiving over.
+    await this.job.release().catch(() => undefined); // the store is closing: the lease then lapses by itself
   }
 }

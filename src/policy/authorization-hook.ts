@@ -184,7 +184,7 @@ export class AuthorizationHook {
     } catch {
       // A secret that cannot be read is a configuration error: fail closed whatever onError says,
       // since failing open would quietly issue for as long as the configuration stays broken.
-      failed("hmacSecret unreadable");
+      await failed("hmacSecret unreadable");
       throw unavailable("configuration error", "hmacSecret unreadable");
     }
     const body = JSON.stringify(buildAuthorizationBody(req, plan, phase));
@@ -193,7 +193,7 @@ export class AuthorizationHook {
       answer = await this.ask(hook, body, secret);
     } catch (e) {
       const { cause, category } = causeOf(e);
-      failed(cause);
+      await failed(cause);
       // A device identity the attestation did not prove rests on this answer alone: never fail open for it.
       if (hook.onError === "allow" && req.attested?.identity !== "delegated") return { attributes: {}, failedOpen: cause };
       throw unavailable(category, cause);

@@ -33,6 +33,8 @@ export interface CrlBuildStats {
 interface Slot {
   timer?: NodeJS.Timeout;
   inflight?: Promise<CrlRecord>;
+  /** A look at the marker before or after a build (the timer's, recheck's): settled() and stop() wait for it too. */
+  checking?: Promise<void>;
 }
 
 const LEASE_MS = 60_000;
@@ -52,6 +54,8 @@ export class CrlPublisher {
   private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   private readonly delayMs: number;
   private poller?: NodeJS.Timeout;
+  /** The latest poll (it never rejects): settled() and stop() wait for the timers it may set. */
+  private polling?: Promise<void>;
   private stopped = false;
 
   constructor(private readonly store: Store, private readonly cas: CaRegistry, private readonly opts: CrlPublisherOptions) {
@@ -68,19 +72,19 @@ export class CrlPublisher {
       return await p;
     } finally {
       if (slot.inflight === p) slot.inflight = undefined;
-      this.recheck(ca.name);
+      await this.recheck(ca.name);
     }
   }
 
   /** The stored CRL; a fresh one only when none exists or it is past half its lifetime (one build for all callers). */
   async current(ca: CertificateAuthority, now = new Date()): Promise<CrlRecord> {
     const fresh = (m: CrlMeta | undefined) => m !== undefined && now.getTime() < (Date.parse(m.nextUpdate) + Date.parse(m.thisUpdate)) / 2;
-    let meta = this.store.crl.latestMeta(ca.name);
+    let meta = await this.store.crl.latestMeta(ca.name);
     if (fresh(meta)) return this.cached(ca.name, meta!);
     const inflight = this.slots.get(ca.name)?.inflight;
     if (inflight) {
       await inflight.catch(() => undefined);
-      meta = this.store.crl.latestMeta(ca.name);
+      meta = await this.store.crl.latestMeta(ca.name);
       if (fresh(meta)) return this.cached(ca.name, meta!);
     }
     return this.publish(ca, now);
@@ -96,7 +100,8 @@ export class CrlPublisher {
     const since = dirtySince ? Date.parse(dirtySince) : Date.now();
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      void this.rebuildIfDirty(caName);
+      // rebuildIfDirty handles its own errors; tracked so settled() does not return while it reads the marker.
+      void this.track(slot, this.rebuildIfDirty(caName));
     }, Math.max(0, since + this.delayMs - Date.now()));
     slot.timer.unref();
   }
@@ -104,8 +109,8 @@ export class CrlPublisher {
   /** Server mode: also pick up markers other processes left (CLI revocations, another instance, a restart). */
   start(): void {
     if (this.poller || this.stopped) return;
-    this.pollOnce();
-    this.poller = setInterval(() => this.pollOnce(), (this.opts.pollSeconds ?? 5) * 1000);
+    this.polling = this.pollOnce();
+    this.poller = setInterval(() => (this.polling = this.pollOnce()), (this.opts.pollSeconds ?? 5) * 1000);
     this.poller.unref();
   }
 
@@ -113,16 +118,18 @@ export class CrlPublisher {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.poller);
+    await this.polling;
     for (const s of this.slots.values()) clearTimeout(s.timer);
-    await Promise.all([...this.slots.values()].map((s) => s.inflight?.catch(() => undefined)));
+    await Promise.all([...this.slots.values()].map((s) => (s.inflight ?? s.checking)?.catch(() => undefined)));
   }
 
   /** Resolves once no build is scheduled or running (tests; a CLI that wants the CRL out before exiting). */
   async settled(): Promise<void> {
     for (;;) {
-      const busy = [...this.slots.values()].filter((s) => s.timer || s.inflight);
+      await this.polling;
+      const busy = [...this.slots.values()].filter((s) => s.timer || s.inflight || s.checking);
       if (!busy.length) return;
-      await Promise.all(busy.map((s) => s.inflight?.catch(() => undefined) ?? new Promise((r) => setTimeout(r, 20))));
+      await Promise.all(busy.map((s) => (s.inflight ?? s.checking)?.catch(() => undefined) ?? new Promise((r) => setTimeout(r, 20))));
     }
   }
 
@@ -132,24 +139,47 @@ export class CrlPublisher {
     return s;
   }
 
-  private pollOnce(): void {
+  /** Never rejects (the poll timer does not wait for it). */
+  private async pollOnce(): Promise<void> {
     try {
-      for (const d of this.store.crl.dirty()) if (this.cas.find(d.caName)) this.schedule(d.caName, d.dirtySince);
+      for (const d of await this.store.crl.dirty()) if (this.cas.find(d.caName)) this.schedule(d.caName, d.dirtySince);
     } catch (e) {
       this.opts.log?.error({ err: (e as Error).message }, "CRL rebuild poll failed");
     }
   }
 
-  private recheck(caName: string): void {
+  /** Never throws (it runs in publish's finally): a failed look leaves the marker to the poll. */
+  private async recheck(caName: string): Promise<void> {
     if (this.stopped) return;
-    const st = this.store.crl.state(caName);
-    if (st.dirtySince) this.schedule(caName, st.dirtySince);
+    await this.track(
+      this.slot(caName),
+      (async () => {
+        try {
+          const st = await this.store.crl.state(caName);
+          if (st.dirtySince) this.schedule(caName, st.dirtySince);
+        } catch (e) {
+          this.opts.log?.error({ ca: caName, err: (e as Error).message }, "CRL marker check failed");
+        }
+      })(),
+    );
+  }
+
+  /** Marks the slot busy while `p` (which never rejects) runs. */
+  private async track(slot: Slot, p: Promise<void>): Promise<void> {
+    slot.checking = p;
+    try {
+      await p;
+    } finally {
+      if (slot.checking === p) slot.checking = undefined;
+    }
   }
 
   private async rebuildIfDirty(caName: string): Promise<void> {
     const ca = this.cas.find(caName);
-    if (!ca || this.stopped || this.slot(caName).inflight || !this.store.crl.state(caName).dirtySince) return;
+    if (!ca || this.stopped || this.slot(caName).inflight) return;
     try {
+      // Re-checked after the read: a build may have started meanwhile (it re-reads the marker when it ends).
+      if (!(await this.store.crl.state(caName)).dirtySince || this.stopped || this.slot(caName).inflight) return;
       await this.publish(ca);
     } catch (e) {
       // The marker stays set: the poll (or the next revocation) tries again.
@@ -157,10 +187,10 @@ export class CrlPublisher {
     }
   }
 
-  private cached(caName: string, meta: CrlMeta): CrlRecord {
+  private async cached(caName: string, meta: CrlMeta): Promise<CrlRecord> {
     const c = this.cache.get(caName);
     if (c && c.number === meta.number) return c;
-    const rec = this.store.crl.latest(caName)!;
+    const rec = (await this.store.crl.latest(caName))!;
     this.cache.set(caName, rec);
     return rec;
   }
@@ -175,27 +205,27 @@ export class CrlPublisher {
     try {
       const t0 = performance.now();
       const crl = this.store.crl;
-      const { generation } = crl.state(ca.name); // every change up to this one is in the rows read below
-      const number = crl.nextNumber(ca.name);
+      const { generation } = await crl.state(ca.name); // every change up to this one is in the rows read below
+      const number = await crl.nextNumber(ca.name);
       const next = new Date(now.getTime() + this.opts.validityHours * 3_600_000);
       const w = new CrlWriter(ca, number, now, next);
       const pageSize = this.opts.pageSize ?? 2_000;
-      let cursor = crl.forEachRevoked(ca.name, undefined, pageSize, (s, at, r) => w.add(s, at, r));
+      let cursor = await crl.forEachRevoked(ca.name, undefined, pageSize, (s, at, r) => w.add(s, at, r));
       let renewed = Date.now();
       while (cursor) {
         await nextTurn();
         if (Date.now() - renewed > LEASE_MS / 10) {
           renewed = Date.now();
-          crl.claim(ca.name, this.owner, new Date().toISOString(), new Date(renewed + LEASE_MS).toISOString());
+          await crl.claim(ca.name, this.owner, new Date().toISOString(), new Date(renewed + LEASE_MS).toISOString());
         }
-        cursor = crl.forEachRevoked(ca.name, cursor, pageSize, (s, at, r) => w.add(s, at, r));
+        cursor = await crl.forEachRevoked(ca.name, cursor, pageSize, (s, at, r) => w.add(s, at, r));
       }
       const t1 = performance.now();
       const der = await w.sign();
       const t2 = performance.now();
       const rec: CrlRecord = { caName: ca.name, number, thisUpdate: now.toISOString(), nextUpdate: next.toISOString(), der };
-      crl.save(rec, this.opts.keep ?? 3);
-      crl.markClean(ca.name, generation, began);
+      await crl.save(rec, this.opts.keep ?? 3);
+      await crl.markClean(ca.name, generation, began);
       this.cache.set(ca.name, rec);
       this.stats.completed++;
       const ms = (a: number, b: number) => Math.round(b - a);
@@ -206,14 +236,14 @@ export class CrlPublisher {
       throw e;
     } finally {
       this.active.set(ca.name, active - 1);
-      this.store.crl.release(ca.name, this.owner);
+      await this.store.crl.release(ca.name, this.owner);
     }
   }
 
   /** Waits (bounded) while another instance holds the CA's build lease. */
   private async lease(caName: string, now: Date): Promise<void> {
     const deadline = Date.now() + 2 * LEASE_MS;
-    while (!this.store.crl.claim(caName, this.owner, new Date().toISOString(), new Date(Date.now() + LEASE_MS).toISOString())) {
+    while (!(await this.store.crl.claim(caName, this.owner, new Date().toISOString(), new Date(Date.now() + LEASE_MS).toISOString()))) {
       if (Date.now() > deadline) throw new Error(`another instance holds the CRL build lease of ${caName} (since before ${now.toISOString()})`);
       await new Promise((r) => setTimeout(r, 250));
     }

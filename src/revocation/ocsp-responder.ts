@@ -9,7 +9,8 @@ import { GatewayError, toGatewayError } from "../errors.js";
 import { certStatusDer, generalizedTime, responseDataDer, singleResponseDer, successfulResponseDer, type CertStatus } from "./ocsp-der.js";
 import { DEFAULT_MAX_REQUEST_BYTES, parseOcspRequest, type HashName, type OcspCertId } from "./ocsp-request.js";
 
-export type StatusLookup = (caName: string, serialHex: string) => CertStatus;
+/** The certificate's current status; a store answers with a promise, a synchronous lookup keeps a kept answer synchronous. */
+export type StatusLookup = (caName: string, serialHex: string) => CertStatus | Promise<CertStatus>;
 
 export interface OcspResponderOptions {
   validityMinutes: number;
@@ -88,8 +89,8 @@ export class OcspResponder {
   }
 
   /**
-   * As respond, but a kept response comes back synchronously: the hot path (a pre-signed answer)
-   * makes no promise and waits for no microtask. `onError` is called with `about` (e.g. the request).
+   * As respond, but with a synchronous lookup a kept response comes back synchronously: the hot path
+   * (a pre-signed answer) makes no further promise than the lookup's. `onError` is called with `about` (e.g. the request).
    */
   respondNow<T>(requestDer: Uint8Array, onError: ((err: GatewayError, about: T) => void) | undefined, about: T): OcspAnswer | Promise<OcspAnswer>;
   respondNow(requestDer: Uint8Array, onError?: (err: GatewayError) => void): OcspAnswer | Promise<OcspAnswer>;
@@ -109,14 +110,20 @@ export class OcspResponder {
     if (!Number.isFinite(validityMs) || validityMs <= 0) throw new GatewayError("RA_ERR_INTERNAL", "OCSP validityMinutes must be positive");
     const nowMs = this.opts.now ? this.opts.now().getTime() : Date.now();
     if (!this.cache || req.nonce || req.certIds.length !== 1) {
-      const statuses = req.certIds.map((id) => this.lookup(ca.name, id.serial));
-      return this.sign(ca, req.certIds, statuses, nowMs, validityMs, req.nonce).then(missOf);
+      // One lookup per CertID (at most OCSP_MAX_REQUESTS), concurrently.
+      return Promise.all(req.certIds.map((id) => this.lookup(ca.name, id.serial)))
+        .then((statuses) => this.sign(ca, req.certIds, statuses, nowMs, validityMs, req.nonce)).then(missOf);
     }
     const id = req.certIds[0];
     const status = this.lookup(ca.name, id.serial);
+    return status instanceof Promise ? status.then((st) => this.single(ca, id, st, nowMs, validityMs)) : this.single(ca, id, status, nowMs, validityMs);
+  }
+
+  /** A single-CertID request without a nonce: the kept response when it was signed for `status`, else one signature shared by concurrent misses. */
+  private single(ca: CertificateAuthority & { ocsp: NonNullable<CertificateAuthority["ocsp"]> }, id: OcspCertId, status: CertStatus, nowMs: number, validityMs: number): OcspAnswer | Promise<OcspAnswer> {
     const statusKey = keyOf(status);
     const key = `${ca.name}\0${Buffer.from(id.der.buffer, id.der.byteOffset, id.der.byteLength).toString("latin1")}`;
-    const kept = this.cache.get(key);
+    const kept = this.cache!.get(key);
     if (kept && kept.statusKey === statusKey && nowMs < kept.refreshAt && nowMs < kept.nextUpdateMs) return kept.hit;
     const flightKey = `${key}\0${statusKey}`;
     let flight = this.inflight.get(flightKey);

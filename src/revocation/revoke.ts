@@ -22,16 +22,16 @@ export class RevocationService {
   async revoke(serialHexText: string, reason: string | number | undefined, actor: string): Promise<{ serial: string; reason: string; revokedAt: string }> {
     const code = parseReason(reason);
     const serial = normalizeSerial(serialHexText);
-    const rec = this.store.getCertificate(serial);
+    const rec = await this.store.getCertificate(serial);
     if (!rec || rec.stage !== "issued") throw new GatewayError("RA_ERR_NOT_FOUND", `no issued certificate with serial ${serial}`);
     // Archived means expired longer than the retention period: no CRL or OCSP answer covers it any more.
     if (rec.archived) throw new GatewayError("RA_ERR_NOT_FOUND", `certificate ${serial} expired at ${rec.notAfter} and is archived; there is nothing left to revoke`);
     if (rec.revokedAt) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} was revoked at ${rec.revokedAt}`);
     const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
-    const done = this.store.transaction(() => {
-      if (!this.store.revoke(serial, code, at)) return false;
-      this.store.crl.markDirty(rec.caName, at);
-      this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
+    const done = await this.store.transaction(async (tx) => {
+      if (!(await tx.revoke(serial, code, at))) return false;
+      await tx.crl.markDirty(rec.caName, at);
+      await this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } }, tx);
       return true;
     });
     if (!done) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} is already revoked`);
@@ -48,14 +48,14 @@ export class RevocationService {
     const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     const done: string[] = [];
     const cas = new Set<string>();
-    this.store.transaction(() => {
+    await this.store.transaction(async (tx) => {
       for (const serial of serials) {
-        const rec = this.store.getCertificate(serial);
-        if (!rec || !this.store.revoke(serial, code, at)) continue;
+        const rec = await tx.getCertificate(serial);
+        if (!rec || !(await tx.revoke(serial, code, at))) continue;
         done.push(serial);
-        if (!cas.has(rec.caName)) this.store.crl.markDirty(rec.caName, at);
+        if (!cas.has(rec.caName)) await tx.crl.markDirty(rec.caName, at);
         cas.add(rec.caName);
-        this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } });
+        await this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } }, tx);
       }
     });
     for (const name of cas) this.crls.schedule(name);
@@ -67,17 +67,17 @@ export class RevocationService {
    * marker in one transaction, so a crash cannot leave a released certificate on the next CRL. Returns
    * the released certificates.
    */
-  releaseHolds(certs: Array<{ serial: string; caName: string; profile: string }>, actor: string): string[] {
+  async releaseHolds(certs: Array<{ serial: string; caName: string; profile: string }>, actor: string): Promise<string[]> {
     const at = new Date().toISOString();
     const released: string[] = [];
     const cas = new Set<string>();
-    this.store.transaction(() => {
+    await this.store.transaction(async (tx) => {
       for (const c of certs) {
-        if (!this.store.releaseHold(c.serial)) continue;
+        if (!(await tx.releaseHold(c.serial))) continue;
         released.push(c.serial);
-        if (!cas.has(c.caName)) this.store.crl.markDirty(c.caName, at);
+        if (!cas.has(c.caName)) await tx.crl.markDirty(c.caName, at);
         cas.add(c.caName);
-        this.audit.record({ type: "certificate.hold_released", actor, target: c.serial, data: { ca: c.caName, profile: c.profile } });
+        await this.audit.record({ type: "certificate.hold_released", actor, target: c.serial, data: { ca: c.caName, profile: c.profile } }, tx);
       }
     });
     for (const name of cas) if (this.cas.find(name)) this.crls.schedule(name);
@@ -88,8 +88,8 @@ export class RevocationService {
   async republish(caNames: string[]): Promise<void> {
     const names = [...new Set(caNames)].filter((n) => this.cas.find(n));
     const at = new Date().toISOString();
-    this.store.transaction(() => {
-      for (const name of names) this.store.crl.markDirty(name, at);
+    await this.store.transaction(async (tx) => {
+      for (const name of names) await tx.crl.markDirty(name, at);
     });
     for (const name of names) this.crls.schedule(name);
   }

@@ -37,22 +37,25 @@ function presentedToken(header: string): string | undefined {
 
 /** Bearer (or Basic) admin tokens; with `sessions`, also the console's session cookie plus its CSRF token. */
 export function adminAuth(gw: Gateway, sessions?: ConsoleSessions) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const session = !req.header("authorization") ? sessions?.fromRequest(req) : undefined;
+  // Async: store look-ups are; a failure (store down) is passed on to the error handler, never left unhandled.
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    let session: Awaited<ReturnType<ConsoleSessions["fromRequest"]>>;
+    let found: { id: string; name: string } | undefined;
+    try {
+      session = !req.header("authorization") ? await sessions?.fromRequest(req) : undefined;
+      if (session) sessions!.checkCsrf(req, session);
+      const token = session ? undefined : presentedToken(req.header("authorization") ?? "");
+      // Tokens are stored as SHA-256; looking up the hash leaks no timing about the token.
+      found = token ? await gw.store.findAdminTokenByHash(hashToken(token)) : undefined;
+    } catch (e) {
+      next(e);
+      return;
+    }
     if (session) {
-      try {
-        sessions!.checkCsrf(req, session);
-      } catch (e) {
-        next(e);
-        return;
-      }
       req.admin = session.admin;
       next();
       return;
     }
-    const token = presentedToken(req.header("authorization") ?? "");
-    // Tokens are stored as SHA-256; looking up the hash leaks no timing about the token.
-    const found = token ? gw.store.findAdminTokenByHash(hashToken(token)) : undefined;
     if (!found) {
       res.setHeader("WWW-Authenticate", 'Bearer realm="gateway-admin"');
       next(new GatewayError("RA_ERR_UNAUTHORIZED", "a valid admin bearer token is required"));
@@ -82,7 +85,7 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
   // Every body is read as JSON whatever its Content-Type, so the cap holds for all of them.
   r.use(express.json({ limit: gw.config.limits.maxBodyBytes, type: () => true }));
 
-  r.get("/certificates", (req, res) => {
+  r.get("/certificates", async (req, res) => {
     const q: CertificateQuery = {
       status: str(req.query.status) as CertificateQuery["status"], profile: str(req.query.profile), protocol: str(req.query.protocol),
       caName: str(req.query.ca), name: str(req.query.name),
@@ -97,15 +100,15 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
       // Offset paging stays for callers that jump to a page number; it may skip or repeat rows while certificates are issued.
       const offset = Number(req.query.offset);
       if (page.cursor || !Number.isInteger(offset) || offset < 0) throw new GatewayError("RA_ERR_MALFORMED", "offset must be a non-negative integer, and not given with cursor");
-      res.json({ certificates: gw.store.findCertificates({ ...q, limit: page.limit, offset }).map(certJson) });
+      res.json({ certificates: (await gw.store.findCertificates({ ...q, limit: page.limit, offset })).map(certJson) });
       return;
     }
-    const out = gw.store.pageCertificates(q, page);
+    const out = await gw.store.pageCertificates(q, page);
     res.json({ certificates: out.items.map(certJson), next: out.next });
   });
 
-  r.get("/certificates/:serial", (req, res) => {
-    const rec = gw.store.getCertificate(normalizeSerial(String(req.params.serial)));
+  r.get("/certificates/:serial", async (req, res) => {
+    const rec = await gw.store.getCertificate(normalizeSerial(String(req.params.serial)));
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
     const format = str(req.query.format) ?? "json";
     if (format === "json") {
@@ -140,14 +143,14 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
     res.status(201).json({ status: "issued", requestId: outcome.requestId, serial: c.serial, certificate: derToPem(c.der), chain: c.chain.map((d) => derToPem(d)) });
   });
 
-  r.get("/approvals", (req, res) => {
+  r.get("/approvals", async (req, res) => {
     const status = str(req.query.status) ?? "pending";
     if (status !== "all" && !REQUEST_STATUSES.includes(status as RequestStatus)) throw new GatewayError("RA_ERR_MALFORMED", `status must be all or one of ${REQUEST_STATUSES.join(", ")}`);
-    const out = gw.store.pageRequests(status === "all" ? undefined : status as RequestStatus, pageParams(req));
+    const out = await gw.store.pageRequests(status === "all" ? undefined : status as RequestStatus, pageParams(req));
     res.json({ approvals: out.items.map(({ payload, ...rest }) => ({ ...rest, summary: requestSummary(payload) })), next: out.next });
   });
-  r.get("/approvals/:id", (req, res) => {
-    const rec = gw.store.getRequest(String(req.params.id));
+  r.get("/approvals/:id", async (req, res) => {
+    const rec = await gw.store.getRequest(String(req.params.id));
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", "no such request");
     const { payload: _p, ...rest } = rec;
     res.json({ approval: rest });
@@ -156,44 +159,44 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
     const c = await gw.enrollment.approve(String(req.params.id), actor(req), str(req.body?.comment));
     res.json({ status: "issued", serial: c.serial, certificate: derToPem(c.der) });
   });
-  r.post("/approvals/:id/reject", (req, res) => {
-    gw.enrollment.reject(String(req.params.id), actor(req), str(req.body?.reason) ?? "rejected by an administrator");
+  r.post("/approvals/:id/reject", async (req, res) => {
+    await gw.enrollment.reject(String(req.params.id), actor(req), str(req.body?.reason) ?? "rejected by an administrator");
     res.json({ status: "rejected" });
   });
 
-  r.get("/audit", (req, res) => {
+  r.get("/audit", async (req, res) => {
     // `after=<seq>` and `cursor=<next>` are the same position: the sequence number of the last event seen.
     const page = pageParams(req, req.query.cursor === undefined ? "after" : "cursor");
-    const out = gw.store.pageAudit({ type: str(req.query.type), target: str(req.query.target) }, page);
+    const out = await gw.store.pageAudit({ type: str(req.query.type), target: str(req.query.target) }, page);
     res.json({ events: out.items, next: out.next });
   });
-  r.get("/audit/verify", (_req, res) => {
-    res.json(gw.audit.verify());
+  r.get("/audit/verify", async (_req, res) => {
+    res.json(await gw.audit.verify());
   });
 
-  r.post("/enrollment-secrets", (req, res) => {
+  r.post("/enrollment-secrets", async (req, res) => {
     const b = req.body ?? {};
     if (!str(b.profile)) throw new GatewayError("RA_ERR_MALFORMED", "profile is required");
     const protocols = Array.isArray(b.protocols) ? b.protocols.map(String) : undefined;
-    res.status(201).json(secrets.mint({ profile: b.profile, subject: str(b.subject), protocols, ttlMinutes: b.ttlMinutes !== undefined ? Number(b.ttlMinutes) : undefined }, actor(req)));
+    res.status(201).json(await secrets.mint({ profile: b.profile, subject: str(b.subject), protocols, ttlMinutes: b.ttlMinutes !== undefined ? Number(b.ttlMinutes) : undefined }, actor(req)));
   });
 
   // ACME external account binding keys: the MAC key is shown once, in the creation answer.
   const eab = new EabKeys(gw.store.acme, gw.profiles, gw.audit);
-  r.post("/acme/eab-keys", (req, res) => {
+  r.post("/acme/eab-keys", async (req, res) => {
     const b = req.body ?? {};
     const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === "string" ? v.split(",").filter(Boolean) : undefined);
     const profiles = list(b.profiles) ?? (str(b.profile) ? [str(b.profile)!] : undefined);
     if (!profiles?.length) throw new GatewayError("RA_ERR_MALFORMED", "profiles is required");
-    const k = eab.create({ profiles, nameSuffixes: list(b.nameSuffixes), endpoint: str(b.endpoint), ttlHours: b.ttlHours !== undefined ? Number(b.ttlHours) : undefined, createdBy: actor(req) });
+    const k = await eab.create({ profiles, nameSuffixes: list(b.nameSuffixes), endpoint: str(b.endpoint), ttlHours: b.ttlHours !== undefined ? Number(b.ttlHours) : undefined, createdBy: actor(req) });
     res.status(201).json({ kid: k.kid, hmacKey: k.hmacKey, ...eabJson(k.record) });
   });
-  r.get("/acme/eab-keys", (_req, res) => {
-    res.json({ keys: gw.store.acme.listEabKeys().map(eabJson) });
+  r.get("/acme/eab-keys", async (_req, res) => {
+    res.json({ keys: (await gw.store.acme.listEabKeys()).map(eabJson) });
   });
-  r.delete("/acme/eab-keys/:kid", (req, res) => {
-    if (!gw.store.acme.deleteEabKey(String(req.params.kid))) throw new GatewayError("RA_ERR_NOT_FOUND", "no such EAB key");
-    gw.audit.record({ type: "acme.eab.deleted", actor: actor(req), target: String(req.params.kid) });
+  r.delete("/acme/eab-keys/:kid", async (req, res) => {
+    if (!(await gw.store.acme.deleteEabKey(String(req.params.kid)))) throw new GatewayError("RA_ERR_NOT_FOUND", "no such EAB key");
+    await gw.audit.record({ type: "acme.eab.deleted", actor: actor(req), target: String(req.params.kid) });
     res.status(204).end();
   });
 

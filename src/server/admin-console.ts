@@ -44,15 +44,18 @@ function requestJson(r: RequestRecord) {
 
 /** Admin API endpoints the console reads: certificate details, the dashboard. */
 export function mountConsoleRoutes(r: Router, gw: Gateway): void {
-  r.get("/certificates/:serial/details", (req, res) => {
+  r.get("/certificates/:serial/details", async (req, res) => {
     const serial = normalizeSerial(String(req.params.serial));
-    const rec = gw.store.getCertificate(serial);
+    const rec = await gw.store.getCertificate(serial);
     if (!rec) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
     const ca = gw.cas.find(rec.caName);
     const chain = ca ? [ca.certDer, ...ca.chain] : [];
     const d = rec.der ? decodeCertificate(rec.der) : undefined;
-    const request = gw.store.getRequest(rec.requestId);
-    const audit = [...gw.store.queryAudit({ target: serial, limit: 1000 }), ...gw.store.queryAudit({ target: rec.requestId, limit: 1000 })].sort((a, b) => a.seq - b.seq);
+    // Independent reads: asked together.
+    const [request, bySerial, byRequest] = await Promise.all([
+      gw.store.getRequest(rec.requestId), gw.store.queryAudit({ target: serial, limit: 1000 }), gw.store.queryAudit({ target: rec.requestId, limit: 1000 }),
+    ]);
+    const audit = [...bySerial, ...byRequest].sort((a, b) => a.seq - b.seq);
     const key = rec.der ? describeKey(new X509Certificate(rec.der).publicKey) : undefined;
     res.json({
       certificate: certJson(rec),
@@ -67,14 +70,16 @@ export function mountConsoleRoutes(r: Router, gw: Gateway): void {
     });
   });
 
-  r.get("/dashboard", (req, res) => {
+  r.get("/dashboard", async (req, res) => {
     const weeks = Math.min(Math.max(Number(req.query.weeks ?? 12) || 12, 1), 104);
     const now = new Date();
     const soon = new Date(now.getTime() + gw.config.expiryWarningDays * DAY).toISOString();
     const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const weekStarts = Array.from({ length: weeks + 1 }, (_, i) => new Date(start.getTime() + i * 7 * DAY).toISOString());
     // Aggregated by the database: a dashboard load never reads the inventory into memory.
-    const stats = gw.store.certificateStats({ now: now.toISOString(), soon, weekStarts });
+    const [stats, counts, pendingApprovals, missed] = await Promise.all([
+      gw.store.certificateStats({ now: now.toISOString(), soon, weekStarts }), gw.lifecycle.counts(now), gw.store.countPending(), gw.store.missedRenewals(now.toISOString(), 50),
+    ]);
     const expiringByWeek = stats.expiringByWeek.map((count, i) => ({ weekStart: weekStarts[i].slice(0, 10), count }));
     const group = (key: "profile" | "owner") => {
       const m = new Map<string, { valid: number; expiringSoon: number }>();
@@ -86,15 +91,14 @@ export function mountConsoleRoutes(r: Router, gw: Gateway): void {
       }
       return [...m.entries()].sort((a, b) => b[1].valid - a[1].valid).map(([k, v]) => ({ [key]: k, ...v }));
     };
-    const counts = gw.lifecycle.counts(now);
     const sum = (l: Array<{ count: number }>) => l.reduce((t, c) => t + c.count, 0);
     res.json({
       generatedAt: now.toISOString(),
-      totals: { valid: stats.valid, revoked: stats.revoked, expired: stats.expired, pendingApprovals: gw.store.countPending(), renewalDue: sum(counts.due), renewalMissed: sum(counts.missed) },
+      totals: { valid: stats.valid, revoked: stats.revoked, expired: stats.expired, pendingApprovals, renewalDue: sum(counts.due), renewalMissed: sum(counts.missed) },
       expiringByWeek,
       byProfile: group("profile"),
       byOwner: group("owner"),
-      missedRenewals: gw.store.missedRenewals(now.toISOString(), 50).map(certJson),
+      missedRenewals: missed.map(certJson),
       warningDays: gw.config.expiryWarningDays,
     });
   });

@@ -24,7 +24,7 @@ function queryString(req: Request, key: string): string | undefined {
 
 /** Admin API: the event outbox (what each sink delivered, still owes, or gave up on) and redelivery of dead letters. */
 export function mountEventRoutes(r: Router, gw: Gateway): void {
-  r.get("/events/outbox", (req, res) => {
+  r.get("/events/outbox", async (req, res) => {
     const status = queryString(req, "status");
     if (status !== undefined && !OUTBOX_STATUSES.includes(status as OutboxStatus)) {
       throw new GatewayError("RA_ERR_MALFORMED", `status must be one of ${OUTBOX_STATUSES.join(", ")}`);
@@ -34,13 +34,13 @@ export function mountEventRoutes(r: Router, gw: Gateway): void {
     const afterText = page.cursor ?? "0";
     if (!/^\d{1,15}$/.test(afterText)) throw new GatewayError("RA_ERR_MALFORMED", "after must be an outbox id");
     // One row more than asked tells whether another page follows.
-    const rows = gw.store.outbox.list({ status: status as OutboxStatus | undefined, sink: queryString(req, "sink"), limit: page.limit + 1, afterId: Number(afterText) });
+    const rows = await gw.store.outbox.list({ status: status as OutboxStatus | undefined, sink: queryString(req, "sink"), limit: page.limit + 1, afterId: Number(afterText) });
     const more = rows.length > page.limit;
     if (more) rows.pop();
-    res.json({ events: rows.map(outboxJson), next: more ? String(rows.at(-1)!.id) : undefined, sinks: gw.events.stats() });
+    res.json({ events: rows.map(outboxJson), next: more ? String(rows.at(-1)!.id) : undefined, sinks: await gw.events.stats() });
   });
 
-  r.post("/events/outbox/redeliver", (req, res) => {
+  r.post("/events/outbox/redeliver", async (req, res) => {
     const body: unknown = req.body ?? {};
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new GatewayError("RA_ERR_MALFORMED", "body must be a JSON object");
     const sink = (body as { sink?: unknown }).sink;
@@ -49,9 +49,9 @@ export function mountEventRoutes(r: Router, gw: Gateway): void {
     // Rows of a sink no longer configured would only sit in pending: refuse rather than pretend.
     if (sink !== undefined && !known.includes(sink)) throw new GatewayError("RA_ERR_NOT_FOUND", `no webhook or syslog sink named ${sink}`);
     const sinks = sink !== undefined ? [sink] : known;
-    const redelivered = gw.store.transaction(() => {
-      const n = gw.store.outbox.redeliverDead(sinks, new Date().toISOString());
-      gw.audit.record({ type: "events.redelivered", actor: actor(req), target: sink ?? "*", data: { sinks, count: n } });
+    const redelivered = await gw.store.transaction(async (tx) => {
+      const n = await tx.outbox.redeliverDead(sinks, new Date().toISOString());
+      await gw.audit.record({ type: "events.redelivered", actor: actor(req), target: sink ?? "*", data: { sinks, count: n } }, tx);
       return n;
     });
     gw.events.wake();

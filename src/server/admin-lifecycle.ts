@@ -28,16 +28,16 @@ function classificationPatch(body: unknown): { [K in keyof Classification]?: Cla
 
 /** Admin API: classification, renewal monitoring, live enforcement, audit evidence export. */
 export function mountLifecycleRoutes(r: Router, gw: Gateway): void {
-  r.patch("/certificates/:serial/classification", (req, res) => {
+  r.patch("/certificates/:serial/classification", async (req, res) => {
     const serial = normalizeSerial(String(req.params.serial));
     const patch = classificationPatch(req.body);
-    if (!gw.store.classify(serial, patch)) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
-    gw.audit.record({ type: "certificate.classified", actor: actor(req), target: serial, data: patch });
-    res.json({ certificate: certJson(gw.store.getCertificate(serial)!) });
+    if (!(await gw.store.classify(serial, patch))) throw new GatewayError("RA_ERR_NOT_FOUND", "no such certificate");
+    await gw.audit.record({ type: "certificate.classified", actor: actor(req), target: serial, data: patch });
+    res.json({ certificate: certJson((await gw.store.getCertificate(serial))!) });
   });
 
-  r.get("/lifecycle/renewals", (req, res) => {
-    const s = gw.lifecycle.state(new Date(), { profile: str(req.query.profile), owner: typeof req.query.owner === "string" ? req.query.owner : undefined });
+  r.get("/lifecycle/renewals", async (req, res) => {
+    const s = await gw.lifecycle.state(new Date(), { profile: str(req.query.profile), owner: typeof req.query.owner === "string" ? req.query.owner : undefined });
     const state = str(req.query.state);
     if (state && state !== "due" && state !== "missed") throw new GatewayError("RA_ERR_MALFORMED", "state must be due or missed");
     res.json({
@@ -47,17 +47,17 @@ export function mountLifecycleRoutes(r: Router, gw: Gateway): void {
       ...(s.truncated ? { truncated: true, maxListed: MAX_LISTED } : {}),
     });
   });
-  r.post("/lifecycle/scan", (_req, res) => {
-    res.json(gw.lifecycle.scan());
+  r.post("/lifecycle/scan", async (_req, res) => {
+    res.json(await gw.lifecycle.scan());
   });
 
   r.post("/enforcement", async (req, res) => {
     res.json(await enforce(gw, parseEnforcementOrder(req.body), actor(req), "admin"));
   });
 
-  r.get("/audit/export", (req, res) => {
-    const out = exportAudit(gw.store, gw.audit, { from: str(req.query.from), to: str(req.query.to) });
-    gw.audit.record({ type: "audit.exported", actor: actor(req), data: { period: out.period, events: out.segment.count, verified: out.segment.verified && out.chain.ok } });
+  r.get("/audit/export", async (req, res) => {
+    const out = await exportAudit(gw.store, gw.audit, { from: str(req.query.from), to: str(req.query.to) });
+    await gw.audit.record({ type: "audit.exported", actor: actor(req), data: { period: out.period, events: out.segment.count, verified: out.segment.verified && out.chain.ok } });
     res.setHeader("Content-Disposition", `attachment; filename="audit-${out.segment.firstSeq ?? 0}-${out.segment.lastSeq ?? 0}.json"`);
     res.json(out);
   });

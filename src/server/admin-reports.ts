@@ -24,16 +24,16 @@ const actorOf = (req: Request) => `admin:${req.admin?.name ?? "unknown"}`;
 
 /** Admin API: discovered (unmanaged) certificates and the crypto inventory report. */
 export function mountReportRoutes(r: Router, gw: Gateway): void {
-  r.get("/discovered", (req, res) => {
+  r.get("/discovered", async (req, res) => {
     const days = intParam(req.query.expiringDays, "expiringDays", 0, 36_500);
     const weak = req.query.weak === "true" || req.query.weak === "1";
     const q = {
       expiringBefore: days !== undefined ? new Date(Date.now() + days * 86_400_000).toISOString() : undefined,
       weak, issuer: typeof req.query.issuer === "string" && req.query.issuer ? req.query.issuer : undefined,
     };
-    const rows = gw.store.discovery.list({ ...q, limit: intParam(req.query.limit, "limit", 1, 1000) ?? 100, offset: intParam(req.query.offset, "offset", 0, 1e9) ?? 0 });
+    const rows = await gw.store.discovery.list({ ...q, limit: intParam(req.query.limit, "limit", 1, 1000) ?? 100, offset: intParam(req.query.offset, "offset", 0, 1e9) ?? 0 });
     const warnDays = days ?? gw.config.expiryWarningDays;
-    res.json({ total: gw.store.discovery.count(q), discovered: rows.map((d) => discoveredJson(d, warnDays)) });
+    res.json({ total: await gw.store.discovery.count(q), discovered: rows.map((d) => discoveredJson(d, warnDays)) });
   });
 
   r.post("/discover", async (req, res) => {
@@ -53,17 +53,17 @@ export function mountReportRoutes(r: Router, gw: Gateway): void {
     const timeoutMs = intParam(body.timeoutMs, "timeoutMs", 100, MAX_API_TIMEOUT_MS) ?? DEFAULT_TIMEOUT_MS;
     const warnDays = intParam(body.warnDays, "warnDays", 0, 3650) ?? gw.config.expiryWarningDays;
     const result = await discover({ targets: [...new Set(targets as string[])], timeoutMs, warnDays }, gw.store);
-    gw.audit.record({
+    await gw.audit.record({
       type: "inventory.discovered", actor: actorOf(req),
       data: { targets: result.endpoints.scanned, failed: result.endpoints.failed, recorded: result.recorded, findings: result.findings.length },
     });
     res.json(result);
   });
 
-  r.get("/reports/crypto", (req, res) => {
+  r.get("/reports/crypto", async (req, res) => {
     const format = typeof req.query.format === "string" ? req.query.format : "json";
     if (format !== "json" && format !== "csv") throw new GatewayError("RA_ERR_MALFORMED", "format must be json or csv");
-    const report = buildCryptoReport(gw);
+    const report = await buildCryptoReport(gw);
     if (format === "json") {
       res.json(report);
       return;

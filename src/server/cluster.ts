@@ -111,7 +111,7 @@ export function superviseWorkers(o: SupervisorOptions): Supervisor {
 
   const aggregator = new AggregatorRegistry();
   const answerMetrics = (w: Worker, id: number) => {
-    aggregator.clusterMetrics().then(
+    void aggregator.clusterMetrics().then(
       (text): MetricsMessage => ({ gateway: "metrics", id, text }),
       (e: unknown): MetricsMessage => ({ gateway: "metrics", id, error: (e as Error).message }),
     ).then((answer) => {

@@ -44,31 +44,31 @@ export class ConsoleSessions {
     return { now: new Date(now).toISOString(), idleBefore: new Date(now - IDLE_MS).toISOString() };
   }
 
-  create(admin: { id: string; name: string }): { id: string; csrf: string } {
+  async create(admin: { id: string; name: string }): Promise<{ id: string; csrf: string }> {
     const id = randomBytes(32).toString("base64url");
     const now = this.clock();
     const at = new Date(now).toISOString();
-    this.db.create({ idHash: hashToken(id), adminId: admin.id, adminName: admin.name, createdAt: at, lastSeen: at, expiresAt: new Date(now + ABSOLUTE_MS).toISOString() },
+    await this.db.create({ idHash: hashToken(id), adminId: admin.id, adminName: admin.name, createdAt: at, lastSeen: at, expiresAt: new Date(now + ABSOLUTE_MS).toISOString() },
       this.cutoffs(now), MAX_SESSIONS, PURGE_BATCH);
     return { id, csrf: csrfFor(id) };
   }
 
   /** The live session named by the request's cookie, refreshed (in the store at most every TOUCH_MS). */
-  fromRequest(req: Request): (Session & { id: string }) | undefined {
+  async fromRequest(req: Request): Promise<(Session & { id: string }) | undefined> {
     const id = cookie(req, SESSION_COOKIE);
     if (!id || id.length > 128) return undefined;
     const idHash = hashToken(id);
-    const s = this.db.get(idHash);
+    const s = await this.db.get(idHash);
     if (!s) return undefined;
     const now = this.clock();
     const created = Date.parse(s.createdAt);
     const lastSeen = Date.parse(s.lastSeen);
     if (now - lastSeen > IDLE_MS || now >= Date.parse(s.expiresAt)) {
-      this.db.delete(idHash);
+      await this.db.delete(idHash);
       return undefined;
     }
     // Conditional on the stored value, so instances touching at once never move it backwards.
-    if (now - lastSeen >= TOUCH_MS) this.db.touch(idHash, new Date(now).toISOString(), new Date(now - TOUCH_MS).toISOString());
+    if (now - lastSeen >= TOUCH_MS) await this.db.touch(idHash, new Date(now).toISOString(), new Date(now - TOUCH_MS).toISOString());
     return { admin: { id: s.adminId, name: s.adminName }, csrf: csrfFor(id), created, lastSeen: now, id };
   }
 
@@ -81,12 +81,12 @@ export class ConsoleSessions {
   }
 
   /** Ends the session on every instance. */
-  end(id: string): void {
-    this.db.delete(hashToken(id));
+  async end(id: string): Promise<void> {
+    await this.db.delete(hashToken(id));
   }
 
   /** Deletes up to `limit` expired sessions (logins also purge a batch each). */
-  purge(limit = PURGE_BATCH): number {
+  purge(limit = PURGE_BATCH): Promise<number> {
     return this.db.purgeExpired(this.cutoffs(this.clock()), limit);
   }
 }
@@ -112,29 +112,29 @@ function setCookie(res: Response, value: string, maxAgeSeconds: number): void {
 export function consoleSessionRouter(gw: Gateway, sessions: ConsoleSessions): Router {
   const r = Router();
   r.use(express.json({ limit: 4096, type: () => true }));
-  r.post("/login", (req, res) => {
+  r.post("/login", async (req, res) => {
     const token = typeof req.body?.token === "string" ? req.body.token.trim() : "";
-    const admin = token ? gw.store.findAdminTokenByHash(hashToken(token)) : undefined;
+    const admin = token ? await gw.store.findAdminTokenByHash(hashToken(token)) : undefined;
     if (!admin) {
-      gw.audit.record({ type: "console.login_failed", actor: "console", data: { from: req.socket.remoteAddress } });
+      await gw.audit.record({ type: "console.login_failed", actor: "console", data: { from: req.socket.remoteAddress } });
       throw new GatewayError("RA_ERR_UNAUTHORIZED", "that is not a valid admin token");
     }
-    const s = sessions.create(admin);
-    gw.audit.record({ type: "console.login", actor: `admin:${admin.name}`, data: { from: req.socket.remoteAddress } });
+    const s = await sessions.create(admin);
+    await gw.audit.record({ type: "console.login", actor: `admin:${admin.name}`, data: { from: req.socket.remoteAddress } });
     setCookie(res, s.id, ABSOLUTE_MS / 1000);
     res.json({ name: admin.name, csrfToken: s.csrf });
   });
-  r.get("/session", (req, res) => {
-    const s = sessions.fromRequest(req);
+  r.get("/session", async (req, res) => {
+    const s = await sessions.fromRequest(req);
     if (!s) throw new GatewayError("RA_ERR_UNAUTHORIZED", "not logged in");
     res.json({ name: s.admin.name, csrfToken: s.csrf });
   });
-  r.post("/logout", (req, res) => {
-    const s = sessions.fromRequest(req);
+  r.post("/logout", async (req, res) => {
+    const s = await sessions.fromRequest(req);
     if (s) {
       sessions.checkCsrf(req, s);
-      sessions.end(s.id);
-      gw.audit.record({ type: "console.logout", actor: `admin:${s.admin.name}` });
+      await sessions.end(s.id);
+      await gw.audit.record({ type: "console.logout", actor: `admin:${s.admin.name}` });
     }
     setCookie(res, "", 0);
     res.status(204).end();

@@ -27,10 +27,10 @@ export function enforcementHookRouter(gw: Gateway): Router {
     const expected = createHmac("sha256", key).update(`${ts}.`).update(body).digest();
     const given = sig ? Buffer.from(sig, "hex") : Buffer.alloc(0);
     if (!fresh || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      gw.audit.record({ type: "enforcement.webhook_refused", actor: "webhook:enforcement", data: { reason: fresh ? "bad signature" : "missing or stale timestamp", from: req.socket.remoteAddress } });
+      await gw.audit.record({ type: "enforcement.webhook_refused", actor: "webhook:enforcement", data: { reason: fresh ? "bad signature" : "missing or stale timestamp", from: req.socket.remoteAddress } });
       throw new GatewayError("RA_ERR_UNAUTHORIZED", "the enforcement webhook needs a fresh timestamp and a valid signature");
     }
-    if (!gw.store.markChallengeUsed(createHash("sha256").update(expected).digest("hex"), "enforcement-webhook", new Date().toISOString())) {
+    if (!(await gw.store.markChallengeUsed(createHash("sha256").update(expected).digest("hex"), "enforcement-webhook", new Date().toISOString()))) {
       throw new GatewayError("RA_ERR_UNAUTHORIZED", "this signed request was already used");
     }
     let order: unknown;

@@ -105,7 +105,7 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   return {
     https, http, httpsPort, httpPort, apps, connections,
     async close() {
-      heartbeat.remove(crlJob); // releases the lease: another instance's next heartbeat takes the schedule over
+      await heartbeat.remove(crlJob); // releases the lease: another instance's next heartbeat takes the schedule over
       await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
       await apps.acme?.drain();
       await apps.cmp?.close();

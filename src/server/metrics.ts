@@ -15,20 +15,22 @@ export class Metrics {
     // Event-loop delay sampled every 100 ms, not prom-client's 10 ms: the finer timer alone cost an idle
     // gateway ~10 ms of CPU per second, and the delay histogram stays meaningful.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
-    new Gauge({ name: "gateway_pending_approvals", help: "Requests waiting for an administrator", registers: [this.registry], collect() { this.set(store.countPending()); } });
+    new Gauge({ name: "gateway_pending_approvals", help: "Requests waiting for an administrator", registers: [this.registry], async collect() { this.set(await store.countPending()); } });
     new Gauge({
       name: "gateway_certificates_expiring", help: `Valid certificates expiring within ${expiryDays} days`, registers: [this.registry],
-      collect() { this.set(store.countExpiringWithin(expiryDays)); },
+      async collect() { this.set(await store.countExpiringWithin(expiryDays)); },
     });
   }
 
   /** Renewals due and missed by profile and owner, counted when scraped. */
-  watchRenewals(counts: () => RenewalCounts): void {
+  watchRenewals(counts: () => Promise<RenewalCounts>): void {
     const gauge = (name: string, help: string, pick: keyof RenewalCounts) => new Gauge({
       name, help, labelNames: ["profile", "owner"], registers: [this.registry],
-      collect() {
+      async collect() {
+        // Counted before the reset: a failed count leaves the last values, never a half-reset gauge.
+        const rows = (await counts())[pick];
         this.reset();
-        for (const c of counts()[pick]) this.set({ profile: c.profile, owner: c.owner }, c.count);
+        for (const c of rows) this.set({ profile: c.profile, owner: c.owner }, c.count);
       },
     });
     gauge("gateway_certificates_renewal_due", "Valid certificates inside their profile's renewal window, not yet replaced", "due");

@@ -26,8 +26,8 @@ export interface OcspHttp {
 const CONTENT_TYPE = "application/ocsp-response";
 
 export function ocspHttp(gw: Gateway): OcspHttp {
-  const lookup: StatusLookup = (caName, serial) => {
-    const rec = gw.store.certificateStatus(serial);
+  const lookup: StatusLookup = async (caName, serial) => {
+    const rec = await gw.store.certificateStatus(serial);
     if (!rec || rec.caName !== caName || rec.stage !== "issued") return { status: "unknown" };
     if (rec.revokedAt) return { status: "revoked", revokedAt: new Date(rec.revokedAt), reason: rec.revocationReason };
     return { status: "good" };

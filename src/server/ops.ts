@@ -10,7 +10,7 @@ export function opsRouter(gw: Gateway): Router {
   r.get("/readyz", async (_req, res) => {
     const checks: Record<string, boolean> = {};
     try {
-      checks.database = gw.store.ping();
+      checks.database = await gw.store.ping();
     } catch {
       checks.database = false;
     }

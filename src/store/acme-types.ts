@@ -99,39 +99,39 @@ export interface AcmeEabKeyRecord {
 
 export interface AcmeStore {
   /** The nonce MAC key all instances share, created on first use (never log it). */
-  nonceKey(): Buffer;
+  nonceKey(): Promise<Buffer>;
   /** Single use across instances: true the first time a (verified) nonce is claimed, false forever after. */
-  claimNonce(expiresAtMs: number, id: Buffer): boolean;
+  claimNonce(expiresAtMs: number, id: Buffer): Promise<boolean>;
   /** Deletes at most `limit` claimed nonces that expired before `beforeMs`; returns how many. */
-  purgeUsedNonces(beforeMs: number, limit: number): number;
+  purgeUsedNonces(beforeMs: number, limit: number): Promise<number>;
   /** Claimed nonces kept (tests, metrics). */
-  countUsedNonces(): number;
+  countUsedNonces(): Promise<number>;
 
-  insertAccount(a: AcmeAccountRecord): void;
-  getAccount(id: string): AcmeAccountRecord | undefined;
-  accountByThumbprint(thumbprint: string): AcmeAccountRecord | undefined;
-  updateAccount(id: string, f: Partial<Pick<AcmeAccountRecord, "contact" | "status" | "jwk" | "thumbprint">>): void;
+  insertAccount(a: AcmeAccountRecord): Promise<void>;
+  getAccount(id: string): Promise<AcmeAccountRecord | undefined>;
+  accountByThumbprint(thumbprint: string): Promise<AcmeAccountRecord | undefined>;
+  updateAccount(id: string, f: Partial<Pick<AcmeAccountRecord, "contact" | "status" | "jwk" | "thumbprint">>): Promise<void>;
 
-  insertOrder(o: AcmeOrderRecord): void;
-  getOrder(id: string): AcmeOrderRecord | undefined;
-  updateOrder(id: string, f: Partial<Pick<AcmeOrderRecord, "status" | "error" | "requestId" | "certSerial">>): void;
+  insertOrder(o: AcmeOrderRecord): Promise<void>;
+  getOrder(id: string): Promise<AcmeOrderRecord | undefined>;
+  updateOrder(id: string, f: Partial<Pick<AcmeOrderRecord, "status" | "error" | "requestId" | "certSerial">>): Promise<void>;
   /** Atomically moves a ready order to processing under `requestId`; false when another finalize won. */
-  claimOrderForFinalize(id: string, requestId: string): boolean;
-  orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Array<{ id: string; createdAt: string }>;
+  claimOrderForFinalize(id: string, requestId: string): Promise<boolean>;
+  orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Promise<Array<{ id: string; createdAt: string }>>;
 
-  insertAuthz(a: AcmeAuthzRecord): void;
-  getAuthz(id: string): AcmeAuthzRecord | undefined;
-  getAuthzs(ids: string[]): AcmeAuthzRecord[];
-  updateAuthz(id: string, f: Partial<Pick<AcmeAuthzRecord, "status" | "expires" | "challenges">>): void;
+  insertAuthz(a: AcmeAuthzRecord): Promise<void>;
+  getAuthz(id: string): Promise<AcmeAuthzRecord | undefined>;
+  getAuthzs(ids: string[]): Promise<AcmeAuthzRecord[]>;
+  updateAuthz(id: string, f: Partial<Pick<AcmeAuthzRecord, "status" | "expires" | "challenges">>): Promise<void>;
   /** Moves a pending challenge to processing; false when it is not pending (double POST). */
-  claimChallenge(id: string, type: string, challenges: AcmeChallengeRecord[], expectedUpdatedAt: string): boolean;
-  findReusableAuthz(accountId: string, identifier: AcmeIdentifierRecord, wildcard: boolean, validUntilAtLeast: string): AcmeAuthzRecord | undefined;
-  validAuthzIdentifiers(accountId: string, now: string): AcmeIdentifierRecord[];
+  claimChallenge(id: string, type: string, challenges: AcmeChallengeRecord[], expectedUpdatedAt: string): Promise<boolean>;
+  findReusableAuthz(accountId: string, identifier: AcmeIdentifierRecord, wildcard: boolean, validUntilAtLeast: string): Promise<AcmeAuthzRecord | undefined>;
+  validAuthzIdentifiers(accountId: string, now: string): Promise<AcmeIdentifierRecord[]>;
 
-  insertEabKey(k: AcmeEabKeyRecord): void;
-  getEabKey(id: string): AcmeEabKeyRecord | undefined;
-  listEabKeys(): AcmeEabKeyRecord[];
+  insertEabKey(k: AcmeEabKeyRecord): Promise<void>;
+  getEabKey(id: string): Promise<AcmeEabKeyRecord | undefined>;
+  listEabKeys(): Promise<AcmeEabKeyRecord[]>;
   /** Binds an unbound key to an account, once. */
-  bindEabKey(id: string, accountId: string): boolean;
-  deleteEabKey(id: string): boolean;
+  bindEabKey(id: string, accountId: string): Promise<boolean>;
+  deleteEabKey(id: string): Promise<boolean>;
 }

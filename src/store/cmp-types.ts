@@ -41,24 +41,24 @@ export interface CmpStore {
    * Claims a new transactionID, remembered until `rememberUntil`: false when it is in use (open, or remembered
    * and not yet past its window). A remembered ID past its window may be claimed again.
    */
-  claim(id: string, now: string, rememberUntil: string): boolean;
+  claim(id: string, now: string, rememberUntil: string): Promise<boolean>;
   /** Opens a claimed transaction (the answer to its first message); false when it is not in state `claimed`. */
-  open(t: CmpTransactionRecord, rememberUntil: string): boolean;
+  open(t: CmpTransactionRecord, rememberUntil: string): Promise<boolean>;
   /** Moves an open transaction on (pollRep, or pending → waitingConfirm) when it still is as `expect`ed. */
-  advance(t: CmpTransactionRecord, expect: CmpExpected, rememberUntil: string): boolean;
+  advance(t: CmpTransactionRecord, expect: CmpExpected, rememberUntil: string): Promise<boolean>;
   /** The open transaction with this ID (waitingConfirm or pending), expired or not, until settled. */
-  get(id: string): CmpTransactionRecord | undefined;
+  get(id: string): Promise<CmpTransactionRecord | undefined>;
   /** Ends an open transaction when it still is as `expect`ed: true for exactly one caller. */
-  finish(id: string, expect: CmpExpected): boolean;
+  finish(id: string, expect: CmpExpected): Promise<boolean>;
   /**
    * Claims up to `limit` open transactions whose time ran out (and settle claims whose lease lapsed: their
    * instance died), leased until `leaseUntil`; one statement, so each is handed to one instance only.
    */
-  claimExpired(now: string, leaseUntil: string, limit: number): CmpTransactionRecord[];
+  claimExpired(now: string, leaseUntil: string, limit: number): Promise<CmpTransactionRecord[]>;
   /** Ends a settle claim. */
-  settled(id: string): boolean;
+  settled(id: string): Promise<boolean>;
   /** Deletes up to `limit` claimed or finished rows past their window; returns how many. */
-  purge(now: string, limit: number): number;
+  purge(now: string, limit: number): Promise<number>;
   /** Open transactions (waitingConfirm, pending, settling), for the cap. */
-  countOpen(): number;
+  countOpen(): Promise<number>;
 }

@@ -29,20 +29,20 @@ export interface CrlMeta {
  */
 export interface CrlStore {
   /** Calls `row` for up to `limit` revoked certificates of the CA after `after`; returns where to continue, or undefined at the end. */
-  forEachRevoked(caName: string, after: RevokedCursor | undefined, limit: number, row: (serial: string, revokedAt: string, reason: number) => void): RevokedCursor | undefined;
+  forEachRevoked(caName: string, after: RevokedCursor | undefined, limit: number, row: (serial: string, revokedAt: string, reason: number) => void): Promise<RevokedCursor | undefined>;
   /** Records that the CA's revoked list changed (call inside the change's transaction). */
-  markDirty(caName: string, at: string): void;
-  state(caName: string): CrlDirtyState;
-  dirty(): CrlDirtyState[];
+  markDirty(caName: string, at: string): Promise<void>;
+  state(caName: string): Promise<CrlDirtyState>;
+  dirty(): Promise<CrlDirtyState[]>;
   /** Clears the marker when no change happened since `generation` was read (else restarts it at `buildStart`); false means build again. */
-  markClean(caName: string, generation: number, buildStart: string): boolean;
+  markClean(caName: string, generation: number, buildStart: string): Promise<boolean>;
   /** Takes the CA's build lease until `until` unless another owner holds an unexpired one. */
-  claim(caName: string, owner: string, now: string, until: string): boolean;
-  release(caName: string, owner: string): void;
-  latestMeta(caName: string): CrlMeta | undefined;
-  latest(caName: string): CrlRecord | undefined;
+  claim(caName: string, owner: string, now: string, until: string): Promise<boolean>;
+  release(caName: string, owner: string): Promise<void>;
+  latestMeta(caName: string): Promise<CrlMeta | undefined>;
+  latest(caName: string): Promise<CrlRecord | undefined>;
   /** max(stored + 1, now in ms): see SqliteCrlStore.nextNumber. */
-  nextNumber(caName: string, nowMs?: number): number;
+  nextNumber(caName: string, nowMs?: number): Promise<number>;
   /** Saves a CRL and deletes all but the newest `keep` of the CA. */
-  save(rec: CrlRecord, keep: number): void;
+  save(rec: CrlRecord, keep: number): Promise<void>;
 }

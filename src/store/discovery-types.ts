@@ -39,9 +39,9 @@ export interface DiscoveryQuery {
 /** Certificates found by `gateway discover` (migration 6, table discovered_certificates): unmanaged inventory. */
 export interface DiscoveryStore {
   /** Inserts or merges (locations united, facts refreshed, last_seen = at); returns the stored row. */
-  upsert(s: DiscoverySighting, locations: string[], at: string): DiscoveredCertificate;
-  get(fingerprint: string): DiscoveredCertificate | undefined;
+  upsert(s: DiscoverySighting, locations: string[], at: string): Promise<DiscoveredCertificate>;
+  get(fingerprint: string): Promise<DiscoveredCertificate | undefined>;
   /** Soonest notAfter first. */
-  list(q?: DiscoveryQuery): DiscoveredCertificate[];
-  count(q?: Omit<DiscoveryQuery, "limit" | "offset">): number;
+  list(q?: DiscoveryQuery): Promise<DiscoveredCertificate[]>;
+  count(q?: Omit<DiscoveryQuery, "limit" | "offset">): Promise<number>;
 }

@@ -14,15 +14,15 @@ export interface LeaseHolder {
  */
 export interface LeaseStore {
   /** Takes `name` for `ttlMs` from now if it is free, lapsed, or already `owner`'s (then renews it); true when held. */
-  acquire(name: string, owner: string, ttlMs: number, now?: Date): boolean;
+  acquire(name: string, owner: string, ttlMs: number, now?: Date): Promise<boolean>;
   /** acquire, also saying when the job last ran (ISO-8601 UTC; undefined: never); undefined while another holds it. */
-  take(name: string, owner: string, ttlMs: number, now?: Date): { lastRun?: string } | undefined;
+  take(name: string, owner: string, ttlMs: number, now?: Date): Promise<{ lastRun?: string } | undefined>;
   /**
    * Claims a run at `now` for `owner`: true only while it holds the lease unlapsed and the last run (by any holder)
    * is at least `intervalMs` old, so one run per interval even if two instances briefly both think they hold it.
    */
-  claimRun(name: string, owner: string, intervalMs: number, now?: Date): boolean;
+  claimRun(name: string, owner: string, intervalMs: number, now?: Date): Promise<boolean>;
   /** Gives the lease up if `owner` holds it (a clean shutdown: another instance takes over at its next try). */
-  release(name: string, owner: string): void;
-  holder(name: string): LeaseHolder | undefined;
+  release(name: string, owner: string): Promise<void>;
+  holder(name: string): Promise<LeaseHolder | undefined>;
 }

@@ -37,23 +37,23 @@ export interface OutboxCount {
  * Timestamps are ISO strings from `toISOString()`, so they compare as text.
  */
 export interface OutboxStore {
-  enqueue(sink: string, auditSeq: number, payload: string, now: string): number;
+  enqueue(sink: string, auditSeq: number, payload: string, now: string): Promise<number>;
   /**
    * Atomically claims the sink's oldest undelivered row (audit order) when it is due, marking it
    * 'sending' until `leaseUntil`. A row whose claim lapsed (its process died) is claimed again.
    * Nothing when the head row is not due: later rows wait, so a sink sees events in order.
    */
-  claimNext(sink: string, now: string, leaseUntil: string): OutboxRecord | undefined;
-  markDelivered(id: number, now: string): boolean;
+  claimNext(sink: string, now: string, leaseUntil: string): Promise<OutboxRecord | undefined>;
+  markDelivered(id: number, now: string): Promise<boolean>;
   /** Counts a failed attempt and makes the row due again at `nextAttemptAt`. */
-  reschedule(id: number, nextAttemptAt: string, error: string): boolean;
+  reschedule(id: number, nextAttemptAt: string, error: string): Promise<boolean>;
   /** Counts the last failed attempt and gives up: the row stays as a dead letter. */
-  markDead(id: number, error: string): boolean;
+  markDead(id: number, error: string): Promise<boolean>;
   /** Gives a claimed row back without counting an attempt (shutdown). */
-  release(id: number, now: string): boolean;
-  get(id: number): OutboxRecord | undefined;
-  list(q: OutboxQuery): OutboxRecord[];
+  release(id: number, now: string): Promise<boolean>;
+  get(id: number): Promise<OutboxRecord | undefined>;
+  list(q: OutboxQuery): Promise<OutboxRecord[]>;
   /** Dead rows of the given sinks back to pending with a fresh attempt count; returns how many. */
-  redeliverDead(sinks: string[], now: string): number;
-  counts(): OutboxCount[];
+  redeliverDead(sinks: string[], now: string): Promise<number>;
+  counts(): Promise<OutboxCount[]>;
 }

@@ -27,13 +27,13 @@ export interface SessionStore {
    * One transaction: purges up to `purgeBatch` expired sessions, makes room under `cap` by ending the
    * oldest ones, then inserts `s`.
    */
-  create(s: SessionRecord, cut: SessionCutoffs, cap: number, purgeBatch: number): void;
-  get(idHash: string): SessionRecord | undefined;
+  create(s: SessionRecord, cut: SessionCutoffs, cap: number, purgeBatch: number): Promise<void>;
+  get(idHash: string): Promise<SessionRecord | undefined>;
   /** Moves last_seen forward to `at` if it is before `ifBefore` (never backwards); true when written. */
-  touch(idHash: string, at: string, ifBefore: string): boolean;
+  touch(idHash: string, at: string, ifBefore: string): Promise<boolean>;
   /** Ends the session for every instance; true when it existed. */
-  delete(idHash: string): boolean;
+  delete(idHash: string): Promise<boolean>;
   /** Deletes up to `limit` expired sessions; returns how many. */
-  purgeExpired(cut: SessionCutoffs, limit: number): number;
-  count(): number;
+  purgeExpired(cut: SessionCutoffs, limit: number): Promise<number>;
+  count(): Promise<number>;
 }

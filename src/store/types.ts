@@ -157,13 +157,13 @@ export interface AuditQuery {
 }
 
 /**
- * The storage repository. SQLite is the embedded implementation; every method is
- * synchronous in meaning (one statement or one transaction) so a PostgreSQL
- * implementation can keep the same contract.
+ * The storage repository: one contract, two engines (src/store/sqlite/, src/store/postgres/), no SQL above it.
+ * Every method is one statement or one transaction and returns a promise: PostgreSQL answers over the network;
+ * SQLite answers synchronously underneath (src/store/sqlite/facade.ts).
  */
 export interface Store {
-  ping(): boolean;
-  close(): void;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
   /** The ACME front-end's tables. */
   readonly acme: AcmeStore;
   readonly outbox: OutboxStore;
@@ -176,84 +176,86 @@ export interface Store {
   readonly sessions: SessionStore;
   /** Leases for jobs that run on one instance at a time (src/store/lease-sqlite.ts). */
   readonly leases: LeaseStore;
-  /** Runs `fn` in one write transaction (nested calls join it). */
-  transaction<T>(fn: () => T): T;
-  /** As transaction, but inside a caller's transaction `fn` simply joins it (no savepoint of its own). */
-  joinTransaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one write transaction: committed when its promise resolves, rolled back when it rejects. Every
+   * call that belongs to the transaction goes through `tx` (a Store bound to it; its own `transaction` is a
+   * savepoint). `fn` awaits nothing but `tx` (no network, no signing): on SQLite every other caller of the store
+   * waits while it runs, and on PostgreSQL it holds a pooled connection and its row locks.
+   */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
 
-  insertCertificateIntent(rec: CertificateRecord): void;
-  completeIssuance(serial: string, der: Uint8Array): void;
-  failIssuance(serial: string, detail: string): void;
-  getCertificate(serial: string): CertificateRecord | undefined;
+  insertCertificateIntent(rec: CertificateRecord): Promise<void>;
+  completeIssuance(serial: string, der: Uint8Array): Promise<void>;
+  failIssuance(serial: string, detail: string): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   /** Just what an OCSP answer needs, by primary key (no DER, no mapping): read on every OCSP request. */
-  certificateStatus(serial: string): CertificateStatusRow | undefined;
-  findCertificates(q: CertificateQuery): CertificateRecord[];
+  certificateStatus(serial: string): Promise<CertificateStatusRow | undefined>;
+  findCertificates(q: CertificateQuery): Promise<CertificateRecord[]>;
   /**
    * Certificates matching `q` (its limit and offset aside), newest first, keyset-paged: a walk page by page
    * sees every certificate that existed when it began exactly once, whatever is issued meanwhile.
    */
-  pageCertificates(q: CertificateQuery, page: PageRequest): Page<CertificateRecord>;
-  markReplaced(oldSerial: string, newSerial: string): void;
+  pageCertificates(q: CertificateQuery, page: PageRequest): Promise<Page<CertificateRecord>>;
+  markReplaced(oldSerial: string, newSerial: string): Promise<void>;
   /** Sets the given classification fields (undefined leaves a field, null clears it). */
-  classify(serial: string, c: { [K in keyof Classification]?: Classification[K] | null }): boolean;
-  revoke(serial: string, reason: number, at: string): boolean;
-  revokedFor(caName: string): Array<{ serial: string; revokedAt: string; reason: number }>;
-  countExpiringWithin(days: number): number;
+  classify(serial: string, c: { [K in keyof Classification]?: Classification[K] | null }): Promise<boolean>;
+  revoke(serial: string, reason: number, at: string): Promise<boolean>;
+  revokedFor(caName: string): Promise<Array<{ serial: string; revokedAt: string; reason: number }>>;
+  countExpiringWithin(days: number): Promise<number>;
   /** Issued, unrevoked, not replaced, of `profile`, expiring in (now, dueBefore]. */
-  renewalDue(profile: string, now: string, dueBefore: string, limit?: number): CertificateRecord[];
+  renewalDue(profile: string, now: string, dueBefore: string, limit?: number): Promise<CertificateRecord[]>;
   /** Issued, unrevoked, not replaced, already expired: renewals that never happened. */
-  missedRenewals(now: string, limit?: number, profile?: string): CertificateRecord[];
+  missedRenewals(now: string, limit?: number, profile?: string): Promise<CertificateRecord[]>;
   /** renewalDue / missedRenewals counted by owner ("" for none), for metrics. */
-  countRenewalDue(profile: string, now: string, dueBefore: string): Array<{ owner: string; count: number }>;
-  countMissedRenewals(now: string): Array<{ profile: string; owner: string; count: number }>;
+  countRenewalDue(profile: string, now: string, dueBefore: string): Promise<Array<{ owner: string; count: number }>>;
+  countMissedRenewals(now: string): Promise<Array<{ profile: string; owner: string; count: number }>>;
   /** Records a lifecycle notice once; false when it was already raised. */
-  insertNotice(serial: string, kind: string, at: string): boolean;
+  insertNotice(serial: string, kind: string, at: string): Promise<boolean>;
   /** Valid certificates whose SAN list holds `entry` exactly ("permanentId:X", "dns:h") or, without a kind, any kind with that value. */
-  findValidByName(entry: string, now: string, limit: number): CertificateRecord[];
+  findValidByName(entry: string, now: string, limit: number): Promise<CertificateRecord[]>;
   /** Like findValidByName, for certificates on hold (reason 6) and unexpired. */
-  findHeldByName(entry: string, now: string, limit: number): CertificateRecord[];
+  findHeldByName(entry: string, now: string, limit: number): Promise<CertificateRecord[]>;
   /** Moves at most `limit` certificates with notAfter <= cutoff to the archive, oldest first (caller holds the transaction). */
-  archiveExpired(cutoff: string, at: string, limit: number): ArchiveBatch;
+  archiveExpired(cutoff: string, at: string, limit: number): Promise<ArchiveBatch>;
   /** Issued certificates (any status) in serial order after `afterSerial`: keyset paging, so a full walk sees each once. */
-  issuedAfter(afterSerial: string, limit: number): CertificateRecord[];
+  issuedAfter(afterSerial: string, limit: number): Promise<CertificateRecord[]>;
   /** The newest valid, unreplaced certificate of a requester and profile with the same names (any order), expiring in (now, notAfter], other than `exclude`. */
-  replaceable(requester: { kind: string; id: string }, profile: string, sans: string[], notAfter: string, now: string, exclude: string): string | undefined;
+  replaceable(requester: { kind: string; id: string }, profile: string, sans: string[], notAfter: string, now: string, exclude: string): Promise<string | undefined>;
   /** Counts by state, by profile and owner, and by week of expiry (the console's dashboard), aggregated by the database. */
-  certificateStats(q: { now: string; soon: string; weekStarts: string[] }): InventoryStats;
+  certificateStats(q: { now: string; soon: string; weekStarts: string[] }): Promise<InventoryStats>;
   /** Lifts a certificateHold (reason 6): the certificate is valid again. */
-  releaseHold(serial: string): boolean;
+  releaseHold(serial: string): Promise<boolean>;
 
-  insertRequest(rec: RequestRecord): void;
-  getRequest(id: string): RequestRecord | undefined;
-  findRequestByLookupKey(key: string): RequestRecord | undefined;
-  listRequests(status?: RequestStatus, limit?: number): RequestRecord[];
+  insertRequest(rec: RequestRecord): Promise<void>;
+  getRequest(id: string): Promise<RequestRecord | undefined>;
+  findRequestByLookupKey(key: string): Promise<RequestRecord | undefined>;
+  listRequests(status?: RequestStatus, limit?: number): Promise<RequestRecord[]>;
   /** Requests (of one status, or all) oldest first, keyset-paged like pageCertificates. */
-  pageRequests(status: RequestStatus | undefined, page: PageRequest): Page<RequestRecord>;
+  pageRequests(status: RequestStatus | undefined, page: PageRequest): Promise<Page<RequestRecord>>;
   /** Atomically moves a pending request to its decision; false if it was not pending. */
-  decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): boolean;
-  updateRequest(id: string, fields: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): void;
-  countPending(): number;
+  decideRequest(id: string, status: "approved" | "rejected", by: string, reason?: string): Promise<boolean>;
+  updateRequest(id: string, fields: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): Promise<void>;
+  countPending(): Promise<number>;
 
-  appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">, hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string): AuditEvent;
-  queryAudit(q: AuditQuery): AuditEvent[];
+  appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">, hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string): Promise<AuditEvent>;
+  queryAudit(q: AuditQuery): Promise<AuditEvent[]>;
   /** Audit events in sequence order after `cursor` (a sequence number; `afterSeq` when absent); `next` is the last one's. */
-  pageAudit(q: AuditQuery, page: PageRequest): Page<AuditEvent>;
-  allAudit(): Iterable<AuditEvent>;
+  pageAudit(q: AuditQuery, page: PageRequest): Promise<Page<AuditEvent>>;
 
-  insertSecret(rec: EnrollmentSecretRecord): void;
+  insertSecret(rec: EnrollmentSecretRecord): Promise<void>;
   /** Redeems a one-time secret atomically: returns it once, then never again. */
-  redeemSecret(id: string, now: string): EnrollmentSecretRecord | undefined;
-  getSecret(id: string): EnrollmentSecretRecord | undefined;
+  redeemSecret(id: string, now: string): Promise<EnrollmentSecretRecord | undefined>;
+  getSecret(id: string): Promise<EnrollmentSecretRecord | undefined>;
   /** A secret by the SHA-256 (hex) of its value: SCEP challenges carry no id. */
-  findSecretByHash(hash: string): EnrollmentSecretRecord | undefined;
+  findSecretByHash(hash: string): Promise<EnrollmentSecretRecord | undefined>;
   /** Records a dynamic challenge (by hash) as used: true the first time only. */
-  markChallengeUsed(hash: string, kind: string, at: string): boolean;
+  markChallengeUsed(hash: string, kind: string, at: string): Promise<boolean>;
 
-  insertAdminToken(id: string, name: string, hash: string): void;
-  findAdminTokenByHash(hash: string): { id: string; name: string } | undefined;
-  countAdminTokens(): number;
+  insertAdminToken(id: string, name: string, hash: string): Promise<void>;
+  findAdminTokenByHash(hash: string): Promise<{ id: string; name: string } | undefined>;
+  countAdminTokens(): Promise<number>;
 
-  saveCrl(rec: CrlRecord): void;
-  latestCrl(caName: string): CrlRecord | undefined;
-  nextCrlNumber(caName: string): number;
+  saveCrl(rec: CrlRecord): Promise<void>;
+  latestCrl(caName: string): Promise<CrlRecord | undefined>;
+  nextCrlNumber(caName: string): Promise<number>;
 }

@@ -31,7 +31,23 @@ describe("ACME accounts", () => {
     const none = await stranger.newAccount({ onlyReturnExisting: true });
     expect(none.status).toBe(400);
     expect(none.json.type).toBe(PROBLEM("accountDoesNotExist"));
-    expect(env.t.gw.store.queryAudit({ type: "acme.account.created" }).some((e) => created.location!.endsWith(e.target!))).toBe(true);
+    expect((await env.t.gw.store.queryAudit({ type: "acme.account.created" })).some((e) => created.location!.endsWith(e.target!))).toBe(true);
+  });
+
+  it("concurrent newAccount calls with one key make one account, and every caller gets it", async () => {
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    const clients = await Promise.all([1, 2, 3, 4].map(() => AcmeClient.create({ directoryUrl: env.directory(), caPem: env.rootPem, key })));
+    // The store is held while the requests arrive, so all of them pass the key look-up before one inserts (as
+    // requests on two instances sharing a database can).
+    let release!: () => void;
+    const held = env.t.gw.store.transaction(() => new Promise<void>((r) => (release = r)));
+    const pending = Promise.all(clients.map((c) => c.newAccount({ termsOfServiceAgreed: true })));
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await held;
+    const res = await pending;
+    expect(res.map((r) => r.status).sort()).toEqual([200, 200, 200, 201]);
+    expect(new Set(res.map((r) => r.location)).size).toBe(1);
   });
 
   it("updates contacts, refuses bad ones, and lists the account's orders", async () => {
@@ -75,7 +91,7 @@ describe("ACME accounts", () => {
     const found = await rolled.newAccount({ onlyReturnExisting: true });
     expect(found.location).toBe(c.accountUrl);
     expect(oldJwk).not.toEqual(rolled.jwk);
-    expect(env.t.gw.store.queryAudit({ type: "acme.account.keyChanged" })).toHaveLength(1);
+    expect((await env.t.gw.store.queryAudit({ type: "acme.account.keyChanged" }))).toHaveLength(1);
   });
 
   it("keyChange refuses an inner JWS whose url differs or whose oldKey is wrong", async () => {
@@ -95,17 +111,17 @@ describe("external account binding", () => {
     expect(c.directory.meta).toMatchObject({ externalAccountRequired: true, termsOfService: "https://example.com/tos" });
     const none = await c.newAccount({ termsOfServiceAgreed: true });
     expect(none.json.type).toBe(PROBLEM("externalAccountRequired"));
-    const k = eab.create({ profiles: ["tls-server"], endpoint: "partners", createdBy: "test" });
+    const k = await eab.create({ profiles: ["tls-server"], endpoint: "partners", createdBy: "test" });
     const noTos = await c.newAccount({ eab: { kid: k.kid, hmacKey: Buffer.from(k.hmacKey, "base64url") } });
     expect(noTos.json.type).toBe(PROBLEM("malformed"));
   });
 
   it.each(["HS256", "HS384", "HS512"] as const)("binds with %s once; the key cannot bind a second account", async (alg) => {
-    const k = eab.create({ profiles: ["tls-server"], endpoint: "partners", createdBy: "test" });
+    const k = await eab.create({ profiles: ["tls-server"], endpoint: "partners", createdBy: "test" });
     const c = await env.client({ endpoint: "partners" });
     const ok = await c.newAccount({ termsOfServiceAgreed: true, eab: { kid: k.kid, hmacKey: Buffer.from(k.hmacKey, "base64url"), alg } });
     expect(ok.status).toBe(201);
-    expect(env.t.gw.store.acme.getEabKey(k.kid)?.accountId).toBe(ok.location!.split("/").pop());
+    expect((await env.t.gw.store.acme.getEabKey(k.kid))?.accountId).toBe(ok.location!.split("/").pop());
     const d = await env.client({ endpoint: "partners" });
     const reuse = await d.newAccount({ termsOfServiceAgreed: true, eab: { kid: k.kid, hmacKey: Buffer.from(k.hmacKey, "base64url"), alg } });
     expect(reuse.status).toBe(403);
@@ -113,11 +129,11 @@ describe("external account binding", () => {
   });
 
   it("a wrong MAC key, an unknown kid and a key for another endpoint are refused alike", async () => {
-    const k = eab.create({ profiles: ["tls-server"], endpoint: "default", createdBy: "test" });
+    const k = await eab.create({ profiles: ["tls-server"], endpoint: "default", createdBy: "test" });
     const c = await env.client({ endpoint: "partners" });
     const other = await c.newAccount({ termsOfServiceAgreed: true, eab: { kid: k.kid, hmacKey: Buffer.from(k.hmacKey, "base64url") } });
     expect(other.json.type).toBe(PROBLEM("unauthorized"));
-    const k2 = eab.create({ profiles: ["tls-server"], endpoint: "partners", createdBy: "test" });
+    const k2 = await eab.create({ profiles: ["tls-server"], endpoint: "partners", createdBy: "test" });
     const wrong = await c.newAccount({ termsOfServiceAgreed: true, eab: { kid: k2.kid, hmacKey: Buffer.alloc(32, 7) } });
     expect(wrong.json.type).toBe(PROBLEM("unauthorized"));
     const unknown = await c.newAccount({ termsOfServiceAgreed: true, eab: { kid: "eab_unknown", hmacKey: Buffer.alloc(32, 7) } });
@@ -125,7 +141,7 @@ describe("external account binding", () => {
   });
 
   it("the bound account may use only the key's profiles and names", async () => {
-    const k = eab.create({ profiles: ["tls-server"], nameSuffixes: ["team.example.com"], endpoint: "partners", createdBy: "test" });
+    const k = await eab.create({ profiles: ["tls-server"], nameSuffixes: ["team.example.com"], endpoint: "partners", createdBy: "test" });
     const c = await env.client({ endpoint: "partners" });
     await c.newAccount({ termsOfServiceAgreed: true, eab: { kid: k.kid, hmacKey: Buffer.from(k.hmacKey, "base64url") } });
     const ok = await c.newOrder([{ type: "dns", value: "www.team.example.com" }]);

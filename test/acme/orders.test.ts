@@ -61,7 +61,7 @@ describe("ACME orders", () => {
     for (const s of res.json.subproblems) expect(s.type).toBe(PROBLEM("rejectedIdentifier"));
     const email = await c.newOrder([{ type: "email" as "dns", value: "a@example.com" }]);
     expect(email.json.type).toBe(PROBLEM("unsupportedIdentifier"));
-    expect(env.t.gw.store.queryAudit({ type: "acme.order.rejected" }).length).toBeGreaterThan(0);
+    expect((await env.t.gw.store.queryAudit({ type: "acme.order.rejected" })).length).toBeGreaterThan(0);
   });
 
   it("offers the challenges each identifier can use; wildcards only where the profile allows", async () => {
@@ -151,7 +151,7 @@ describe("ACME finalize", () => {
     expect(alt).toBeTruthy();
     const full = (await c.post(alt!, "")).body.toString();
     expect(full.match(/BEGIN CERTIFICATE/g)).toHaveLength(3);
-    const audit = env.t.gw.store.queryAudit({ type: "acme.authz.valid" });
+    const audit = (await env.t.gw.store.queryAudit({ type: "acme.authz.valid" }));
     expect(audit.some((e) => (e.data.identifier as { value: string }).value === "www.example.com")).toBe(true);
   });
 
@@ -197,7 +197,7 @@ describe("ACME finalize", () => {
     const ok = results.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
     for (const r of results.filter((x) => x.status !== 200)) expect(r.json.type).toBe(PROBLEM("orderNotReady"));
-    const issued = env.t.gw.store.findCertificates({ name: "race.example.com" });
+    const issued = (await env.t.gw.store.findCertificates({ name: "race.example.com" }));
     expect(issued).toHaveLength(1);
   });
 
@@ -208,7 +208,7 @@ describe("ACME finalize", () => {
     const fin = await c.finalize(order.json.finalize, makeCsr(dir, "appr", { sans: ["DNS:appr.example.com"] }).der);
     expect(fin.json.status).toBe("processing");
     expect(fin.headers["retry-after"]).toBe("1");
-    const pending = env.t.gw.store.listRequests("pending").find((r) => r.protocol === "acme");
+    const pending = (await env.t.gw.store.listRequests("pending")).find((r) => r.protocol === "acme");
     expect(pending).toBeTruthy();
     await env.t.gw.enrollment.approve(pending!.id, "admin:test");
     const done = await c.post(order.location!, "");
@@ -228,6 +228,6 @@ describe("ACME finalize", () => {
     expect(failed.status).toBe("invalid");
     expect(failed.error.type).toMatch(/urn:ietf:params:acme:error:(incorrectResponse|unauthorized|connection)/);
     expect((await c.post(order.location!, "")).json.status).toBe("invalid");
-    expect(env.t.gw.store.queryAudit({ type: "acme.authz.invalid" }).length).toBeGreaterThan(0);
+    expect((await env.t.gw.store.queryAudit({ type: "acme.authz.invalid" })).length).toBeGreaterThan(0);
   });
 });

@@ -46,7 +46,7 @@ describe("ACME revokeCert", () => {
     expect(bad.json.type).toBe(PROBLEM("badRevocationReason"));
     const ok = await c.post(c.directory.revokeCert, { certificate: Buffer.from(leaf.raw).toString("base64url"), reason: 4 });
     expect(ok.status).toBe(200);
-    expect(env.t.gw.store.getCertificate(serial)).toMatchObject({ revocationReason: 4 });
+    expect((await env.t.gw.store.getCertificate(serial))).toMatchObject({ revocationReason: 4 });
     const twice = await c.post(c.directory.revokeCert, { certificate: Buffer.from(leaf.raw).toString("base64url") });
     expect(twice.json.type).toBe(PROBLEM("alreadyRevoked"));
   });
@@ -60,7 +60,7 @@ describe("ACME revokeCert", () => {
     await obtain(stranger, "rev2.example.com"); // now it controls the name too
     const allowed = await stranger.post(stranger.directory.revokeCert, { certificate: Buffer.from(leaf.raw).toString("base64url"), reason: 1 });
     expect(allowed.status).toBe(200);
-    expect(env.t.gw.store.getCertificate(serial)?.revokedAt).toBeTruthy();
+    expect((await env.t.gw.store.getCertificate(serial))?.revokedAt).toBeTruthy();
   });
 
   it("the certificate's own key revokes with a jwk-signed request", async () => {
@@ -74,8 +74,8 @@ describe("ACME revokeCert", () => {
     expect(forged.json.type).toBe(PROBLEM("unauthorized"));
     const res = await certKey.post(certKey.directory.revokeCert, { certificate: Buffer.from(leaf.raw).toString("base64url"), reason: 1 }, { useJwk: true, kid: null });
     expect(res.status).toBe(200);
-    expect(env.t.gw.store.getCertificate(serial)?.revocationReason).toBe(1);
-    expect(env.t.gw.store.queryAudit({ type: "certificate.revoked", target: serial })[0]?.actor).toBe("acme-certificate-key");
+    expect((await env.t.gw.store.getCertificate(serial))?.revocationReason).toBe(1);
+    expect((await env.t.gw.store.queryAudit({ type: "certificate.revoked", target: serial }))[0]?.actor).toBe("acme-certificate-key");
   });
 
   it("a certificate we did not issue is refused", async () => {
@@ -105,7 +105,7 @@ describe("ACME renewal information (RFC 9773)", () => {
 
     const renewed = await obtain(c, "ari.example.com", { replaces: certId(leaf) });
     expect(renewed.order.replaces).toBe(serial);
-    expect(env.t.gw.store.getCertificate(serial)?.replacedBy).toBe(renewed.serial);
+    expect((await env.t.gw.store.getCertificate(serial))?.replacedBy).toBe(renewed.serial);
     const again = await c.newOrder([{ type: "dns", value: "ari.example.com" }], { replaces: certId(leaf) });
     expect(again.status).toBe(409);
     expect(again.json.type).toBe(PROBLEM("alreadyReplaced"));

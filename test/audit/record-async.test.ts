@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/audit-log.js";
 import { newSerial, serialHex, timeOrderedUuid } from "../../src/ca/serial.js";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gw-audit-async-"));
 const store = new SqliteStore(join(dir, "g.db"));
-afterAll(() => {
-  store.close();
+afterAll(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -18,8 +18,8 @@ describe("AuditLog.recordAsync", () => {
     const audit = new AuditLog(store);
     const events = await Promise.all(Array.from({ length: 20 }, (_, i) => audit.recordAsync({ type: "cmp.request", actor: "cmp:x", target: `t${i}`, data: { i } })));
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => events[0].seq + i));
-    expect(store.queryAudit({ type: "cmp.request", limit: 100 })).toHaveLength(20);
-    expect(audit.verify().ok).toBe(true);
+    expect(await store.queryAudit({ type: "cmp.request", limit: 100 })).toHaveLength(20);
+    expect((await audit.verify()).ok).toBe(true);
   });
 });
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { validateConfig } from "../../src/config/load.js";
 import { openGateway } from "../../src/gateway.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { buildCrlReference } from "../revocation/crl-reference.js";
 import { seedCertificates } from "../revocation/crl-seed.js";
 
@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), "gw-crl-prof-"));
 const gw = await openGateway(validateConfig({ dataDir: join(dir, "data"), profilesDir: join(ROOT, "profiles"), log: { level: "silent" } }), pino({ level: "silent" }));
 const ca = gw.cas.issuing[0];
 seedCertificates((gw.store as SqliteStore).raw, ca.name, n, { revoked: true, derBytes: 600 });
-const build = () => (mode === "before" ? buildCrlReference(ca, gw.store.revokedFor(ca.name), 1, new Date(), new Date(Date.now() + 86_400_000)) : gw.crls.publish(ca));
+const build = async () => (mode === "before" ? buildCrlReference(ca, await gw.store.revokedFor(ca.name), 1, new Date(), new Date(Date.now() + 86_400_000)) : gw.crls.publish(ca));
 await build(); // warm-up
 const s = new Session();
 s.connect();

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { validateConfig } from "../../src/config/load.js";
 import { openGateway, type Gateway } from "../../src/gateway.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { buildCrlReference } from "../revocation/crl-reference.js";
 import { seedCertificates } from "../revocation/crl-seed.js";
 import { cpuRatio, selfCpuMs } from "./cpu.js";
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       console.error(`seeded ${n} revoked certificates (${Math.round(performance.now() - t0)} ms, direct SQL)`);
       await gw.crls.publish(ca); // warm-up: JIT, page cache
       if (BEFORE && n <= 100_000) {
-        const m = await measure(async () => buildCrlReference(ca, gw.store.revokedFor(ca.name), 1, new Date(), new Date(Date.now() + 86_400_000)));
+        const m = await measure(async () => buildCrlReference(ca, await gw.store.revokedFor(ca.name), 1, new Date(), new Date(Date.now() + 86_400_000)));
         oldMsPer100k = (m.cpuMs / n) * 100_000;
         line({
           case: `crl-build-before-${n}`, ops: 1, entries: n, gateway_cpu_ms_per_op: Math.round(m.cpuMs), cpu_ms_per_entry: m.cpuMs / n, wall_ms: Math.round(m.wallMs),

@@ -19,7 +19,7 @@ import pino from "pino";
 import { validateConfig } from "../../src/config/load.js";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import { openGateway, type Gateway } from "../../src/gateway.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { seedCertificates } from "../store/seed.js";
 import { cpuRatio, selfCpuMs } from "./cpu.js";
 import { csrForName } from "./csr-fast.js";

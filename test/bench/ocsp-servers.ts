@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { Child, freePort, makeTempDir, probe, removeTempDir, waitUntil } from "./child.js";
 import { launchGateway } from "./gateway-process.js";
 
@@ -50,18 +50,18 @@ export async function startOcspGateway(serials: SerialSet, validityMinutes: numb
     const now = new Date();
     const notAfter = new Date(now.getTime() + 90 * 86_400_000).toISOString();
     const filler = randomBytes(700);
-    store.transaction(() => {
+    await store.transaction(async (tx) => {
       for (const serial of serials.all) {
-        store.insertCertificateIntent({
+        await tx.insertCertificateIntent({
           serial, caName: "dev-issuing", profile: "tls-server", protocol: "admin", requestId: `bench-${serial}`, requesterKind: "admin", requesterId: "bench",
           subject: `CN=${serial}.ocsp.bench.example.com`, sans: [`dns:${serial}.ocsp.bench.example.com`], notBefore: now.toISOString(), notAfter,
           keyAlgorithm: "ec-p256", stage: "intent", tbsSha256: serial.padEnd(64, "0"), createdAt: now.toISOString(),
         });
-        store.completeIssuance(serial, filler);
-        if (serials.revoked.has(serial)) store.revoke(serial, 1, now.toISOString().replace(/\.\d+Z$/, ".000Z"));
+        await tx.completeIssuance(serial, filler);
+        if (serials.revoked.has(serial)) await tx.revoke(serial, 1, now.toISOString().replace(/\.\d+Z$/, ".000Z"));
       }
     });
-    store.close();
+    await store.close();
     const issuerDer = pemToDer(readFileSync(join(gw.dataDir, "cas", "dev-issuing", "cert.pem"), "utf8"));
     return { name: "gateway", url: `${gw.http}/ocsp`, pid: gw.child.proc.pid ?? 0, issuerDer, stop: () => gw.stop() };
   } catch (e) {

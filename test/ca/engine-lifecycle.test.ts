@@ -69,7 +69,7 @@ describe("several issuing CAs: the profile names which one signs", () => {
     writeFileSync(join(dir, "b-root.pem"), derToPem(t.gw.cas.get("root-b").certDer));
     expect(openssl(["verify", "-CAfile", join(dir, "b-root.pem"), "-untrusted", join(dir, "b-chain.pem"), join(dir, "b.pem")])).toContain(": OK");
     expect(openssl(["x509", "-in", join(dir, "b.pem"), "-noout", "-text"])).toContain("sha256WithRSAEncryption");
-    expect(t.gw.store.getCertificate(b.certificate.serial)!.caName).toBe("issuing-b");
+    expect((await t.gw.store.getCertificate(b.certificate.serial))!.caName).toBe("issuing-b");
   });
 });
 
@@ -80,21 +80,21 @@ describe("renewal", () => {
     if (first.status !== "issued") throw new Error("not issued");
     const second = await t.gw.enrollment.enroll(req(der, "tls-server", { renewalOf: first.certificate.serial }));
     if (second.status !== "issued") throw new Error("not issued");
-    expect(t.gw.store.getCertificate(first.certificate.serial)!.replacedBy).toBe(second.certificate.serial);
-    expect(t.gw.store.getCertificate(second.certificate.serial)!.renewalOf).toBe(first.certificate.serial);
+    expect((await t.gw.store.getCertificate(first.certificate.serial))!.replacedBy).toBe(second.certificate.serial);
+    expect((await t.gw.store.getCertificate(second.certificate.serial))!.renewalOf).toBe(first.certificate.serial);
   });
 });
 
 describe("pre-signing lint", () => {
   it("a profile that would give an end entity keyCertSign is stopped by the lint: audited, nothing signed", async () => {
-    const before = t.gw.store.findCertificates({}).length;
+    const before = (await t.gw.store.findCertificates({})).length;
     const { der } = makeCsr(dir, "m", { sans: ["DNS:m.example.com"] });
     const r = req(der, "misconfigured");
     await expect(t.gw.enrollment.enroll(r)).rejects.toMatchObject({ code: "RA_ERR_LINT_FAILED" });
-    expect(t.gw.store.findCertificates({}).length).toBe(before);
-    const ev = t.gw.store.queryAudit({ type: "issuance.lint_failed", target: r.requestId });
+    expect((await t.gw.store.findCertificates({})).length).toBe(before);
+    const ev = await t.gw.store.queryAudit({ type: "issuance.lint_failed", target: r.requestId });
     expect(ev[0].data.findings).toEqual(["CA key usage in an end-entity certificate"]);
-    expect(t.gw.store.getRequest(r.requestId)!.status).toBe("failed");
+    expect((await t.gw.store.getRequest(r.requestId))!.status).toBe("failed");
   });
 
   it("flags tampered TBS fields", () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { GroupCommit } from "../../src/ca/group-commit.js";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { tempDir } from "../helpers/openssl.js";
 
 describe("GroupCommit: concurrent write steps share a transaction, each settles after its commit", () => {
@@ -19,9 +19,9 @@ describe("GroupCommit: concurrent write steps share a transaction, each settles 
     other = new Database(path, { readonly: true }); // a second connection sees only committed rows
     commits = new GroupCommit(store);
   });
-  afterAll(() => {
+  afterAll(async () => {
     other.close();
-    store.close();
+    await store.close();
   });
 
   const insert = (k: string) => () => {
@@ -96,7 +96,8 @@ describe("GroupCommit: concurrent write steps share a transaction, each settles 
   it("an error inside a nested transaction of a job does not leak into the batch", async () => {
     const [ok, bad] = await Promise.allSettled([
       commits.run(insert("g")),
-      commits.run(() => store.transaction(() => {
+      // A savepoint of the batch's transaction (the outer store would wait for the batch to end).
+      commits.run((tx) => tx.transaction(async () => {
         insert("h")();
         throw new Error("nested");
       })),

@@ -49,13 +49,13 @@ describe("issuance through the software signer (dev PKI, ECDSA P-256)", () => {
     expect(serial.length).toBeGreaterThanOrEqual(32);
     // Regression: the stored form keeps whole octets ("0f…"), so compare through normalizeSerial.
     expect(normalizeSerial(serial)).toBe(out.certificate.serial);
-    const rec = t.gw.store.getCertificate(out.certificate.serial)!;
+    const rec = (await t.gw.store.getCertificate(out.certificate.serial))!;
     expect(rec.stage).toBe("issued");
     expect(rec.sans).toEqual(["dns:www.example.com", "dns:api.example.com", "ip:10.1.2.3"]);
     // Validity: 90 days default (+ 60 s backdate).
     const days = (new Date(rec.notAfter).getTime() - new Date(rec.notBefore).getTime()) / 86_400_000;
     expect(days).toBeCloseTo(90, 2);
-    expect(t.gw.store.queryAudit({ type: "certificate.issued", target: out.certificate.serial })).toHaveLength(1);
+    expect(await t.gw.store.queryAudit({ type: "certificate.issued", target: out.certificate.serial })).toHaveLength(1);
   });
 
   it("tls-client with an RSA-2048 key: subject from the CSR plus fixed RDNs, clientAuth", async () => {

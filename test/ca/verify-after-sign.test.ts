@@ -79,6 +79,6 @@ describe("verify-after-sign: PKCS#11 signatures are checked, software ones are n
     if (d.decision !== "issue") throw new Error("expected issue");
     let serial = "";
     expect(await verifiesDuring(async () => void ({ serial } = await t.gw.engine.issue(d.plan, req)))).toBe(0);
-    expect(t.gw.store.getCertificate(serial)?.stage).toBe("issued");
+    expect((await t.gw.store.getCertificate(serial))?.stage).toBe("issued");
   });
 });

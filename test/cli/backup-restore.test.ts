@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { runGatewayCli } from "../helpers/cli.js";
 import { makeCsr } from "../helpers/csr.js";
 import { ROOT } from "../helpers/gateway.js";
@@ -194,18 +194,18 @@ describe("gateway backup / restore (real processes)", () => {
 });
 
 describe("CRL numbers", () => {
-  it("never go below the time floor, stay increasing across an older restore, and the newest `keep` are kept", () => {
+  it("never go below the time floor, stay increasing across an older restore, and the newest `keep` are kept", async () => {
     const store = new SqliteStore(join(tempDir("crlnum-"), "g.db"));
     try {
       const save = (number: number) => store.crl.save({ caName: "ca", number, thisUpdate: "t", nextUpdate: "n", der: new Uint8Array([number & 0xff]) }, 3);
-      expect(store.crl.nextNumber("ca", 1_000)).toBe(1_000);
-      for (const n of [1_000, 1_001, 5_000, 5_001, 9_000]) save(n);
+      expect(await store.crl.nextNumber("ca", 1_000)).toBe(1_000);
+      for (const n of [1_000, 1_001, 5_000, 5_001, 9_000]) await save(n);
       expect(store.raw.prepare("SELECT number FROM crls ORDER BY number").all().map((r) => (r as { number: number }).number)).toEqual([5_000, 5_001, 9_000]);
-      expect(store.crl.nextNumber("ca", 2_000)).toBe(9_001); // a clock behind the stored numbers: still above them
-      expect(store.crl.nextNumber("ca", 20_000)).toBe(20_000); // an older database (restored): the clock keeps it ahead
-      expect(store.crl.nextNumber("other")).toBeGreaterThan(1_700_000_000_000);
+      expect(await store.crl.nextNumber("ca", 2_000)).toBe(9_001); // a clock behind the stored numbers: still above them
+      expect(await store.crl.nextNumber("ca", 20_000)).toBe(20_000); // an older database (restored): the clock keeps it ahead
+      expect(await store.crl.nextNumber("other")).toBeGreaterThan(1_700_000_000_000);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

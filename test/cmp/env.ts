@@ -6,6 +6,7 @@ import type { Gateway } from "../../src/gateway.js";
 import { startServers, type RunningServers } from "../../src/server/listen.js";
 import type { AuditEvent } from "../../src/store/types.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
+import { auditEvents } from "../helpers/stores.js";
 import { genKey, tempDir } from "../helpers/openssl.js";
 
 export const CMP_KID = "client1";
@@ -91,7 +92,7 @@ export function auditEvent(gw: Gateway, match: (e: AuditEvent) => boolean, clien
       }
     };
     gw.audit.subscribe(settle);
-    for (const e of gw.store.allAudit()) settle(e);
+    auditEvents(gw.store).then((es) => es.forEach(settle), reject);
     client?.then((r) => !done && reject(new Error(`openssl cmp ended (${r.code}) before the awaited event: ${r.out}`)), reject);
   });
 }

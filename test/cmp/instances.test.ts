@@ -66,14 +66,14 @@ afterAll(async () => {
   await a?.close();
 });
 
-const cmpEvents = (gw: Gateway, transactionId: string) => gw.store.queryAudit({ type: "cmp.request", limit: 10_000 }).filter((e) => e.data.transactionId === transactionId).map((e) => e.data);
+const cmpEvents = async (gw: Gateway, transactionId: string) => (await gw.store.queryAudit({ type: "cmp.request", limit: 10_000 })).filter((e) => e.data.transactionId === transactionId).map((e) => e.data);
 
 async function irThrough(p: { server: string }, name: string, kid = CMP_KID, secret = CMP_SECRET): Promise<{ code: number; out: string }> {
   return opensslCmp(["-server", p.server, "-path", ".well-known/cmp", "-ref", kid, "-secret", `pass:${secret}`, "-mac", "hmacWithSHA256",
     "-cmd", "ir", "-newkey", genKey(env.dir, name), "-subject", `/CN=${name}.example.com`, "-certout", join(env.dir, `${name}.pem`)]);
 }
 
-const lastTransaction = (gw: Gateway, bodyType = "ir") => String(gw.store.queryAudit({ type: "cmp.request", limit: 10_000 }).filter((e) => e.data.bodyType === bodyType).at(-1)!.data.transactionId);
+const lastTransaction = async (gw: Gateway, bodyType = "ir") => String((await gw.store.queryAudit({ type: "cmp.request", limit: 10_000 })).filter((e) => e.data.bodyType === bodyType).at(-1)!.data.transactionId);
 
 describe("CMP transactions across instances", () => {
   it("ir on A, certConf on B: confirmed", async () => {
@@ -82,18 +82,18 @@ describe("CMP transactions across instances", () => {
     await p.close();
     expect(r.code, r.out).toBe(0);
     expect(p.sent).toEqual([a.http, b.http]);
-    const events = cmpEvents(b.gw, lastTransaction(b.gw));
+    const events = await cmpEvents(b.gw, await lastTransaction(b.gw));
     expect(events.map((e) => `${e.bodyType}:${e.decision}`)).toEqual(["ir:accepted", "certConf:confirmed"]);
   });
 
   it("with a one-time secret (used up by the ir), the certConf on B verifies with it too", async () => {
-    const minted = new EnrollmentSecrets(a.gw.store, a.gw.profiles, a.gw.audit, a.gw.secretSealKey).mint({ profile: "device", protocols: ["cmp"] }, "admin:test");
+    const minted = await new EnrollmentSecrets(a.gw.store, a.gw.profiles, a.gw.audit, a.gw.secretSealKey).mint({ profile: "device", protocols: ["cmp"] }, "admin:test");
     const p = await proxy(async (n) => (n === 0 ? a.http : b.http));
     const r = await irThrough(p, "multi2", minted.id, minted.secret);
     await p.close();
     expect(r.code, r.out).toBe(0);
-    expect(a.gw.store.getSecret(minted.id)?.usedAt).toBeDefined();
-    expect(cmpEvents(a.gw, lastTransaction(a.gw)).map((e) => e.decision)).toEqual(["accepted", "confirmed"]);
+    expect((await a.gw.store.getSecret(minted.id))?.usedAt).toBeDefined();
+    expect((await cmpEvents(a.gw, await lastTransaction(a.gw))).map((e) => e.decision)).toEqual(["accepted", "confirmed"]);
   });
 
   it("the same certConf handed to A and B at once: one confirms, the other refuses", async () => {
@@ -111,7 +111,7 @@ describe("CMP transactions across instances", () => {
     const client = new CmpClient({ url: "unused", kid: CMP_KID, secret: new TextEncoder().encode(CMP_SECRET), key: privateKey, agent: new Agent(), send });
     const r = await client.transaction("race1.example.com");
     expect(r.ok, r.ok ? "" : r.error).toBe(true);
-    const confs = cmpEvents(a.gw, lastTransaction(a.gw, "cr")).filter((e) => e.bodyType === "certConf");
+    const confs = (await cmpEvents(a.gw, await lastTransaction(a.gw, "cr"))).filter((e) => e.bodyType === "certConf");
     expect(confs.map((e) => e.decision).sort()).toEqual(["confirmed", "error"]);
     expect(confs.find((e) => e.decision === "error")?.failInfo).toEqual(["badRequest"]);
   });
@@ -128,7 +128,7 @@ describe("CMP transactions across instances", () => {
     await p.close();
     expect(r.code, r.out).toBe(0);
     expect(new Set(p.sent).size).toBe(2); // another listener: the restarted gateway
-    expect(cmpEvents(a.gw, lastTransaction(a.gw)).map((e) => `${e.bodyType}:${e.decision}`)).toEqual(["ir:accepted", "certConf:confirmed"]);
+    expect((await cmpEvents(a.gw, await lastTransaction(a.gw))).map((e) => `${e.bodyType}:${e.decision}`)).toEqual(["ir:accepted", "certConf:confirmed"]);
   });
 
   it("a transactionID used on B is refused on A; B's unconfirmed certificate is revoked exactly once", async () => {
@@ -137,18 +137,18 @@ describe("CMP transactions across instances", () => {
     const post = (to: Instance) => fetch(`${to.http}/.well-known/cmp`, { method: "POST", headers: { "content-type": "application/pkixcmp" }, body: Buffer.from(ir) });
     expect((await post(b)).status).toBe(200);
     expect((await post(a)).status).toBe(200);
-    const events = cmpEvents(a.gw, txid);
+    const events = await cmpEvents(a.gw, txid);
     expect(events.map((e) => e.decision)).toEqual(["accepted", "error"]);
     expect(events[1].failInfo).toEqual(["transactionIdInUse"]);
     const serial = String(events[0].serial);
     // Never confirmed: settled when B's wait (5 s) ends, by whichever instance's sweep claims it first.
-    const timeouts = () => a.gw.store.queryAudit({ type: "cmp.confirm.timeout", limit: 10_000 }).filter((e) => e.target === serial);
-    while (timeouts().length === 0) await new Promise((r) => setTimeout(r, 200));
+    const timeouts = async () => (await a.gw.store.queryAudit({ type: "cmp.confirm.timeout", limit: 10_000 })).filter((e) => e.target === serial);
+    while ((await timeouts()).length === 0) await new Promise((r) => setTimeout(r, 200));
     // Both instances sweep again (besides their own timers): none settles it a second time.
-    const table = (gw: Gateway) => new TransactionTable(gw.store.cmp, { maxOpen: 1000, rememberMs: 3600_000 });
+    const table = (gw: Gateway) => new TransactionTable(gw.store, { maxOpen: 1000, rememberMs: 3600_000 });
     await Promise.all([sweep(a.gw, table(a.gw)), sweep(b.gw, table(b.gw))]);
-    expect(timeouts()).toHaveLength(1);
-    expect(a.gw.store.queryAudit({ type: "certificate.revoked", limit: 10_000 }).filter((e) => e.target === serial)).toHaveLength(1);
-    expect(a.gw.store.getCertificate(serial)?.revokedAt).toBeDefined();
+    expect(await timeouts()).toHaveLength(1);
+    expect((await a.gw.store.queryAudit({ type: "certificate.revoked", limit: 10_000 })).filter((e) => e.target === serial)).toHaveLength(1);
+    expect((await a.gw.store.getCertificate(serial))?.revokedAt).toBeDefined();
   }, 60_000);
 });

@@ -54,7 +54,7 @@ describe("PasswordBasedMac keys over HTTP (cr + certConf)", () => {
 
 describe("audit of cr + certConf", () => {
   it("one cmp.request per message; an accepted cr's is recorded in its certificate.issued's commit, as the next event", async () => {
-    const before = env.t.gw.store.queryAudit({ limit: 100_000 }).at(-1)!.seq;
+    const before = (await env.t.gw.store.queryAudit({ limit: 100_000 })).at(-1)!.seq;
     // Commits of their own (recordAsync): none; the certConf's commits with the end of its transaction (transactions.ts finish).
     const audit = env.t.gw.audit;
     const recordAsync = audit.recordAsync;
@@ -64,19 +64,19 @@ describe("audit of cr + certConf", () => {
     expect(own).toEqual([]);
     expect(r.ok, r.ok ? "" : r.error).toBe(true);
     const serial = normalizeSerial(new X509Certificate(r.ok ? r.cert : new Uint8Array()).serialNumber);
-    const events = env.t.gw.store.queryAudit({ afterSeq: before, limit: 1000 });
+    const events = await env.t.gw.store.queryAudit({ afterSeq: before, limit: 1000 });
     const issued = events.findIndex((e) => e.type === "certificate.issued" && e.target === serial);
     expect(issued).toBeGreaterThanOrEqual(0);
     const requests = events.filter((e) => e.type === "cmp.request");
     expect(requests.map((e) => [e.data.bodyType, e.data.decision])).toEqual([["cr", "accepted"], ["certConf", "confirmed"]]);
     expect(events[issued + 1]).toMatchObject({ type: "cmp.request", actor: `cmp-kid:${CMP_KID}`, data: { label: "default", bodyType: "cr", decision: "accepted", serial, implicitConfirm: false } });
     expect(requests[1].data).toMatchObject({ label: "default", serial, transactionId: requests[0].data.transactionId });
-    expect(env.t.gw.audit.verify().ok).toBe(true);
+    expect((await env.t.gw.audit.verify()).ok).toBe(true);
 
     // Answers without a certificate are recorded by the handler, once.
     const waiting = await client({ label: "approve" }).transaction("waits.example.com");
     expect(waiting.ok).toBe(false);
-    const last = env.t.gw.store.queryAudit({ afterSeq: events.at(-1)!.seq, limit: 1000 }).filter((e) => e.type === "cmp.request");
+    const last = (await env.t.gw.store.queryAudit({ afterSeq: events.at(-1)!.seq, limit: 1000 })).filter((e) => e.type === "cmp.request");
     expect(last.map((e) => [e.data.label, e.data.bodyType, e.data.decision])).toEqual([["approve", "cr", "waiting"]]);
   });
 });

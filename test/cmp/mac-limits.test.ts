@@ -64,9 +64,9 @@ describe("MAC work limits over HTTP", () => {
 
   it("after 5 failed MACs a senderKID is refused with systemUnavail and Retry-After, without deriving, audited once; another KID still enrolls", async () => {
     for (let i = 0; i < 5; i++) expect(await post(variant({ kid: VICTIM.kid }))).toMatchObject({ bodyType: "error", failInfo: ["badMessageCheck"] });
-    const started = audit("cmp.mac.throttled");
+    const started = await audit("cmp.mac.throttled");
     expect(started.map((e) => [e.target, e.data.scope, e.data.failures])).toEqual([[VICTIM.kid, "senderKID", 5]]);
-    const requestsBefore = audit("cmp.request").length;
+    const requestsBefore = (await audit("cmp.request")).length;
     const before = await macCounters(env);
     for (let i = 0; i < 3; i++) {
       const r = await post(variant({ kid: VICTIM.kid }));
@@ -82,8 +82,8 @@ describe("MAC work limits over HTTP", () => {
     const after = await macCounters(env);
     expect(after.derivations).toBe(before.derivations);
     expect(after.throttled).toBe(before.throttled + 4);
-    expect(audit("cmp.mac.throttled")).toHaveLength(1);
-    expect(audit("cmp.request")).toHaveLength(requestsBefore);
+    expect(await audit("cmp.mac.throttled")).toHaveLength(1);
+    expect(await audit("cmp.request")).toHaveLength(requestsBefore);
 
     const out = join(env.dir, "other1.pem");
     const ok = await opensslCmp(["-server", env.server, "-path", ".well-known/cmp", "-ref", CMP_KID, "-secret", `pass:${CMP_SECRET}`, "-mac", "hmacWithSHA256",

@@ -29,21 +29,21 @@ async function post(der: Uint8Array): Promise<{ status: number; bodyType: string
 describe("CMP refusals over raw HTTP", () => {
   it("a request made by openssl cmp is accepted once; replayed, its transactionID is refused", async () => {
     const first = await post(ir);
-    expect(first.bodyType, JSON.stringify(env.t.gw.store.queryAudit({ type: "cmp.request", limit: 5 }).map((e) => e.data))).toBe("ip");
+    expect(first.bodyType, JSON.stringify((await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 5 })).map((e) => e.data))).toBe("ip");
     const again = await post(ir);
     expect(again).toMatchObject({ status: 200, bodyType: "error", failInfo: ["transactionIdInUse"] });
   });
 
   it("the certificate of that first ir, never confirmed, is revoked when the confirmation wait ends", async () => {
-    const issued = env.t.gw.store.findCertificates({ name: "raw.example.com" });
+    const issued = await env.t.gw.store.findCertificates({ name: "raw.example.com" });
     expect(issued.length).toBe(1);
     let rec = issued[0];
     for (let i = 0; i < 150 && !rec.revokedAt; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      rec = env.t.gw.store.getCertificate(rec.serial)!;
+      rec = (await env.t.gw.store.getCertificate(rec.serial))!;
     }
     expect(rec.revokedAt).toBeDefined();
-    expect(env.t.gw.store.queryAudit({ type: "cmp.confirm.timeout", limit: 10 }).map((e) => e.target)).toContain(rec.serial);
+    expect((await env.t.gw.store.queryAudit({ type: "cmp.confirm.timeout", limit: 10 })).map((e) => e.target)).toContain(rec.serial);
   }, 30_000);
 
   it("a tampered message fails its MAC: badMessageCheck", async () => {
@@ -55,7 +55,7 @@ describe("CMP refusals over raw HTTP", () => {
     body[i] = "x".charCodeAt(0); // the CN, inside the MAC
     const tampered = encodePkiMessage(toDer(header), body, d.protection, d.extraCerts);
     expect(await post(tampered)).toMatchObject({ bodyType: "error", failInfo: ["badMessageCheck"] });
-    expect(env.t.gw.store.findCertificates({ name: "xaw.example.com" })).toEqual([]);
+    expect(await env.t.gw.store.findCertificates({ name: "xaw.example.com" })).toEqual([]);
   });
 
   it("a PasswordBasedMac iteration count far above the cap is refused at once, without deriving a key", async () => {
@@ -69,7 +69,7 @@ describe("CMP refusals over raw HTTP", () => {
     const r = await post(encodePkiMessage(toDer(header), d.body, d.protection, d.extraCerts));
     expect(r).toMatchObject({ bodyType: "error", failInfo: ["badMessageCheck"] });
     expect((await macCounters(env)).derivations).toBe(before.derivations);
-    const ev = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).at(-1)!;
+    const ev = (await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).at(-1)!;
     expect(String(ev.data.reason)).toMatch(/iteration/i);
   });
 

@@ -87,7 +87,7 @@ describe("first start and restart", () => {
     const token = readFileSync(gw1.paths.adminToken, "utf8");
     const caPem = readFileSync(join(d, "data/cas/dev-issuing/cert.pem"), "utf8");
     const tlsPem = readFileSync(gw1.paths.tls.cert, "utf8");
-    gw1.audit.record({ type: "test.marker", actor: "test" });
+    await gw1.audit.record({ type: "test.marker", actor: "test" });
     await gw1.close();
 
     const gw2 = await openGateway(config, pino({ level: "silent" }));
@@ -96,9 +96,9 @@ describe("first start and restart", () => {
     expect(readFileSync(join(d, "data/cas/dev-issuing/cert.pem"), "utf8")).toBe(caPem);
     expect(readFileSync(gw2.paths.tls.cert, "utf8")).toBe(tlsPem);
     expect(gw2.cas.all.map((c) => c.name).sort()).toEqual(["dev-issuing", "dev-root"]);
-    expect(gw2.store.queryAudit({ type: "test.marker" })).toHaveLength(1);
-    expect(gw2.store.queryAudit({ type: "ca.initialized" })).toHaveLength(1);
-    expect(gw2.audit.verify().ok).toBe(true);
+    expect(await gw2.store.queryAudit({ type: "test.marker" })).toHaveLength(1);
+    expect(await gw2.store.queryAudit({ type: "ca.initialized" })).toHaveLength(1);
+    expect((await gw2.audit.verify()).ok).toBe(true);
     await gw2.close();
   });
 });

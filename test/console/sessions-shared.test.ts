@@ -8,7 +8,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openGateway, type Gateway } from "../../src/gateway.js";
 import { IDLE_MS, SESSION_COOKIE, TOUCH_MS } from "../../src/server/console-session.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
 
 let t: TestGateway;

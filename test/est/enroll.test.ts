@@ -80,7 +80,7 @@ describe("EST simpleenroll", () => {
     expect(cert.subject).toContain("OU=Devices");
     expect(cert.subjectAltName).toContain("DNS:router1.example.com");
     expect(cert.subjectAltName).toContain("IP Address:10.1.2.3");
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.protocol).toBe("est");
     expect(rec.requesterId).toBe(EST_USER.name);
   });
@@ -92,7 +92,7 @@ describe("EST simpleenroll", () => {
     expect(none.headers["www-authenticate"]).toMatch(/^Basic realm="EST default"/);
     const wrong = await enroll("/simpleenroll", csr.body, ["-u", `${EST_USER.name}:not-the-password`]);
     expect(wrong.status).toBe(401);
-    const events = env.t.gw.store.queryAudit({ type: "est.auth.failed", limit: 50 });
+    const events = await env.t.gw.store.queryAudit({ type: "est.auth.failed", limit: 50 });
     expect(events.some((e) => String(e.data.reason).includes("wrong password"))).toBe(true);
     expect(JSON.stringify(events)).not.toContain("not-the-password");
   });
@@ -102,7 +102,7 @@ describe("EST simpleenroll", () => {
     const ok = await enroll("/certonly/simpleenroll", csr.body, ["--cert", env.boot.deviceCert, "--key", env.boot.deviceKey]);
     expect(ok.status, ok.body.toString()).toBe(200);
     const { cert } = await issuedCert("boot1", ok.body);
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.requesterKind).toBe("tls-client");
     expect(rec.requesterId).toContain("CN=boot-device-42");
 
@@ -118,7 +118,7 @@ describe("EST simpleenroll", () => {
     const s = env.t.gw.store;
     const { EnrollmentSecrets } = await import("../../src/enrollment/secrets.js");
     const secrets = new EnrollmentSecrets(s, env.t.gw.profiles, env.t.gw.audit);
-    const minted = secrets.mint({ profile: "device", protocols: ["est"] }, "test");
+    const minted = await secrets.mint({ profile: "device", protocols: ["est"] }, "test");
     const csr = makeCsr(env.dir, "otp1", { subject: "/CN=otp1.example.com" });
     const first = await enroll("/simpleenroll", csr.body, ["-u", `${minted.id}:${minted.secret}`]);
     expect(first.status, first.body.toString()).toBe(200);
@@ -126,14 +126,14 @@ describe("EST simpleenroll", () => {
     const again = await enroll("/simpleenroll", other.body, ["-u", `${minted.id}:${minted.secret}`]);
     expect(again.status).toBe(401);
 
-    const bound = secrets.mint({ profile: "device", protocols: ["est"], subject: "bound.example.com" }, "test");
+    const bound = await secrets.mint({ profile: "device", protocols: ["est"], subject: "bound.example.com" }, "test");
     const wrongSubject = await enroll("/simpleenroll", other.body, ["-u", `${bound.id}:${bound.secret}`]);
     expect(wrongSubject.status).toBe(403);
     expect(wrongSubject.body.toString()).toContain("bound to subject bound.example.com");
     const right = makeCsr(env.dir, "otp3", { subject: "/CN=bound.example.com" });
     expect((await enroll("/simpleenroll", right.body, ["-u", `${bound.id}:${bound.secret}`])).status).toBe(200);
 
-    const forOtherProfile = secrets.mint({ profile: "tls-client", protocols: ["est"] }, "test");
+    const forOtherProfile = await secrets.mint({ profile: "tls-client", protocols: ["est"] }, "test");
     expect((await enroll("/simpleenroll", right.body, ["-u", `${forOtherProfile.id}:${forOtherProfile.secret}`])).status).toBe(401);
   });
 

@@ -38,10 +38,10 @@ describe("EST simplereenroll", () => {
     const renewed = new X509Certificate(pem);
     expect(renewed.subject).toBe(old.x.subject);
     expect(renewed.subjectAltName).toBe(old.x.subjectAltName);
-    const oldRec = env.t.gw.store.getCertificate(normalizeSerial(old.x.serialNumber))!;
+    const oldRec = (await env.t.gw.store.getCertificate(normalizeSerial(old.x.serialNumber)))!;
     expect(oldRec.replacedBy).toBe(normalizeSerial(renewed.serialNumber));
     expect(oldRec.revokedAt).toBeUndefined(); // the device profile keeps replaced certificates valid
-    const newRec = env.t.gw.store.getCertificate(normalizeSerial(renewed.serialNumber))!;
+    const newRec = (await env.t.gw.store.getCertificate(normalizeSerial(renewed.serialNumber)))!;
     expect(newRec.renewalOf).toBe(oldRec.serial);
   });
 
@@ -50,7 +50,7 @@ describe("EST simplereenroll", () => {
     const csr = makeCsr(env.dir, "rot1-new", { subject: "/CN=rot1.example.com" });
     const r = await reenroll("rotate", csr.body, old);
     expect(r.status, r.body.toString()).toBe(200);
-    const oldRec = env.t.gw.store.getCertificate(normalizeSerial(old.x.serialNumber))!;
+    const oldRec = (await env.t.gw.store.getCertificate(normalizeSerial(old.x.serialNumber)))!;
     expect(oldRec.revokedAt).toBeDefined();
     expect(oldRec.revocationReason).toBe(4);
     // and a revoked certificate can no longer re-enroll
@@ -81,7 +81,7 @@ describe("EST simplereenroll", () => {
     expect(foreign.status).toBe(401);
     expect(foreign.body.toString()).toContain("not a valid certificate of this gateway");
     // The refusals are audited with the identity that was authenticated.
-    const rejected = env.t.gw.store.queryAudit({ type: "request.rejected", limit: 100 });
+    const rejected = await env.t.gw.store.queryAudit({ type: "request.rejected", limit: 100 });
     expect(rejected.some((e) => e.actor.startsWith("tls-client:") && e.actor.includes("re2.example.com") && e.data.code === "RA_ERR_BAD_CSR")).toBe(true);
   });
 

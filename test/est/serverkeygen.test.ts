@@ -71,18 +71,18 @@ describe("EST serverkeygen", () => {
     expect(key.asymmetricKeyDetails?.namedCurve).toBe("prime256v1"); // the device profile's first key rule
     // The CSR's own key is not what was certified.
     expect(spkiOf(readFileSync(csr.key)).equals(spkiOf(cert.publicKey))).toBe(false);
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
-    const row = JSON.stringify(env.t.gw.store.getRequest(rec.requestId));
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
+    const row = JSON.stringify(await env.t.gw.store.getRequest(rec.requestId));
     expect(row).not.toContain(keyPart.der.toString("base64").slice(10, 60));
   });
 
   it("over Basic only and without key encryption: refused, nothing issued", async () => {
-    const before = env.t.gw.store.findCertificates({ limit: 1000 }).length;
+    const before = (await env.t.gw.store.findCertificates({ limit: 1000 })).length;
     const csr = makeCsr(env.dir, "skg2", { subject: "/CN=skg2.example.com" });
     const r = await curl(env, ["-u", `${EST_USER.name}:${EST_USER.password}`, ...pkcs10, "--data-binary", `@${csr.body}`, `${env.base}/serverkeygen`]);
     expect(r.status).toBe(403);
     expect(r.body.toString()).toContain("mutually authenticated TLS");
-    expect(env.t.gw.store.findCertificates({ limit: 1000 }).length).toBe(before);
+    expect((await env.t.gw.store.findCertificates({ limit: 1000 })).length).toBe(before);
   });
 
   it("with AsymmetricDecryptKeyIdentifier: the key comes enveloped to the TLS client certificate, and OpenSSL decrypts it", async () => {

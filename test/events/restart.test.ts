@@ -18,11 +18,11 @@ describe("event outbox across restarts", () => {
     const t = await testGateway({ events: { pollIntervalMs: 50, sinks: [sink] } });
     let gw = t.gw;
     cleanups.push(() => gw.close());
-    for (let i = 1; i <= 5; i++) gw.audit.record({ type: "test.queued", actor: "test", data: { i } });
+    for (let i = 1; i <= 5; i++) await gw.audit.record({ type: "test.queued", actor: "test", data: { i } });
     // The head row fails (connection refused) and holds the others back, in order.
-    const head = await waitFor(() => gw.store.outbox.list({}).find((o) => o.attempts >= 2), "failed attempts");
+    const head = await waitFor(async () => (await gw.store.outbox.list({})).find((o) => o.attempts >= 2), "failed attempts");
     expect(head.lastError).toMatch(/fetch failed|ECONNREFUSED/);
-    expect(gw.store.outbox.list({ status: "delivered" })).toHaveLength(0);
+    expect(await gw.store.outbox.list({ status: "delivered" })).toHaveLength(0);
     await gw.close();
 
     // A process that died mid-delivery leaves its row 'sending' with a lapsed claim: it must be sent again.
@@ -39,7 +39,7 @@ describe("event outbox across restarts", () => {
     await waitFor(() => r.delivered().length === 5, "all five events after the restart");
     expect(r.delivered().map((e) => e.data.i)).toEqual([1, 2, 3, 4, 5]);
     expect(r.received.every((x) => x.signatureValid)).toBe(true);
-    await waitFor(() => gw.store.outbox.list({ status: "delivered" }).length === 5, "five delivered rows");
+    await waitFor(async () => (await gw.store.outbox.list({ status: "delivered" })).length === 5, "five delivered rows");
   });
 
   it("delivers rows another process (the CLI) wrote to the same database", async () => {
@@ -50,22 +50,22 @@ describe("event outbox across restarts", () => {
     cleanups.push(() => t.gw.close());
     // A second gateway on the same data dir, closed at once as a CLI command would: nothing may be lost or sent twice.
     const cli = await openGateway(t.config, silentLog());
-    cli.audit.record({ type: "test.from-cli", actor: "cli:root" });
+    await cli.audit.record({ type: "test.from-cli", actor: "cli:root" });
     await cli.close();
-    t.gw.audit.record({ type: "test.from-server", actor: "admin:x" });
+    await t.gw.audit.record({ type: "test.from-server", actor: "admin:x" });
     await waitFor(() => r.delivered().length >= 2, "both events");
     await t.gw.events.flush();
     expect(r.delivered().map((e) => e.type).sort()).toEqual(["test.from-cli", "test.from-server"]);
-    expect(t.gw.store.outbox.list({ status: "delivered" })).toHaveLength(2);
+    expect(await t.gw.store.outbox.list({ status: "delivered" })).toHaveLength(2);
   });
 
   it("close() gives a delivery in flight back to pending, uncounted", async () => {
     const { hung, port } = await hangingServer(cleanups);
     const url = `http://127.0.0.1:${port}/hook`;
     const t = await testGateway({ events: { pollIntervalMs: 50, sinks: [{ type: "webhook", name: "hook", url, hmacSecret: SECRET, types: ["test.*"], timeoutMs: 60_000 }] } });
-    t.gw.audit.record({ type: "test.hung", actor: "test" });
+    await t.gw.audit.record({ type: "test.hung", actor: "test" });
     await waitFor(() => hung.length === 1, "the request at the hanging receiver");
-    expect(t.gw.store.outbox.list({})[0]).toMatchObject({ status: "sending", attempts: 0 });
+    expect((await t.gw.store.outbox.list({}))[0]).toMatchObject({ status: "sending", attempts: 0 });
     await t.gw.close();
     const db = new Database(t.gw.paths.db, { readonly: true });
     expect(db.prepare("SELECT status, attempts, last_error FROM event_outbox").all()).toEqual([{ status: "pending", attempts: 0, last_error: null }]);

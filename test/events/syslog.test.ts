@@ -38,23 +38,23 @@ describe("syslog sink", () => {
     const c = await udpCollector();
     cleanups.push(() => c.close());
     const t = await gateway({ type: "syslog", transport: "udp", host: "127.0.0.1", port: c.port, facility: 13 });
-    const e = recordTricky(t);
-    t.gw.audit.record({ type: "test.second", actor: "test" });
-    t.gw.audit.record({ type: "other.ignored", actor: "test" });
+    const e = await recordTricky(t);
+    await t.gw.audit.record({ type: "test.second", actor: "test" });
+    await t.gw.audit.record({ type: "other.ignored", actor: "test" });
     await waitFor(() => c.messages.length >= 2, "two datagrams");
     checkTricky(c.messages[0], e, 13, hostname());
     expect(parseSyslog(c.messages[1]).msgId).toBe("test.second");
     await t.gw.events.flush();
     expect(c.messages).toHaveLength(2);
-    expect(t.gw.store.outbox.list({ status: "delivered" })).toHaveLength(2);
+    expect(await t.gw.store.outbox.list({ status: "delivered" })).toHaveLength(2);
   });
 
   it("sends octet-counted frames over one TCP connection and reconnects after the collector drops it", async () => {
     const c = await tcpCollector();
     cleanups.push(() => c.close());
     const t = await gateway({ type: "syslog", transport: "tcp", host: "127.0.0.1", port: c.port, hostname: "ra-1.example.com" });
-    const e = recordTricky(t);
-    for (let i = 0; i < 3; i++) t.gw.audit.record({ type: "test.burst", actor: "test", data: { i } });
+    const e = await recordTricky(t);
+    for (let i = 0; i < 3; i++) await t.gw.audit.record({ type: "test.burst", actor: "test", data: { i } });
     await waitFor(() => c.messages.length >= 4, "four frames");
     checkTricky(c.messages[0], e, 10, "ra-1.example.com");
     expect(c.messages.slice(1).map((m) => JSON.parse(parseCef(parseSyslog(m).msg).ext.msg).i)).toEqual([0, 1, 2]);
@@ -63,7 +63,7 @@ describe("syslog sink", () => {
     for (const s of c.sockets) s.destroy();
     await waitFor(() => c.sockets.size === 0, "the collector to drop the connection");
     await new Promise((r) => setTimeout(r, 300)); // let the gateway's socket see the FIN (not a speed assertion)
-    t.gw.audit.record({ type: "test.after-drop", actor: "test" });
+    await t.gw.audit.record({ type: "test.after-drop", actor: "test" });
     await waitFor(() => c.messages.length >= 5, "a frame on a new connection");
     expect(parseSyslog(c.messages[4]).msgId).toBe("test.after-drop");
     expect(c.connections).toBe(2);
@@ -74,14 +74,14 @@ describe("syslog sink", () => {
     const port = c.port;
     await c.close();
     const t = await gateway({ type: "syslog", transport: "tcp", host: "127.0.0.1", port });
-    t.gw.audit.record({ type: "test.waiting", actor: "test" });
-    const row = await waitFor(() => t.gw.store.outbox.list({}).find((o) => o.attempts >= 1), "a failed attempt");
+    await t.gw.audit.record({ type: "test.waiting", actor: "test" });
+    const row = await waitFor(async () => (await t.gw.store.outbox.list({})).find((o) => o.attempts >= 1), "a failed attempt");
     expect(row.status).not.toBe("delivered");
     expect(row.lastError).toMatch(/ECONNREFUSED/);
     const up = await tcpCollector(port);
     cleanups.push(() => up.close());
     await waitFor(() => up.messages.length === 1, "the frame once the collector is up");
     expect(parseSyslog(up.messages[0]).msgId).toBe("test.waiting");
-    await waitFor(() => t.gw.store.outbox.get(row.id)?.status === "delivered", "the row delivered");
+    await waitFor(async () => (await t.gw.store.outbox.get(row.id))?.status === "delivered", "the row delivered");
   });
 });

@@ -50,12 +50,12 @@ describe("webhook sink", () => {
     const out = await t.gw.enrollment.enroll({ requestId: EnrollmentService.newRequestId(), protocol: "admin", requester: { kind: "admin", id: "t" }, profile: "tls-server", csr: der });
     expect(out.status).toBe("issued");
     const serial = out.status === "issued" ? out.certificate.serial : "";
-    const all = t.gw.store.queryAudit({ limit: 1000 });
+    const all = await t.gw.store.queryAudit({ limit: 1000 });
     expect(all.map((e) => e.type)).toEqual(expect.arrayContaining(["config.loaded", "request.accepted", "certificate.issued"]));
     // Every event recorded since the sink started reaches it (start-up events included), once and in audit order.
     await waitFor(() => r.delivered().length >= all.length, "every event at the receiver");
     // The receiver has the last event before the gateway has read its answer: wait for the outbox to say so too.
-    await waitFor(() => t.gw.events.stats()[0].outbox.delivered >= all.length, "every row marked delivered");
+    await waitFor(async () => (await t.gw.events.stats())[0].outbox.delivered >= all.length, "every row marked delivered");
     expect(r.delivered().map((e) => e.seq)).toEqual(all.map((e) => e.seq));
     expect(r.received.every((x) => x.signatureValid)).toBe(true);
 
@@ -66,9 +66,9 @@ describe("webhook sink", () => {
     expect(body.prevHash).toBe(all.find((e) => e.seq === body.seq - 1)?.hash);
     expect(issued.headers["content-type"]).toBe("application/json");
     expect(issued.headers["x-gateway-event"]).toBe("certificate.issued");
-    const row = t.gw.store.outbox.get(Number(issued.headers["x-gateway-delivery"]));
+    const row = await t.gw.store.outbox.get(Number(issued.headers["x-gateway-delivery"]));
     expect(row).toMatchObject({ sink: "hook", auditSeq: body.seq, status: "delivered", attempts: 1 });
-    expect(t.gw.events.stats()).toEqual([{ name: "hook", type: "webhook", outbox: { pending: 0, sending: 0, delivered: all.length, dead: 0 } }]);
+    expect(await t.gw.events.stats()).toEqual([{ name: "hook", type: "webhook", outbox: { pending: 0, sending: 0, delivered: all.length, dead: 0 } }]);
   });
 
   it("routes by type glob and writes matching events to the log stream", async () => {
@@ -78,11 +78,11 @@ describe("webhook sink", () => {
       events: { pollIntervalMs: 50, sinks: [hook(r, { types: ["certificate.*", "request.rejected"] }), { type: "log", name: "log", types: ["request.*"] }] },
     }, log);
     cleanups.push(() => gw.close());
-    for (const type of ["certificate.issued", "request.accepted", "request.rejected", "other.thing", "certificate.revoked"]) gw.audit.record({ type, actor: "test", target: type });
+    for (const type of ["certificate.issued", "request.accepted", "request.rejected", "other.thing", "certificate.revoked"]) await gw.audit.record({ type, actor: "test", target: type });
     await gw.events.flush();
     await waitFor(() => r.delivered().length >= 3, "three routed events");
     expect(r.delivered().map((e) => e.type)).toEqual(["certificate.issued", "request.rejected", "certificate.revoked"]);
-    expect(gw.store.outbox.list({}).map((o) => JSON.parse(o.payload).type)).toEqual(["certificate.issued", "request.rejected", "certificate.revoked"]);
+    expect((await gw.store.outbox.list({})).map((o) => JSON.parse(o.payload).type)).toEqual(["certificate.issued", "request.rejected", "certificate.revoked"]);
 
     const logged = lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("event "));
     expect(logged.map((l) => l.msg)).toEqual(["event request.accepted", "event request.rejected"]);
@@ -94,11 +94,11 @@ describe("webhook sink", () => {
     const r = await receiver();
     r.respond = (n) => (n === 0 ? 500 : 200);
     const t = await gateway([hook(r, { types: ["test.*"] })]);
-    t.gw.audit.record({ type: "test.retry", actor: "test" });
+    await t.gw.audit.record({ type: "test.retry", actor: "test" });
     await waitFor(() => r.delivered().length === 1, "delivery after a retry");
     expect(r.received.map((x) => x.status)).toEqual([500, 200]);
     expect(r.received[0].headers["x-gateway-delivery"]).toBe(r.received[1].headers["x-gateway-delivery"]);
-    const row = await waitFor(() => t.gw.store.outbox.list({ status: "delivered" })[0], "the delivered row");
+    const row = await waitFor(async () => (await t.gw.store.outbox.list({ status: "delivered" }))[0], "the delivered row");
     expect(row).toMatchObject({ attempts: 2, status: "delivered" });
     expect(row.deliveredAt).toBeTruthy();
   });
@@ -109,8 +109,8 @@ describe("webhook sink", () => {
     const t = await gateway([hook(r, { types: ["test.*"], maxAttempts: 3 })]);
     const app = adminApp(t.gw);
     const auth = { Authorization: `Bearer ${t.token}` };
-    t.gw.audit.record({ type: "test.dead", actor: "test", data: { n: 1 } });
-    const dead = await waitFor(() => t.gw.store.outbox.list({ status: "dead" })[0], "a dead letter");
+    await t.gw.audit.record({ type: "test.dead", actor: "test", data: { n: 1 } });
+    const dead = await waitFor(async () => (await t.gw.store.outbox.list({ status: "dead" }))[0], "a dead letter");
     expect(dead.attempts).toBe(3);
     expect(dead.lastError).toMatch(/^HTTP 503: receiver says no/);
     expect(r.received.length).toBe(3);
@@ -128,9 +128,9 @@ describe("webhook sink", () => {
     const redo = await request(app).post("/admin/api/v1/events/outbox/redeliver").set(auth).send({ sink: "hook" });
     expect(redo.status).toBe(200);
     expect(redo.body).toEqual({ redelivered: 1, sinks: ["hook"] });
-    await waitFor(() => t.gw.store.outbox.get(dead.id)?.status === "delivered", "the redelivered row delivered");
+    await waitFor(async () => (await t.gw.store.outbox.get(dead.id))?.status === "delivered", "the redelivered row delivered");
     expect(r.delivered().map((e) => e.type)).toEqual(["test.dead"]);
-    expect(t.gw.store.queryAudit({ type: "events.redelivered" })[0]).toMatchObject({ actor: expect.stringMatching(/^admin:/), target: "hook", data: { count: 1 } });
+    expect((await t.gw.store.queryAudit({ type: "events.redelivered" }))[0]).toMatchObject({ actor: expect.stringMatching(/^admin:/), target: "hook", data: { count: 1 } });
     const after = await request(app).get("/admin/api/v1/events/outbox").query({ status: "dead" }).set(auth);
     expect(after.body.events).toHaveLength(0);
   });
@@ -138,14 +138,14 @@ describe("webhook sink", () => {
   it("rolls the outbox row back with the audit event", async () => {
     const r = await receiver();
     const t = await gateway([hook(r, { types: ["test.*"] })]);
-    expect(() => t.gw.store.transaction(() => {
-      t.gw.audit.record({ type: "test.rolledback", actor: "test" });
+    await expect(t.gw.store.transaction(async (tx) => {
+      await t.gw.audit.record({ type: "test.rolledback", actor: "test" }, tx);
       throw new Error("abort the operation");
-    })).toThrow("abort the operation");
-    t.gw.audit.record({ type: "test.kept", actor: "test" });
+    })).rejects.toThrow("abort the operation");
+    await t.gw.audit.record({ type: "test.kept", actor: "test" });
     await waitFor(() => r.delivered().length === 1, "the committed event");
     await t.gw.events.flush();
     expect(r.delivered().map((e) => e.type)).toEqual(["test.kept"]);
-    expect(t.gw.store.outbox.list({}).length).toBe(1);
+    expect((await t.gw.store.outbox.list({})).length).toBe(1);
   });
 });

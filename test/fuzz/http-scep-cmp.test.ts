@@ -69,7 +69,7 @@ function scepAnswer(r: Answer): string {
   return openCertRep(new Uint8Array(r.body), { recipientKey: sc.key, raCert: sc.ra }).status;
 }
 
-const internalScepErrors = () => g.t.gw.store.queryAudit({ type: "scep.request", limit: 10_000 }).filter((e) => /internal/i.test(String(e.data.reason ?? "")));
+const internalScepErrors = async () => (await g.t.gw.store.queryAudit({ type: "scep.request", limit: 10_000 })).filter((e) => /internal/i.test(String(e.data.reason ?? "")));
 
 describe("SCEP over HTTP", () => {
   it("the seed PKCSReq is issued", async () => {
@@ -94,7 +94,7 @@ describe("SCEP over HTTP", () => {
       seen.add(scepAnswer(await postScep(pkiMessage(csr, type))));
     }), budget(40, 3000));
     expect(seen).toContain("FAILURE");
-    expect(internalScepErrors()).toEqual([]);
+    expect(await internalScepErrors()).toEqual([]);
   });
 
   it("still answers afterwards", async () => {

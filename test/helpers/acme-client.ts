@@ -177,7 +177,7 @@ async function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
 }
 
 /** A P-256 PKCS#10 request naming every identifier in the SAN (CN = first DNS name). */
-async function x509Csr(key: KeyObject, identifiers: Identifier[]): Promise<Uint8Array> {
+export async function x509Csr(key: KeyObject, identifiers: Identifier[]): Promise<Uint8Array> {
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new Error("the default CSR builder takes a P-256 key; pass o.csr for others");
   const algorithm = { name: "ECDSA", namedCurve: "P-256" };
   const keys = {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
+import type { AuditEvent, AuditQuery, Store } from "../../src/store/types.js";
 import { tempDir } from "./openssl.js";
 
 /**
@@ -11,9 +12,21 @@ export function twoStores(prefix: string): { a: SqliteStore; b: SqliteStore; fil
   const file = join(tempDir(prefix), "gateway.db");
   const a = new SqliteStore(file);
   const b = new SqliteStore(file);
-  afterAll(() => {
-    a.close();
-    b.close();
+  afterAll(async () => {
+    await a.close();
+    await b.close();
   });
   return { a, b, file };
+}
+
+/** Every audit event (matching `q`) in sequence order, paged through `pageAudit`: what `[...store.allAudit()]` was. */
+export async function auditEvents(store: Pick<Store, "pageAudit">, q: AuditQuery = {}): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.pageAudit(q, { limit: 1000, cursor });
+    out.push(...page.items);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return out;
 }

@@ -50,8 +50,8 @@ const group = (r: CryptoReport, issuer: string, profile: string) => r.groups.fin
 const zeroLifetimes = { "<=90d": 0, "<=398d": 0, "<=825d": 0, ">825d": 0 };
 
 describe("crypto inventory report", () => {
-  it("counts keys, hashes, lifetimes and PQC readiness per issuer and profile", () => {
-    const r = buildCryptoReport(t.gw);
+  it("counts keys, hashes, lifetimes and PQC readiness per issuer and profile", async () => {
+    const r = await buildCryptoReport(t.gw);
     expect(r.totals).toEqual({
       certificates: 8, managed: 6, unmanaged: 2, valid: 7, expired: 0, revoked: 1, longLived: 2, quantumVulnerable: 7, classicallyWeak: 1, groups: 4,
     });
@@ -88,8 +88,8 @@ describe("crypto inventory report", () => {
     expect(r.replaceFirst[5]).toMatchObject({ keyAlgorithms: ["EC P-256", "RSA 2048"], reason: expect.stringMatching(/^quantum-vulnerable: 4 valid/) });
   });
 
-  it("moves certificates past notAfter to expired and out of the migration counts", () => {
-    const r = buildCryptoReport(t.gw, new Date(Date.now() + 100 * DAY));
+  it("moves certificates past notAfter to expired and out of the migration counts", async () => {
+    const r = await buildCryptoReport(t.gw, new Date(Date.now() + 100 * DAY));
     const tls = group(r, "dev-issuing", "tls-server");
     expect(tls).toMatchObject({ valid: 0, expired: 4, revoked: 1, quantumVulnerable: 0 });
     expect(tls.latestNotAfter).toBeUndefined();
@@ -97,8 +97,8 @@ describe("crypto inventory report", () => {
     expect(r.replaceFirst.some((e) => e.profile === "tls-server")).toBe(false);
   });
 
-  it("renders one CSV row per group and key algorithm", () => {
-    expect(cryptoReportCsv(buildCryptoReport(t.gw)).split("\r\n")).toEqual([
+  it("renders one CSV row per group and key algorithm", async () => {
+    expect(cryptoReportCsv(await buildCryptoReport(t.gw)).split("\r\n")).toEqual([
       "issuer,profile,keyAlgorithm,signatureHashes,count,valid,expired,revoked,longLived,quantumVulnerable,classicallyWeak",
       "dev-issuing,device,EC P-256,sha256,1,1,0,0,1,1,0",
       "dev-issuing,tls-server,EC P-256,sha256,3,2,0,1,0,2,0",

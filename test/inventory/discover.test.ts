@@ -90,33 +90,33 @@ describe("discover", () => {
     expect(r.findings.map((f) => f.fingerprint).sort()).toEqual([fp.expiring, fp.weak, fp.long].sort());
 
     const d = t.gw.store.discovery;
-    expect(d.count()).toBe(6);
-    const root = d.get(fp.root)!;
+    expect(await d.count()).toBe(6);
+    const root = (await d.get(fp.root))!;
     expect(root.locations).toEqual([`file:${join(certDir, "bundle.pem")}`, `tls://${target.healthy}`]);
-    expect(d.get(fp.inter)!.locations).toEqual([`file:${join(certDir, "bundle.pem")}`, ...[`tls://${target.expiring}`, `tls://${target.healthy}`].sort()]);
-    const weak = d.get(fp.weak)!;
+    expect((await d.get(fp.inter))!.locations).toEqual([`file:${join(certDir, "bundle.pem")}`, ...[`tls://${target.expiring}`, `tls://${target.healthy}`].sort()]);
+    const weak = (await d.get(fp.weak))!;
     expect(weak).toMatchObject({ subject: "CN=weak.test", issuer: "CN=weak.test", keyAlgorithm: "RSA 1024", keySize: 1024, signatureAlgorithm: "sha1WithRSAEncryption", sans: ["dns:weak.test"], firstSeen: now.toISOString(), lastSeen: now.toISOString() });
     expect(Buffer.from(weak.der).equals(Buffer.from(pemToDerBytes(pki.weak.pem)))).toBe(true);
-    expect(d.list({ weak: true }).map((c) => c.fingerprint)).toEqual([fp.weak]);
-    expect(d.list({ expiringBefore: new Date(now.getTime() + 10 * 86_400_000).toISOString() }).map((c) => c.fingerprint)).toEqual([fp.expiring]);
-    expect(d.count({ issuer: "discovery intermediate" })).toBe(3);
-    expect(d.list({ limit: 2 }).map((c) => c.fingerprint)).toEqual([fp.expiring, fp.healthy]);
+    expect((await d.list({ weak: true })).map((c) => c.fingerprint)).toEqual([fp.weak]);
+    expect((await d.list({ expiringBefore: new Date(now.getTime() + 10 * 86_400_000).toISOString() })).map((c) => c.fingerprint)).toEqual([fp.expiring]);
+    expect(await d.count({ issuer: "discovery intermediate" })).toBe(3);
+    expect((await d.list({ limit: 2 })).map((c) => c.fingerprint)).toEqual([fp.expiring, fp.healthy]);
   });
 
   it("a second run merges locations, updates last_seen and keeps one row per fingerprint", async () => {
-    const before = t.gw.store.discovery.get(fp.root)!;
+    const before = (await t.gw.store.discovery.get(fp.root))!;
     const later = new Date(Date.parse(before.lastSeen) + 3_600_000);
     const other = join(dir, "other");
     mkdirSync(other, { recursive: true });
     writeFileSync(join(other, "root.crt"), pki.root.pem);
     const r = await discover({ targets: [target.healthy], paths: [other], now: later }, t.gw.store);
     expect(r.recorded).toBe(3);
-    expect(t.gw.store.discovery.count()).toBe(6);
-    const root = t.gw.store.discovery.get(fp.root)!;
+    expect(await t.gw.store.discovery.count()).toBe(6);
+    const root = (await t.gw.store.discovery.get(fp.root))!;
     expect(root.firstSeen).toBe(before.firstSeen);
     expect(root.lastSeen).toBe(later.toISOString());
     expect(root.locations).toEqual([`file:${join(certDir, "bundle.pem")}`, `file:${join(other, "root.crt")}`, `tls://${target.healthy}`]);
-    expect(t.gw.store.discovery.get(fp.weak)!.lastSeen).toBe(before.lastSeen);
+    expect((await t.gw.store.discovery.get(fp.weak))!.lastSeen).toBe(before.lastSeen);
   });
 
   it("recognizes certificates this gateway issued", async () => {
@@ -132,7 +132,7 @@ describe("discover", () => {
     writeFileSync(p, derToPem(out.certificate.der));
     const r = await discover({ paths: [p] }, t.gw.store);
     expect(r.certificates[0].managedSerial).toBe(out.certificate.serial);
-    expect(t.gw.store.discovery.get(r.certificates[0].fingerprint)!.managedSerial).toBe(out.certificate.serial);
+    expect((await t.gw.store.discovery.get(r.certificates[0].fingerprint))!.managedSerial).toBe(out.certificate.serial);
   });
 });
 
@@ -157,7 +157,7 @@ describe("admin API", () => {
     expect(res.status).toBe(200);
     expect(res.body.recorded).toBe(4);
     expect(res.body.findings.map((f: DiscoveredItem) => f.fingerprint)).toEqual([fp.weak]);
-    const audit = t.gw.store.queryAudit({ type: "inventory.discovered" });
+    const audit = await t.gw.store.queryAudit({ type: "inventory.discovered" });
     expect(audit.at(-1)).toMatchObject({ actor: "admin:bootstrap", data: { targets: 2, recorded: 4, findings: 1, failed: 0 } });
     for (const body of [{ targets: [] }, { targets: Array.from({ length: 101 }, (_, i) => `h${i}.test:443`) }, { targets: ["bad target"] }, { targets: [target.healthy], paths: ["/etc"] }, { targets: [target.healthy], timeoutMs: 10 }]) {
       const bad = await request(app).post("/admin/api/v1/discover").set(auth()).send(body);
@@ -185,7 +185,7 @@ describe("CLI", () => {
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { recorded: number; certificates: DiscoveredItem[] };
     expect(parsed.recorded).toBe(3);
-    expect(t.gw.store.discovery.get(fp.healthy)!.locations).toContain(`tls://${target.healthy}`);
+    expect((await t.gw.store.discovery.get(fp.healthy))!.locations).toContain(`tls://${target.healthy}`);
     expect((await cli(["discover"])).code).toBe(2);
   });
 

@@ -23,7 +23,7 @@ describe("walking the issued inventory by serial", () => {
     const seen: string[] = [];
     const during: string[] = [];
     for (let after = ""; ; ) {
-      const page = t.gw.store.issuedAfter(after, 1);
+      const page = await t.gw.store.issuedAfter(after, 1);
       if (!page.length) break;
       seen.push(page[0].serial);
       after = page[0].serial;

@@ -62,7 +62,7 @@ describe("authorization webhook over ACME", () => {
     const c = await env.account();
     const r = await c.issue([{ type: "dns", value: "allowed.example.com" }], { profile: "hooked-acme", publish });
     const cert = new X509Certificate(r.certPem.split(/(?<=-----END CERTIFICATE-----)/)[0]);
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec).toMatchObject({ owner: "team-blue", environment: "prod", criticality: "high", profile: "hooked-acme" });
 
     const call = receiver.callsFor("hooked-acme").at(-1)!;
@@ -76,7 +76,7 @@ describe("authorization webhook over ACME", () => {
       names: { dns: ["allowed.example.com"], ip: [], email: [], uri: [] },
       key: { algorithm: "EC P-256", spkiSha256: createHash("sha256").update(spki).digest("hex") },
     });
-    const accepted = env.t.gw.store.queryAudit({ type: "request.accepted", limit: 100 }).find((e) => e.target === call.body.requestId)!;
+    const accepted = (await env.t.gw.store.queryAudit({ type: "request.accepted", limit: 100 })).find((e) => e.target === call.body.requestId)!;
     expect(accepted.data.authorization).toEqual({ attributes: { owner: "team-blue", environment: "prod", criticality: "high", ticket: "CHG-42" } });
   });
 
@@ -88,10 +88,10 @@ describe("authorization webhook over ACME", () => {
     const res = (err as AcmeError).response;
     expect(res.status).toBe(403);
     expect(res.json).toMatchObject({ type: PROBLEM("unauthorized"), detail: "device is not compliant (MDM posture)" });
-    expect(env.t.gw.store.findCertificates({ name: "denied.example.com" })).toEqual([]);
+    expect(await env.t.gw.store.findCertificates({ name: "denied.example.com" })).toEqual([]);
     const requestId = receiver.callsFor("hooked-acme").at(-1)!.body.requestId;
-    expect(env.t.gw.store.getRequest(requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
-    const rejected = env.t.gw.store.queryAudit({ type: "request.rejected", limit: 100 }).find((e) => e.target === requestId)!;
+    expect(await env.t.gw.store.getRequest(requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
+    const rejected = (await env.t.gw.store.queryAudit({ type: "request.rejected", limit: 100 })).find((e) => e.target === requestId)!;
     expect(rejected.data).toMatchObject({ code: "RA_ERR_AUTHORIZATION_DENIED", reason: "device is not compliant (MDM posture)" });
   });
 });
@@ -145,8 +145,8 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     expect(r.body.toString()).toContain("user is not in group pki-devices");
     const call = receiver.callsFor("hooked").at(-1)!;
     expect(call.body).toMatchObject({ protocol: "est", requester: { kind: "est-user", id: EST_USER.name }, names: { dns: ["est-denied.example.com"] } });
-    expect(t.gw.store.getRequest(call.body.requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
-    expect(t.gw.store.findCertificates({ name: "est-denied.example.com" })).toEqual([]);
+    expect(await t.gw.store.getRequest(call.body.requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
+    expect(await t.gw.store.findCertificates({ name: "est-denied.example.com" })).toEqual([]);
   });
 
   it("EST: allow with attributes classifies the certificate", async () => {
@@ -154,7 +154,7 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     const r = await estEnroll("hooked", "est-allowed");
     expect(r.status, r.body.toString()).toBe(200);
     const { pem } = await pkcs7Certs(dir, "est-allowed", r.body);
-    const rec = t.gw.store.getCertificate(normalizeSerial(new X509Certificate(pem).serialNumber))!;
+    const rec = (await t.gw.store.getCertificate(normalizeSerial(new X509Certificate(pem).serialNumber)))!;
     // environment stays the profile's; an unknown criticality is ignored
     expect(rec).toMatchObject({ owner: "netops", application: "branch-router", environment: "lab" });
     expect(rec.criticality).toBeUndefined();
@@ -178,8 +178,8 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
     const call = receiver.callsFor("hooked").at(-1)!;
     expect(call.body).toMatchObject({ protocol: "scep", requester: { kind: "scep", id: "hooked:static" }, key: { algorithm: "RSA 2048" } });
-    expect(t.gw.store.getRequest(call.body.requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
-    const scepEvent = events("scep.request").at(-1)!;
+    expect(await t.gw.store.getRequest(call.body.requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
+    const scepEvent = (await events("scep.request")).at(-1)!;
     expect(scepEvent.data).toMatchObject({ decision: "FAILURE", failInfo: "badRequest", reason: "device unknown to the MDM" });
   });
 
@@ -195,7 +195,7 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
   async function cmpIr(name: string): Promise<{ code: number; out: string; failInfo: unknown }> {
     const r = await opensslCmp(["-server", `127.0.0.1:${servers.httpPort}`, "-path", ".well-known/cmp/p/hooked", "-ref", CMP_KID, "-secret", `pass:${CMP_SECRET}`,
       "-mac", "hmacWithSHA256", "-cmd", "ir", "-newkey", genKey(dir, name), "-subject", `/CN=${name}.example.com`, "-certout", join(dir, `${name}.pem`)]);
-    return { ...r, failInfo: events("cmp.request").at(-1)?.data.failInfo };
+    return { ...r, failInfo: (await events("cmp.request")).at(-1)?.data.failInfo };
   }
 
   it("CMP: a denial is a rejection with PKIFailureInfo notAuthorized; an unusable webhook is systemUnavail", async () => {
@@ -210,8 +210,8 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     const down = await cmpIr("cmp-down");
     expect(down.code).not.toBe(0);
     expect(down.failInfo).toEqual(["systemUnavail"]);
-    expect(t.gw.store.findCertificates({ name: "cmp-denied.example.com" })).toEqual([]);
-    expect(t.gw.store.findCertificates({ name: "cmp-down.example.com" })).toEqual([]);
+    expect(await t.gw.store.findCertificates({ name: "cmp-denied.example.com" })).toEqual([]);
+    expect(await t.gw.store.findCertificates({ name: "cmp-down.example.com" })).toEqual([]);
   });
 
   it("a receiver that never answers within timeoutMs: fail closed (EST 503 with Retry-After) by default", async () => {
@@ -222,9 +222,9 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     expect(Number(r.headers["retry-after"])).toBeGreaterThan(0);
     expect(r.body.toString()).toContain("timeout");
     const requestId = receiver.callsFor("hooked-closed").at(-1)!.body.requestId;
-    expect(events("authorization.webhook_failed").find((e) => e.target === requestId)?.data).toMatchObject({ cause: "timeout", onError: "deny", profile: "hooked-closed" });
-    expect(t.gw.store.getRequest(requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_UNAVAILABLE" });
-    expect(t.gw.store.findCertificates({ name: "est-timeout.example.com" })).toEqual([]);
+    expect((await events("authorization.webhook_failed")).find((e) => e.target === requestId)?.data).toMatchObject({ cause: "timeout", onError: "deny", profile: "hooked-closed" });
+    expect(await t.gw.store.getRequest(requestId)).toMatchObject({ status: "rejected", errorCode: "RA_ERR_AUTHORIZATION_UNAVAILABLE" });
+    expect(await t.gw.store.findCertificates({ name: "est-timeout.example.com" })).toEqual([]);
   });
 
   it("… and issued with onError: allow, with an authorization.webhook_failed audit event", async () => {
@@ -232,12 +232,12 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     const r = await estEnroll("open", "est-failopen");
     expect(r.status, r.body.toString()).toBe(200);
     const requestId = receiver.callsFor("hooked-open").at(-1)!.body.requestId;
-    const failed = events("authorization.webhook_failed").find((e) => e.target === requestId)!;
+    const failed = (await events("authorization.webhook_failed")).find((e) => e.target === requestId)!;
     expect(failed.data).toMatchObject({ cause: "timeout", onError: "allow", protocol: "est" });
     expect(JSON.stringify(failed.data)).not.toContain(SECRET);
-    const accepted = events("request.accepted").find((e) => e.target === requestId)!;
+    const accepted = (await events("request.accepted")).find((e) => e.target === requestId)!;
     expect(accepted.data.authorization).toEqual({ attributes: {}, failedOpen: "timeout" });
-    expect(t.gw.store.findCertificates({ name: "est-failopen.example.com" }).length).toBe(1);
+    expect((await t.gw.store.findCertificates({ name: "est-failopen.example.com" })).length).toBe(1);
   });
 
   it("the signature is verifiable: a receiver with another secret detects it (and the gateway fails closed)", async () => {
@@ -254,7 +254,7 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     expect(call.signatureValid).toBe(false);
     expect(call.signature).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(bad.status).toBe(503);
-    expect(events("authorization.webhook_failed").find((e) => e.target === call.body.requestId)?.data.cause).toBe("HTTP 401");
+    expect((await events("authorization.webhook_failed")).find((e) => e.target === call.body.requestId)?.data.cause).toBe("HTTP 401");
   });
 
   it("answers outside the strict format are unusable: fail closed", async () => {
@@ -271,9 +271,9 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
       receiver.reply = () => reply;
       const r = await estEnroll("hooked", `est-unusable${i}`);
       expect(r.status, JSON.stringify(reply).slice(0, 80)).toBe(503);
-      expect(t.gw.store.findCertificates({ name: `est-unusable${i}.example.com` })).toEqual([]);
+      expect(await t.gw.store.findCertificates({ name: `est-unusable${i}.example.com` })).toEqual([]);
     }
-    const causes = events("authorization.webhook_failed").slice(-unusable.length).map((e) => String(e.data.cause));
+    const causes = (await events("authorization.webhook_failed")).slice(-unusable.length).map((e) => String(e.data.cause));
     expect(causes[5]).toContain("larger than 65536 bytes");
     expect(causes[0]).toContain("unusable answer");
   });
@@ -282,24 +282,24 @@ describe("authorization webhook over EST, SCEP and CMP", () => {
     receiver.reply = deny("not during a change freeze");
     const refused = await estEnroll("approval", "est-appr-denied");
     expect(refused.status).toBe(403);
-    expect(t.gw.store.listRequests("pending").filter((x) => x.profile === "hooked-approval")).toEqual([]);
+    expect((await t.gw.store.listRequests("pending")).filter((x) => x.profile === "hooked-approval")).toEqual([]);
 
     receiver.reply = allow({ owner: "queued-owner" });
     const queued = await estEnroll("approval", "est-appr-later-denied");
     expect(queued.status).toBe(202);
     const first = receiver.callsFor("hooked-approval").at(-1)!.body.requestId;
-    expect(events("request.pending").find((e) => e.target === first)?.data.authorization).toEqual({ attributes: { owner: "queued-owner" } });
+    expect((await events("request.pending")).find((e) => e.target === first)?.data.authorization).toEqual({ attributes: { owner: "queued-owner" } });
     receiver.reply = deny("device left the compliant group");
     await expect(t.gw.enrollment.approve(first, "admin:test")).rejects.toMatchObject({ code: "RA_ERR_AUTHORIZATION_DENIED" });
     expect(receiver.callsFor("hooked-approval").at(-1)!.body).toMatchObject({ requestId: first, phase: "approve" });
-    expect(t.gw.store.getRequest(first)).toMatchObject({ status: "failed", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
+    expect(await t.gw.store.getRequest(first)).toMatchObject({ status: "failed", errorCode: "RA_ERR_AUTHORIZATION_DENIED" });
 
     receiver.reply = allow({ owner: "enroll-time-owner" });
     expect((await estEnroll("approval", "est-appr-ok")).status).toBe(202);
     const second = receiver.callsFor("hooked-approval").at(-1)!.body.requestId;
     receiver.reply = allow({ owner: "approval-time-owner", environment: "staging" });
     const issued = await t.gw.enrollment.approve(second, "admin:test");
-    expect(t.gw.store.getCertificate(issued.serial)).toMatchObject({ owner: "approval-time-owner", environment: "staging" });
-    expect(events("request.authorized").find((e) => e.target === second)?.data).toMatchObject({ afterApproval: true, authorization: { attributes: { owner: "approval-time-owner" } } });
+    expect(await t.gw.store.getCertificate(issued.serial)).toMatchObject({ owner: "approval-time-owner", environment: "staging" });
+    expect((await events("request.authorized")).find((e) => e.target === second)?.data).toMatchObject({ afterApproval: true, authorization: { attributes: { owner: "approval-time-owner" } } });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RenewalMonitor } from "../../src/lifecycle/monitor.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { lifecycleEnv, type LifecycleEnv } from "./setup.js";
 
 /** Ownership and classification in the inventory; renewals due and missed, announced once, counted by profile and owner. */
@@ -25,10 +25,10 @@ afterAll(async () => e?.close());
 describe("classification", () => {
   it("comes from the profile, then the requester's attributes; the admin API changes it and searches by it", async () => {
     const a = await e.issue({ names: ["pay1.example.com"], profile: "short-lived" });
-    const rec = e.t.gw.store.getCertificate(a.serial)!;
+    const rec = (await e.t.gw.store.getCertificate(a.serial))!;
     expect(rec).toMatchObject({ owner: "payments-team", application: "checkout", environment: "production", criticality: "high" });
     const b = await e.issue({ names: ["pay2.example.com"], profile: "short-lived", requester: { kind: "admin", id: "ops", attributes: { owner: "sre", criticality: "bogus" } } });
-    expect(e.t.gw.store.getCertificate(b.serial)).toMatchObject({ owner: "sre", criticality: "high" }); // an unknown criticality is ignored
+    expect(await e.t.gw.store.getCertificate(b.serial)).toMatchObject({ owner: "sre", criticality: "high" }); // an unknown criticality is ignored
 
     const patched = await e.admin(`/certificates/${b.serial}/classification`, { method: "PATCH", body: { environment: "staging", application: null } });
     expect(patched.status).toBe(200);
@@ -41,7 +41,7 @@ describe("classification", () => {
     expect(bySre.json.certificates.map((c: { serial: string }) => c.serial)).toEqual([b.serial]);
     const byEnv = await e.admin("/certificates?environment=production&profile=short-lived");
     expect(byEnv.json.certificates.map((c: { serial: string }) => c.serial)).toEqual([a.serial]);
-    const audit = e.t.gw.store.queryAudit({ type: "certificate.classified", target: b.serial });
+    const audit = await e.t.gw.store.queryAudit({ type: "certificate.classified", target: b.serial });
     expect(audit[0].data).toMatchObject({ environment: "staging", application: null });
   });
 });
@@ -51,11 +51,11 @@ describe("renewal monitoring", () => {
     const first = await e.issue({ names: ["renew.example.com"], profile: "short-lived", requester: { kind: "admin", id: "renewer" } });
     const scan = await e.admin("/lifecycle/scan", { method: "POST", body: {} });
     expect(scan.json.announced).toBeGreaterThanOrEqual(1);
-    const events = e.t.gw.store.queryAudit({ type: "certificate.renewal_due", target: first.serial });
+    const events = await e.t.gw.store.queryAudit({ type: "certificate.renewal_due", target: first.serial });
     expect(events).toHaveLength(1);
     expect(events[0].data).toMatchObject({ profile: "short-lived", owner: "payments-team", requester: "admin:renewer" });
     await e.admin("/lifecycle/scan", { method: "POST", body: {} });
-    expect(e.t.gw.store.queryAudit({ type: "certificate.renewal_due", target: first.serial })).toHaveLength(1); // once
+    expect(await e.t.gw.store.queryAudit({ type: "certificate.renewal_due", target: first.serial })).toHaveLength(1); // once
 
     const due = await e.admin("/lifecycle/renewals?state=due&profile=short-lived");
     expect(due.json.due.map((c: { serial: string }) => c.serial)).toContain(first.serial);
@@ -64,8 +64,8 @@ describe("renewal monitoring", () => {
 
     // The same requester asks again for the same names without saying it renews: that is the renewal.
     const second = await e.issue({ names: ["renew.example.com"], profile: "short-lived", requester: { kind: "admin", id: "renewer" } });
-    expect(e.t.gw.store.getCertificate(first.serial)?.replacedBy).toBe(second.serial);
-    expect(e.t.gw.store.queryAudit({ type: "certificate.replaced", target: first.serial })[0].data).toMatchObject({ by: second.serial, implicit: true });
+    expect((await e.t.gw.store.getCertificate(first.serial))?.replacedBy).toBe(second.serial);
+    expect((await e.t.gw.store.queryAudit({ type: "certificate.replaced", target: first.serial }))[0].data).toMatchObject({ by: second.serial, implicit: true });
     const after = await e.admin("/lifecycle/renewals?state=due&profile=short-lived");
     expect(after.json.due.map((c: { serial: string }) => c.serial)).not.toContain(first.serial);
   });
@@ -76,7 +76,7 @@ describe("renewal monitoring", () => {
     (e.t.gw.store as SqliteStore).raw.prepare("UPDATE certificates SET not_after = ? WHERE serial = ?").run(new Date(Date.now() - 86_400_000).toISOString(), c.serial);
     await e.admin("/lifecycle/scan", { method: "POST", body: {} });
     await e.admin("/lifecycle/scan", { method: "POST", body: {} });
-    expect(e.t.gw.store.queryAudit({ type: "certificate.renewal_missed", target: c.serial })).toHaveLength(1);
+    expect(await e.t.gw.store.queryAudit({ type: "certificate.renewal_missed", target: c.serial })).toHaveLength(1);
     const missed = await e.admin("/lifecycle/renewals?state=missed");
     expect(missed.json.missed.map((x: { serial: string }) => x.serial)).toContain(c.serial);
     expect(missed.json.due).toBeUndefined();
@@ -90,10 +90,10 @@ describe("renewal lists at their bound", () => {
     await e.issue({ names: ["bound1.example.com"], profile: "short-lived" });
     await e.issue({ names: ["bound2.example.com"], profile: "short-lived" });
     const { store, profiles, audit } = e.t.gw;
-    const all = new RenewalMonitor(store, profiles, audit).state(new Date(), { profile: "short-lived" });
+    const all = await new RenewalMonitor(store, profiles, audit).state(new Date(), { profile: "short-lived" });
     expect(all.due.length).toBeGreaterThanOrEqual(2);
     expect(all.truncated).toBe(false);
-    const bounded = new RenewalMonitor(store, profiles, audit, all.due.length - 1).state(new Date(), { profile: "short-lived" });
+    const bounded = await new RenewalMonitor(store, profiles, audit, all.due.length - 1).state(new Date(), { profile: "short-lived" });
     expect(bounded.due).toHaveLength(all.due.length - 1);
     expect(bounded.truncated).toBe(true);
   });

@@ -3,7 +3,7 @@ import { request } from "node:https";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { runCli } from "../helpers/cli.js";
 import { lifecycleEnv, type LifecycleEnv } from "./setup.js";
 
@@ -43,7 +43,7 @@ describe("live enforcement", () => {
     expect(await e.ocspStatus(a.path)).toBe("revoked");
     expect(await e.ocspStatus(b.path)).toBe("revoked");
     expect(await e.ocspStatus(other.path)).toBe("good");
-    const ev = e.t.gw.store.queryAudit({ type: "enforcement.applied" }).at(-1)!;
+    const ev = (await e.t.gw.store.queryAudit({ type: "enforcement.applied" })).at(-1)!;
     expect(ev.data).toMatchObject({ source: "admin", action: "revoke", selector: { identity: "mdm-device:laptop-17" }, comment: "EDR alert 4711", changed: 2 });
     expect(ev.actor).toMatch(/^admin:/);
     expect((await e.admin("/enforcement", { body: { identity: "mdm-device:laptop-17" } })).json.matched).toBe(0); // nothing valid is left
@@ -61,7 +61,7 @@ describe("live enforcement", () => {
     const release = await hook(JSON.stringify({ device: "kiosk-9.example.com", action: "release" }));
     expect(release.json).toMatchObject({ action: "release", changed: [c.serial] });
     expect(await e.ocspStatus(c.path)).toBe("good");
-    expect(e.t.gw.store.queryAudit({ type: "enforcement.applied" }).at(-1)?.actor).toBe("webhook:enforcement");
+    expect((await e.t.gw.store.queryAudit({ type: "enforcement.applied" })).at(-1)?.actor).toBe("webhook:enforcement");
   });
 
   it("the webhook refuses a wrong signature, a stale timestamp, a replay and a malformed order", async () => {
@@ -72,7 +72,7 @@ describe("live enforcement", () => {
     expect((await hook(body, { ts })).status).toBe(200);
     expect((await hook(body, { ts })).status).toBe(401); // the same signed request again
     expect((await hook(JSON.stringify({ action: "revoke" }))).status).toBe(400);
-    expect(e.t.gw.store.queryAudit({ type: "enforcement.webhook_refused" }).length).toBeGreaterThanOrEqual(2);
+    expect((await e.t.gw.store.queryAudit({ type: "enforcement.webhook_refused" })).length).toBeGreaterThanOrEqual(2);
   });
 });
 

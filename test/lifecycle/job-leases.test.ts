@@ -8,7 +8,7 @@ import { openGateway, type Gateway } from "../../src/gateway.js";
 import { LEASE_TTL_MS } from "../../src/lifecycle/job-lease.js";
 import { MAX_LISTED, RenewalMonitor, SCAN_LEASE } from "../../src/lifecycle/monitor.js";
 import { Retention, RETENTION_LEASE } from "../../src/lifecycle/retention.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { seedCertificates } from "../store/seed.js";
 
@@ -46,37 +46,37 @@ describe("job leases across two instances", () => {
   const base = Date.now();
   const at = (ms: number) => new Date(base + ms);
   const S = 1000;
-  const holder = (name: string) => t.gw.store.leases.holder(name)?.owner;
+  const holder = async (name: string) => (await t.gw.store.leases.holder(name))?.owner;
 
-  it("renewal scans run on the lease holder only, once per interval across a change of holder", () => {
+  it("renewal scans run on the lease holder only, once per interval across a change of holder", async () => {
     const a = new RenewalMonitor(t.gw.store, t.gw.profiles, t.gw.audit, MAX_LISTED, "inst-a");
     const b = new RenewalMonitor(other.store, other.profiles, other.audit, MAX_LISTED, "inst-b");
     // 3 certificates inside their renewal window, 12 expired unreplaced: each announced once, by A.
-    expect(a.scanLeased(HOUR, at(0))).toEqual({ due: 3, missed: 12, announced: 15 });
-    expect(b.scanLeased(HOUR, at(10 * S))).toBeUndefined();
-    expect(a.scanLeased(HOUR, at(20 * S))).toBeUndefined(); // the holder keeps its lease, and scans once per interval
-    expect(holder(SCAN_LEASE)).toBe("inst-a");
+    expect(await a.scanLeased(HOUR, at(0))).toEqual({ due: 3, missed: 12, announced: 15 });
+    expect(await b.scanLeased(HOUR, at(10 * S))).toBeUndefined();
+    expect(await a.scanLeased(HOUR, at(20 * S))).toBeUndefined(); // the holder keeps its lease, and scans once per interval
+    expect(await holder(SCAN_LEASE)).toBe("inst-a");
     expect(events("certificate.renewal_due")).toBe(3);
     expect(events("certificate.renewal_missed")).toBe(12);
 
     lapse(SCAN_LEASE); // A died
-    expect(b.scanLeased(HOUR, at(40 * S))).toBeUndefined(); // B takes the lease, but A scanned 40 s ago
-    expect(holder(SCAN_LEASE)).toBe("inst-b");
-    expect(b.scanLeased(HOUR, at(HOUR))).toEqual({ due: 3, missed: 12, announced: 0 }); // due an interval after A's scan
-    expect(a.scanLeased(HOUR, at(HOUR + 20 * S))).toBeUndefined(); // A came back: B holds it now
+    expect(await b.scanLeased(HOUR, at(40 * S))).toBeUndefined(); // B takes the lease, but A scanned 40 s ago
+    expect(await holder(SCAN_LEASE)).toBe("inst-b");
+    expect(await b.scanLeased(HOUR, at(HOUR))).toEqual({ due: 3, missed: 12, announced: 0 }); // due an interval after A's scan
+    expect(await a.scanLeased(HOUR, at(HOUR + 20 * S))).toBeUndefined(); // A came back: B holds it now
     // A clean stop gives the lease up: the other instance takes over at its next pass, on the same interval.
-    b.stop();
-    expect(holder(SCAN_LEASE)).toBeUndefined();
-    expect(a.scanLeased(HOUR, at(HOUR + 40 * S))).toBeUndefined();
-    expect(holder(SCAN_LEASE)).toBe("inst-a");
-    expect(a.scanLeased(HOUR, at(2 * HOUR))).toBeDefined();
-    a.stop();
+    await b.stop();
+    expect(await holder(SCAN_LEASE)).toBeUndefined();
+    expect(await a.scanLeased(HOUR, at(HOUR + 40 * S))).toBeUndefined();
+    expect(await holder(SCAN_LEASE)).toBe("inst-a");
+    expect(await a.scanLeased(HOUR, at(2 * HOUR))).toBeDefined();
+    await a.stop();
   });
 
   it("retention runs on one instance at a time: a run in progress on A refuses B; after A lapses, B archives when due", async () => {
     const a = new Retention(t.gw.store, t.gw.audit, cfg, "inst-a");
     const b = new Retention(other.store, other.audit, cfg, "inst-b");
-    // A archives a batch at a time, yielding between batches (its first batch is done when runLeased returns);
+    // A archives a batch at a time, yielding between batches (it holds the lease once runLeased returns);
     // B tries while A's run is in progress, and again after it.
     const pa = a.runLeased(at(0), 2);
     expect(await b.runLeased(at(0))).toBeUndefined();
@@ -86,7 +86,7 @@ describe("job leases across two instances", () => {
 
     lapse(RETENTION_LEASE);
     expect(await b.runLeased(at(40 * S))).toBeUndefined(); // B holds it now, but A ran 40 s ago
-    expect(holder(RETENTION_LEASE)).toBe("inst-b");
+    expect(await holder(RETENTION_LEASE)).toBe("inst-b");
     expect(await b.runLeased(at(HOUR))).toMatchObject({ archived: 2, more: false });
     expect(await a.runLeased(at(HOUR + 20 * S))).toBeUndefined();
     expect(events("inventory.archived")).toBe(3);
@@ -103,10 +103,13 @@ describe("job leases across two instances", () => {
     });
     const a = new Retention(t.gw.store, t.gw.audit, cfg, "inst-a");
     const b = new Retention(other.store, other.audit, cfg, "inst-b");
-    const run = a.runLeased(at(3 * HOUR)); // its first batch is done; the next waits for the event loop
+    const archived = events("inventory.archived");
+    const run = a.runLeased(at(3 * HOUR));
+    // Its first batch commits without leaving the microtask queue (SQLite answers at once); the next waits for setImmediate.
+    while (events("inventory.archived") === archived) await new Promise((r) => setImmediate(r));
     // Between A's batches its lease lapses (A stalled past its TTL) and B takes it.
     lapse(RETENTION_LEASE);
-    expect(other.store.leases.acquire(RETENTION_LEASE, "inst-b", LEASE_TTL_MS, at(3 * HOUR))).toBe(true);
+    expect(await other.store.leases.acquire(RETENTION_LEASE, "inst-b", LEASE_TTL_MS, at(3 * HOUR))).toBe(true);
     expect(await run).toMatchObject({ archived: 5, more: true });
     expect(await b.runLeased(at(3 * HOUR + 20 * S))).toBeUndefined(); // A's run started 20 s ago
     expect(await b.runLeased(at(4 * HOUR))).toMatchObject({ archived: 5, more: false });

@@ -83,13 +83,13 @@ describe("policy rejections, each with its own code", () => {
     expect((await rejection(req(der, { protocol: "scep" }))).code).toBe("RA_ERR_PROFILE_NOT_ALLOWED");
   });
 
-  it("every rejection is stored and audited with its code", () => {
-    const events = t.gw.store.queryAudit({ type: "request.rejected", limit: 100 });
+  it("every rejection is stored and audited with its code", async () => {
+    const events = await t.gw.store.queryAudit({ type: "request.rejected", limit: 100 });
     const codes = new Set(events.map((e) => e.data.code));
     for (const c of ["RA_ERR_BAD_CSR_SIGNATURE", "RA_ERR_KEY_WEAK", "RA_ERR_WEAK_SIGNATURE_ALG", "RA_ERR_NAME_NOT_ALLOWED", "RA_ERR_TOO_MANY_NAMES", "RA_ERR_VALIDITY_TOO_LONG", "RA_ERR_UNKNOWN_PROFILE"]) {
       expect(codes).toContain(c);
     }
-    expect(t.gw.store.findCertificates({}).length).toBe(0);
+    expect((await t.gw.store.findCertificates({})).length).toBe(0);
   });
 
   it("CSR asking for cA=TRUE is issued without it: CSR extensions are never copied", async () => {
@@ -108,7 +108,7 @@ describe("policy rejections, each with its own code", () => {
     expect(text).not.toContain("Code Signing");
     expect(text).not.toContain("1.2.3.4");
     expect(text).toContain("TLS Web Server Authentication");
-    const accepted = t.gw.store.queryAudit({ type: "request.accepted", target: out.requestId });
+    const accepted = await t.gw.store.queryAudit({ type: "request.accepted", target: out.requestId });
     expect(accepted[0].data.ignoredExtensions).toEqual(expect.arrayContaining(["2.5.29.19", "2.5.29.15", "2.5.29.37", "1.2.3.4"]));
   });
 });

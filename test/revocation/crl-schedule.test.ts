@@ -4,7 +4,7 @@ import type { Express } from "express";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificateList } from "@peculiar/asn1-x509";
 import { serialHex } from "../../src/ca/serial.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { openGateway } from "../../src/gateway.js";
 import pino from "pino";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
@@ -19,7 +19,7 @@ const auth = () => ({ Authorization: `Bearer ${t.token}` });
 const db = () => (t.gw.store as SqliteStore).raw;
 const issued = (n: number) => seedCertificates(db(), CA, n, { revoked: false });
 const crlSerials = (der: Uint8Array) => new Set((AsnConvert.parse(der, CertificateList).tbsCertList.revokedCertificates ?? []).map((e) => serialHex(e.userCertificate)));
-const latest = () => t.gw.store.crl.latest(CA)!;
+const latest = async () => (await t.gw.store.crl.latest(CA))!;
 
 beforeAll(async () => {
   t = await testGateway({ crl: { rebuildDelaySeconds: 1 } });
@@ -37,14 +37,14 @@ describe("CRL rebuild scheduling", () => {
     const res = await request(app).post(`/admin/api/v1/certificates/${serial}/revoke`).set(auth()).send({ reason: "keyCompromise" });
     expect(res.status).toBe(200);
     expect(t.gw.crls.stats.started).toBe(before.started); // nothing built on the request path
-    expect(t.gw.store.crl.state(CA).dirtySince).toBeDefined();
+    expect((await t.gw.store.crl.state(CA)).dirtySince).toBeDefined();
     const served = await request(httpApp).get(`/crl/${CA}.crl`).buffer(true).parse((r, cb) => { const c: Buffer[] = []; r.on("data", (d: Buffer) => c.push(d)); r.on("end", () => cb(null, Buffer.concat(c))); });
     expect(crlSerials(served.body as Buffer).has(serial)).toBe(false); // the stored CRL, not a build per request
     expect(t.gw.crls.stats.started).toBe(before.started);
     await t.gw.crls.settled();
     expect(t.gw.crls.stats.completed).toBe(before.completed + 1);
-    expect(crlSerials(latest().der).has(serial)).toBe(true);
-    expect(t.gw.store.crl.state(CA).dirtySince).toBeUndefined();
+    expect(crlSerials((await latest()).der).has(serial)).toBe(true);
+    expect((await t.gw.store.crl.state(CA)).dirtySince).toBeUndefined();
   });
 
   it("a burst of revocations leads to one rebuild that lists them all", async () => {
@@ -53,7 +53,7 @@ describe("CRL rebuild scheduling", () => {
     await Promise.all(serials.map((s, i) => t.gw.revocation.revoke(s, i % 2 ? "superseded" : undefined, "admin:test")));
     await t.gw.crls.settled();
     expect(t.gw.crls.stats.started).toBe(before + 1);
-    const listed = crlSerials(latest().der);
+    const listed = crlSerials((await latest()).der);
     for (const s of serials) expect(listed.has(s)).toBe(true);
   });
 
@@ -77,10 +77,10 @@ describe("CRL rebuild scheduling", () => {
     await new Promise((r) => setImmediate(r));
     await t.gw.revocation.revoke(late, "keyCompromise", "admin:test");
     const first = await building;
-    expect(t.gw.store.crl.state(CA).dirtySince).toBeDefined();
+    expect((await t.gw.store.crl.state(CA)).dirtySince).toBeDefined();
     await t.gw.crls.settled();
-    expect(latest().number).toBeGreaterThan(first.number);
-    expect(crlSerials(latest().der).has(late)).toBe(true);
+    expect((await latest()).number).toBeGreaterThan(first.number);
+    expect(crlSerials((await latest()).der).has(late)).toBe(true);
     expect(t.gw.crls.stats.maxInFlight).toBe(1);
   });
 
@@ -89,11 +89,11 @@ describe("CRL rebuild scheduling", () => {
     const other = await openGateway(t.config, pino({ level: "silent" }));
     await other.revocation.revoke(serial, "cessationOfOperation", "cli:test");
     await other.close(); // exits before its delay: nothing built there
-    expect(t.gw.store.crl.state(CA).dirtySince).toBeDefined();
-    expect(crlSerials(latest().der).has(serial)).toBe(false);
+    expect((await t.gw.store.crl.state(CA)).dirtySince).toBeDefined();
+    expect(crlSerials((await latest()).der).has(serial)).toBe(false);
     t.gw.crls.start();
     await t.gw.crls.settled();
-    expect(crlSerials(latest().der).has(serial)).toBe(true);
+    expect(crlSerials((await latest()).der).has(serial)).toBe(true);
   });
 
   it("revoked rows are read off the covering index; only the last few CRLs are kept", () => {

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { CertificateAuthority } from "../../src/ca/authority.js";
 import { OcspResponder, type StatusLookup } from "../../src/revocation/ocsp.js";
 import { ocspHttp } from "../../src/server/ocsp-http.js";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { addIssued, countSignatures, newSerial, ocspRequest, parseResponse } from "./ocsp-helpers.js";
 
@@ -23,13 +23,13 @@ beforeAll(async () => {
   other = new SqliteStore(t.gw.paths.db);
 });
 afterAll(async () => {
-  other?.close();
+  await other?.close();
   await t?.gw.close();
 });
 
 describe("pre-signed OCSP responses", () => {
   it("a second request for the same certificate is served without signing, byte for byte the same", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const before = signatures.count;
     const first = await responder.respond(req([serial]));
     expect(first.cached).toBe(false);
@@ -45,7 +45,7 @@ describe("pre-signed OCSP responses", () => {
   });
 
   it("concurrent first requests share one signature", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const before = signatures.count;
     const answers = await Promise.all(Array.from({ length: 5 }, () => responder.respond(req([serial]))));
     expect(signatures.count).toBe(before + 1);
@@ -53,28 +53,28 @@ describe("pre-signed OCSP responses", () => {
   });
 
   it("a revocation by another Store on the same database shows in the very next answer; a hold release flips it back", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     expect(parseResponse((await responder.respond(req([serial]))).der).certs[0].status).toBe("good");
     expect((await responder.respond(req([serial]))).cached).toBe(true);
 
     const at = new Date(Math.floor(Date.now() / 1000) * 1000);
-    expect(other.revoke(serial, 6, at.toISOString())).toBe(true);
+    expect(await other.revoke(serial, 6, at.toISOString())).toBe(true);
     const held = await responder.respond(req([serial]));
     expect(held.cached).toBe(false);
     expect(parseResponse(held.der).certs).toEqual([{ status: "revoked", reason: 6, revokedAt: at }]);
     expect((await responder.respond(req([serial]))).cached).toBe(true);
 
-    expect(other.releaseHold(serial)).toBe(true);
+    expect(await other.releaseHold(serial)).toBe(true);
     const released = await responder.respond(req([serial]));
     expect(released.cached).toBe(false);
     expect(parseResponse(released.der).certs).toEqual([{ status: "good" }]);
 
-    expect(other.revoke(serial, 1, at.toISOString())).toBe(true);
+    expect(await other.revoke(serial, 1, at.toISOString())).toBe(true);
     expect(parseResponse((await responder.respond(req([serial]))).der).certs).toEqual([{ status: "revoked", reason: 1, revokedAt: at }]);
   });
 
   it("a nonce is echoed, every nonce request is signed, and none is kept or served from the cache", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const plain = await responder.respond(req([serial]));
     const kept = responder.cachedCount;
     for (let i = 0; i < 2; i++) {
@@ -94,7 +94,7 @@ describe("pre-signed OCSP responses", () => {
   });
 
   it("several CertIDs in one request are signed fresh; unknown serials and foreign issuers answer as before", async () => {
-    const a = addIssued(t.gw.store, ca.name);
+    const a = await addIssued(t.gw.store, ca.name);
     const unknown = newSerial();
     for (let i = 0; i < 2; i++) {
       const before = signatures.count;
@@ -106,7 +106,7 @@ describe("pre-signed OCSP responses", () => {
     expect(parseResponse((await responder.respond(req([unknown]))).der).certs).toEqual([{ status: "unknown" }]);
     // An issued certificate of another CA is unknown to this one; a CertID naming the root (no responder) is unauthorized.
     const root = t.gw.cas.all.find((c) => c.role === "root")!;
-    const rootSerial = addIssued(t.gw.store, root.name);
+    const rootSerial = await addIssued(t.gw.store, root.name);
     expect(parseResponse((await responder.respond(req([rootSerial]))).der).certs).toEqual([{ status: "unknown" }]);
     expect(Array.from((await responder.respond(ocspRequest(root.certDer, [rootSerial]))).der)).toEqual([0x30, 0x03, 0x0a, 0x01, 6]);
   });

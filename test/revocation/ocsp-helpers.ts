@@ -55,14 +55,14 @@ export function newSerial(): string {
 }
 
 /** An issued certificate row of `ca` (OCSP reads only the status columns). */
-export function addIssued(store: Store, ca: string, serial = newSerial()): string {
+export async function addIssued(store: Store, ca: string, serial = newSerial()): Promise<string> {
   const now = new Date().toISOString();
-  store.insertCertificateIntent({
+  await store.insertCertificateIntent({
     serial, caName: ca, profile: "tls-server", protocol: "admin", requestId: `t-${serial}`, requesterKind: "admin", requesterId: "test",
     subject: `CN=${serial}.example.com`, sans: [`dns:${serial}.example.com`], notBefore: now, notAfter: new Date(Date.now() + 86_400_000).toISOString(),
     keyAlgorithm: "ec-p256", stage: "intent", tbsSha256: serial.padEnd(64, "0"), createdAt: now,
   });
-  store.completeIssuance(serial, Uint8Array.of(0x30, 0x00));
+  await store.completeIssuance(serial, Uint8Array.of(0x30, 0x00));
   return serial;
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import type { CertificateAuthority } from "../../src/ca/authority.js";
 import type { RunningServers } from "../../src/server/listen.js";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { addIssued, countSignatures, ocspRequest, parseResponse } from "./ocsp-helpers.js";
 
@@ -31,7 +31,7 @@ const bytes = async (res: Response) => new Uint8Array(await res.arrayBuffer());
 
 describe("OCSP over HTTP with pre-signed responses", () => {
   it("GET carries RFC 5019 caching headers consistent with the response; If-None-Match gives 304", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const res = await fetch(getUrl(ocspRequest(ca.certDer, [serial])));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/ocsp-response");
@@ -61,14 +61,14 @@ describe("OCSP over HTTP with pre-signed responses", () => {
   });
 
   it("a revocation by another instance changes the ETag at once, so a client's old tag no longer gets 304", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const first = await fetch(getUrl(ocspRequest(ca.certDer, [serial])));
     const etag = first.headers.get("etag")!;
     const other = new SqliteStore(t.gw.paths.db);
     try {
-      other.revoke(serial, 1, new Date().toISOString());
+      await other.revoke(serial, 1, new Date().toISOString());
     } finally {
-      other.close();
+      await other.close();
     }
     const after = await fetch(getUrl(ocspRequest(ca.certDer, [serial])), { headers: { "if-none-match": etag } });
     expect(after.status).toBe(200);
@@ -77,7 +77,7 @@ describe("OCSP over HTTP with pre-signed responses", () => {
   });
 
   it("POST shares the cache with GET but sends no shared-cache headers", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const before = signatures.count;
     const get = await bytes(await fetch(getUrl(ocspRequest(ca.certDer, [serial]))));
     const res = await post(ocspRequest(ca.certDer, [serial]));
@@ -90,7 +90,7 @@ describe("OCSP over HTTP with pre-signed responses", () => {
   });
 
   it("a GET with a nonce is signed fresh and marked no-store", async () => {
-    const serial = addIssued(t.gw.store, ca.name);
+    const serial = await addIssued(t.gw.store, ca.name);
     const res = await fetch(getUrl(ocspRequest(ca.certDer, [serial], Buffer.alloc(16, 7))));
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("etag")).toBeNull();

@@ -138,11 +138,11 @@ describe("SCEP PKCSReq", () => {
     expect(Buffer.from(r.rep.recipientNonce).equals(Buffer.from(r.senderNonce))).toBe(true);
     const cert = await verified(r.rep.certs[0], "s1");
     expect(cert.subject).toContain("CN=s1.example.com");
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.protocol).toBe("scep");
-    const ev = scepEvents().find((e) => e.data.transactionId === r.transactionId)!;
+    const ev = (await scepEvents()).find((e) => e.data.transactionId === r.transactionId)!;
     expect(ev.data).toMatchObject({ decision: "SUCCESS", challengeKind: "static", messageType: "PKCSReq" });
-    expect(JSON.stringify(scepEvents())).not.toContain(STATIC_CHALLENGE);
+    expect(JSON.stringify(await scepEvents())).not.toContain(STATIC_CHALLENGE);
   });
 
   it("PKIOperation over GET works the same", async () => {
@@ -151,27 +151,27 @@ describe("SCEP PKCSReq", () => {
   });
 
   it("one-time challenge: accepted once, refused the second time; an expired one is refused", async () => {
-    const otp = env.challenge();
+    const otp = await env.challenge();
     expect((await send(client("o1", { challenge: otp }))).rep.status).toBe("SUCCESS");
     const again = await send(client("o2", { challenge: otp }));
     expect(again.rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
-    const ev = scepEvents().find((e) => e.data.transactionId === again.transactionId)!;
+    const ev = (await scepEvents()).find((e) => e.data.transactionId === again.transactionId)!;
     expect(String(ev.data.reason)).toContain("already used");
     expect(JSON.stringify(ev)).not.toContain(otp);
 
     const expired = "expired-Challenge-9999";
-    env.t.gw.store.insertSecret({ id: "exp-1", profile: "device", protocols: ["scep"], secretHash: createHash("sha256").update(expired).digest("hex"), createdAt: "2020-01-01T00:00:00.000Z", expiresAt: "2020-01-01T01:00:00.000Z" });
+    await env.t.gw.store.insertSecret({ id: "exp-1", profile: "device", protocols: ["scep"], secretHash: createHash("sha256").update(expired).digest("hex"), createdAt: "2020-01-01T00:00:00.000Z", expiresAt: "2020-01-01T01:00:00.000Z" });
     expect((await send(client("o3", { challenge: expired }))).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
   });
 
   it("a retry of the same transaction from the same key returns the same certificate", async () => {
-    const c = client("retry1", { challenge: env.challenge() });
+    const c = client("retry1", { challenge: await env.challenge() });
     const first = await send(c);
     expect(first.rep.status).toBe("SUCCESS");
     const second = await send(c, { transactionId: first.transactionId });
     expect(second.rep.status).toBe("SUCCESS");
     expect(Buffer.from(second.rep.certs[0]).equals(Buffer.from(first.rep.certs[0]))).toBe(true);
-    expect(env.t.gw.store.findCertificates({ name: "retry1.example.com" }).length).toBe(1);
+    expect((await env.t.gw.store.findCertificates({ name: "retry1.example.com" })).length).toBe(1);
   });
 
   it("wrong challenge, foreign signer key, algorithms and garbage are refused cleanly", async () => {
@@ -205,7 +205,7 @@ describe("SCEP RenewalReq, GetCert, GetCRL", () => {
     const r = await send(renew, { messageType: 17, signer: { cert: oldCert, key: c.key } });
     expect(r.rep.status).toBe("SUCCESS");
     const renewed = await verified(r.rep.certs[0], "r1-new");
-    const oldRec = env.t.gw.store.getCertificate(normalizeSerial(new X509Certificate(oldCert).serialNumber))!;
+    const oldRec = (await env.t.gw.store.getCertificate(normalizeSerial(new X509Certificate(oldCert).serialNumber)))!;
     expect(oldRec.replacedBy).toBe(normalizeSerial(renewed.serialNumber));
 
     const foreign = client("r2");
@@ -232,12 +232,12 @@ describe("SCEP RenewalReq, GetCert, GetCRL", () => {
 
 describe("SCEP approvals and dynamic challenges", () => {
   it("PENDING, then SUCCESS on CertPoll once an operator approved", async () => {
-    const c = client("p1", { challenge: env.challenge({ profile: "scep-approval" }) });
+    const c = client("p1", { challenge: await env.challenge({ profile: "scep-approval" }) });
     const first = await send(c, { path: "/scep/approve" });
     expect(first.rep.status).toBe("PENDING");
     const ias = new Uint8Array([0x30, 0x00]); // IssuerAndSubject content is not used to find the transaction
     expect((await send(c, { path: "/scep/approve", messageType: 20, transactionId: first.transactionId, content: ias })).rep.status).toBe("PENDING");
-    const pending = env.t.gw.store.listRequests("pending").find((r) => r.protocol === "scep")!;
+    const pending = (await env.t.gw.store.listRequests("pending")).find((r) => r.protocol === "scep")!;
     await env.t.gw.enrollment.approve(pending.id, "admin:test");
     const polled = await send(c, { path: "/scep/approve", messageType: 20, transactionId: first.transactionId, content: ias });
     expect(polled.rep.status).toBe("SUCCESS");
@@ -268,8 +268,8 @@ describe("SCEP approvals and dynamic challenges", () => {
 });
 
 describe("SCEP legacy algorithms and single DES", () => {
-  const used = (challenge: string) => env.secrets.findBySecret(challenge, "scep")?.usedAt;
-  const eventOf = (r: Sent) => scepEvents().find((e) => e.data.transactionId === r.transactionId)!;
+  const used = async (challenge: string) => (await env.secrets.findBySecret(challenge, "scep"))?.usedAt;
+  const eventOf = async (r: Sent) => (await scepEvents()).find((e) => e.data.transactionId === r.transactionId)!;
 
   it("GetCACaps of an allowSingleDes endpoint lists SHA-1 and DES3, never DES", async () => {
     const caps = (await (await fetch(`${env.http}/scep/des?operation=GetCACaps`)).text()).split("\n");
@@ -279,43 +279,43 @@ describe("SCEP legacy algorithms and single DES", () => {
   });
 
   it("a CSR signed with SHA-1 is badAlg where legacyAlgorithms is off (challenge unused) and issues where it is on", async () => {
-    const challenge = env.challenge();
+    const challenge = await env.challenge();
     const c = client("sha1csr", { challenge, csrSha1: true });
     expect(openssl(["req", "-inform", "DER", "-in", join(env.dir, "sha1csr-sha1.csr.der"), "-noout", "-text"])).toMatch(/Signature Algorithm: sha1WithRSAEncryption/);
     const refused = await send(c);
     expect(refused.rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg" });
-    expect(String(eventOf(refused).data.reason)).toMatch(/CSR signature algorithm .*SHA-1.* is not accepted/);
-    expect(used(challenge)).toBeUndefined();
+    expect(String((await eventOf(refused)).data.reason)).toMatch(/CSR signature algorithm .*SHA-1.* is not accepted/);
+    expect(await used(challenge)).toBeUndefined();
 
     const ok = await send(c, { path: "/scep/legacy" });
     expect(ok.rep.status).toBe("SUCCESS");
     await verified(ok.rep.certs[0], "sha1csr");
-    expect(used(challenge)).toBeDefined();
+    expect(await used(challenge)).toBeDefined();
   });
 
   it("single DES on the allowSingleDes endpoint with a one-time challenge: SUCCESS, a DES reply signed with SHA-1, audited as single DES", async () => {
-    const challenge = env.challenge();
+    const challenge = await env.challenge();
     const r = await send(client("des1", { challenge }), { path: "/scep/des", contentEncryption: "des-cbc", digest: "sha1" });
     expect(r.rep).toMatchObject({ status: "SUCCESS", digest: "sha1", contentEncryption: "des-cbc" });
     await verified(r.rep.certs[0], "des1");
-    expect(eventOf(r).data).toMatchObject({ endpoint: "des", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-cbc", singleDes: true });
+    expect((await eventOf(r)).data).toMatchObject({ endpoint: "des", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-cbc", singleDes: true });
     // AES on the same endpoint is not flagged.
-    const aes = await send(client("des2", { challenge: env.challenge() }), { path: "/scep/des" });
+    const aes = await send(client("des2", { challenge: await env.challenge() }), { path: "/scep/des" });
     expect(aes.rep).toMatchObject({ status: "SUCCESS", contentEncryption: "aes-256-cbc" });
-    expect(eventOf(aes).data.singleDes).toBeUndefined();
+    expect((await eventOf(aes)).data.singleDes).toBeUndefined();
   });
 
   it("single DES without the opt-in is badAlg and leaves the one-time challenge usable, which then enrolls on the allowSingleDes endpoint", async () => {
-    const challenge = env.challenge();
+    const challenge = await env.challenge();
     const c = client("des3", { challenge });
     for (const path of ["/scep", "/scep/legacy"]) {
       const r = await send(c, { path, contentEncryption: "des-cbc", digest: "sha1" });
       expect(r.rep, path).toMatchObject({ status: "FAILURE", failInfo: "badAlg" });
-      expect(eventOf(r).data).toMatchObject({ decision: "FAILURE", failInfo: "badAlg" });
-      expect(used(challenge), path).toBeUndefined();
+      expect((await eventOf(r)).data).toMatchObject({ decision: "FAILURE", failInfo: "badAlg" });
+      expect(await used(challenge), path).toBeUndefined();
     }
     const ok = await send(c, { path: "/scep/des", contentEncryption: "des-cbc", digest: "sha1" });
     expect(ok.rep.status).toBe("SUCCESS");
-    expect(used(challenge)).toBeDefined();
+    expect(await used(challenge)).toBeDefined();
   });
 });

@@ -63,7 +63,7 @@ export interface ScepEnv {
   webhook: WebhookStub;
   secrets: EnrollmentSecrets;
   /** A one-time challenge for `endpoint`'s profile. */
-  challenge(o?: { profile?: string; subject?: string; ttlMinutes?: number }): string;
+  challenge(o?: { profile?: string; subject?: string; ttlMinutes?: number }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -98,7 +98,7 @@ export async function scepEnv(): Promise<ScepEnv> {
     adminBase: `https://localhost:${servers.httpsPort}/admin/api/v1`,
     rootPem: join(t.gw.paths.data, "cas", "dev-root", "cert.pem"),
     issuingPem: join(t.gw.paths.data, "cas", "dev-issuing", "cert.pem"),
-    challenge: (o = {}) => secrets.mint({ profile: o.profile ?? "device", subject: o.subject, protocols: ["scep"], ttlMinutes: o.ttlMinutes }, "test").secret,
+    challenge: async (o = {}) => (await secrets.mint({ profile: o.profile ?? "device", subject: o.subject, protocols: ["scep"], ttlMinutes: o.ttlMinutes }, "test")).secret,
     async close() {
       await servers.close();
       await t.gw.close();

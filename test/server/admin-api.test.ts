@@ -108,13 +108,13 @@ describe("admin API", () => {
     expect(res.status).toBe(201);
     const { id, secret } = res.body;
     expect(secret.length).toBeGreaterThanOrEqual(32);
-    const stored = t.gw.store.getSecret(id)!;
+    const stored = (await t.gw.store.getSecret(id))!;
     expect(stored.secretHash).not.toContain(secret);
     const apps = await appsFor(t.gw);
-    expect(() => apps.secrets.redeem(id, "wrong", "est")).toThrow(/not valid/);
-    expect(() => apps.secrets.redeem(id, secret, "scep")).toThrow(/not valid/);
-    expect(apps.secrets.redeem(id, secret, "est").subject).toBe("router-9");
-    expect(() => apps.secrets.redeem(id, secret, "est")).toThrow(/not valid/);
+    await expect(apps.secrets.redeem(id, "wrong", "est")).rejects.toThrow(/not valid/);
+    await expect(apps.secrets.redeem(id, secret, "scep")).rejects.toThrow(/not valid/);
+    expect((await apps.secrets.redeem(id, secret, "est")).subject).toBe("router-9");
+    await expect(apps.secrets.redeem(id, secret, "est")).rejects.toThrow(/not valid/);
   });
 
   it("audit verify, health, readiness and metrics", async () => {

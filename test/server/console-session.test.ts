@@ -24,7 +24,7 @@ async function login(): Promise<{ cookie: string; csrf: string }> {
 describe("console sessions", () => {
   it("a wrong token gets 401 and is audited; a session reads the admin API and changes it only with the CSRF token", async () => {
     expect((await request(app).post("/console/api/login").send({ token: "gw_nope" })).status).toBe(401);
-    expect(t.gw.store.queryAudit({ type: "console.login_failed" })).toHaveLength(1);
+    expect(await t.gw.store.queryAudit({ type: "console.login_failed" })).toHaveLength(1);
     const { cookie, csrf } = await login();
     expect((await request(app).get("/console/api/session").set("Cookie", cookie)).body.csrfToken).toBe(csrf);
     expect((await request(app).get("/admin/api/v1/dashboard").set("Cookie", cookie)).status).toBe(200);

@@ -1,6 +1,6 @@
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import type { Gateway } from "../../src/gateway.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { makeCsr, tempDir } from "../helpers/openssl.js";
 
 /** Issues `n` real certificates through the engine (one OpenSSL CSR, each signed and stored); returns their serials. */

@@ -14,11 +14,11 @@ import { tempDir } from "../helpers/openssl.js";
 const CHILD = `
 import { existsSync } from "node:fs";
 const [db, go] = process.argv.slice(-2);
-const { SqliteStore } = await import(${JSON.stringify(join(ROOT, "src/store/sqlite.ts"))});
+const { SqliteStore } = await import(${JSON.stringify(join(ROOT, "src/store/sqlite/store.ts"))});
 console.log("ready");
 while (!existsSync(go)) await new Promise((r) => setTimeout(r, 1));
 const s = new SqliteStore(db);
-s.close();
+await s.close();
 console.log("opened");
 `;
 

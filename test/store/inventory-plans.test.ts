@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import type { RequesterIdentity } from "../../src/policy/request.js";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { csrForName } from "../bench/csr-fast.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
 import { planOf, recordStatements, seedCertificates } from "./seed.js";
@@ -76,14 +76,14 @@ describe("issuance path query plans", () => {
   it("lifecycle reads are bounded index ranges: metrics counts, renewal lists, device orders, archiving, lookup by serial", async () => {
     const now = new Date().toISOString();
     const stmts = await recordStatements(db(), async () => {
-      t.gw.lifecycle.counts();
-      t.gw.lifecycle.state();
-      t.gw.store.countExpiringWithin(30);
-      t.gw.store.findValidByName("dns:dev5.example.com", now, 10_000);
-      t.gw.store.findValidByName("dev5.example.com", now, 10_000);
-      t.gw.store.findHeldByName("dev5.example.com", now, 10_000);
-      t.gw.store.getCertificate("00ff");
-      t.gw.store.transaction(() => t.gw.store.archiveExpired(iso(Date.now() - 365 * DAY), now, 10));
+      await t.gw.lifecycle.counts();
+      await t.gw.lifecycle.state();
+      await t.gw.store.countExpiringWithin(30);
+      await t.gw.store.findValidByName("dns:dev5.example.com", now, 10_000);
+      await t.gw.store.findValidByName("dev5.example.com", now, 10_000);
+      await t.gw.store.findHeldByName("dev5.example.com", now, 10_000);
+      await t.gw.store.getCertificate("00ff");
+      await t.gw.store.transaction((tx) => tx.archiveExpired(iso(Date.now() - 365 * DAY), now, 10));
     });
     expect(stmts.length).toBeGreaterThan(6);
     // A GROUP BY over the rows a range found sorts those rows only.
@@ -103,22 +103,22 @@ describe("implicit renewal at scale", () => {
       row: (i) => ({ requester, sans: [`dns:other${i}.example.com`], notBefore: iso(Date.now() - DAY), notAfter: iso(oldNotAfter + (i + 1) * 60_000) }),
     });
     const renewed = await enroll("app.example.com", requester);
-    expect(t.gw.store.getCertificate(old)!.replacedBy).toBe(renewed);
-    expect(t.gw.store.queryAudit({ type: "certificate.replaced", target: old })[0].data).toMatchObject({ by: renewed, implicit: true });
+    expect((await t.gw.store.getCertificate(old))!.replacedBy).toBe(renewed);
+    expect((await t.gw.store.queryAudit({ type: "certificate.replaced", target: old }))[0].data).toMatchObject({ by: renewed, implicit: true });
   });
 
   it("replaces the newest match only, never another requester's or another profile's, and not a revoked one", async () => {
     const a = { kind: "scep", id: "mdm-a" };
     const first = await enroll("multi.example.com", a);
     const second = await enroll("multi.example.com", a);
-    expect(t.gw.store.getCertificate(first)!.replacedBy).toBe(second);
+    expect((await t.gw.store.getCertificate(first))!.replacedBy).toBe(second);
     const other = await enroll("multi.example.com", { kind: "scep", id: "mdm-b" });
-    expect(t.gw.store.getCertificate(second)!.replacedBy).toBeUndefined();
-    expect(t.gw.store.getCertificate(other)!.replacedBy).toBeUndefined();
+    expect((await t.gw.store.getCertificate(second))!.replacedBy).toBeUndefined();
+    expect((await t.gw.store.getCertificate(other))!.replacedBy).toBeUndefined();
     await t.gw.revocation.revoke(second, "keyCompromise", "admin:test");
     const third = await enroll("multi.example.com", a);
-    expect(t.gw.store.getCertificate(second)!.replacedBy).toBeUndefined();
-    expect(t.gw.store.getCertificate(third)!.replacedBy).toBeUndefined();
+    expect((await t.gw.store.getCertificate(second))!.replacedBy).toBeUndefined();
+    expect((await t.gw.store.getCertificate(third))!.replacedBy).toBeUndefined();
   });
 
   it("names_key ignores the order of the names", async () => {

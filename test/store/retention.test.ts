@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Retention } from "../../src/lifecycle/retention.js";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
-import { SqliteStore } from "../../src/store/sqlite/tables.js";
+import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { namesKey } from "../../src/store/names.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir } from "../helpers/openssl.js";
@@ -45,7 +45,7 @@ describe("retention", () => {
     expect(first).toMatchObject({ archived: 10, batches: 1, more: true });
     const rest = await retention.run(new Date(now));
     expect(rest).toMatchObject({ archived: 15, batches: 2, more: false });
-    const events = t.gw.store.queryAudit({ type: "inventory.archived" });
+    const events = await t.gw.store.queryAudit({ type: "inventory.archived" });
     expect(events.map((e) => e.data.count)).toEqual([10, 10, 5]);
     expect(events.every((e) => e.actor === "system:retention" && (e.data.count as number) <= 10)).toBe(true);
     const prefixes = (table: string) => (db().prepare(`SELECT substr(serial, 1, 2) AS p, count(*) AS n FROM ${table} GROUP BY 1 ORDER BY 1`).all() as Array<{ p: string; n: number }>)
@@ -55,32 +55,32 @@ describe("retention", () => {
     expect(prefixes("certificates").some((p) => /^a/.test(p))).toBe(false);
     // Nothing left to do: a run finds nothing and records nothing.
     expect(await retention.run(new Date(now))).toMatchObject({ archived: 0, batches: 0 });
-    expect(t.gw.store.queryAudit({ type: "inventory.archived" })).toHaveLength(3);
+    expect(await t.gw.store.queryAudit({ type: "inventory.archived" })).toHaveLength(3);
     // Names index and lifecycle notices follow the hot table.
     expect(db().prepare("SELECT count(*) AS n FROM certificate_names WHERE serial LIKE 'a%'").get()).toEqual({ n: 0 });
     expect(db().prepare("SELECT count(*) AS n FROM lifecycle_notices WHERE serial = ?").get(serial("aa", 0))).toEqual({ n: 0 });
-    expect(t.gw.audit.verify().ok).toBe(true);
+    expect((await t.gw.audit.verify()).ok).toBe(true);
   });
 
   it("an archived certificate is still found by serial (flagged), through the store, the admin API and its audit trail; listings leave it out", async () => {
     const s = serial("ab", 1);
-    const rec = t.gw.store.getCertificate(s.toUpperCase());
+    const rec = await t.gw.store.getCertificate(s.toUpperCase());
     expect(rec).toMatchObject({ serial: s, archived: true, revocationReason: 1, stage: "issued" });
     expect(rec!.der?.length).toBeGreaterThan(100);
     const res = await request(app).get(`/admin/api/v1/certificates/${s}`).set("Authorization", `Bearer ${t.token}`);
     expect(res.status).toBe(200);
     expect(res.body.certificate).toMatchObject({ serial: s, archived: true, status: "revoked" });
-    expect(t.gw.store.getCertificate(serial("bd", 0))!.archived).toBeUndefined();
-    const listed = t.gw.store.pageCertificates({}, { limit: 1000 }).items.map((c) => c.serial);
+    expect((await t.gw.store.getCertificate(serial("bd", 0)))!.archived).toBeUndefined();
+    const listed = (await t.gw.store.pageCertificates({}, { limit: 1000 })).items.map((c) => c.serial);
     expect(listed).not.toContain(s);
     expect(listed).toContain(serial("bc", 0));
   });
 
   it("OCSP still finds an archived serial's status, and revoking an archived certificate is refused as not found", async () => {
-    expect(t.gw.store.certificateStatus(serial("ab", 0))).toMatchObject({ stage: "issued", revocationReason: 1 });
-    expect(t.gw.store.certificateStatus(serial("aa", 3))).toMatchObject({ stage: "issued", revokedAt: undefined });
+    expect(await t.gw.store.certificateStatus(serial("ab", 0))).toMatchObject({ stage: "issued", revocationReason: 1 });
+    expect(await t.gw.store.certificateStatus(serial("aa", 3))).toMatchObject({ stage: "issued", revokedAt: undefined });
     await expect(t.gw.revocation.revoke(serial("aa", 3), "keyCompromise", "admin:test")).rejects.toMatchObject({ code: "RA_ERR_NOT_FOUND" });
-    expect(t.gw.store.certificateStatus(serial("aa", 3))?.revokedAt).toBeUndefined();
+    expect((await t.gw.store.certificateStatus(serial("aa", 3)))?.revokedAt).toBeUndefined();
   });
 
   it("the archive keeps every column of the inventory (a new certificates column needs its archive twin)", () => {
@@ -98,7 +98,7 @@ describe("retention", () => {
 });
 
 describe("migration 7 on an existing inventory", () => {
-  it("backfills names_key and the names index for certificates issued before it", () => {
+  it("backfills names_key and the names index for certificates issued before it", async () => {
     const path = join(tempDir(), "old.db");
     const old = new Database(path);
     for (const [v, sql] of MIGRATIONS.slice(0, 6).entries()) {
@@ -113,11 +113,11 @@ describe("migration 7 on an existing inventory", () => {
     try {
       expect((store.raw.prepare("SELECT names_key FROM certificates WHERE serial = '0a'").get() as { names_key: string }).names_key)
         .toBe(namesKey(["permanentId:UDID-1", "dns:b.example"]));
-      expect(store.findValidByName("permanentId:UDID-1", iso(now), 10).map((c) => c.serial)).toEqual(["0a"]);
-      expect(store.findValidByName("UDID-1", iso(now), 10).map((c) => c.serial)).toEqual(["0a"]);
-      expect(store.findValidByName("dns:UDID-1", iso(now), 10)).toEqual([]);
+      expect((await store.findValidByName("permanentId:UDID-1", iso(now), 10)).map((c) => c.serial)).toEqual(["0a"]);
+      expect((await store.findValidByName("UDID-1", iso(now), 10)).map((c) => c.serial)).toEqual(["0a"]);
+      expect(await store.findValidByName("dns:UDID-1", iso(now), 10)).toEqual([]);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import request from "supertest";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { SqliteStore } from "../../src/store/sqlite/tables.js";
+import type { SqliteStore } from "../../src/store/sqlite/store.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
 import { seedCertificates } from "./seed.js";
 
@@ -50,7 +50,7 @@ it("the dashboard's SQL aggregates equal the per-certificate computation they re
   expect(Object.fromEntries(d.byOwner.map((g: { owner: string; valid: number; expiringSoon: number }) => [g.owner, { valid: g.valid, expiringSoon: g.expiringSoon }])))
     .toEqual(Object.fromEntries(byOwner));
   expect(d.byProfile.reduce((n: number, g: { valid: number }) => n + g.valid, 0)).toBe(valids.length);
-  const counts = t.gw.lifecycle.counts(new Date(at));
+  const counts = await t.gw.lifecycle.counts(new Date(at));
   expect(d.totals.renewalMissed).toBe(counts.missed.reduce((n, c) => n + c.count, 0));
   expect(d.totals.renewalMissed).toBeGreaterThan(0);
   expect(d.missedRenewals.length).toBeLessThanOrEqual(50);

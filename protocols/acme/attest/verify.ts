@@ -43,7 +43,7 @@ export class DeviceAttestationVerifier {
     }
   }
 
-  verify(profile: Profile, answer: ChallengeAnswer, now = Date.now()): VerifiedAttestation {
+  async verify(profile: Profile, answer: ChallengeAnswer, now = Date.now()): Promise<VerifiedAttestation> {
     const { fmt, attStmt } = decodeAttestationObject(answer.attObj);
     if (!(fmt in VERIFIERS)) throw attestationFailure(fmt, "format", `attestation format ${JSON.stringify(fmt)} is not supported (apple, tpm, step are)`);
     const format = fmt as AttestationFormat;
@@ -52,7 +52,7 @@ export class DeviceAttestationVerifier {
     const res = VERIFIERS[format]({ attStmt, token: answer.token, keyAuthorization: answer.keyAuthorization, anchors, now });
     const identity = proveIdentifier(format, answer.identifier, res.claims, profile);
     const digest = createHash("sha256").update(Buffer.from(String(answer.attObj), "base64url")).digest("hex");
-    if (!this.store.markChallengeUsed(digest, "acme-attestation", new Date(now).toISOString())) throw attestationFailure(format, "replay", "this attestation was already used");
+    if (!(await this.store.markChallengeUsed(digest, "acme-attestation", new Date(now).toISOString()))) throw attestationFailure(format, "replay", "this attestation was already used");
     return { format, spki: new Uint8Array(res.publicKey.export({ type: "spki", format: "der" })), facts: res.facts, identity };
   }
 }

@@ -4,7 +4,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, mkdirSync, op
 import { basename, dirname, join, resolve } from "node:path";
 import { GatewayError } from "../../errors.js";
 import { MIGRATIONS } from "./migrations.js";
-import { SqliteStore } from "./tables.js";
+import { SqliteStore } from "./store.js";
 
 /** What a backup file holds, read back from the file itself. */
 export interface BackupInfo {
@@ -128,7 +128,8 @@ export function openRestoreCandidate(fromFile: string, dbPath: string): { tmp: s
  */
 export function scrubRestored(store: SqliteStore, now: string, keepUnusedSecrets = false): Record<string, number> {
   const db = store.raw;
-  return store.transaction(() => {
+  // better-sqlite3's own (synchronous) transaction: nothing else uses the candidate's connection meanwhile.
+  return db.transaction(() => {
     const n = (sql: string, ...p: unknown[]) => db.prepare(sql).run(...p).changes;
     // One-time enrollment secrets and EAB keys unused in the backup may have been spent after it: expired now, so a
     // spent one cannot be used twice (loud: the operator mints new ones), unless the operator knows none were spent.
@@ -145,7 +146,7 @@ export function scrubRestored(store: SqliteStore, now: string, keepUnusedSecrets
       crlStates: n(`INSERT INTO crl_state (ca_name, generation, dirty_since) SELECT DISTINCT ca_name, 1, ? FROM crls WHERE true
         ON CONFLICT (ca_name) DO UPDATE SET generation = crl_state.generation + 1, dirty_since = excluded.dirty_since, lease_owner = NULL, lease_until = NULL`, now),
     };
-  });
+  })();
 }
 
 /**

@@ -1,5 +1,7 @@
 import type Database from "better-sqlite3";
 import type { CmpExpected, CmpStore, CmpTransactionRecord } from "../cmp-types.js";
+import type { Synchronous } from "./facade.js";
+import { toCmpTransaction as toRecord } from "../rows-protocols.js";
 
 type Row = Record<string, unknown>;
 
@@ -17,22 +19,8 @@ function params(t: CmpTransactionRecord, until: string): Record<string, unknown>
   };
 }
 
-const bytes = (v: unknown) => new Uint8Array(v as Buffer);
-
-function toRecord(r: Row): CmpTransactionRecord {
-  const serial = (r.serial as string | null) ?? undefined;
-  return {
-    id: r.id as string, label: r.label as string, lastNonce: bytes(r.last_nonce),
-    protection: r.protection_kind === "mac" ? { kind: "mac", kid: r.mac_kid as string } : { kind: "signature", signerCert: bytes(r.signer_cert) },
-    // A settle claim ('settling') was waiting for a confirmation when it carries a certificate, else for approval.
-    state: r.state === "settling" ? (serial ? "waitingConfirm" : "pending") : (r.state as CmpTransactionRecord["state"]),
-    certReqId: BigInt(r.cert_req_id as string), bodyType: r.body_type as CmpTransactionRecord["bodyType"],
-    certDer: r.cert_der ? bytes(r.cert_der) : undefined, serial, requestId: (r.request_id as string | null) ?? undefined, expiresAt: r.expires_at as string,
-  };
-}
-
 /** The CMP transaction table (migration 11, cmp_transactions): every method is one statement, so it holds across processes. */
-export class SqliteCmpStore implements CmpStore {
+export class SqliteCmpStore implements Synchronous<CmpStore> {
   private readonly s: Record<"claim" | "open" | "advance" | "get" | "finish" | "expired" | "settled" | "purge" | "count", Database.Statement>;
 
   constructor(db: Database.Database) {

@@ -2,10 +2,11 @@ import type Database from "better-sqlite3";
 import type { CrlRecord } from "../types.js";
 import { StatementCache } from "./statements.js";
 import { RevokedCursor, CrlDirtyState, CrlMeta, CrlStore } from "../crl-types.js";
+import type { Synchronous } from "./facade.js";
 
 type Row = Record<string, unknown>;
 
-export class SqliteCrlStore implements CrlStore {
+export class SqliteCrlStore implements Synchronous<CrlStore> {
   private readonly stmts: StatementCache;
   constructor(private readonly db: Database.Database) {
     this.stmts = new StatementCache(db);

@@ -1,6 +1,8 @@
 import type Database from "better-sqlite3";
 import { StatementCache } from "./statements.js";
 import { DiscoverySighting, DiscoveredCertificate, DiscoveryQuery, DiscoveryStore } from "../discovery-types.js";
+import type { Synchronous } from "./facade.js";
+import { toDiscovered } from "../rows-protocols.js";
 
 type Row = Record<string, unknown>;
 
@@ -9,7 +11,7 @@ const WEAK_SQL = `((key_algorithm LIKE 'RSA%' AND key_size < 2048) OR (key_algor
   OR instr(lower(signature_algorithm), 'sha1') > 0 OR instr(lower(signature_algorithm), 'md5') > 0
   OR instr(lower(signature_algorithm), 'md4') > 0 OR instr(lower(signature_algorithm), 'md2') > 0)`;
 
-export class SqliteDiscoveryStore implements DiscoveryStore {
+export class SqliteDiscoveryStore implements Synchronous<DiscoveryStore> {
   private readonly stmts: StatementCache;
   // Read-then-write: run IMMEDIATE so another process's commit in between waits instead of failing (SQLITE_BUSY).
   private readonly upsertTx: { immediate: (s: DiscoverySighting, locations: string[], at: string) => DiscoveredCertificate };
@@ -66,14 +68,4 @@ function filters(q: DiscoveryQuery): { where: string; args: Record<string, unkno
   if (q.weak) where.push(WEAK_SQL);
   if (q.issuer) { where.push("instr(lower(issuer), lower(@issuer)) > 0"); args.issuer = q.issuer; }
   return { where: where.length ? `WHERE ${where.join(" AND ")}` : "", args };
-}
-
-function toDiscovered(r: Row): DiscoveredCertificate {
-  return {
-    fingerprint: r.fingerprint as string, subject: r.subject as string, issuer: r.issuer as string, serial: r.serial as string,
-    notBefore: r.not_before as string, notAfter: r.not_after as string, keyAlgorithm: r.key_algorithm as string,
-    keySize: (r.key_size as number | null) ?? undefined, signatureAlgorithm: r.signature_algorithm as string,
-    sans: JSON.parse(r.sans as string) as string[], der: new Uint8Array(r.der as Buffer), locations: JSON.parse(r.locations as string) as string[],
-    managedSerial: (r.managed_serial as string | null) ?? undefined, firstSeen: r.first_seen as string, lastSeen: r.last_seen as string,
-  };
 }

@@ -1,10 +1,11 @@
 import type Database from "better-sqlite3";
 import { StatementCache } from "./statements.js";
 import { LeaseHolder, LeaseStore } from "../lease-types.js";
+import type { Synchronous } from "./facade.js";
 /** A released lease: no owner, lapsed since the epoch (its last_run is kept for the next holder). */
 const RELEASED = "1970-01-01T00:00:00.000Z";
 
-export class SqliteLeaseStore implements LeaseStore {
+export class SqliteLeaseStore implements Synchronous<LeaseStore> {
   private readonly stmts: StatementCache;
   constructor(db: Database.Database) {
     this.stmts = new StatementCache(db);

@@ -1,17 +1,11 @@
 import type Database from "better-sqlite3";
 import { OutboxStatus, OutboxRecord, OutboxQuery, OutboxCount, OutboxStore } from "../outbox-types.js";
+import type { Synchronous } from "./facade.js";
+import { toOutbox as toRecord } from "../rows-protocols.js";
 
 type Row = Record<string, unknown>;
 
-function toRecord(r: Row): OutboxRecord {
-  return {
-    id: r.id as number, sink: r.sink as string, auditSeq: r.audit_seq as number, payload: r.payload as string, status: r.status as OutboxStatus,
-    attempts: r.attempts as number, nextAttemptAt: r.next_attempt_at as string, lastError: (r.last_error as string | null) ?? undefined,
-    createdAt: r.created_at as string, deliveredAt: (r.delivered_at as string | null) ?? undefined,
-  };
-}
-
-export class SqliteOutboxStore implements OutboxStore {
+export class SqliteOutboxStore implements Synchronous<OutboxStore> {
   private readonly s: Record<
     "enqueue" | "claim" | "delivered" | "reschedule" | "dead" | "release" | "get" | "list" | "redeliver" | "counts",
     Database.Statement

@@ -1,16 +1,13 @@
 import type Database from "better-sqlite3";
 import { StatementCache } from "./statements.js";
 import type { SessionCutoffs, SessionRecord, SessionStore } from "../session-types.js";
+import type { Synchronous } from "./facade.js";
+import { toSession } from "../rows-protocols.js";
 
 type Row = Record<string, unknown>;
 
-const toSession = (r: Row): SessionRecord => ({
-  idHash: r.id_hash as string, adminId: r.admin_id as string, adminName: r.admin_name as string,
-  createdAt: r.created_at as string, lastSeen: r.last_seen as string, expiresAt: r.expires_at as string,
-});
-
 /** Console sessions (table console_sessions, migration 12): one statement per method, one transaction for create. */
-export class SqliteSessionStore implements SessionStore {
+export class SqliteSessionStore implements Synchronous<SessionStore> {
   private readonly stmts: StatementCache;
   constructor(private readonly db: Database.Database) {
     this.stmts = new StatementCache(db);

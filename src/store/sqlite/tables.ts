@@ -8,6 +8,8 @@ import { cacheKibFor, StatementCache } from "./statements.js";
 import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing.js";
 import { GatewayError } from "../../errors.js";
 import type { AcmeStore } from "../acme-types.js";
+import type { CmpStore } from "../cmp-types.js";
+import type { Synchronous } from "./facade.js";
 import { SqliteDiscoveryStore } from "./discovery.js";
 import type { DiscoveryStore } from "../discovery-types.js";
 import { SqliteOutboxStore } from "./outbox.js";
@@ -25,18 +27,31 @@ import type { ArchiveBatch, InventoryStats } from "../inventory-types.js";
 
 import { toAudit, toCert, toRequest, toSecret, type Row } from "../rows.js";
 
-export class SqliteStore implements Store {
+/** The Store contract's SQLite form: its sub-stores and methods, synchronous (the async face is store.ts). */
+export type SyncStore = Synchronous<Omit<Store, "transaction" | SubStoreName>> & {
+  readonly acme: Synchronous<AcmeStore>;
+  readonly outbox: Synchronous<OutboxStore>;
+  readonly discovery: Synchronous<DiscoveryStore>;
+  readonly crl: Synchronous<CrlStore>;
+  readonly cmp: Synchronous<CmpStore>;
+  readonly sessions: Synchronous<SessionStore>;
+  readonly leases: Synchronous<LeaseStore>;
+};
+export type SubStoreName = "acme" | "outbox" | "discovery" | "crl" | "cmp" | "sessions" | "leases";
+
+/** The gateway's tables on one SQLite connection, answered synchronously. */
+export class SqliteTables implements SyncStore {
   private readonly db: Database.Database;
   private readonly stmts: StatementCache;
-  readonly acme: AcmeStore;
-  readonly outbox: OutboxStore;
-  readonly discovery: DiscoveryStore;
-  readonly crl: CrlStore;
+  readonly acme: SqliteAcmeStore;
+  readonly outbox: SqliteOutboxStore;
+  readonly discovery: SqliteDiscoveryStore;
+  readonly crl: SqliteCrlStore;
   readonly cmp: SqliteCmpStore;
-  readonly sessions: SessionStore;
-  readonly leases: LeaseStore;
+  readonly sessions: SqliteSessionStore;
+  readonly leases: SqliteLeaseStore;
   private readonly inventory: SqliteInventory;
-  /** One wrapper for every transaction: db.transaction(fn) per call builds four new closures each time. */
+  /** One wrapper for the appends made outside a transaction: db.transaction(fn) per call builds four new closures each time. */
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(path: string) {
@@ -67,9 +82,24 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  transaction<T>(fn: () => T): T {
+  /** BEGIN IMMEDIATE (the write lock now, not at the first write: no upgrade deadlock between processes). */
+  begin(): void {
     if (--this.cacheCheckIn <= 0) this.sizeCache();
-    return this.tx.immediate(fn) as T;
+    this.st("BEGIN IMMEDIATE").run();
+  }
+
+  commit(): void {
+    this.st("COMMIT").run();
+  }
+
+  /** Rolls back what is still open (SQLite may already have rolled back on some errors). */
+  rollback(): void {
+    if (this.db.inTransaction) this.st("ROLLBACK").run();
+  }
+
+  /** A nested transaction inside the open one: `name` must be unique among the open savepoints. */
+  savepoint(name: string, op: "SAVEPOINT" | "RELEASE" | "ROLLBACK TO"): void {
+    this.db.exec(`${op} ${name}`);
   }
 
   private cacheKib = 0;
@@ -80,11 +110,6 @@ export class SqliteStore implements Store {
     this.cacheCheckIn = 4096;
     const kib = cacheKibFor(this.db);
     if (kib !== this.cacheKib) this.db.pragma(`cache_size = -${(this.cacheKib = kib)}`);
-  }
-
-  joinTransaction<T>(fn: () => T): T {
-    // Inside a caller's transaction: no savepoint (about 8 µs each); a failure fails the caller's transaction.
-    return this.db.inTransaction ? fn() : (this.tx.immediate(fn) as T);
   }
 
   /** Raw handle for tests that must tamper with data on purpose. */
@@ -300,10 +325,6 @@ export class SqliteStore implements Store {
     if (page.cursor !== undefined && !/^\d{1,15}$/.test(page.cursor)) throw new GatewayError("RA_ERR_MALFORMED", "an audit cursor is an event sequence number");
     const p = fetchPage((sql) => this.st(sql), auditPageSql(q, page.cursor !== undefined ? Number(page.cursor) : q.afterSeq ?? 0), page.limit, toAudit);
     return { items: p.items, next: p.more ? String(p.items.at(-1)!.seq) : undefined };
-  }
-
-  *allAudit(): Iterable<AuditEvent> {
-    for (const row of this.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as Iterable<Row>) yield toAudit(row);
   }
 
   insertSecret(r: EnrollmentSecretRecord): void {

@@ -35,9 +35,9 @@ describe("device-attest-01", () => {
     const file = join(a.dir, "apple-leaf.pem");
     writeFileSync(file, pem);
     expect(openssl(["x509", "-in", file, "-noout", "-ext", "subjectAltName"])).toMatch(/othername/i);
-    const audit = a.env.t.gw.store.queryAudit({ type: "acme.authz.valid" }).find((e) => (e.data.identifier as { value: string }).value === udid);
+    const audit = (await a.env.t.gw.store.queryAudit({ type: "acme.authz.valid" })).find((e) => (e.data.identifier as { value: string }).value === udid);
     expect(audit?.data).toMatchObject({ challenge: "device-attest-01", format: "apple", facts: { udid, serialNumber: "C02XYZ123ABC" } });
-    const accepted = a.env.t.gw.store.queryAudit({ type: "request.accepted" }).at(-1);
+    const accepted = (await a.env.t.gw.store.queryAudit({ type: "request.accepted" })).at(-1);
     expect(accepted?.data).toMatchObject({ attestation: { format: "apple", identifier: { type: "permanent-identifier", value: udid } } });
   });
 

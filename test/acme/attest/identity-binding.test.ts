@@ -77,7 +77,7 @@ async function attest(c: AcmeClient, id: Identifier, make: (s: Started) => strin
   const s = await startOrder(c, id, prof);
   const ch = await answer(c, s, Buffer.from(make(s), "base64url"));
   const type = ch.status === "valid" ? "acme.authz.valid" : "acme.authz.invalid";
-  const ev = env.t.gw.store.queryAudit({ type }).find((e) => e.target === s.authzUrl.split("/").pop());
+  const ev = (await env.t.gw.store.queryAudit({ type })).find((e) => e.target === s.authzUrl.split("/").pop());
   return { s, ch, ev };
 }
 
@@ -186,7 +186,7 @@ describe("a profile that delegates unproven identities to its authorization webh
     const order = await issued(c, allowed.s, key);
     expect(order.status).toBe("valid");
     const serial = new X509Certificate(await c.downloadCertificate(order.certificate)).serialNumber.toLowerCase();
-    const accepted = env.t.gw.store.queryAudit({ type: "request.accepted" }).find((e) => (e.data.attestation as { identifier?: { value: string } } | undefined)?.identifier?.value === "MDM-DEV-2");
+    const accepted = (await env.t.gw.store.queryAudit({ type: "request.accepted" })).find((e) => (e.data.attestation as { identifier?: { value: string } } | undefined)?.identifier?.value === "MDM-DEV-2");
     expect(accepted?.data.attestation).toMatchObject({ identity: "delegated", identityDecidedBy: "authorization webhook" });
     expect(serial).toMatch(/^[0-9a-f]+$/);
   });

@@ -34,7 +34,7 @@ async function refused(make: (c: AcmeClient, s: Started, device: string) => Uint
   expect(ch.status).toBe("invalid");
   expect(ch.error?.type).toBe(BAD);
   expect((await c.post(s.authzUrl, "")).json.status).toBe("invalid");
-  const ev = a.env.t.gw.store.queryAudit({ type: "acme.authz.invalid" }).find((e) => (e.data.identifier as { value: string }).value === device);
+  const ev = (await a.env.t.gw.store.queryAudit({ type: "acme.authz.invalid" })).find((e) => (e.data.identifier as { value: string }).value === device);
   expect(ev?.data).toMatchObject({ challenge: "device-attest-01", code: "RA_ERR_BAD_ATTESTATION", format, check });
   return ch.error!.detail;
 }
@@ -65,7 +65,7 @@ describe("device-attest-01 refusals", () => {
       const s = await startOrder(c, { type: "permanent-identifier", value: device });
       const ch = await answer(c, s, make(c, s, `DEV${Number(device) - 1_000_000}`));
       expect(ch.error?.type).toBe(BAD);
-      const ev = a.env.t.gw.store.queryAudit({ type: "acme.authz.invalid" }).find((e) => (e.data.identifier as { value: string }).value === device);
+      const ev = (await a.env.t.gw.store.queryAudit({ type: "acme.authz.invalid" })).find((e) => (e.data.identifier as { value: string }).value === device);
       expect(ev?.data).toMatchObject({ format: "step", check });
     };
     await stepRefused((c, s, d) => yk(c, s, d, { tamperSig: true }), "signature");

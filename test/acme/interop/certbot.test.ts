@@ -42,7 +42,7 @@ describe("certbot", () => {
     expect(r.out).toContain("Successfully received certificate");
     expect(r.code, r.out).toBe(0);
     first = await issued(e);
-    for (const n of names) expectAuthz(e.gw, n, "http-01", "valid");
+    for (const n of names) await expectAuthz(e.gw, n, "http-01", "valid");
   });
 
   it("renew --force-renewal replaces it with a new serial", async () => {
@@ -71,24 +71,24 @@ describe("certbot", () => {
   it("EAB endpoint: register fails without a binding, succeeds with one, and the key cannot be reused", async () => {
     const e = await env();
     const register = (extra: string[]) => certbot(e, tempDir("certbot-acct-"), ["register", "--server", e.gw.directory("eab"), "--register-unsafely-without-email", ...extra]);
-    const accounts = () => e.gw.audit("acme.account.created").filter((ev) => ev.data.endpoint === "eab");
+    const accounts = async () => (await e.gw.audit("acme.account.created")).filter((ev) => ev.data.endpoint === "eab");
 
     const without = await register([]);
     expect(without.code).not.toBe(0);
     expect(without.out).toMatch(/requires external account binding/i);
-    expect(accounts()).toHaveLength(0);
+    expect(await accounts()).toHaveLength(0);
 
-    const key = e.gw.eabKey();
+    const key = await e.gw.eabKey();
     const ok = await register(["--eab-kid", key.kid, "--eab-hmac-key", key.hmacKey]);
     expect(ok.out).toContain("Account registered");
     expect(ok.code, ok.out).toBe(0);
-    expect(accounts().map((ev) => ev.data.eab)).toEqual([key.kid]);
-    expect(e.gw.t.gw.store.acme.getEabKey(key.kid)?.accountId).toBe(accounts()[0].target);
+    expect((await accounts()).map((ev) => ev.data.eab)).toEqual([key.kid]);
+    expect((await e.gw.t.gw.store.acme.getEabKey(key.kid))?.accountId).toBe((await accounts())[0].target);
 
     // A fresh config dir means a fresh account key presenting the already-bound EAB key.
     const reuse = await register(["--eab-kid", key.kid, "--eab-hmac-key", key.hmacKey]);
     expect(reuse.code).not.toBe(0);
     expect(reuse.out).toContain("already used");
-    expect(accounts()).toHaveLength(1);
+    expect(await accounts()).toHaveLength(1);
   });
 });

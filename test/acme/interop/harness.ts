@@ -73,8 +73,8 @@ export interface InteropGateway {
   /** The dev root CA the gateway's TLS certificate and every issued certificate chain to. */
   rootPem: string;
   directory(endpoint?: "default" | "eab"): string;
-  eabKey(): { kid: string; hmacKey: string };
-  audit(type: string): AuditEvent[];
+  eabKey(): Promise<{ kid: string; hmacKey: string }>;
+  audit(type: string): Promise<AuditEvent[]>;
   close(): Promise<void>;
 }
 
@@ -103,8 +103,8 @@ export async function startGateway(v: ValidationSettings): Promise<InteropGatewa
   return {
     t, servers, rootPem,
     directory: (endpoint = "default") => `${t.gw.urls.https}/acme${endpoint === "default" ? "" : `/${endpoint}`}/directory`,
-    eabKey: () => {
-      const { kid, hmacKey } = eab.create({ profiles: ["tls-server"], endpoint: "eab", createdBy: "interop-test" });
+    eabKey: async () => {
+      const { kid, hmacKey } = await eab.create({ profiles: ["tls-server"], endpoint: "eab", createdBy: "interop-test" });
       return { kid, hmacKey };
     },
     audit: (type) => t.gw.store.queryAudit({ type }),
@@ -151,7 +151,7 @@ export async function expectIssued(gw: InteropGateway, certFile: string, names: 
 
   const s = await opensslAsync(["x509", "-in", leaf, "-noout", "-serial"]);
   const serial = normalizeSerial(/serial=([0-9A-Fa-f]+)/.exec(s.out)?.[1] ?? "");
-  expect(gw.t.gw.store.getCertificate(serial), `gateway has no record of ${serial}`).toMatchObject({ protocol: "acme", revokedAt: undefined });
+  expect(await gw.t.gw.store.getCertificate(serial), `gateway has no record of ${serial}`).toMatchObject({ protocol: "acme", revokedAt: undefined });
   return { serial, leaf, issuer };
 }
 
@@ -165,7 +165,7 @@ export async function ocspStatus(gw: InteropGateway, c: IssuedCert): Promise<str
 
 /** The gateway's store and its OCSP responder both report the certificate revoked. */
 export async function expectRevoked(gw: InteropGateway, c: IssuedCert, reason?: { code: number; ocspName: string }): Promise<void> {
-  const rec = gw.t.gw.store.getCertificate(c.serial);
+  const rec = await gw.t.gw.store.getCertificate(c.serial);
   expect(rec?.revokedAt, `certificate ${c.serial} is not revoked in the store`).toBeTruthy();
   const out = await ocspStatus(gw, c);
   expect(out).toContain(`${c.leaf}: revoked`);
@@ -179,11 +179,11 @@ export async function expectRevoked(gw: InteropGateway, c: IssuedCert, reason?: 
  * The gateway itself validated (or refused) `name` with `challenge`: its audit event and the stored
  * authorization agree, so the client cannot have succeeded by any other route.
  */
-export function expectAuthz(gw: InteropGateway, name: string, challenge: string, status: "valid" | "invalid"): AuditEvent {
-  const ev = gw.audit(`acme.authz.${status}`).find((e) => (e.data.identifier as { value?: string } | undefined)?.value === name);
+export async function expectAuthz(gw: InteropGateway, name: string, challenge: string, status: "valid" | "invalid"): Promise<AuditEvent> {
+  const ev = (await gw.audit(`acme.authz.${status}`)).find((e) => (e.data.identifier as { value?: string } | undefined)?.value === name);
   expect(ev, `no acme.authz.${status} audit event for ${name}`).toBeDefined();
   expect(ev!.data.challenge).toBe(challenge);
-  expect(gw.t.gw.store.acme.getAuthz(ev!.target!)?.status).toBe(status);
+  expect((await gw.t.gw.store.acme.getAuthz(ev!.target!))?.status).toBe(status);
   return ev!;
 }
 

@@ -55,7 +55,7 @@ describe("lego", () => {
     expect(r.code, r.out).toBe(0);
     const f = certFiles(path, names[0]);
     first = await expectIssued(e.gw, f.cert, names, f.issuer);
-    for (const n of names) expectAuthz(e.gw, n, "http-01", "valid");
+    for (const n of names) await expectAuthz(e.gw, n, "http-01", "valid");
   });
 
   it("renews it (renew --days 100 on a 90-day certificate) with a new serial", async () => {
@@ -77,7 +77,7 @@ describe("lego", () => {
     expect(r.code, r.out).toBe(0);
     const f = certFiles(p, "t.example.com");
     await expectIssued(e.gw, f.cert, ["t.example.com"], f.issuer);
-    expectAuthz(e.gw, "t.example.com", "tls-alpn-01", "valid");
+    await expectAuthz(e.gw, "t.example.com", "tls-alpn-01", "valid");
   });
 
   it("obtains a certificate over dns-01 (exec provider publishing TXT records in pebble-challtestsrv)", async () => {
@@ -99,35 +99,35 @@ process.exit(res.ok ? 0 : 1);`);
     expect(readFileSync(calls, "utf8")).toBe("present _acme-challenge.d.example.com.\ncleanup _acme-challenge.d.example.com.\n");
     const f = certFiles(p, "d.example.com");
     await expectIssued(e.gw, f.cert, ["d.example.com"], f.issuer);
-    expectAuthz(e.gw, "d.example.com", "dns-01", "valid");
+    await expectAuthz(e.gw, "d.example.com", "dns-01", "valid");
   });
 
   it("EAB endpoint: refuses an account without a binding, issues with one, refuses the key's reuse", async () => {
     const e = await env();
     const eabArgs = (k: { kid: string; hmacKey: string }) => ["--eab", "--kid", k.kid, "--hmac", k.hmacKey];
-    const accountsBefore = e.gw.audit("acme.account.created").length;
+    const accountsBefore = (await e.gw.audit("acme.account.created")).length;
 
     const without = await lego(e, tempDir("lego-noeab-"), [...domains("e.example.com"), ...http01(e), "run"], { endpoint: "eab" });
     expect(without.code).not.toBe(0);
     expect(without.out).toContain("Server requires External Account Binding");
-    expect(e.gw.audit("acme.account.created")).toHaveLength(accountsBefore);
+    expect(await e.gw.audit("acme.account.created")).toHaveLength(accountsBefore);
 
-    const key = e.gw.eabKey();
+    const key = await e.gw.eabKey();
     const p = tempDir("lego-eab-");
     const ok = await lego(e, p, [...eabArgs(key), ...domains("e.example.com"), ...http01(e), "run"], { endpoint: "eab" });
     expect(ok.code, ok.out).toBe(0);
     const f = certFiles(p, "e.example.com");
     await expectIssued(e.gw, f.cert, ["e.example.com"], f.issuer);
-    const created = e.gw.audit("acme.account.created").filter((ev) => ev.data.eab === key.kid);
+    const created = (await e.gw.audit("acme.account.created")).filter((ev) => ev.data.eab === key.kid);
     expect(created).toHaveLength(1);
     expect(created[0].data.endpoint).toBe("eab");
-    expect(e.gw.t.gw.store.acme.getEabKey(key.kid)?.accountId).toBe(created[0].target);
+    expect((await e.gw.t.gw.store.acme.getEabKey(key.kid))?.accountId).toBe(created[0].target);
 
     // A second account key (fresh --path) with the same EAB key.
     const reuse = await lego(e, tempDir("lego-eab2-"), [...eabArgs(key), ...domains("e2.example.com"), ...http01(e), "run"], { endpoint: "eab" });
     expect(reuse.code).not.toBe(0);
     expect(reuse.out).toMatch(/already used/);
-    expect(e.gw.audit("acme.account.created").filter((ev) => ev.data.eab === key.kid)).toHaveLength(1);
+    expect((await e.gw.audit("acme.account.created")).filter((ev) => ev.data.eab === key.kid)).toHaveLength(1);
   });
 
   it("fails when http-01 validation cannot connect, and the gateway marks the authorization invalid", async () => {
@@ -136,7 +136,7 @@ process.exit(res.ok ? 0 : 1);`);
     expect(r.code).not.toBe(0);
     expect(r.out).toContain(UNREACHABLE);
     expect(r.out).toContain("urn:ietf:params:acme:error:connection");
-    const ev = expectAuthz(e.gw, UNREACHABLE, "http-01", "invalid");
+    const ev = await expectAuthz(e.gw, UNREACHABLE, "http-01", "invalid");
     expect(ev.data.code).toBe("RA_ERR_VALIDATION_CONNECTION");
   });
 });

@@ -66,7 +66,7 @@ describe("uacme", () => {
     const r = await uacme(e, confdir, ["new"]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/account created at https:\/\/localhost:\d+\/acme\/acct\//);
-    expect(e.gw.audit("acme.account.created").filter((ev) => ev.data.endpoint === "default")).toHaveLength(1);
+    expect((await e.gw.audit("acme.account.created")).filter((ev) => ev.data.endpoint === "default")).toHaveLength(1);
   });
 
   it("issues a certificate over http-01 with a hook publishing the key authorization", async () => {
@@ -76,7 +76,7 @@ describe("uacme", () => {
     expect(r.code, r.out).toBe(0);
     cert = await expectIssued(e.gw, join(confdir, names[0], "cert.pem"), names);
     for (const n of names) {
-      expectAuthz(e.gw, n, "http-01", "valid");
+      await expectAuthz(e.gw, n, "http-01", "valid");
       expect(readFileSync(h.log, "utf8")).toContain(`begin http-01 ${n}\n`);
       expect(e.hits.some((x) => x.startsWith(`${n}:`))).toBe(true);
     }
@@ -96,7 +96,7 @@ describe("uacme", () => {
     const r = await uacme(e, confdir, ["-h", h.path, "issue", UNSERVED]);
     expect(r.code).not.toBe(0);
     expect(readFileSync(h.log, "utf8")).toContain(`begin http-01 ${UNSERVED}\n`);
-    const ev = expectAuthz(e.gw, UNSERVED, "http-01", "invalid");
+    const ev = await expectAuthz(e.gw, UNSERVED, "http-01", "invalid");
     expect(ev.data.code).toBe("RA_ERR_VALIDATION_INCORRECT");
     expect(r.out).toContain("urn:ietf:params:acme:error:incorrectResponse");
     expect(r.out).toMatch(/acme-challenge\/[\w-]+ answered HTTP 404/);
@@ -104,16 +104,16 @@ describe("uacme", () => {
 
   it("EAB endpoint: new fails without a binding, succeeds with -e KID:KEY", async () => {
     const e = await env();
-    const accounts = () => e.gw.audit("acme.account.created").filter((ev) => ev.data.endpoint === "eab");
+    const accounts = async () => (await e.gw.audit("acme.account.created")).filter((ev) => ev.data.endpoint === "eab");
     const without = await uacme(e, tempDir("uacme-eab-"), ["new"], "eab");
     expect(without.code).not.toBe(0);
     expect(without.out).toContain("requires external credentials");
-    expect(accounts()).toHaveLength(0);
+    expect(await accounts()).toHaveLength(0);
 
-    const key = e.gw.eabKey();
+    const key = await e.gw.eabKey();
     const ok = await uacme(e, tempDir("uacme-eab-"), ["-e", `${key.kid}:${key.hmacKey}`, "new"], "eab");
     expect(ok.code, ok.out).toBe(0);
     expect(ok.out).toMatch(/account created at https:\/\/localhost:\d+\/acme\/eab\/acct\//);
-    expect(accounts().map((ev) => ev.data.eab)).toEqual([key.kid]);
+    expect((await accounts()).map((ev) => ev.data.eab)).toEqual([key.kid]);
   });
 });

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 /** The last cmp.request audit events, to show why a client failed. */
-const lastEvents = () => JSON.stringify(env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).slice(-3).map((e) => e.data));
+const lastEvents = async () => JSON.stringify((await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).slice(-3).map((e) => e.data));
 
 const mac = () => ["-server", env.server, "-path", ".well-known/cmp", "-ref", CMP_KID, "-secret", `pass:${CMP_SECRET}`, "-mac", "hmacWithSHA256"];
 
@@ -35,9 +35,9 @@ describe("openssl cmp with a shared secret (MAC)", () => {
     expect(r.code, r.out).toBe(0);
     const cert = await verified(out);
     expect(cert.subject).toContain("CN=ir1.example.com");
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.protocol).toBe("cmp");
-    const events = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 100 });
+    const events = await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 100 });
     expect(events.some((e) => e.data.bodyType === "certConf" && e.data.decision === "confirmed")).toBe(true);
   });
 });
@@ -47,7 +47,7 @@ async function enrolled(name: string, extra: string[] = []): Promise<{ cert: str
   const key = genKey(env.dir, name);
   const cert = join(env.dir, `${name}.pem`);
   const r = await opensslCmp([...mac(), "-cmd", "ir", "-newkey", key, "-subject", `/CN=${name}.example.com`, "-certout", cert, ...extra]);
-  expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
+  expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
   return { cert, key, x: await verified(cert) };
 }
 
@@ -56,7 +56,7 @@ const sig = (c: { cert: string; key: string }) => ["-server", env.server, "-path
 describe("openssl cmp, more commands", () => {
   it("ir with -implicit_confirm: no certConf is needed", async () => {
     const c = await enrolled("implicit1", ["-implicit_confirm"]);
-    const ev = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).filter((e) => e.data.serial === normalizeSerial(c.x.serialNumber));
+    const ev = (await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).filter((e) => e.data.serial === normalizeSerial(c.x.serialNumber));
     expect(ev[0].data).toMatchObject({ bodyType: "ir", decision: "accepted", implicitConfirm: true });
   });
 
@@ -65,7 +65,7 @@ describe("openssl cmp, more commands", () => {
     const key = genKey(env.dir, "cr1");
     const out = join(env.dir, "cr1.pem");
     const r = await opensslCmp([...sig(first), "-cmd", "cr", "-newkey", key, "-subject", "/CN=cr1.example.com", "-certout", out]);
-    expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
+    expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
     expect((await verified(out)).subject).toContain("CN=cr1.example.com");
   });
 
@@ -75,7 +75,7 @@ describe("openssl cmp, more commands", () => {
     await opensslAsync(["req", "-new", "-key", key, "-subj", "/CN=p10.example.com", "-addext", "subjectAltName=DNS:p10.example.com", "-out", csr]);
     const out = join(env.dir, "p10.pem");
     const r = await opensslCmp([...mac(), "-cmd", "p10cr", "-csr", csr, "-certout", out]);
-    expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
+    expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
     expect((await verified(out)).subjectAltName).toContain("DNS:p10.example.com");
   });
 
@@ -84,26 +84,26 @@ describe("openssl cmp, more commands", () => {
     const key = genKey(env.dir, "kur1-new");
     const out = join(env.dir, "kur1-new.pem");
     const r = await opensslCmp([...sig(old), "-cmd", "kur", "-newkey", key, "-certout", out]);
-    expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
+    expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
     const renewed = await verified(out);
     expect(renewed.subject).toBe(old.x.subject);
-    expect(env.t.gw.store.getCertificate(normalizeSerial(old.x.serialNumber))!.replacedBy).toBe(normalizeSerial(renewed.serialNumber));
+    expect((await env.t.gw.store.getCertificate(normalizeSerial(old.x.serialNumber)))!.replacedBy).toBe(normalizeSerial(renewed.serialNumber));
   });
 
   it("rr signed with the certificate: revoked, and OCSP-visible in the inventory", async () => {
     const c = await enrolled("rr1");
     const r = await opensslCmp([...sig(c), "-cmd", "rr", "-oldcert", c.cert, "-revreason", "1"]);
-    expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
-    const rec = env.t.gw.store.getCertificate(normalizeSerial(c.x.serialNumber))!;
+    expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial(c.x.serialNumber)))!;
     expect(rec.revokedAt).toBeDefined();
     expect(rec.revocationReason).toBe(1);
   });
 
   it("genm is answered with genp, including signKeyPairTypes", async () => {
     const r = await opensslCmp([...mac(), "-cmd", "genm", "-infotype", "signKeyPairTypes"]);
-    expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
+    expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
     expect(r.out).toContain("GENP");
-    const ev = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).filter((e) => e.data.bodyType === "genm").at(-1)!;
+    const ev = (await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).filter((e) => e.data.bodyType === "genm").at(-1)!;
     expect(ev.data.infoTypes).toEqual(["1.3.6.1.5.5.7.4.2"]);
   });
 
@@ -119,10 +119,10 @@ describe("openssl cmp, more commands", () => {
     await auditEvent(env.t.gw, (e) => cmpRequest(e, "pollReq", "pollRep") && e.data.transactionId === transactionId, running);
     await env.t.gw.enrollment.approve(String(waiting.data.requestId), "admin:test");
     const r = await running;
-    expect(r.code, `${r.out}\n${lastEvents()}`).toBe(0);
+    expect(r.code, `${r.out}\n${await lastEvents()}`).toBe(0);
     const cert = await verified(out);
-    expect(env.t.gw.store.getRequest(String(waiting.data.requestId))?.certificateSerial).toBe(normalizeSerial(cert.serialNumber));
-    const events = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).filter((e) => e.data.transactionId === transactionId);
+    expect((await env.t.gw.store.getRequest(String(waiting.data.requestId)))?.certificateSerial).toBe(normalizeSerial(cert.serialNumber));
+    const events = (await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).filter((e) => e.data.transactionId === transactionId);
     expect(events.find((e) => e.data.bodyType === "pollReq" && e.data.decision === "accepted")?.data.serial).toBe(normalizeSerial(cert.serialNumber));
   });
 });
@@ -135,12 +135,12 @@ describe("openssl cmp with a one-time secret from the admin API", () => {
     const once = (name: string) => opensslCmp(["-server", env.server, "-path", ".well-known/cmp", "-ref", minted.id, "-secret", `pass:${minted.secret}`,
       "-cmd", "ir", "-newkey", genKey(env.dir, name), "-subject", `/CN=${name}.example.com`, "-certout", join(env.dir, `${name}.pem`)]);
     const first = await once("otp1");
-    expect(first.code, `${first.out}\n${lastEvents()}`).toBe(0);
-    const rec = env.t.gw.store.getCertificate(normalizeSerial((await verified(join(env.dir, "otp1.pem"))).serialNumber))!;
+    expect(first.code, `${first.out}\n${await lastEvents()}`).toBe(0);
+    const rec = (await env.t.gw.store.getCertificate(normalizeSerial((await verified(join(env.dir, "otp1.pem"))).serialNumber)))!;
     expect(rec).toMatchObject({ requesterKind: "enrollment-secret", requesterId: minted.id });
     const second = await once("otp2");
     expect(second.code).not.toBe(0);
-    expect(JSON.stringify(env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }))).not.toContain(minted.secret);
+    expect(JSON.stringify(await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }))).not.toContain(minted.secret);
   });
 });
 
@@ -151,7 +151,7 @@ describe("openssl cmp, refusals", () => {
     expect(wrong.code).not.toBe(0);
     const ref = await opensslCmp(["-server", env.server, "-path", ".well-known/cmp", "-ref", "nobody", "-secret", `pass:${CMP_SECRET}`, "-mac", "hmacWithSHA256", "-cmd", "ir", "-newkey", key, "-subject", "/CN=bad1.example.com", "-certout", join(env.dir, "bad1.pem")]);
     expect(ref.code).not.toBe(0);
-    const ev = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).filter((e) => e.actor === "cmp:unauthenticated");
+    const ev = (await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).filter((e) => e.actor === "cmp:unauthenticated");
     expect(ev.filter((e) => (e.data.failInfo as string[])?.includes("badMessageCheck")).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -161,9 +161,9 @@ describe("openssl cmp, refusals", () => {
     await opensslAsync(["req", "-x509", "-new", "-key", key, "-subj", "/CN=foreign.example.com", "-days", "2", "-out", cert]);
     const r = await opensslCmp([...sig({ cert, key }), "-cmd", "kur", "-newkey", genKey(env.dir, "foreign-new"), "-certout", join(env.dir, "foreign-new.pem")]);
     expect(r.code).not.toBe(0);
-    const last = env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 }).at(-1)!;
+    const last = (await env.t.gw.store.queryAudit({ type: "cmp.request", limit: 1000 })).at(-1)!;
     expect(last.data).toMatchObject({ bodyType: "kur", decision: "error" });
     expect(last.actor).toBe("cmp:unauthenticated");
-    expect(env.t.gw.store.findCertificates({ name: "foreign.example.com" })).toEqual([]);
+    expect(await env.t.gw.store.findCertificates({ name: "foreign.example.com" })).toEqual([]);
   });
 });

@@ -57,7 +57,7 @@ describe("strongSwan pki --est", () => {
     expect(cert.subject).toContain("CN=sw1.example.com");
     expect(cert.subject).toContain("OU=Devices");
     expect(cert.subjectAltName).toBe("DNS:sw1.example.com");
-    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.protocol).toBe("est");
     expect(rec.profile).toBe("device");
     expect(rec.requesterId).toBe(EST_USER.name);
@@ -83,8 +83,8 @@ describe("strongSwan pki --est", () => {
     expect(cert.serialNumber).not.toBe(oldCert.serialNumber);
     expect(cert.publicKey.equals(oldCert.publicKey)).toBe(false);
 
-    const oldRec = e.t.gw.store.getCertificate(normalizeSerial(oldCert.serialNumber))!;
-    const newRec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const oldRec = (await e.t.gw.store.getCertificate(normalizeSerial(oldCert.serialNumber)))!;
+    const newRec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(oldRec.replacedBy).toBe(newRec.serial);
     expect(newRec.renewalOf).toBe(oldRec.serial);
     expect(newRec.requesterKind).toBe("tls-client");
@@ -93,12 +93,12 @@ describe("strongSwan pki --est", () => {
   it("a wrong --userpass fails (HTTP 401) and is audited as est.auth.failed", async () => {
     const e = await env();
     const { req } = await pkiKeyAndRequest(work, "sw-bad", "CN=sw-bad.example.com", ["sw-bad.example.com"]);
-    const before = e.t.gw.store.queryAudit({ type: "est.auth.failed", limit: 1000 }).length;
+    const before = (await e.t.gw.store.queryAudit({ type: "est.auth.failed", limit: 1000 })).length;
     const r = await pki(["--est", "--url", pkiUrl(e), "--cacert", e.rootPem, "--userpass", `${EST_USER.name}:not-the-password`, "--in", req]);
     expect(r.code, r.log).not.toBe(0);
     expect(r.log).toContain("EST request failed: HTTP 401");
     expect(r.stdout.length).toBe(0);
-    const events = e.t.gw.store.queryAudit({ type: "est.auth.failed", limit: 1000 });
+    const events = await e.t.gw.store.queryAudit({ type: "est.auth.failed", limit: 1000 });
     expect(events.length).toBe(before + 1);
     const last = events.find((ev) => String(ev.data.reason) === `wrong password for user ${EST_USER.name}` && ev.data.op === "simpleenroll");
     expect(last, JSON.stringify(events)).toBeDefined();
@@ -135,10 +135,10 @@ describe("strongSwan pki --est with approval", () => {
     const { cert, verify } = await verifyDer(e, r.stdout, "sw-pend");
     expect(verify).toContain(": OK");
     expect(cert.subject).toContain("CN=sw-pend.example.com");
-    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.profile).toBe("device-approval");
     expect(rec.requesterId).toBe(EST_USER.name);
-    expect(e.t.gw.store.getRequest(id!)!.status).toBe("issued");
-    expect(e.t.gw.store.queryAudit({ type: "est.request.repeated", limit: 100 }).length).toBeGreaterThan(0);
+    expect((await e.t.gw.store.getRequest(id!))!.status).toBe("issued");
+    expect((await e.t.gw.store.queryAudit({ type: "est.request.repeated", limit: 100 })).length).toBeGreaterThan(0);
   }, TIMEOUT);
 });

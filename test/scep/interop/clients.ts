@@ -3,6 +3,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { opensslAsync } from "../../helpers/openssl.js";
+import { auditEvents } from "../../helpers/stores.js";
 import type { ScepEnv } from "../setup.js";
 
 // Real SCEP clients run against the in-process gateway of scepEnv(). Every client runs as an
@@ -143,10 +144,8 @@ export function scepAudit(env: ScepEnv, afterSeq = 0) {
 }
 
 /** The highest audit sequence number so far (to look only at what a test caused). */
-export function auditMark(env: ScepEnv): number {
-  let last = 0;
-  for (const e of env.t.gw.store.allAudit()) last = e.seq;
-  return last;
+export async function auditMark(env: ScepEnv): Promise<number> {
+  return (await auditEvents(env.t.gw.store)).at(-1)?.seq ?? 0;
 }
 
 /** GetCACert of `url` by curl, unpacked with `openssl pkcs7`: every certificate of the answer, in order. */

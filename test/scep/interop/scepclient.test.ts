@@ -43,24 +43,24 @@ async function enroll(url: string, name: string, o: { challenge?: string; cn: st
 describe("micromdm scepclient", () => {
   it("enrolls with a one-time challenge where allowSingleDes is on: SHA-1 and single DES, a DES reply it reads, the use audited", async () => {
     const e = await env();
-    const challenge = e.challenge();
-    const mark = auditMark(e);
+    const challenge = await e.challenge();
+    const mark = await auditMark(e);
     const { r, certPath } = await enroll(`${e.http}/scep/des`, "des-ok", { challenge, cn: "mdm2.example.com" });
     expect(r.code, output(r)).toBe(0);
     const { cert, verify, ok } = await verifyCert(e, readFileSync(certPath), "mdm2");
     expect(ok, verify).toBe(true);
     expect(cert.subject).toContain("CN=mdm2.example.com");
-    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec).toMatchObject({ protocol: "scep", profile: "device" });
 
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
     expect(events[0].data).toMatchObject({
       endpoint: "des", messageType: "PKCSReq", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-cbc", singleDes: true,
     });
-    for (const ev of e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
+    for (const ev of await e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
     // The challenge was used up by this enrollment.
-    expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeDefined();
+    expect((await e.secrets.findBySecret(challenge, "scep"))?.usedAt).toBeDefined();
     const again = await enroll(`${e.http}/scep/des`, "des-again", { challenge, cn: "mdm2b.example.com" });
     expect(again.r.code, output(again.r)).not.toBe(0);
     expect(again.r.stdout.toString()).toMatch(/PKCSReq \(19\) request failed, failInfo: badRequest \(2\)/);
@@ -68,18 +68,18 @@ describe("micromdm scepclient", () => {
 
   it("is refused with badAlg where only legacyAlgorithms is on (single DES), and the unused challenge then enrolls on the allowSingleDes endpoint", async () => {
     const e = await env();
-    const challenge = e.challenge();
-    const mark = auditMark(e);
+    const challenge = await e.challenge();
+    const mark = await auditMark(e);
     const { r, certPath } = await enroll(`${e.http}/scep/legacy`, "des", { challenge, cn: "mdm1.example.com" });
     expect(r.code, output(r)).not.toBe(0);
     expect(r.stdout.toString()).toMatch(/PKCSReq \(19\) request failed, failInfo: badAlg \(0\)/);
     expect(existsSync(certPath)).toBe(false);
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
     expect(events[0].data).toMatchObject({ endpoint: "legacy", decision: "FAILURE", failInfo: "badAlg", contentEncryption: "des-cbc" });
     expect(String(events[0].data.reason)).toContain("single DES");
-    for (const ev of e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
-    expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeUndefined();
+    for (const ev of await e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
+    expect((await e.secrets.findBySecret(challenge, "scep"))?.usedAt).toBeUndefined();
 
     // Not consumed: the same challenge still enrolls the device where single DES is allowed.
     const ok = await enroll(`${e.http}/scep/des`, "des-after", { challenge, cn: "mdm1.example.com" });
@@ -90,20 +90,20 @@ describe("micromdm scepclient", () => {
 
   it("is refused with badAlg on the default endpoint (SHA-1), audited, and the one-time challenge stays unused", async () => {
     const e = await env();
-    const challenge = e.challenge();
-    const mark = auditMark(e);
+    const challenge = await e.challenge();
+    const mark = await auditMark(e);
     const { r, certPath } = await enroll(`${e.http}/scep`, "sha1", { challenge, cn: "mdm3.example.com" });
     expect(r.code, output(r)).not.toBe(0);
     expect(r.stdout.toString()).toMatch(/PKCSReq \(19\) request failed, failInfo: badAlg \(0\)/);
     expect(existsSync(certPath)).toBe(false);
 
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
     expect(events[0].data).toMatchObject({ endpoint: "default", decision: "FAILURE", failInfo: "badAlg" });
     expect(String(events[0].data.reason)).toContain("sha1");
-    for (const ev of e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
+    for (const ev of await e.t.gw.store.queryAudit({ afterSeq: mark, limit: 1000 })) expect(JSON.stringify(ev)).not.toContain(challenge);
     // The message was refused before its challenge was looked at.
-    expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeUndefined();
-    expect(e.t.gw.store.queryAudit({ type: "secret.redeemed", afterSeq: mark, limit: 1000 })).toEqual([]);
+    expect((await e.secrets.findBySecret(challenge, "scep"))?.usedAt).toBeUndefined();
+    expect(await e.t.gw.store.queryAudit({ type: "secret.redeemed", afterSeq: mark, limit: 1000 })).toEqual([]);
   }, TIMEOUT);
 });

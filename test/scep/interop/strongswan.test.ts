@@ -46,7 +46,7 @@ async function enroll(e: ScepEnv, name: string, host: string) {
   const url = `${e.http}/scep`;
   const c = await ca(url);
   const key = await pkiRsaKey(work, name);
-  const r = await pki([...scepArgs(url, c, key, `CN=${host}`, [host]), "--password", e.challenge()]);
+  const r = await pki([...scepArgs(url, c, key, `CN=${host}`, [host]), "--password", await e.challenge()]);
   expect(r.code, output(r)).toBe(0);
   const certPath = join(work, `${name}.cert.der`);
   writeFileSync(certPath, r.stdout);
@@ -77,8 +77,8 @@ describe("strongSwan pki --scep", () => {
     const url = `${e.http}/scep`;
     const c = await ca(url);
     const key = await pkiRsaKey(work, "sw1");
-    const challenge = e.challenge();
-    const mark = auditMark(e);
+    const challenge = await e.challenge();
+    const mark = await auditMark(e);
     const r = await pki([...scepArgs(url, c, key, "CN=sw1.example.com", ["sw1.example.com"]), "--password", challenge]);
     expect(r.code, output(r)).toBe(0);
 
@@ -93,12 +93,12 @@ describe("strongSwan pki --scep", () => {
     expect(cert.subject).toContain("CN=sw1.example.com");
     expect(cert.subject).toContain("OU=Devices");
     expect(cert.subjectAltName).toBe("DNS:sw1.example.com");
-    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.protocol).toBe("scep");
     expect(rec.profile).toBe("device");
 
     // The gateway's view of the same exchange: a PKCSReq with a one-time challenge, SHA-256 and AES.
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
     expect(events[0].data).toMatchObject({ endpoint: "default", messageType: "PKCSReq", decision: "SUCCESS", challengeKind: "one-time", digest: "sha256", contentEncryption: "aes-128-cbc" });
     expect(JSON.stringify(events)).not.toContain(challenge);
@@ -110,7 +110,7 @@ describe("strongSwan pki --scep", () => {
     const c = await ca(url);
     const old = await enroll(e, "sw2-old", "sw2.example.com");
     const newKey = await pkiRsaKey(work, "sw2-new");
-    const mark = auditMark(e);
+    const mark = await auditMark(e);
     // No --password: the old certificate vouches for the request.
     const r = await pki([...scepArgs(url, c, newKey, "CN=sw2.example.com", ["sw2.example.com"]), "--cert", old.certPath, "--key", old.key]);
     expect(r.code, output(r)).toBe(0);
@@ -123,13 +123,13 @@ describe("strongSwan pki --scep", () => {
     expect(cert.serialNumber).not.toBe(old.cert.serialNumber);
     expect(cert.publicKey.equals(old.cert.publicKey)).toBe(false);
 
-    const oldRec = e.t.gw.store.getCertificate(normalizeSerial(old.cert.serialNumber))!;
-    const newRec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const oldRec = (await e.t.gw.store.getCertificate(normalizeSerial(old.cert.serialNumber)))!;
+    const newRec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(oldRec.replacedBy).toBe(newRec.serial);
     expect(newRec.renewalOf).toBe(oldRec.serial);
     expect(newRec.requesterKind).toBe("scep-certificate");
 
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.map((ev) => ev.data), JSON.stringify(events)).toEqual([expect.objectContaining({ messageType: "RenewalReq", decision: "SUCCESS" })]);
   }, TIMEOUT);
 });
@@ -140,8 +140,8 @@ describe("strongSwan pki --scep with legacy algorithms", () => {
     const url = `${e.http}/scep/legacy`;
     const c = await ca(url);
     const key = await pkiRsaKey(work, "sw-legacy");
-    const challenge = e.challenge();
-    const mark = auditMark(e);
+    const challenge = await e.challenge();
+    const mark = await auditMark(e);
     const r = await pki([...scepArgs(url, c, key, "CN=sw-legacy.example.com", ["sw-legacy.example.com"], { cipher: "des3", digest: "sha1" }), "--password", challenge]);
     expect(r.code, output(r)).toBe(0);
     expect(r.log).toContain("sha1 digest and 3DES_CBC encryption algorithm supported by CA");
@@ -149,16 +149,16 @@ describe("strongSwan pki --scep with legacy algorithms", () => {
     const { cert, verify, ok } = await verifyCert(e, r.stdout, "sw-legacy");
     expect(ok, verify).toBe(true);
     expect(cert.subjectAltName).toBe("DNS:sw-legacy.example.com");
-    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec).toMatchObject({ protocol: "scep", profile: "device" });
     // The CSR pki sent is signed with SHA-1 (the core accepted it for this endpoint only).
-    const stored = e.t.gw.store.getRequest(rec.requestId)!;
+    const stored = (await e.t.gw.store.getRequest(rec.requestId))!;
     const csrDer = Buffer.from(JSON.parse(stored.payload).csr as string, "base64");
     const csrFile = join(work, "sw-legacy.csr.der");
     writeFileSync(csrFile, csrDer);
     expect((await opensslAsync(["req", "-inform", "DER", "-in", csrFile, "-noout", "-text"])).out).toMatch(/Signature Algorithm: sha1WithRSAEncryption/);
 
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
     expect(events[0].data).toMatchObject({ endpoint: "legacy", decision: "SUCCESS", challengeKind: "one-time", digest: "sha1", contentEncryption: "des-ede3-cbc" });
     expect(events[0].data.singleDes).toBeUndefined();
@@ -169,16 +169,16 @@ describe("strongSwan pki --scep with legacy algorithms", () => {
     const url = `${e.http}/scep`;
     const c = await ca(url);
     const key = await pkiRsaKey(work, "sw-modern");
-    const challenge = e.challenge();
-    const mark = auditMark(e);
+    const challenge = await e.challenge();
+    const mark = await auditMark(e);
     const r = await pki([...scepArgs(url, c, key, "CN=sw-modern.example.com", ["sw-modern.example.com"], { cipher: "des3", digest: "sha1" }), "--password", challenge]);
     expect(r.code, output(r)).not.toBe(0);
     expect(r.log).toMatch(/pkiStatus:\s+FAILURE/);
     expect(r.log).toMatch(/failInfo:\s+badAlg/);
-    const events = scepAudit(e, mark);
+    const events = await scepAudit(e, mark);
     expect(events.length, JSON.stringify(events)).toBe(1);
     expect(events[0].data).toMatchObject({ endpoint: "default", decision: "FAILURE", failInfo: "badAlg", reason: expect.stringContaining("sha1") });
-    expect(e.secrets.findBySecret(challenge, "scep")?.usedAt).toBeUndefined();
+    expect((await e.secrets.findBySecret(challenge, "scep"))?.usedAt).toBeUndefined();
   }, TIMEOUT);
 });
 
@@ -188,15 +188,15 @@ describe("strongSwan pki --scep with approval", () => {
     const url = `${e.http}/scep/approve`;
     const c = await ca(url);
     const key = await pkiRsaKey(work, "sw-pend");
-    const mark = auditMark(e);
+    const mark = await auditMark(e);
     let exited: RunResult | undefined;
     const running = pki([...scepArgs(url, c, key, "CN=sw-pend.example.com", ["sw-pend.example.com"]),
-      "--password", e.challenge({ profile: "scep-approval" }), "--interval", "1", "--maxpolltime", "40"]).then((r) => (exited = r));
+      "--password", await e.challenge({ profile: "scep-approval" }), "--interval", "1", "--maxpolltime", "40"]).then((r) => (exited = r));
     const gaveUp = () => (exited ? `pki exited before the approval:\n${output(exited)}` : undefined);
 
     // pki's PKCSReq becomes a pending approval; approve it once pki has polled (CertPoll) at least once.
     const id = await waitForPendingApproval(e, (a) => a.protocol === "scep" && a.profile === "scep-approval", gaveUp);
-    for (const until = Date.now() + 20_000; !scepAudit(e, mark).some((ev) => ev.data.messageType === "CertPoll" && ev.data.decision === "PENDING");) {
+    for (const until = Date.now() + 20_000; !(await scepAudit(e, mark)).some((ev) => ev.data.messageType === "CertPoll" && ev.data.decision === "PENDING");) {
       const why = gaveUp() ?? (Date.now() > until ? "pki did not poll within 20 s" : undefined);
       if (why) throw new Error(why);
       await new Promise((r) => setTimeout(r, 200));
@@ -210,12 +210,12 @@ describe("strongSwan pki --scep with approval", () => {
     const { cert, verify, ok } = await verifyCert(e, r.stdout, "sw-pend");
     expect(ok, verify).toBe(true);
     expect(cert.subject).toContain("CN=sw-pend.example.com");
-    const rec = e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber))!;
+    const rec = (await e.t.gw.store.getCertificate(normalizeSerial(cert.serialNumber)))!;
     expect(rec.profile).toBe("scep-approval");
     expect(rec.protocol).toBe("scep");
-    expect(e.t.gw.store.getRequest(id)!.status).toBe("issued");
+    expect((await e.t.gw.store.getRequest(id))!.status).toBe("issued");
 
-    const seen = scepAudit(e, mark).map((ev) => `${ev.data.messageType}:${ev.data.decision}`);
+    const seen = (await scepAudit(e, mark)).map((ev) => `${ev.data.messageType}:${ev.data.decision}`);
     expect(seen[0]).toBe("PKCSReq:PENDING");
     expect(seen).toContain("CertPoll:PENDING");
     expect(seen.at(-1)).toBe("CertPoll:SUCCESS");
