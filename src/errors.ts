@@ -2,7 +2,7 @@
  * The one internal error type. Every failure a client can cause carries a stable
  * code; each front-end maps `kind` (and sometimes `code`) onto its own protocol.
  */
-export type ErrorKind = "badRequest" | "unauthorized" | "rejected" | "notFound" | "pending" | "conflict" | "internal";
+export type ErrorKind = "badRequest" | "unauthorized" | "rejected" | "notFound" | "pending" | "conflict" | "unavailable" | "internal";
 
 /** Registry of codes: one place, each documented; a test checks they stay unique. */
 export const ERROR_CODES = {
@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   RA_ERR_CSRF: { kind: "rejected", doc: "A console request that changes something came without the session's CSRF token." },
   RA_ERR_NOT_SUPPORTED: { kind: "badRequest", doc: "The request asks for an optional feature this gateway does not implement (e.g. EST symmetric key encryption, /fullcmc)." },
   RA_ERR_CONFIG: { kind: "badRequest", doc: "The configuration is invalid." },
+  RA_ERR_STORE_UNAVAILABLE: { kind: "unavailable", doc: "The database could not be reached or did not answer in time; nothing was issued or changed. Retry after the Retry-After delay." },
   RA_ERR_INTERNAL: { kind: "internal", doc: "An unexpected internal failure; details are in the log." },
 } as const satisfies Record<string, { kind: ErrorKind; doc: string }>;
 
@@ -114,6 +115,7 @@ export function httpStatusFor(kind: ErrorKind): number {
     case "notFound": return 404;
     case "pending": return 202;
     case "conflict": return 409;
+    case "unavailable": return 503;
     default: return 500;
   }
 }

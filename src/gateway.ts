@@ -126,7 +126,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   const revocation = new RevocationService(store, cas, crls, audit);
   const enrollment = new EnrollmentService({ profiles, defaultProfile: config.defaultProfile }, engine, store, audit, metrics,
     async (serial, actor) => void (await revocation.revoke(serial, "superseded", actor)));
-  trackImplicitRenewals(store, audit);
+  trackImplicitRenewals(audit);
   const lifecycle = new RenewalMonitor(store, profiles, audit);
   metrics.watchRenewals(() => lifecycle.counts());
   const retention = new Retention(store, audit, config.retention);

@@ -47,6 +47,8 @@ const MAP: Partial<Record<ErrorCode, [string, number]>> = {
   // Authorization webhook: both end the order (finalize invalidates it), so no Retry-After-style 503.
   RA_ERR_AUTHORIZATION_DENIED: ["unauthorized", 403],
   RA_ERR_AUTHORIZATION_UNAVAILABLE: ["unauthorized", 403],
+  // The database is down: try again later (RFC 8555 §6.6 allows 503 with Retry-After); nothing changed.
+  RA_ERR_STORE_UNAVAILABLE: ["serverInternal", 503],
 };
 
 export interface RenderedProblem {

@@ -127,10 +127,15 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
     const failure = e instanceof CmpFailure ? e : undefined;
     const err = failure ? undefined : toGatewayError(e);
     if (err?.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId }, "CMP request failed");
-    const failInfo = failure?.failInfo ?? (err?.kind === "internal" ? ["systemFailure"] : ["badRequest"]);
+    const failInfo = failure?.failInfo ?? (err?.kind === "internal" ? ["systemFailure"] : err?.kind === "unavailable" ? ["systemUnavail"] : ["badRequest"]);
     const text = failure?.message ?? (err?.kind === "internal" ? "internal error" : err!.message);
     reply = { body: errorBody({ failInfo, text }), decision: "error", failInfo, detail: { reason: text } };
     if (failure?.o.unaudited) return { der: await protect(d, header, reply, auth, deps), retryAfterSeconds: failure.o.retryAfterSeconds };
+    // The database is down: the refusal cannot be audited either (logged instead); the client is told to retry.
+    if (err?.kind === "unavailable") {
+      deps.gw.log.warn({ transactionId, reason: text }, "CMP request refused: database unavailable");
+      return { der: await protect(d, header, reply, auth, deps), retryAfterSeconds: err.hints?.retryAfterSeconds };
+    }
   }
   // Joins the issuance commits in flight (group commit) instead of a transaction of its own; durable before the answer
   // leaves. An answer with a certificate was recorded in the certificate's commit already.

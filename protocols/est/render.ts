@@ -38,6 +38,7 @@ export function statusFor(e: GatewayError): number {
     case "notFound": return 404;
     case "conflict": return 409;
     case "pending": return 202;
+    case "unavailable": return 503; // the database is down: Retry-After from the error's hints
     default: return 500;
   }
 }

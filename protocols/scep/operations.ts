@@ -40,6 +40,7 @@ interface Context {
 }
 
 const fail = (failInfo: FailInfo, reason: string): Answer => ({ status: "FAILURE", failInfo, reason });
+const STORE_DOWN = "database unavailable";
 
 function answerFrom(out: EnrollmentOutcome): Answer {
   return out.status === "issued" ? { status: "SUCCESS", certs: [out.certificate.der], note: out.requestId } : { status: "PENDING", note: out.requestId };
@@ -182,10 +183,15 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
     answer = await dispatch(c);
   } catch (e) {
     const err = toGatewayError(e);
-    answer = err.kind === "internal" ? fail("badRequest", "internal error") : fail(failInfoOf(err), err.message);
+    answer = err.kind === "internal" ? fail("badRequest", "internal error")
+      : err.kind === "unavailable" ? fail("badRequest", `${STORE_DOWN}: ${err.message}`) : fail(failInfoOf(err), err.message);
+    if (err.kind === "unavailable") deps.gw.log.warn({ transactionId: req.transactionId }, "SCEP request refused: database unavailable");
     if (err.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId: req.transactionId }, "SCEP operation failed");
   }
-  await audit("scep.request", {
+  // With the database down the answer is still a signed FAILURE (RFC 8894 has no "try later" status short of
+  // PENDING, which would promise a record we could not write); the refusal goes to the log instead of the audit.
+  const unavailable = "failInfo" in answer && answer.reason.startsWith(STORE_DOWN);
+  if (!unavailable) await audit("scep.request", {
     messageType: TYPE_NAMES[req.messageType] ?? req.messageType, transactionId: req.transactionId, digest: req.digest, contentEncryption: req.contentEncryption,
     // Flagged so a report can find every exchange that ran under 56-bit encryption.
     ...(req.contentEncryption === "des-cbc" ? { singleDes: true } : {}),

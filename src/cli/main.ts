@@ -6,6 +6,7 @@ import { ProfileSet } from "../policy/profile.js";
 import { adminCommand } from "./admin-commands.js";
 import { BACKUP_USAGE, backupCommand } from "./backup.js";
 import { caCommand } from "./ca-commands.js";
+import { DB_USAGE, dbCommand } from "./db-commands.js";
 import { LIFECYCLE_USAGE, lifecycleCommand } from "./lifecycle-commands.js";
 import { REPORT_USAGE, reportCommand } from "./report-commands.js";
 import { scepCommand } from "./scep-commands.js";
@@ -33,6 +34,7 @@ const USAGE = `usage: gateway <command> [options]
   token create --name NAME      mint another admin API token (printed once)
 ${LIFECYCLE_USAGE}
   ${BACKUP_USAGE}
+  ${DB_USAGE}
   ${REPORT_USAGE[0]}
                                 record TLS endpoints' chains and certificate files as unmanaged inventory; list expiring or weak ones
   ${REPORT_USAGE[1]}
@@ -65,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "serve") return serveCommand(config, source, values.workers);
   if (cmd === "ca") return caCommand(config, rest, argv);
   if (cmd === "backup" || cmd === "restore") return backupCommand(config, cmd, argv);
+  if (cmd === "db") return dbCommand(config, rest);
   if (cmd === "scep") return scepCommand(config, rest, argv);
   if (cmd === "discover" || cmd === "report") return reportCommand(config, cmd, rest, argv);
   if (cmd === "lifecycle" || cmd === "enforce" || (cmd === "audit" && rest[0] === "export") || (cmd === "cert" && rest[0] === "classify")) {

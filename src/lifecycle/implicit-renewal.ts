@@ -8,9 +8,9 @@ import type { AuditEvent, Store } from "../store/types.js";
  * `certificate.issued` event alone (its actor is the requester as "kind:id"). The predecessor is one
  * index search on (requester, profile, names key, notAfter): the cost does not grow with how many
  * certificates the requester holds, and a requester with many devices finds it among all of them.
- * Reads and writes go through the event's transaction (`tx`); `store` is kept for the callers, unused.
+ * Reads and writes go through the event's transaction (`tx`).
  */
-export function trackImplicitRenewals(store: Store, audit: AuditLog): void {
+export function trackImplicitRenewals(audit: AuditLog): void {
   audit.subscribe(async (e: AuditEvent, tx: Store) => {
     if (e.type !== "certificate.issued" || e.data.renewalOf || !e.target) return;
     const { profile, sans, notAfter } = e.data as { profile?: string; sans?: string[]; notAfter?: string };

@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import type { GatewayConfig } from "../config/schema.js";
 import { readSecret } from "../config/load.js";
@@ -69,6 +69,7 @@ export async function migrateStore(cfg: Pick<GatewayConfig, "store">, dataDir: s
   const t = target(cfg, dataDir);
   if (t.kind === "postgres") return { engine: "postgres", ...(await migrate(t.options)) };
   const { current: from } = await storeStatus(cfg, dataDir);
+  mkdirSync(dirname(t.path), { recursive: true, mode: 0o700 });
   const store = new SqliteStore(t.path);
   await store.close();
   return { engine: "sqlite", from, to: Math.max(from, MIGRATIONS.length) };

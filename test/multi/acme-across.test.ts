@@ -94,8 +94,10 @@ describe("ACME across two instances on one PostgreSQL", () => {
     expect(fin.status).toBe(200);
     const order = await c.poll(orderUrl, (o) => o.status !== "processing");
     expect(order.status).toBe("valid");
-    const pem = await c.downloadCertificate(on(a, order.certificate as string));
-    expect(pem).toContain("BEGIN CERTIFICATE");
+    const certUrl = order.certificate as string;
+    const dl = await c.postRaw(on(a, certUrl), JSON.stringify(await c.jws(certUrl, "")));
+    expect(dl.status).toBe(200);
+    expect(dl.body.toString("utf8")).toContain("BEGIN CERTIFICATE");
     c.close();
   });
 

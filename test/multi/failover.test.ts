@@ -55,18 +55,21 @@ describe("failover", () => {
     const outcomes = await runLoad(loops, (o) => {
       if (killedAt < 0 && ok(o) >= 12) {
         victim.proc.kill("SIGKILL");
-        killedAt = ok(o);
+        killedAt = o.length;
       }
-      return (killedAt >= 0 && ok(o) >= killedAt + 30) || Date.now() > deadline;
+      if (killedAt < 0) return Date.now() > deadline;
+      const after = o.slice(killedAt).filter((x) => x.ok);
+      return (after.filter((x) => x.protocol === "acme").length >= 10 && after.filter((x) => x.protocol === "est").length >= 10) || Date.now() > deadline;
     });
     for (const c of clients) c.close();
     expect((await victim.exited).signal).toBe("SIGKILL");
     const good = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
-    // The load went on after the kill: 30 more certificates, of both protocols, from the survivor.
+    // The load went on after the kill: 10 more certificates of each protocol, from the survivor.
     expect(killedAt).toBeGreaterThan(0);
-    expect(good.length).toBeGreaterThanOrEqual(killedAt + 30);
-    const afterKill = good.slice(killedAt);
-    expect(new Set(afterKill.map((o) => o.protocol))).toEqual(new Set(["acme", "est"]));
+    const afterKill = outcomes.slice(killedAt).filter((o) => o.ok);
+    const failed = outcomes.filter((o) => !o.ok);
+    expect({ acme: afterKill.filter((o) => o.protocol === "acme").length >= 10, est: afterKill.filter((o) => o.protocol === "est").length >= 10, failed: failed.slice(0, 5) })
+      .toMatchObject({ acme: true, est: true });
 
     // Every certificate any client received is in the inventory, issued, and no serial came twice.
     const serials = good.map((o) => o.serial);

@@ -1,13 +1,14 @@
 import { generateKeyPairSync } from "node:crypto";
 import { request } from "node:https";
-import { X509Certificates } from "@peculiar/x509";
+import { X509Certificate, X509Certificates } from "@peculiar/x509";
 import { AcmeClient, x509Csr } from "../helpers/acme-client.js";
 import type { Http01Responder } from "../acme/setup.js";
 
 /** What one enrollment gave a client: the certificate's serial (lowercase hex), or how it failed. */
 export type Outcome = { ok: true; serial: string; protocol: "acme" | "est" } | { ok: false; error: string; protocol: "acme" | "est"; status?: number };
 
-const serialOf = (der: ArrayBuffer | Uint8Array): string => new X509Certificates(new Uint8Array(der).slice().buffer)[0].serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
+/** The leaf's serial in an EST certs-only PKCS#7. */
+const serialOf = (der: ArrayBuffer | Uint8Array): string => new X509Certificates(new Uint8Array(der).slice().buffer)[0].serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "");
 
 /** One EST simpleenroll (RFC 7030 §4.2.1) with HTTP Basic auth, on a fresh connection. */
 export async function estEnroll(base: string, caPem: string, user: { name: string; password: string }, name: string): Promise<Outcome> {
@@ -44,8 +45,8 @@ export async function acmeEnroll(c: AcmeClient, http01: Http01Responder, name: s
       publish: (token, keyAuth) => { http01.answers.set(token, keyAuth); },
       poll: { timeoutMs: 20_000 },
     });
-    const pem = r.certPem.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----";
-    return { ok: true, protocol: "acme", serial: serialOf(new X509Certificates(pem)[0].rawData) };
+    const leaf = new X509Certificate(r.certPem.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----");
+    return { ok: true, protocol: "acme", serial: leaf.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, "") };
   } catch (e) {
     return { ok: false, protocol: "acme", error: (e as Error).message.slice(0, 300) };
   }

@@ -14,6 +14,8 @@ import { PG_MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { ARCHIVE_COLUMNS } from "../../src/store/postgres/schema-core.js";
 import { isDatabaseUnavailable } from "../../src/store/postgres/db.js";
 import type { RequestRecord } from "../../src/store/types.js";
+import { describeStore, openStore, storeStatus } from "../../src/store/open.js";
+import { validateConfig } from "../../src/config/load.js";
 import { findPgBin, lazyTestDatabase, testDatabase, type TestDatabase } from "../helpers/postgres.js";
 
 const db = lazyTestDatabase();
@@ -252,6 +254,29 @@ describe("PostgreSQL store engine", () => {
       expect(scans).toEqual([]);
     } finally {
       await c.end();
+    }
+  });
+
+  it("the config's store: key opens PostgreSQL from a secret reference; the URL's password never shows", async () => {
+    const { url } = await db.get();
+    process.env.PG_ENGINE_TEST_URL = url;
+    try {
+      const cfg = validateConfig({ store: { kind: "postgres", url: { env: "PG_ENGINE_TEST_URL" }, poolSize: 2 } });
+      expect(cfg.store).toEqual({ kind: "postgres", url: { env: "PG_ENGINE_TEST_URL" }, poolSize: 2, statementTimeoutMs: 30_000, connectTimeoutMs: 5_000 });
+      const s = await openStore(cfg, "/nonexistent", () => undefined);
+      stores.push(s as PostgresStore);
+      expect(await s.ping()).toBe(true);
+      expect(await storeStatus(cfg, "/nonexistent")).toEqual({ engine: "postgres", current: PG_MIGRATIONS.length, latest: PG_MIGRATIONS.length });
+      const password = new URL(url).password;
+      expect(describeStore(cfg, "/nonexistent")).toMatch(/^postgres 127\.0\.0\.1:\d+\/t_[0-9a-f]+$/);
+      expect(describeStore(cfg, "/nonexistent")).not.toContain(password);
+      const bad = validateConfig({ store: { kind: "postgres", url: `mysql://u:${password}@h/db` } });
+      const err = await openStore(bad, "/nonexistent").catch((e: Error) => e);
+      expect((err as Error).message).toMatch(/postgres:\/\//);
+      expect((err as Error).message).not.toContain(password);
+      expect(validateConfig({}).store).toEqual({ kind: "sqlite" });
+    } finally {
+      delete process.env.PG_ENGINE_TEST_URL;
     }
   });
 });

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { GatewayError } from "../../errors.js";
 
 /** Thin helpers over node-postgres shared by every PostgreSQL sub-store. */
 
@@ -65,18 +66,48 @@ export function createPool(o: PgOptions): pg.Pool {
 
 /** Rows of one statement. `name` prepares it once per connection: only for fixed-text hot statements. */
 export async function q<R = Row>(c: Queryable, name: string | undefined, text: string, values?: unknown[]): Promise<R[]> {
-  const res = await c.query(name === undefined ? { text, values } : { name, text, values });
-  return res.rows as R[];
+  try {
+    const res = await c.query(name === undefined ? { text, values } : { name, text, values });
+    return res.rows as R[];
+  } catch (err) {
+    throw unavailableOr(err);
+  }
 }
 
 /** Affected-row count of one statement (INSERT ... ON CONFLICT DO NOTHING, conditional UPDATE, DELETE). */
 export async function exec(c: Queryable, name: string | undefined, text: string, values?: unknown[]): Promise<number> {
-  const res = await c.query(name === undefined ? { text, values } : { name, text, values });
-  return res.rowCount ?? 0;
+  try {
+    const res = await c.query(name === undefined ? { text, values } : { name, text, values });
+    return res.rowCount ?? 0;
+  } catch (err) {
+    throw unavailableOr(err);
+  }
 }
 
+/**
+ * A database that cannot be reached (down, restarting, out of connections, a statement past its timeout) becomes
+ * RA_ERR_STORE_UNAVAILABLE: every front-end answers its own "try later" with Retry-After. Anything else (a
+ * constraint, a bug) stays what it is.
+ */
+export function unavailableOr(err: unknown): unknown {
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (!isDatabaseUnavailable(err) && code !== "57014") return err;
+  return new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is unavailable; retry later",
+    { cause: err instanceof Error ? err.message : String(err), sqlstate: typeof code === "string" ? code : undefined }, { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS });
+}
+
+/** What a client is told to wait while the database is away: long enough not to hammer it, short enough to recover soon. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
 /** BEGIN … COMMIT on one pooled client; ROLLBACK on error; a broken connection is destroyed (release(err)). */
-export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+export function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return transactionOn(pool, fn).catch((err: unknown) => {
+    throw unavailableOr(err);
+  });
+}
+
+async function transactionOn<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {

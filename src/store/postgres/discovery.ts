@@ -23,7 +23,7 @@ export class PgDiscoveryStore implements DiscoveryStore {
       ON CONFLICT (fingerprint) DO UPDATE SET subject = excluded.subject, issuer = excluded.issuer, serial = excluded.serial,
         not_before = excluded.not_before, not_after = excluded.not_after, key_algorithm = excluded.key_algorithm, key_size = excluded.key_size,
         signature_algorithm = excluded.signature_algorithm, sans = excluded.sans,
-        locations = (SELECT json_agg(l ORDER BY l COLLATE "C")::text FROM
+        locations = (SELECT coalesce(json_agg(l ORDER BY l COLLATE "C"), '[]')::text FROM
           (SELECT json_array_elements_text(d.locations::json) AS l UNION SELECT json_array_elements_text(excluded.locations::json)) u),
         managed_serial = coalesce(excluded.managed_serial, d.managed_serial), last_seen = excluded.last_seen
       RETURNING *`,

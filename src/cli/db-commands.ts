@@ -1,0 +1,23 @@
+import type { GatewayConfig } from "../config/schema.js";
+import { describeStore, migrateStore, storeStatus } from "../store/open.js";
+
+export const DB_USAGE = `db status                     the database's schema version and the newest this gateway knows
+  db migrate                    apply missing migrations (serve does it at start, under a lock; this is for upgrades)`;
+
+/** `gateway db status|migrate` on whichever store the config names. */
+export async function dbCommand(config: GatewayConfig, rest: string[]): Promise<number> {
+  const where = describeStore(config, config.dataDir);
+  if (rest[0] === "status") {
+    const s = await storeStatus(config, config.dataDir);
+    const state = s.current === s.latest ? "up to date" : s.current < s.latest ? `${s.latest - s.current} migration(s) to apply` : "NEWER than this gateway (upgrade the gateway)";
+    console.log(`${where}: schema version ${s.current} of ${s.latest} (${state})`);
+    return s.current > s.latest ? 3 : 0;
+  }
+  if (rest[0] === "migrate") {
+    const m = await migrateStore(config, config.dataDir);
+    console.log(m.from === m.to ? `${where}: already at schema version ${m.to}` : `${where}: migrated from schema version ${m.from} to ${m.to}`);
+    return 0;
+  }
+  console.error(`usage: gateway ${DB_USAGE}`);
+  return 2;
+}
