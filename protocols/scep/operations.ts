@@ -42,6 +42,16 @@ interface Context {
 const fail = (failInfo: FailInfo, reason: string): Answer => ({ status: "FAILURE", failInfo, reason });
 const STORE_DOWN = "database unavailable";
 
+/** Records an exchange; with the database down it is logged instead, and the client still gets its signed answer. */
+async function auditUnlessDown(deps: OperationDeps, transactionId: string | undefined, record: () => Promise<unknown>): Promise<void> {
+  try {
+    await record();
+  } catch (e) {
+    if (toGatewayError(e).kind !== "unavailable") throw e;
+    deps.gw.log.warn({ transactionId }, "SCEP exchange not audited: database unavailable");
+  }
+}
+
 function answerFrom(out: EnrollmentOutcome): Answer {
   return out.status === "issued" ? { status: "SUCCESS", certs: [out.certificate.der], note: out.requestId } : { status: "PENDING", note: out.requestId };
 }
@@ -173,7 +183,7 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
   } catch (e) {
     if (!(e instanceof ScepFailure)) throw e;
     const p = e.partial;
-    await audit("scep.request", { transactionId: p?.transactionId, digest: p?.digest, contentEncryption: p?.contentEncryption, decision: "FAILURE", failInfo: e.failInfo, reason: e.message });
+    await auditUnlessDown(deps, p?.transactionId, () => audit("scep.request", { transactionId: p?.transactionId, digest: p?.digest, contentEncryption: p?.contentEncryption, decision: "FAILURE", failInfo: e.failInfo, reason: e.message }));
     if (!p?.transactionId || !p.senderNonce) throw new GatewayError("RA_ERR_MALFORMED", e.message);
     return certRep(ep, { status: "FAILURE", failInfo: e.failInfo, transactionId: p.transactionId, recipientNonce: p.senderNonce, digest: p.digest ?? "sha256" });
   }
@@ -190,14 +200,13 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
   }
   // With the database down the answer is still a signed FAILURE (RFC 8894 has no "try later" status short of
   // PENDING, which would promise a record we could not write); the refusal goes to the log instead of the audit.
-  const unavailable = "failInfo" in answer && answer.reason.startsWith(STORE_DOWN);
-  if (!unavailable) await audit("scep.request", {
+  await auditUnlessDown(deps, req.transactionId, () => audit("scep.request", {
     messageType: TYPE_NAMES[req.messageType] ?? req.messageType, transactionId: req.transactionId, digest: req.digest, contentEncryption: req.contentEncryption,
     // Flagged so a report can find every exchange that ran under 56-bit encryption.
     ...(req.contentEncryption === "des-cbc" ? { singleDes: true } : {}),
     challengeKind: c.challengeKind, decision: answer.status,
     ...(answer.status === "FAILURE" ? { failInfo: answer.failInfo, reason: answer.reason } : { requestId: answer.note }),
-  }, c.requester ? `${c.requester.kind}:${c.requester.id}` : undefined);
+  }, c.requester ? `${c.requester.kind}:${c.requester.id}` : undefined));
   return certRep(ep, {
     status: answer.status, transactionId: req.transactionId, recipientNonce: req.senderNonce, digest: req.digest, contentEncryption: req.contentEncryption,
     recipientCert: req.signerCert, recipient: req.signer, ...(answer.status === "FAILURE" ? { failInfo: answer.failInfo } : answer.status === "SUCCESS" ? { certs: answer.certs, crl: answer.crl } : {}),

@@ -84,7 +84,8 @@ export function scepService(cfg: ScepConfig, endpoints: Map<string, ScepEndpoint
     if (res.headersSent) return void res.destroy();
     const e = bodyParserError(err) ?? toGatewayError(err);
     if (e.kind === "internal") ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, "SCEP request failed");
-    text(req, res, uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : 400), e.kind === "internal" ? "internal error" : `${e.code}: ${e.message}`);
+    if (e.kind === "unavailable" && e.hints?.retryAfterSeconds) res.setHeader("Retry-After", String(e.hints.retryAfterSeconds));
+    text(req, res, uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : e.kind === "unavailable" ? 503 : 400), e.kind === "internal" ? "internal error" : `${e.code}: ${e.message}`);
   };
   return (req, res, ctx, name) => {
     const onError = (e: unknown) => fail(req, res, ctx, e);

@@ -16,6 +16,10 @@ export interface PgCluster {
   readonly url: string;
   /** Fast shutdown, then removes the data directory. Idempotent. */
   stop(): Promise<void>;
+  /** A database outage: fast shutdown, data kept (clients see connections refused). */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port and data. */
+  resume(): Promise<void>;
 }
 
 const MIN_VERSION = 15;
@@ -103,7 +107,7 @@ export async function startPostgres(): Promise<PgCluster> {
         throw e;
       }
     }
-    const s = server;
+    let s = server;
     const d = dir;
     const url = `postgres://postgres:${password}@127.0.0.1:${s.port}/postgres`;
     let stopping: Promise<void> | undefined;
@@ -111,6 +115,10 @@ export async function startPostgres(): Promise<PgCluster> {
       dir: d,
       url,
       stop: () => (stopping ??= s.stop().finally(() => rmSync(d, { recursive: true, force: true }))),
+      halt: () => s.stop(),
+      resume: async () => {
+        s = await startServer(bin, data, sock, s.port, ids, d);
+      },
     };
   } catch (e) {
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { GatewayError } from "../../src/errors.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/audit-log.js";
 import { openPostgresStore, migrationStatus, type PostgresStore } from "../../src/store/postgres/store.js";
@@ -148,8 +149,10 @@ describe("PostgreSQL store engine", () => {
     } finally {
       await killer.end();
     }
-    expect(err).toBeDefined();
-    expect(isDatabaseUnavailable(err)).toBe(true);
+    // What every front-end renders as its own "try later" (RA_ERR_STORE_UNAVAILABLE, kind unavailable).
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).code).toBe("RA_ERR_STORE_UNAVAILABLE");
+    expect(isDatabaseUnavailable((err as GatewayError).detail ? { message: String((err as GatewayError).detail!.cause) } : err)).toBe(true);
     expect(await s.getRequest(r.id)).toBeUndefined();
     expect(await s.ping()).toBe(true);
   });

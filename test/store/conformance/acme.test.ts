@@ -85,6 +85,21 @@ describe.each(ENGINES)("conformance: ACME ($name)", (engine) => {
     expect((await s.acme.getAccount(plain.id))!.eabKeyId).toBeUndefined();
   });
 
+  it("a deactivation, key change or authz update made by another instance is seen by the next request (next event-loop turn)", async () => {
+    const s = await engine.open();
+    const other = await engine.openSecond();
+    const a = await newAccount(s);
+    const z = authz(a.id);
+    await s.acme.insertAuthz(z);
+    expect((await other.acme.getAccount(a.id))?.status).toBe("valid"); // read (and possibly cached) by the other
+    expect((await other.acme.getAuthz(z.id))?.status).toBe("pending");
+    await s.acme.updateAccount(a.id, { status: "deactivated", thumbprint: `tp-${tag()}` });
+    await s.acme.updateAuthz(z.id, { status: "revoked" });
+    await new Promise((r) => setImmediate(r));
+    expect((await other.acme.getAccount(a.id))?.status).toBe("deactivated");
+    expect((await other.acme.getAuthzs([z.id]))[0]?.status).toBe("revoked");
+  });
+
   it("orders round-trip and update; claimOrderForFinalize wins once, from pending or ready only", async () => {
     const s = await engine.open();
     const a = await newAccount(s);
