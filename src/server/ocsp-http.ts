@@ -3,6 +3,9 @@ import type { Gateway } from "../gateway.js";
 import { decodeOcspGetPath, OcspResponder, OcspStatus, errorResponse, type OcspAnswer, type StatusLookup } from "../revocation/ocsp.js";
 import { DEFAULT_MAX_REQUEST_BYTES } from "../revocation/ocsp-request.js";
 import type { GatewayError } from "../errors.js";
+import type { CertStatus } from "../revocation/ocsp-der.js";
+import { SqliteStore } from "../store/sqlite/store.js";
+import type { CertificateStatusRow } from "../store/types.js";
 import { collectBody } from "./read-body.js";
 import { requestCounter, startRequest, type RequestContext } from "./middleware.js";
 
@@ -26,12 +29,16 @@ export interface OcspHttp {
 const CONTENT_TYPE = "application/ocsp-response";
 
 export function ocspHttp(gw: Gateway): OcspHttp {
-  const lookup: StatusLookup = async (caName, serial) => {
-    const rec = await gw.store.certificateStatus(serial);
+  const statusOf = (caName: string, rec: CertificateStatusRow | undefined): CertStatus => {
     if (!rec || rec.caName !== caName || rec.stage !== "issued") return { status: "unknown" };
     if (rec.revokedAt) return { status: "revoked", revokedAt: new Date(rec.revokedAt), reason: rec.revocationReason };
     return { status: "good" };
   };
+  // On SQLite with no transaction open the read is made synchronously (what the async method would do at once),
+  // so a kept answer is written without a promise or a microtask, as before the store became asynchronous.
+  const sqlite = gw.store instanceof SqliteStore ? gw.store : undefined;
+  const lookup: StatusLookup = (caName, serial) =>
+    sqlite?.readsNow ? statusOf(caName, sqlite.tables.certificateStatus(serial)) : gw.store.certificateStatus(serial).then((rec) => statusOf(caName, rec));
   const responder = new OcspResponder(() => gw.cas.issuing, lookup, {
     validityMinutes: gw.config.ocsp.responseValidityMinutes,
     cacheEntries: gw.config.ocsp.cacheEntries,

@@ -149,6 +149,13 @@ function reportPair(prefix: string, size: (s: Side) => number, base: Side, big: 
   }));
 }
 
+interface Blocks { read: number; hit: number }
+
+async function blocks(s: Side): Promise<Blocks> {
+  const r = (await s.sql.query<{ read: string; hit: string }>("SELECT blks_read AS read, blks_hit AS hit FROM pg_stat_database WHERE datname = current_database()")).rows[0];
+  return { read: Number(r.read), hit: Number(r.hit) };
+}
+
 /** (a) The issuance store work; op i renews held device (i*7919) % held when even, a new device when odd. */
 export async function holdingCurve(pgUrl: string, postmaster: number, o: { base: number; big: number; ops: number; warmup: number }): Promise<void> {
   const base = await openSide(pgUrl, "holding-base");
@@ -176,12 +183,21 @@ export async function holdingCurve(pgUrl: string, postmaster: number, o: { base:
         }, tx);
       });
     };
+    const before = new Map<Side, Blocks>([[base, await blocks(base)], [big, await blocks(big)]]);
     await paired(base, big, postmaster, o.ops, o.warmup, op);
+    await new Promise((r) => setTimeout(r, 1500)); // backends flush their counters to pg_stat_database at most once a second
+    const io = new Map<Side, Blocks>();
+    for (const s of [base, big]) {
+      const b = await blocks(s);
+      io.set(s, { read: (b.read - before.get(s)!.read) / s.next, hit: (b.hit - before.get(s)!.hit) / s.next });
+    }
     const replaced = async (s: Side) => Number((await s.sql.query("SELECT count(*) AS n FROM audit_events WHERE type = 'certificate.replaced'")).rows[0].n);
     const rb = await replaced(base);
     const rg = await replaced(big);
     reportPair("pg-issuance-store-work-requester", (s) => held.get(s)!, base, big, (s) => ({
       requester_holding: held.get(s), seed_seconds: seeded.get(s), implicit_renewals: s === base ? rb : rg, issuances_incl_warmup: s.next,
+      // Pages per issuance (warm-up included) found in shared_buffers and read from outside them (the OS cache).
+      pg_blocks_hit_per_op: Math.round(io.get(s)!.hit * 10) / 10, pg_blocks_read_per_op: Math.round(io.get(s)!.read * 10) / 10,
     }));
   } finally {
     await closeSide(base);

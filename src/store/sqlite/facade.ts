@@ -1,3 +1,5 @@
+import { GatewayError } from "../../errors.js";
+
 /**
  * How the synchronous SQLite tables meet the asynchronous Store contract. better-sqlite3 answers at once, so a
  * method is the synchronous call wrapped in a settled promise. The one thing asynchrony changes is the
@@ -60,8 +62,18 @@ function settle(f: (...a: unknown[]) => unknown, impl: object, a: unknown[]): Pr
   try {
     return Promise.resolve(f.apply(impl, a));
   } catch (e) {
-    return Promise.reject(e);
+    return Promise.reject(busyOr(e));
   }
+}
+
+/**
+ * SQLite's write lock still held by another process after busy_timeout (5 s) becomes RA_ERR_STORE_UNAVAILABLE, so
+ * the client is told to retry (each front-end's "try later") instead of getting an internal error.
+ */
+export function busyOr(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") return e;
+  return new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is busy; retry later", { cause: (e as Error).message }, { retryAfterSeconds: 1 });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Store } from "../types.js";
-import { facade, SqliteGate } from "./facade.js";
+import { busyOr, facade, SqliteGate } from "./facade.js";
 import { SqliteTables, type SubStoreName, type SyncStore } from "./tables.js";
 
 const SUB_STORES: readonly SubStoreName[] = ["acme", "outbox", "discovery", "crl", "cmp", "sessions", "leases"];
@@ -38,6 +38,14 @@ export class SqliteStore implements Store {
     return out as Partial<Store>;
   }
 
+  /**
+   * True when a read made now through `tables` sees exactly what the async method would (no transaction is open,
+   * so the facade would run it at once): lets a hot path (an OCSP answer kept pre-signed) skip the promise.
+   */
+  get readsNow(): boolean {
+    return !this.gate.open;
+  }
+
   /** Raw handle for tests that must tamper with data on purpose. */
   get raw(): Database.Database {
     return this.tables.raw;
@@ -47,7 +55,11 @@ export class SqliteStore implements Store {
     while (this.gate.open) await this.gate.free();
     this.gate.open = true;
     try {
-      this.tables.begin();
+      try {
+        this.tables.begin();
+      } catch (e) {
+        throw busyOr(e);
+      }
       try {
         const v = await fn(this.inside);
         this.tables.commit();
