@@ -10,6 +10,8 @@ import { initSoftHsmToken } from "../../src/signers/softhsm-dev.js";
 import { ROOT } from "../helpers/gateway.js";
 import { opensslAsync, tempDir } from "../helpers/openssl.js";
 import { freePort } from "../helpers/ports.js";
+import { lazyTestDatabase } from "../helpers/postgres.js";
+import pg from "pg";
 
 const USER = { name: "router1", password: "router1-Secret-pass" };
 
@@ -211,5 +213,46 @@ describe("gateway serve --workers 2 with the CA keys in a PKCS#11 token", () => 
     expect(await s.exited).toEqual({ code: 0, signal: null });
     const verify = await runGatewayCli(["audit", "verify", "--config", s.config], env);
     expect(verify.code, verify.stderr).toBe(0);
+  });
+});
+
+describe("gateway serve --workers 2 on PostgreSQL", () => {
+  const testDb = lazyTestDatabase();
+  let s: Served;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    env = { GW_TEST_DB_URL: (await testDb.get()).url };
+    s = await serveWorkers("2", {
+      env,
+      prepare: async (config) => writeFileSync(config, readFileSync(config, "utf8") + stringify({ store: { kind: "postgres", url: { env: "GW_TEST_DB_URL" }, poolSize: 4 } })),
+    });
+    await allReady(s, 2);
+  });
+  afterAll(async () => {
+    killAll(s);
+    await testDb.drop();
+  });
+
+  it("both workers issue into the one database; distinct serials; one intact audit chain", async () => {
+    const pids = readyPids(s);
+    const N = 16;
+    const answers = await Promise.all(Array.from({ length: N }, (_, i) => enroll(s, `pgdev${i}`)));
+    for (const a of answers) expect(a.status, a.body).toBe(200);
+    const serials = await Promise.all(answers.map((a, i) => serialOf(s, `pgdev${i}`, a.body)));
+    expect(new Set(serials).size).toBe(N);
+    const served = logLines(s).filter((l) => l.msg === "request" && String(l.path).endsWith("/simpleenroll") && l.status === 200);
+    expect(new Set(served.map((l) => l.pid))).toEqual(new Set(pids));
+    const c = new pg.Client({ connectionString: env.GW_TEST_DB_URL });
+    await c.connect();
+    try {
+      const rows = (await c.query("SELECT serial, stage FROM certificates WHERE protocol = 'est'")).rows as Array<{ serial: string; stage: string }>;
+      expect(rows.map((r) => r.serial).sort()).toEqual([...serials].sort());
+      expect(rows.every((r) => r.stage === "issued")).toBe(true);
+    } finally {
+      await c.end();
+    }
+    const verify = await runGatewayCli(["audit", "verify", "--config", s.config], env);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain("audit chain intact");
   });
 });
