@@ -197,21 +197,16 @@ export class CrlPublisher {
 
   private async build(ca: CertificateAuthority, asked: Date): Promise<CrlRecord> {
     await this.lease(ca.name, asked);
-    // Another instance may have built while this one waited for the lease: a CRL it made at or after the time this
-    // build was asked for, with no change since, already is this build's result; otherwise this CRL's thisUpdate
-    // must not go below that one's (caches revalidate by Last-Modified; relying parties prefer the later CRL).
-    const before = await this.store.crl.latestMeta(ca.name);
-    if (before && Date.parse(before.thisUpdate) >= asked.getTime() && !(await this.store.crl.state(ca.name)).dirtySince) {
-      await this.store.crl.release(ca.name, this.owner);
-      return this.cached(ca.name, before);
-    }
-    const now = before && Date.parse(before.thisUpdate) > asked.getTime() ? new Date(Math.max(Date.now(), Date.parse(before.thisUpdate))) : asked;
     const began = new Date().toISOString();
     const active = (this.active.get(ca.name) ?? 0) + 1;
     this.active.set(ca.name, active);
     this.stats.started++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, active);
     try {
+      // Another instance may have built while this one waited for the lease: this CRL's thisUpdate must not go below
+      // that one's, as its number is above it (caches revalidate by Last-Modified; relying parties prefer the later CRL).
+      const before = await this.store.crl.latestMeta(ca.name);
+      const now = before && Date.parse(before.thisUpdate) > asked.getTime() ? new Date(Math.max(Date.now(), Date.parse(before.thisUpdate))) : asked;
       const t0 = performance.now();
       const crl = this.store.crl;
       const { generation } = await crl.state(ca.name); // every change up to this one is in the rows read below
