@@ -7,6 +7,7 @@ import { AcmeClient, x509Csr } from "../helpers/acme-client.js";
 import { lazyTestDatabase } from "../helpers/postgres.js";
 import { Http01Responder } from "../acme/setup.js";
 import { startDeployment, type Deployment } from "./instances.js";
+import { acmeLab } from "./load.js";
 import pg from "pg";
 
 const testDb = lazyTestDatabase();
@@ -23,7 +24,7 @@ beforeAll(async () => {
     databaseUrl: (await testDb.get()).url,
     instances: 2,
     sections: {
-      acme: { validation: { httpPort: http01.port, allow: ["127.0.0.0/8"], deny: [], hostOverrides: { "*.example.com": "127.0.0.1" }, timeoutMs: 5000 } },
+      acme: acmeLab(http01.port),
     },
   });
   rootPem = readFileSync(d.rootPem, "utf8");

@@ -12,7 +12,7 @@ import { Http01Responder } from "../acme/setup.js";
 import { opensslCmp } from "../cmp/env.js";
 import { output, pki, pkiRsaKey, pkiScepCa } from "../scep/interop/clients.js";
 import { startDeployment, type Deployment } from "./instances.js";
-import { acmeEnroll, estEnroll, runLoad, type Outcome } from "./load.js";
+import { acmeEnroll, acmeLab, estEnroll, runLoad, type Outcome } from "./load.js";
 
 const USER = { name: "router1", password: "router1-Secret-pass" };
 const CMP = { kid: "client1", secret: "cmp-Shared-secret-1" };
@@ -30,7 +30,7 @@ beforeAll(async () => {
     databaseUrl: (await createDatabase(cluster.url)).url,
     instances: 1,
     sections: {
-      acme: { validation: { httpPort: http01.port, allow: ["127.0.0.0/8"], deny: [], hostOverrides: { "*.example.com": "127.0.0.1" }, timeoutMs: 5000 } },
+      acme: acmeLab(http01.port),
       est: { defaultLabel: "default", labels: [{ name: "default", profile: "device", auth: { users: [USER] } }] },
       scep: { endpoints: [{ name: "default", profile: "device", challenge: { static: SCEP_CHALLENGE } }] },
       cmp: { labels: [{ name: "default", profile: "device", secrets: [CMP] }] },

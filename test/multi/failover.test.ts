@@ -9,7 +9,7 @@ import { runGatewayCli } from "../helpers/cli.js";
 import { lazyTestDatabase } from "../helpers/postgres.js";
 import { Http01Responder } from "../acme/setup.js";
 import { startDeployment, type Deployment } from "./instances.js";
-import { acmeEnroll, estEnroll, runLoad, type Outcome } from "./load.js";
+import { acmeEnroll, acmeLab, estEnroll, runLoad, type Outcome } from "./load.js";
 
 const USER = { name: "router1", password: "router1-Secret-pass" };
 const testDb = lazyTestDatabase();
@@ -22,7 +22,7 @@ beforeAll(async () => {
     databaseUrl: (await testDb.get()).url,
     instances: 2,
     sections: {
-      acme: { validation: { httpPort: http01.port, allow: ["127.0.0.0/8"], deny: [], hostOverrides: { "*.example.com": "127.0.0.1" }, timeoutMs: 5000 } },
+      acme: acmeLab(http01.port),
       est: { defaultLabel: "default", labels: [{ name: "default", profile: "device", auth: { users: [USER] } }] },
     },
   });

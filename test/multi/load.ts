@@ -52,6 +52,11 @@ export async function acmeEnroll(c: AcmeClient, http01: Http01Responder, name: s
   }
 }
 
+/** The `acme:` section of a lab deployment: real http-01 against a local responder, every *.example.com on 127.0.0.1. */
+export function acmeLab(http01Port: number): Record<string, unknown> {
+  return { validation: { httpPort: http01Port, allow: ["127.0.0.0/8"], deny: [], hostOverrides: { "*.example.com": "127.0.0.1" }, timeoutMs: 5000 } };
+}
+
 /** Runs `loops` concurrent enrollment loops until `stop()` returns true; every outcome is kept. */
 export async function runLoad(loops: Array<(i: number) => Promise<Outcome>>, stop: (outcomes: Outcome[]) => boolean, outcomes: Outcome[] = []): Promise<Outcome[]> {
   await Promise.all(loops.map(async (once) => {
