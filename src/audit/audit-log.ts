@@ -1,36 +1,14 @@
-import { hash } from "node:crypto";
 import type { Logger } from "pino";
 import { GroupCommit } from "../ca/group-commit.js";
 import type { AuditEvent, Store } from "../store/types.js";
+import { eventHash } from "./event-hash.js";
+
+export { canonicalJson, eventHash } from "./event-hash.js";
 
 /** Writes for an event, through the transaction that records it. */
 export type AuditListener = (e: AuditEvent, tx: Store) => void | Promise<void>;
 
 export type AuditInput = { type: string; actor: string; target?: string; data?: Record<string, unknown> };
-
-/** Deterministic JSON (sorted keys) so the hash does not depend on property order. */
-export function canonicalJson(v: unknown): string {
-  // The exact text every stored hash was made from: change nothing but speed (no intermediate arrays).
-  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
-  if (Array.isArray(v)) {
-    let s = "[";
-    for (let i = 0; i < v.length; i++) s += (i ? "," : "") + canonicalJson(v[i]);
-    return `${s}]`;
-  }
-  const o = v as Record<string, unknown>;
-  let s = "{";
-  for (const k of Object.keys(o).sort()) {
-    const x = o[k];
-    if (x === undefined) continue;
-    s += `${s.length > 1 ? "," : ""}${JSON.stringify(k)}:${canonicalJson(x)}`;
-  }
-  return `${s}}`;
-}
-
-export function eventHash(prevHash: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">): string {
-  // SHA-256 over prevHash then the canonical JSON, hashed as one string (the same UTF-8 bytes as two updates).
-  return hash("sha256", prevHash + canonicalJson({ seq, ts: e.ts, type: e.type, actor: e.actor, target: e.target ?? null, data: e.data }), "hex");
-}
 
 export type ChainVerdict = { ok: true; events: number } | { ok: false; events: number; brokenAt: number; why: string };
 
@@ -76,7 +54,7 @@ export class AuditLog {
   }
 
   private append(input: AuditInput, store: Store): Promise<AuditEvent> {
-    return store.appendAudit({ ts: new Date().toISOString(), type: input.type, actor: input.actor, target: input.target, data: input.data ?? {} }, eventHash);
+    return store.appendAudit({ ts: new Date().toISOString(), type: input.type, actor: input.actor, target: input.target, data: input.data ?? {} });
   }
 
   /**

@@ -237,7 +237,8 @@ export interface Store {
   updateRequest(id: string, fields: Partial<Pick<RequestRecord, "status" | "reason" | "errorCode" | "certificateSerial">>): Promise<void>;
   countPending(): Promise<number>;
 
-  appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">, hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string): Promise<AuditEvent>;
+  /** Links `e` to the chain head (next seq, the head's hash) and hashes it with the chain's one format (eventHash). */
+  appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">): Promise<AuditEvent>;
   queryAudit(q: AuditQuery): Promise<AuditEvent[]>;
   /** Audit events in sequence order after `cursor` (a sequence number; `afterSeq` when absent); `next` is the last one's. */
   pageAudit(q: AuditQuery, page: PageRequest): Promise<Page<AuditEvent>>;

@@ -1,13 +1,12 @@
-import pg from "pg";
 import { GatewayError } from "../../errors.js";
 import type { AuditEvent, AuditQuery, CrlRecord, EnrollmentSecretRecord, Page, PageRequest, RequestRecord, RequestStatus } from "../types.js";
 import { toAudit, toRequest, toSecret } from "../rows.js";
-import { exec, inTransaction, q, type Queryable, type Row } from "./db.js";
+import { exec, q, type Row } from "./db.js";
+import { eventHash, eventHashParts } from "../../audit/event-hash.js";
 import { auditPageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing.js";
 import { buf, PgCertificateTables } from "./certificates.js";
 
 type AuditInput = Omit<AuditEvent, "seq" | "prevHash" | "hash">;
-type HashFn = (prev: string, seq: number, e: AuditInput) => string;
 
 /** Requests, audit, one-time secrets, admin tokens and stored CRLs on PostgreSQL: SqliteTables' statements and conditions. */
 export class PgRecordTables extends PgCertificateTables {
@@ -63,12 +62,21 @@ export class PgRecordTables extends PgCertificateTables {
   }
 
   /**
-   * Appends to the one chain all instances share. gw_audit_head() takes the transaction-scoped chain lock and reads
-   * the head in one round trip (schema-core.ts); the lock is held until this transaction ends, so the next
-   * appender (any instance) reads this event as its head. Outside a transaction the append gets its own.
+   * Appends to the one chain all instances share, in one round trip: gw_audit_append() (schema-audit-append.ts)
+   * takes the transaction-scoped chain lock, links, hashes and inserts. The lock is held until the transaction
+   * ends, so the next appender (any instance) reads this event as its head. Outside a transaction the statement
+   * is its own (the lock ends with it).
    */
-  appendAudit(e: AuditInput, hashFn: HashFn): Promise<AuditEvent> {
-    return this.c instanceof pg.Pool ? inTransaction(this.c, (client) => appendOn(client, e, hashFn)) : appendOn(this.c, e, hashFn);
+  async appendAudit(e: AuditInput): Promise<AuditEvent> {
+    const { head, tail } = eventHashParts(e);
+    const r = (await q<{ o_seq: number; o_prev: string; o_hash: string }>(this.c, "audit_append",
+      "SELECT o_seq, o_prev, o_hash FROM gw_audit_append($1, $2, $3, $4, $5, $6, $7)",
+      [e.ts, e.type, e.actor, e.target ?? null, JSON.stringify(e.data), head, tail]))[0];
+    // The database hashed the text it received as UTF-8: a mismatch (a non-UTF8 database) must not enter the chain.
+    if (eventHash(r.o_prev, r.o_seq, e) !== r.o_hash) {
+      throw new GatewayError("RA_ERR_INTERNAL", "the database computed a different audit hash (is the database encoding UTF8?)", { seq: r.o_seq });
+    }
+    return { ...e, seq: r.o_seq, prevHash: r.o_prev, hash: r.o_hash };
   }
 
   async queryAudit(f: AuditQuery): Promise<AuditEvent[]> {
@@ -140,14 +148,4 @@ export class PgRecordTables extends PgCertificateTables {
   async nextCrlNumber(caName: string): Promise<number> {
     return ((await q<{ n: number | null }>(this.c, "core_crl_max_number", "SELECT max(number) AS n FROM crls WHERE ca_name = $1", [caName]))[0]?.n ?? 0) + 1;
   }
-}
-
-async function appendOn(c: Queryable, e: AuditInput, hashFn: HashFn): Promise<AuditEvent> {
-  const head = (await q<{ seq: number | null; hash: string | null }>(c, "audit_head", "SELECT seq, hash FROM gw_audit_head()"))[0];
-  const seq = head?.seq != null ? head.seq + 1 : 1;
-  const prevHash = head?.hash ?? "0".repeat(64);
-  const hash = hashFn(prevHash, seq, e);
-  await exec(c, "audit_insert", "INSERT INTO audit_events (seq, ts, type, actor, target, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    [seq, e.ts, e.type, e.actor, e.target ?? null, JSON.stringify(e.data), prevHash, hash]);
-  return { ...e, seq, prevHash, hash };
 }

@@ -7,6 +7,7 @@ import { SqliteAcmeStore } from "./acme.js";
 import { cacheKibFor, StatementCache } from "./statements.js";
 import { auditPageSql, certificatePageSql, decodeCursor, encodeCursor, fetchPage, requestPageSql } from "./listing.js";
 import { GatewayError } from "../../errors.js";
+import { eventHash } from "../../audit/event-hash.js";
 import type { AcmeStore } from "../acme-types.js";
 import type { CmpStore } from "../cmp-types.js";
 import type { Synchronous } from "./facade.js";
@@ -292,10 +293,7 @@ export class SqliteTables implements SyncStore {
     return (this.st("SELECT count(*) AS n FROM requests WHERE status = 'pending'").get() as Row).n as number;
   }
 
-  appendAudit(
-    e: Omit<AuditEvent, "seq" | "prevHash" | "hash">,
-    hashFn: (prev: string, seq: number, e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) => string,
-  ): AuditEvent {
+  appendAudit(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">): AuditEvent {
     // One IMMEDIATE transaction: read the chain head and append, so concurrent writers cannot fork the chain.
     // Inside a caller's transaction the head read and the single INSERT already share it; a savepoint would
     // only add a statement journal (the engine appends inside its issuance transactions).
@@ -303,7 +301,7 @@ export class SqliteTables implements SyncStore {
       const head = this.st("SELECT seq, hash FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)").get() as Row | undefined;
       const seq = head ? (head.seq as number) + 1 : 1;
       const prevHash = head ? (head.hash as string) : "0".repeat(64);
-      const hash = hashFn(prevHash, seq, e);
+      const hash = eventHash(prevHash, seq, e);
       this.st("INSERT INTO audit_events (seq, ts, type, actor, target, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .run(seq, e.ts, e.type, e.actor, e.target ?? null, JSON.stringify(e.data), prevHash, hash);
       return { ...e, seq, prevHash, hash };

@@ -2,6 +2,7 @@
 // of one file can share a store.
 import { createHash, randomBytes } from "node:crypto";
 import { expect } from "vitest";
+import { eventHash } from "../../../src/audit/event-hash.js";
 import type { AuditEvent, CertificateRecord, RequestRecord, Store } from "../../../src/store/types.js";
 
 export const DAY = 86_400_000;
@@ -43,9 +44,8 @@ export function requestRecord(over: Partial<RequestRecord> = {}): RequestRecord 
 }
 
 export type AuditInput = Omit<AuditEvent, "seq" | "prevHash" | "hash">;
-/** The suite's audit hash: covers the link, the sequence number and every field. */
-export const auditHash = (prev: string, seq: number, e: AuditInput) =>
-  sha256(`${prev}|${seq}|${e.ts}|${e.type}|${e.actor}|${e.target ?? ""}|${JSON.stringify(e.data)}`);
+/** The chain's one hash format: every store links and hashes with it. */
+export const auditHash = (prev: string, seq: number, e: AuditInput) => eventHash(prev, seq, e);
 
 /** Every audit event of the store (paged), checked to be one unbroken chain from seq 1 hashed by auditHash. */
 export async function auditChain(s: Store): Promise<AuditEvent[]> {

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { CertificateRecord } from "../../../src/store/types.js";
 import { ENGINES } from "../engines.js";
-import { at, auditHash, certRecord, der, issue, requestRecord, sha256, tag } from "./fixtures.js";
+import { at, certRecord, der, issue, requestRecord, sha256, tag } from "./fixtures.js";
 
 const set = (rs: CertificateRecord[]) => rs.map((r) => r.serial).sort();
 const byKey = <T>(rows: T[]) => [...rows].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
@@ -171,7 +171,7 @@ describe.each(ENGINES)("conformance: certificate queries ($name)", (engine) => {
       for (let i = 0; i < 101; i++) {
         await tx.insertCertificateIntent(certRecord());
         await tx.insertRequest(requestRecord());
-        const e = await tx.appendAudit({ ts: at(0), type: "t", actor: "a", data: {} }, auditHash);
+        const e = await tx.appendAudit({ ts: at(0), type: "t", actor: "a", data: {} });
         await tx.outbox.enqueue("s", e.seq, "{}", at(0));
         await tx.discovery.upsert({ fingerprint: sha256(String(i)), subject: "CN=x", issuer: "CN=i", serial: "01", notBefore: at(-1), notAfter: at(i),
           keyAlgorithm: "EC P-256", signatureAlgorithm: "ecdsa-with-SHA256", sans: [], der: new Uint8Array(2) }, [], at(0));

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Store } from "../../../src/store/types.js";
 import { ENGINES } from "../engines.js";
-import { at, auditChain, auditHash, certRecord, issue, requestRecord, sha256, tag } from "./fixtures.js";
+import { at, auditChain, certRecord, issue, requestRecord, sha256, tag } from "./fixtures.js";
 
 const N = 12;
 /** Runs `f` N times at once, alternating between the two instances; returns the results in call order. */
@@ -129,8 +129,8 @@ describe.each(ENGINES)("conformance: races between two instances ($name)", (engi
     await race(a, a, (s, i) => s.transaction(async (tx) => {
       const r = requestRecord();
       await tx.insertRequest(r);
-      await tx.appendAudit({ ts: at(0), type: "request.created", actor: `w${i}`, target: r.id, data: { i } }, auditHash);
-      await tx.appendAudit({ ts: at(0), type: "request.noted", actor: `w${i}`, target: r.id, data: { i } }, auditHash);
+      await tx.appendAudit({ ts: at(0), type: "request.created", actor: `w${i}`, target: r.id, data: { i } });
+      await tx.appendAudit({ ts: at(0), type: "request.noted", actor: `w${i}`, target: r.id, data: { i } });
     }));
     const events = await auditChain(a);
     expect(events).toHaveLength(2 * N);

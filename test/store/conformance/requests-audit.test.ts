@@ -2,9 +2,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../../src/store/types.js";
 import { ENGINES } from "../engines.js";
-import { at, auditChain, auditHash, requestRecord, tag, type AuditInput } from "./fixtures.js";
+import { eventHash } from "../../../src/audit/event-hash.js";
+import { at, auditChain, requestRecord, tag, type AuditInput } from "./fixtures.js";
 
-const hashFn = auditHash;
 const chain = auditChain;
 const event = (over: Partial<AuditInput> = {}): AuditInput => ({ ts: at(0), type: "test.event", actor: "tester", data: { n: 1 }, ...over });
 
@@ -109,32 +109,42 @@ describe.each(ENGINES)("conformance: requests ($name)", (engine) => {
 describe.each(ENGINES)("conformance: audit ($name)", (engine) => {
   afterAll(() => engine.close());
 
-  it("appendAudit links each event to the one before; the hash function sees (prevHash, seq, event)", async () => {
+  it("appendAudit links each event to the one before and hashes it with eventHash", async () => {
     const s = await engine.fresh();
-    const seen: Array<[string, number]> = [];
-    const first = await s.appendAudit(event({ target: "t1", data: { nested: { a: [1, 2] }, s: "x" } }), (prev, seq, e) => {
-      seen.push([prev, seq]);
-      return hashFn(prev, seq, e);
-    });
-    expect(seen).toEqual([["0".repeat(64), 1]]);
+    const first = await s.appendAudit(event({ target: "t1", data: { nested: { a: [1, 2] }, s: "x" } }));
     expect(first).toMatchObject({ seq: 1, prevHash: "0".repeat(64), target: "t1", data: { nested: { a: [1, 2] }, s: "x" } });
-    const second = await s.appendAudit(event(), hashFn);
+    expect(first.hash).toBe(eventHash(first.prevHash, 1, first));
+    const second = await s.appendAudit(event());
     expect(second).toMatchObject({ seq: 2, prevHash: first.hash });
     expect(await s.queryAudit({})).toEqual([first, second]);
     expect((await s.queryAudit({}))[1].target).toBeUndefined();
     // An append rolled back with its transaction leaves no gap: the next one takes its place in the chain.
     await expect(s.transaction(async (tx) => {
-      await tx.appendAudit(event({ type: "rolled.back" }), hashFn);
+      await tx.appendAudit(event({ type: "rolled.back" }));
       throw new Error("abort");
     })).rejects.toThrow("abort");
-    const third = await s.appendAudit(event(), hashFn);
+    const third = await s.appendAudit(event());
     expect(third).toMatchObject({ seq: 3, prevHash: second.hash });
     expect(await chain(s)).toHaveLength(3);
   });
 
+  it("text the canonical form escapes or nests hashes the same way in every engine", async () => {
+    const s = await engine.fresh();
+    const awkward = [
+      event({ target: 'quote " and \\ backslash', data: { seq: 0, inner: { '"seq":0': "x", seq: [0] }, u: "Zürich ✓ 𝄞 \u0001", e: "" } }),
+      event({ type: "t.\u00e9", actor: "ä", data: { n: 1.5, big: 2 ** 53 - 1, neg: -0.25, t: true, z: null, arr: [] } }),
+      event({ data: {} }),
+    ];
+    for (const e of awkward) {
+      const stored = await s.appendAudit(e);
+      expect(stored.hash).toBe(eventHash(stored.prevHash, stored.seq, e));
+    }
+    expect(await chain(s)).toHaveLength(awkward.length);
+  });
+
   it("concurrent appends from two instances make one unbroken chain", async () => {
     const [a, b] = await engine.freshPair();
-    await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).appendAudit(event({ data: { i } }), hashFn)));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).appendAudit(event({ data: { i } }))));
     const all = await chain(a);
     expect(all).toHaveLength(40);
     expect(all.map((e) => e.data.i).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i));
@@ -144,7 +154,7 @@ describe.each(ENGINES)("conformance: audit ($name)", (engine) => {
     const s = await engine.fresh();
     const e: AuditEvent[] = [];
     for (let i = 0; i < 10; i++) {
-      e.push(await s.appendAudit(event({ ts: at(i), type: i % 2 ? "cert.issued" : "cert.revoked", target: i % 3 ? `c${i % 3}` : undefined, data: { i } }), hashFn));
+      e.push(await s.appendAudit(event({ ts: at(i), type: i % 2 ? "cert.issued" : "cert.revoked", target: i % 3 ? `c${i % 3}` : undefined, data: { i } })));
     }
     const seqs = (x: AuditEvent[]) => x.map((v) => v.seq);
     expect(seqs(await s.queryAudit({ type: "cert.issued" }))).toEqual([2, 4, 6, 8, 10]);

@@ -6,8 +6,6 @@ import type { Store } from "../../../src/store/types.js";
 import { ENGINES } from "../engines.js";
 import { at, certRecord, der, requestRecord, sha256, tag } from "./fixtures.js";
 
-const hashFn = (prev: string, seq: number) => sha256(`${prev}|${seq}`);
-
 /** One write of each kind, all through `tx`; returns what to look for afterwards. */
 async function writeAll(tx: Store) {
   const c = certRecord();
@@ -15,7 +13,7 @@ async function writeAll(tx: Store) {
   await tx.completeIssuance(c.serial, der(c.serial));
   const r = requestRecord({ lookupKey: `k-${tag()}` });
   await tx.insertRequest(r);
-  const e = await tx.appendAudit({ ts: at(0), type: "tx.test", actor: "t", target: r.id, data: {} }, hashFn);
+  const e = await tx.appendAudit({ ts: at(0), type: "tx.test", actor: "t", target: r.id, data: {} });
   const sink = `sink-${tag()}`;
   await tx.outbox.enqueue(sink, e.seq, "{}", at(0));
   const cmpId = `tx-${tag()}`;
@@ -77,7 +75,7 @@ describe.each(ENGINES)("conformance: transactions ($name)", (engine) => {
     })).rejects.toThrow();
     expect(await s.getRequest(fresh.id)).toBeUndefined();
     // The chain goes on from where it was.
-    const next = await s.appendAudit({ ts: at(0), type: "after", actor: "t", data: {} }, hashFn);
+    const next = await s.appendAudit({ ts: at(0), type: "after", actor: "t", data: {} });
     expect(next.seq).toBe(headBefore + 1);
   });
 
