@@ -14,6 +14,9 @@ export interface MintedSecret {
   expiresAt: string;
 }
 
+/** The protocols a one-time secret can authenticate. */
+const SECRET_PROTOCOLS = ["est", "scep", "cmp"] as const;
+
 const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** One-time enrollment secrets for SCEP challenges, EST Basic auth and CMP shared-secret MAC. */
@@ -47,13 +50,23 @@ export class EnrollmentSecrets {
   }
 
   async mint(opts: { profile: string; subject?: string; protocols?: string[]; ttlMinutes?: number }, actor: string): Promise<MintedSecret> {
-    this.profiles.get(opts.profile);
+    const profile = this.profiles.get(opts.profile);
+    // A secret for a protocol its profile refuses could never be redeemed: refuse it when minted, not at enrollment.
+    const offered = SECRET_PROTOCOLS.filter((p) => profile.protocols.includes(p));
+    const unknown = (opts.protocols ?? []).filter((p) => !(SECRET_PROTOCOLS as readonly string[]).includes(p));
+    if (unknown.length) throw new GatewayError("RA_ERR_MALFORMED", `one-time secrets are for ${SECRET_PROTOCOLS.join(", ")}; not ${unknown.join(", ")}`);
+    const protocols = opts.protocols ? [...new Set(opts.protocols)] : offered;
+    const refused = protocols.filter((p) => !(offered as string[]).includes(p));
+    if (!protocols.length || refused.length) {
+      // A bad request from an authenticated administrator (not a 401: the console would take it for a lost session).
+      throw new GatewayError("RA_ERR_MALFORMED", `profile ${profile.name} is not offered over ${refused.join(", ") || SECRET_PROTOCOLS.join(", ")}`);
+    }
     const ttl = Math.min(Math.max(opts.ttlMinutes ?? 60, 1), 7 * 24 * 60);
     const id = randomUUID();
     const secret = randomBytes(24).toString("base64url");
     const now = new Date();
     const rec: EnrollmentSecretRecord = {
-      id, profile: opts.profile, subject: opts.subject, protocols: opts.protocols ?? ["est", "scep", "cmp"], secretHash: hash(secret),
+      id, profile: opts.profile, subject: opts.subject, protocols, secretHash: hash(secret),
       createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttl * 60_000).toISOString(),
     };
     if (rec.protocols.includes("cmp") && this.sealKey) rec.sealed = this.seal(id, secret);

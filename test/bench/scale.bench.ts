@@ -18,7 +18,7 @@
 //      BENCH_ACME_CLIENTS (8), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (2), BENCH_SCALE_CONCURRENCY (8),
 //      BENCH_SCALE_POOL (10, connections per gateway process), BENCH_AUDIT_WRITERS (4), BENCH_AUDIT_EVENTS (2500
 //      per writer), BENCH_AUDIT_INFLIGHT (1 per writer), BENCH_CURVE_BASE (1000), BENCH_CURVE_BIG (1000000),
-//      BENCH_CURVE_OPS (500), BENCH_CURVE_CASES (holding,crl).
+//      BENCH_CURVE_OPS (500), BENCH_CURVE_CASES (holding,crl), BENCH_PG_SHARED_BUFFERS (512MB).
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
@@ -118,7 +118,9 @@ async function main(): Promise<number> {
   const parts = list("BENCH_SCALE_PARTS", "protocols,audit,curves");
   const needPg = parts.some((p) => p !== "protocols") || list("BENCH_SCALE_STORES", "sqlite,postgres").includes("postgres");
   console.error(`scale bench: ${CORES} cores shared by the load generator, the gateway and PostgreSQL; load average at start: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
-  const cluster = needPg ? await startPostgres() : undefined;
+  // A production-sized buffer cache (the tests' 32 MB would send a 1,000,000-row table's index pages to the OS
+  // cache on every lookup, which measures the cache size, not the cost curve).
+  const cluster = needPg ? await startPostgres({ shared_buffers: process.env.BENCH_PG_SHARED_BUFFERS ?? "512MB" }) : undefined;
   const postmaster = cluster ? postmasterPid(cluster.dir) : undefined;
   let ok = true;
   try {

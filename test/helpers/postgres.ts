@@ -75,7 +75,8 @@ function run(file: string, args: string[], opts: { uid?: number; gid?: number; c
  * can be signalled. Local socket connections are trusted; TCP needs the random superuser password in the URL, so
  * other local users cannot use the cluster while it runs.
  */
-export async function startPostgres(): Promise<PgCluster> {
+/** `settings` are extra server settings (`-c name=value`), e.g. a production-sized shared_buffers for a bench. */
+export async function startPostgres(settings: Record<string, string> = {}): Promise<PgCluster> {
   let dir: string | undefined;
   try {
     const bin = findPgBin();
@@ -100,7 +101,7 @@ export async function startPostgres(): Promise<PgCluster> {
     for (let attempt = 0; !server; attempt++) {
       const port = await freePort();
       try {
-        server = await startServer(bin, data, sock, port, ids, dir);
+        server = await startServer(bin, data, sock, port, ids, dir, settings);
       } catch (e) {
         // Another process may have taken the port between freePort() and the bind: try a new one.
         if (attempt < 3 && /could not (bind|create listen)|already in use/i.test((e as Error).message)) continue;
@@ -117,7 +118,7 @@ export async function startPostgres(): Promise<PgCluster> {
       stop: () => (stopping ??= s.stop().finally(() => rmSync(d, { recursive: true, force: true }))),
       halt: () => s.stop(),
       resume: async () => {
-        s = await startServer(bin, data, sock, s.port, ids, d);
+        s = await startServer(bin, data, sock, s.port, ids, d, settings);
       },
     };
   } catch (e) {
@@ -138,13 +139,15 @@ function startServer(
   port: number,
   ids: { uid?: number; gid?: number },
   dir: string,
+  settings: Record<string, string>,
 ): Promise<Server> {
   const child = spawn(
     join(bin, "postgres"),
     ["-D", data, "-k", sock, "-p", String(port), "-c", "listen_addresses=127.0.0.1",
       // Throw-away data: skip every durability cost.
       "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-      "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+      "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+      ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])],
     { ...ids, cwd: dir, env: childEnv, stdio: ["ignore", "ignore", "pipe"] },
   );
   const watchdog = spawnWatchdog(child, dir);

@@ -117,6 +117,20 @@ describe("admin API", () => {
     await expect(apps.secrets.redeem(id, secret, "est")).rejects.toThrow(/not valid/);
   });
 
+  it("refuses a one-time secret for a protocol its profile refuses or does not know; by default mints for what the profile offers", async () => {
+    const refused = await request(app).post("/admin/api/v1/enrollment-secrets").set(auth()).send({ profile: "code-signing", protocols: ["scep"] });
+    expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+    expect(refused.body.error.message).toContain("not offered over scep");
+    const unknown = await request(app).post("/admin/api/v1/enrollment-secrets").set(auth()).send({ profile: "device", protocols: ["acme"] });
+    expect(unknown.status).toBe(400);
+    const byDefault = await request(app).post("/admin/api/v1/enrollment-secrets").set(auth()).send({ profile: "code-signing" });
+    expect(byDefault.status).toBe(201);
+    const offered = t.gw.profiles.get("code-signing").protocols;
+    expect(byDefault.body.protocols.length).toBeGreaterThan(0);
+    for (const p of byDefault.body.protocols) expect(offered).toContain(p);
+    expect(byDefault.body.protocols).not.toContain("scep");
+  });
+
   it("audit verify, health, readiness and metrics", async () => {
     expect((await request(app).get("/admin/api/v1/audit/verify").set(auth())).body.ok).toBe(true);
     expect((await request(app).get("/healthz")).status).toBe(200);
