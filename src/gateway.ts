@@ -6,6 +6,7 @@ import { AuditLog } from "./audit/audit-log.js";
 import { CaRegistry, caDirsUnder, loadAuthorities } from "./ca/authority.js";
 import { IssuingEngine } from "./ca/engine.js";
 import { initCaPair, issueTlsServerCert, writeSecretFile } from "./ca/init.js";
+import { checkConfig } from "./config/check.js";
 import { readSecret } from "./config/load.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { EnrollmentService } from "./enrollment/service.js";
@@ -17,7 +18,6 @@ import { Metrics } from "./server/metrics.js";
 import { describeStore, openStore, sqlitePath } from "./store/open.js";
 import { startEventSinks, type EventSinks } from "./events/index.js";
 import { trackImplicitRenewals } from "./lifecycle/implicit-renewal.js";
-import { checkWebhookSecrets } from "./policy/authorization-hook.js";
 import { RenewalMonitor } from "./lifecycle/monitor.js";
 import { Retention } from "./lifecycle/retention.js";
 import type { Store } from "./store/types.js";
@@ -62,12 +62,28 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Opens (and on first start creates) everything: data dir, database, dev PKI, TLS
- * material, admin token. A second start reuses all of it.
+ * What opening is for. `serve` (the default) creates the first-start material (data dir, database, dev PKI, TLS
+ * certificate, admin token, seal key) and records `config.loaded`; `prepare` (the `serve --workers` primary) does
+ * the same without the event. CLI commands never make a PKI (a wrong data dir must not silently become a new,
+ * empty one) and record nothing: `cli` may still make the admin token and seal key of a data dir, `read` makes
+ * nothing at all (read-only commands leave the data dir, and the audit log they may be verifying, as they were).
  */
-export async function openGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+export type OpenMode = "serve" | "prepare" | "cli" | "read";
+
+/**
+ * Opens (and on first start creates) everything: data dir, database, dev PKI, TLS
+ * material, admin token. A second start reuses all of it. The configuration is checked
+ * (profiles, CAs, defaultProfile) before anything is created.
+ */
+export async function openGateway(config: GatewayConfig, log: Logger, mode: OpenMode = "serve"): Promise<Gateway> {
   const data = config.dataDir;
-  mkdirSync(data, { recursive: true, mode: 0o700 });
+  const check = checkConfig(config, "start");
+  if (check.problems.length) throw new GatewayError("RA_ERR_CONFIG", check.problems.length === 1 ? check.problems[0] : `the configuration has ${check.problems.length} problems:\n${check.problems.map((p) => `  - ${p}`).join("\n")}`);
+  const creates = mode === "serve" || mode === "prepare";
+  if (!creates && check.cas.createsDevPki) {
+    throw new GatewayError("RA_ERR_CONFIG", `no CA in ${join(data, "cas")}: is this the gateway's data dir? (dataDir in the config, or --data-dir; \`gateway serve\` makes a development PKI, \`gateway ca init\` a real one)`);
+  }
+  if (mode !== "read") mkdirSync(data, { recursive: true, mode: 0o700 });
   const casDir = join(data, "cas");
   const paths = {
     data,
@@ -75,17 +91,16 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
     adminToken: join(data, "admin-token"),
     tls: { cert: config.tls?.certFile ?? join(data, "tls", "server.pem"), key: config.tls?.keyFile ?? join(data, "tls", "server-key.pem") },
   };
+  if (mode === "read" && config.store.kind === "sqlite" && !existsSync(paths.db)) throw new GatewayError("RA_ERR_CONFIG", `no database at ${paths.db}`);
   const store = await openStore(config, data, (err) => log.error({ err: err.message }, "database connection error"));
   log.info({ store: describeStore(config, data) }, "store opened");
   const audit = new AuditLog(store, log);
   const events = startEventSinks({ config, store, audit, log });
   const urls = publicUrls(config);
-  const profiles = ProfileSet.loadDir(config.profilesDir);
+  const profiles = new ProfileSet(check.profiles);
 
   let dirs = [...caDirsUnder(casDir), ...config.cas.map((c) => c.dir)];
-  const hasIssuing = () => dirs.some((d) => existsSync(join(d, "ca.json")) && readFileSync(join(d, "ca.json"), "utf8").includes('"role": "issuing"'));
-  if (!hasIssuing()) {
-    if (!config.devPki.enabled) throw new GatewayError("RA_ERR_CONFIG", "no issuing CA is configured and devPki.enabled is false");
+  if (check.cas.createsDevPki) {
     await initCaPair({
       casDir, rootName: "dev-root", issuingName: "dev-issuing", rootSubject: config.devPki.rootSubject, issuingSubject: config.devPki.issuingSubject,
       keyAlgorithm: config.devPki.keyAlgorithm, httpBase: urls.http,
@@ -98,27 +113,27 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   for (const p of profiles.all()) {
     if (!cas.find(p.issuer)) throw new GatewayError("RA_ERR_CONFIG", `profile ${p.name}: issuer ${p.issuer} is not a configured CA`);
   }
-  checkWebhookSecrets(profiles.all()); // a missing secret stops the start, not the first enrollment
-  if (!profiles.has(config.defaultProfile)) throw new GatewayError("RA_ERR_CONFIG", `defaultProfile: no profile named ${config.defaultProfile}`);
 
-  if (!config.tls && !existsSync(paths.tls.cert)) {
+  if (creates && !config.tls && !existsSync(paths.tls.cert)) {
     const issuing = cas.issuing[0];
     await issueTlsServerCert(issuing, config.devPki.tlsNames, join(data, "tls"));
   }
 
   let createdAdminToken = false;
-  if (!existsSync(paths.adminToken)) {
+  if (mode !== "read" && !existsSync(paths.adminToken)) {
     const token = `gw_${randomBytes(32).toString("base64url")}`;
     writeSecretFile(paths.adminToken, `${token}\n`);
     createdAdminToken = true;
   }
-  const fileToken = readFileSync(paths.adminToken, "utf8").trim();
   const sealPath = join(data, "secrets.key");
-  if (!existsSync(sealPath)) writeSecretFile(sealPath, `${randomBytes(32).toString("base64")}\n`);
-  const secretSealKey = new Uint8Array(Buffer.from(readFileSync(sealPath, "utf8").trim(), "base64"));
-  if (secretSealKey.length !== 32) throw new GatewayError("RA_ERR_CONFIG", `${sealPath} must hold 32 bytes, base64`);
-  await ensureToken(store, "bootstrap", fileToken);
-  for (const t of config.admin.tokens) await ensureToken(store, t.name, readSecret(t.token, `admin.tokens.${t.name}`));
+  if (mode !== "read" && !existsSync(sealPath)) writeSecretFile(sealPath, `${randomBytes(32).toString("base64")}\n`);
+  // Read-only commands seal nothing: without the file they get an empty key, which any sealing refuses.
+  const secretSealKey = existsSync(sealPath) ? new Uint8Array(Buffer.from(readFileSync(sealPath, "utf8").trim(), "base64")) : new Uint8Array(0);
+  if (mode !== "read" && secretSealKey.length !== 32) throw new GatewayError("RA_ERR_CONFIG", `${sealPath} must hold 32 bytes, base64`);
+  if (mode !== "read") {
+    await ensureToken(store, "bootstrap", readFileSync(paths.adminToken, "utf8").trim());
+    for (const t of config.admin.tokens) await ensureToken(store, t.name, readSecret(t.token, `admin.tokens.${t.name}`));
+  }
 
   const metrics = new Metrics(store, config.expiryWarningDays);
   const engine = new IssuingEngine(cas, store, audit, urls, metrics);
@@ -130,7 +145,8 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
   const lifecycle = new RenewalMonitor(store, profiles, audit);
   metrics.watchRenewals(() => lifecycle.counts());
   const retention = new Retention(store, audit, config.retention);
-  await audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
+  // Only a serving process records it: CLI commands (read-only ones above all: `audit verify`) must not grow the log.
+  if (mode === "serve") await audit.record({ type: "config.loaded", actor: "system", data: { profiles: profiles.all().map((p) => p.name), cas: cas.all.map((c) => c.name), dataDir: data } });
 
   return {
     config, log, store, audit, cas, profiles, engine, enrollment, revocation, crls, metrics, urls, paths, createdAdminToken, secretSealKey, events, lifecycle, retention,
@@ -154,7 +170,7 @@ export async function openGateway(config: GatewayConfig, log: Logger): Promise<G
  * files, keys or the schema, and every worker only reads them. True when it created the admin token.
  */
 export async function prepareGateway(config: GatewayConfig, log: Logger): Promise<boolean> {
-  const gw = await openGateway(config, log);
+  const gw = await openGateway(config, log, "prepare");
   try {
     // The protocol front-ends make their own first-start keys (SCEP RA, CMP responder): built once here too.
     const { buildApps } = await import("./server/apps.js");

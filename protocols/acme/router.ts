@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestContext } from "../../src/server/middleware.js";
 import { GatewayError, toGatewayError } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 import { keyChange, listOrders, newAccount, updateAccount } from "./accounts.js";
 import { renewalInfo } from "./ari.js";
 import { postAuthz, postChallenge } from "./authz.js";
@@ -82,6 +83,7 @@ export function acmeHandler(ctx: AcmeContext, urls: AcmeUrls): AcmeHandler {
 
   const fail = (rc: RequestContext, res: ServerResponse, nonce: string | undefined, err: unknown, allow?: string) => {
     const e = toGatewayError(err);
+    noteRefusal(e.code);
     const p = toProblem(e);
     if (p.status >= 500) rc.log.error({ code: e.code, detail: e.detail, err: err instanceof Error ? err.message : String(err) }, "ACME internal error");
     else rc.log.info({ code: e.code, type: p.body.type }, e.message);

@@ -1,5 +1,6 @@
 import { EnrollmentService, type EnrollmentOutcome } from "../../src/enrollment/service.js";
 import { toGatewayError, type GatewayError } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 import { sansFromInventory, type EnrollmentRequest } from "../../src/policy/request.js";
 import { acceptedCertRepDer, PKICONF_DER } from "./answer-der.js";
 import { certRepBody, pollRepBody } from "./bodies.js";
@@ -72,6 +73,7 @@ function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOut
 }
 
 function rejection(kind: RepKind, certReqId: bigint, e: GatewayError): Reply {
+  noteRefusal(e.code);
   const failInfo = failInfoFor(e);
   return { body: certRepBody(kind, { certReqId, status: 2, failInfo, statusText: `${e.code}: ${e.message}` }), decision: "rejection", failInfo, detail: { code: e.code } };
 }

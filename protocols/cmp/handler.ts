@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { verifyChain } from "../../src/ca/chain.js";
 import { ownValidCertificate } from "../../src/ca/own-certificate.js";
 import { toGatewayError } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 import { PKIHeader } from "./asn1/message.js";
 import type { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { errorBody, pkiConfBody, responseHeader } from "./bodies.js";
@@ -108,7 +109,9 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
   try {
     d = decodePkiMessage(der, { maxBytes: deps.gw.config.cmp.maxMessageBytes });
   } catch (e) {
-    const reason = toGatewayError(e).message;
+    const decodeErr = toGatewayError(e);
+    noteRefusal(decodeErr.code);
+    const reason = decodeErr.message;
     await audit("cmp:unknown", { decision: "error", failInfo: ["badDataFormat"], reason });
     return { der: await protect(undefined, new PKIHeader({ pvno: 2 }), { body: errorBody({ failInfo: ["badDataFormat"], text: reason }), decision: "error" }, undefined, deps) };
   }
@@ -126,6 +129,7 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
   } catch (e) {
     const failure = e instanceof CmpFailure ? e : undefined;
     const err = failure ? undefined : toGatewayError(e);
+    noteRefusal(err ? err.code : refusalCode(failure!.failInfo));
     if (err?.kind === "internal") deps.gw.log.error({ err: e instanceof Error ? e.message : String(e), transactionId }, "CMP request failed");
     const failInfo = failure?.failInfo ?? (err?.kind === "internal" ? ["systemFailure"] : err?.kind === "unavailable" ? ["systemUnavail"] : ["badRequest"]);
     const text = failure?.message ?? (err?.kind === "internal" ? "internal error" : err!.message);
@@ -167,4 +171,15 @@ async function protect(d: DecodedMessage | undefined, req: PKIHeader, reply: Rep
   // Durable before the answer leaves: the follow-up may reach another instance at once.
   await reply.remember?.(nonce!);
   return der;
+}
+
+/** The gateway error code a CMP-level refusal is counted under (gateway_refusals_total): by its first failInfo. */
+function refusalCode(failInfo: string[]): string {
+  switch (failInfo[0]) {
+    case "badMessageCheck": case "signerNotTrusted": case "notAuthorized": return "RA_ERR_UNAUTHORIZED";
+    case "badPOP": return "RA_ERR_POP_FAILED";
+    case "badAlg": return "RA_ERR_ALGORITHM_NOT_ALLOWED";
+    case "systemUnavail": return "RA_ERR_RATE_LIMITED"; // throttled or busy MAC work (also in gateway_cmp_mac_refused_total)
+    default: return "RA_ERR_MALFORMED";
+  }
 }

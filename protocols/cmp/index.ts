@@ -37,6 +37,7 @@ export async function cmpService(gw: Gateway, secrets: EnrollmentSecrets): Promi
   const cfg = gw.config.cmp;
   const labels = resolveLabels(gw);
   const { responder, created } = await ensureSoftwareResponder(gw.cas.issuing[0], join(gw.paths.data, "cmp"), "CMP Responder");
+  gw.metrics.signerCertificate("cmp-responder", responder.cert.validTo);
   if (created) await gw.audit.record({ type: "cmp.responder.created", actor: "system", data: { subject: responder.cert.subject.replace(/\n/g, ", ") } });
   const responderName = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(responder.certDer, Certificate).tbsCertificate.subject));
   const responderSender = new GeneralName({ directoryName: decodeDer(Name, responderName) });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 import { bodyParserError, type RequestContext } from "../../src/server/middleware.js";
 import { contextOf, isPath, param, sendLikeExpress } from "../../src/server/plain-http.js";
 import { readRequestBody } from "../../src/server/raw-body.js";
@@ -52,6 +53,7 @@ export function cmpService(cfg: CmpConfig, labels: Map<string, CmpLabel>, deps: 
   const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown) => {
     if (res.headersSent) return void res.destroy();
     const e = bodyParserError(err) ?? toGatewayError(err);
+    noteRefusal(e.code);
     if (e.kind === "internal") ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, "CMP request failed");
     text(req, res, uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : 400), `${e.code}: ${e.kind === "internal" ? "internal error" : e.message}\n`);
   };

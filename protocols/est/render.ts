@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 
 /**
  * EST bodies are base64 with this header (RFC 7030 §4.1.3, §4.2.3), on one line: RFC 8951 lets
@@ -46,6 +47,7 @@ export function statusFor(e: GatewayError): number {
 /** Renders any failure as plain text with its code; internals stay in the log. */
 export function sendError(res: ServerResponse, err: unknown, basicRealm?: string): GatewayError {
   const e = toGatewayError(err);
+  noteRefusal(e.code);
   const status = statusFor(e);
   const headers: Record<string, string> = { "X-Error-Code": e.code };
   if (status === 401 && basicRealm) headers["WWW-Authenticate"] = `Basic realm="${basicRealm}", charset="UTF-8"`;

@@ -40,6 +40,7 @@ export async function resolveEndpoints(gw: Gateway): Promise<Map<string, ScepEnd
       if (made.created) await gw.audit.record({ type: "scep.ra.created", actor: "system", target: cfg.name, data: { ca: ca.name, subject: made.ra.cert.subject.replace(/\n/g, ", ") } });
       ra = made.ra;
     }
+    gw.metrics.signerCertificate(`scep-ra:${cfg.name}`, ra.cert.validTo);
     const ch = cfg.challenge;
     const hook = ch.webhook;
     if (cfg.allowSingleDes) {

@@ -5,6 +5,7 @@ import type { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
 import type { EnrollmentOutcome } from "../../src/enrollment/service.js";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import { GatewayError, toGatewayError } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 import type { Gateway } from "../../src/gateway.js";
 import { parseCsr, type ParsedCsr } from "../../src/policy/csr.js";
 import { sansFromInventory, type EnrollmentRequest, type RequesterIdentity } from "../../src/policy/request.js";
@@ -41,6 +42,8 @@ interface Context {
 
 const fail = (failInfo: FailInfo, reason: string): Answer => ({ status: "FAILURE", failInfo, reason });
 const STORE_DOWN = "database unavailable";
+/** A FAILURE answer made here rather than from a GatewayError: counted under the code that names it. */
+const refusedAs = (code: string, a: Answer): Answer => (noteRefusal(code), a);
 
 /** Records an exchange; with the database down it is logged instead, and the client still gets its signed answer. */
 async function auditUnlessDown(deps: OperationDeps, transactionId: string | undefined, record: () => Promise<unknown>): Promise<void> {
@@ -73,6 +76,7 @@ async function previous(c: Context, key: string): Promise<Answer | undefined> {
 /** A refusal from the policy core or the CSR parser, with the failInfo its code calls for. */
 function refused(e: unknown): Answer {
   const err = toGatewayError(e);
+  noteRefusal(err.code);
   return fail(failInfoOf(err), err.message);
 }
 
@@ -113,10 +117,10 @@ async function enroll(c: Context): Promise<Answer> {
     request = { ...base, requester: c.requester, profile: renewing.profile, renewalOf: renewing.serial, expectedSubject: renewing.subject, expectedNames: sansFromInventory(renewing.sans) };
   } else {
     // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3).
-    if (!sameKey(csr, c.req)) return fail("badMessageCheck", "the message is not signed with the key of the request");
+    if (!sameKey(csr, c.req)) return refusedAs("RA_ERR_POP_FAILED", fail("badMessageCheck", "the message is not signed with the key of the request"));
     const verdict = await verifyChallenge(c.ep, csr.challengePassword, c.req.transactionId, csr, { store: c.deps.gw.store, secrets: c.deps.secrets });
     c.challengeKind = verdict.kind;
-    if (!verdict.ok) return fail("badRequest", verdict.reason);
+    if (!verdict.ok) return refusedAs("RA_ERR_UNAUTHORIZED", fail("badRequest", verdict.reason));
     c.requester = { kind: "scep", id: `${c.ep.cfg.name}:${verdict.kind}${verdict.secretId ? `:${verdict.secretId}` : ""}` };
     request = { ...base, requester: c.requester };
   }
@@ -193,6 +197,7 @@ export async function pkiOperation(ep: ScepEndpoint, der: Uint8Array, deps: Oper
     answer = await dispatch(c);
   } catch (e) {
     const err = toGatewayError(e);
+    noteRefusal(err.code);
     answer = err.kind === "internal" ? fail("badRequest", "internal error")
       : err.kind === "unavailable" ? fail("badRequest", `${STORE_DOWN}: ${err.message}`) : fail(failInfoOf(err), err.message);
     if (err.kind === "unavailable") deps.gw.log.warn({ transactionId: req.transactionId }, "SCEP request refused: database unavailable");

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import { GatewayError, toGatewayError, uniformHttpStatus } from "../../src/errors.js";
+import { noteRefusal } from "../../src/server/request-context.js";
 import { bodyParserError, type RequestContext } from "../../src/server/middleware.js";
 import { contextOf, isPath, param, queryOf, queryParam, sendLikeExpress } from "../../src/server/plain-http.js";
 import { readRequestBody } from "../../src/server/raw-body.js";
@@ -83,6 +84,7 @@ export function scepService(cfg: ScepConfig, endpoints: Map<string, ScepEndpoint
   const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown) => {
     if (res.headersSent) return void res.destroy();
     const e = bodyParserError(err) ?? toGatewayError(err);
+    noteRefusal(e.code);
     if (e.kind === "internal") ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, "SCEP request failed");
     if (e.kind === "unavailable" && e.hints?.retryAfterSeconds) res.setHeader("Retry-After", String(e.hints.retryAfterSeconds));
     text(req, res, uniformHttpStatus(e) ?? (e.kind === "internal" ? 500 : e.kind === "unavailable" ? 503 : 400), e.kind === "internal" ? "internal error" : `${e.code}: ${e.message}`);

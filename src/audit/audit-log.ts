@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { GroupCommit } from "../ca/group-commit.js";
 import type { AuditEvent, Store } from "../store/types.js";
 import { eventHash } from "./event-hash.js";
+import { currentRequestId } from "../server/request-context.js";
 
 export { canonicalJson, eventHash } from "./event-hash.js";
 
@@ -9,6 +10,17 @@ export { canonicalJson, eventHash } from "./event-hash.js";
 export type AuditListener = (e: AuditEvent, tx: Store) => void | Promise<void>;
 
 export type AuditInput = { type: string; actor: string; target?: string; data?: Record<string, unknown> };
+
+/**
+ * The X-Request-Id of the HTTP request being handled, as `httpRequestId` in the event's data (covered by its hash;
+ * `requestId` already names the enrollment request in several events). Events recorded outside a request
+ * (schedules, the CLI) carry none.
+ */
+function withRequestId(input: AuditInput): AuditInput {
+  const id = currentRequestId();
+  if (id === undefined || input.data?.httpRequestId !== undefined) return input;
+  return { ...input, data: { ...input.data, httpRequestId: id } };
+}
 
 export type ChainVerdict = { ok: true; events: number } | { ok: false; events: number; brokenAt: number; why: string };
 
@@ -30,14 +42,19 @@ export class AuditLog {
    * durable. For events nothing else must commit with (a protocol's request log), under load.
    */
   recordAsync(input: AuditInput): Promise<AuditEvent> {
-    return this.commits.run((tx) => this.record(input, tx));
+    const stamped = withRequestId(input); // now: the commit runs later, in whichever request's turn flushes it
+    return this.commits.run((tx) => this.write(stamped, tx));
   }
 
   /**
    * Appends one event. Inside a caller's transaction (`tx`) it commits or rolls back with the caller's writes;
    * without one, the event and what listeners write for it get a transaction of their own.
    */
-  async record(input: AuditInput, tx?: Store): Promise<AuditEvent> {
+  record(input: AuditInput, tx?: Store): Promise<AuditEvent> {
+    return this.write(withRequestId(input), tx);
+  }
+
+  private async write(input: AuditInput, tx?: Store): Promise<AuditEvent> {
     const e = tx
       ? await this.appendWithListeners(input, tx)
       : this.listeners.length

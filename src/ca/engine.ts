@@ -9,7 +9,7 @@ import type { CaRegistry, CertificateAuthority } from "./authority.js";
 import type { GroupCommit } from "./group-commit.js";
 import { lintEndEntity } from "./lint.js";
 import { newSerial, serialHex } from "./serial.js";
-import { signAndVerify } from "./sign-object.js";
+import { observeSigner, signAndVerify } from "./sign-object.js";
 import { derBitString, derSequence } from "../asn1/der-encode.js";
 import { rdnsToText } from "../asn1/name.js";
 import { EndEntityTemplates, type PublicUrls } from "./template.js";
@@ -55,6 +55,8 @@ export class IssuingEngine {
   ) {
     this.templates = new EndEntityTemplates(urls);
     this.commits = audit.commits;
+    // Signature time and failures of every CA key, whoever signs with it (certificates, CRLs, OCSP by the CA key).
+    if (metrics) for (const ca of cas.all) observeSigner(ca.signer, metrics.signerObserver(ca.name));
   }
 
   /** The CA that signed an inventory record (its chain goes with the certificate). */
@@ -100,7 +102,6 @@ export class IssuingEngine {
     });
 
     let sig: Buffer;
-    const signStart = process.hrtime.bigint();
     try {
       sig = await signAndVerify(ca.signer, tbsDer);
     } catch (e) {
@@ -109,7 +110,6 @@ export class IssuingEngine {
       await this.audit.record({ type: "issuance.failed", actor: `${ctx.requester.kind}:${ctx.requester.id}`, target: serial, data: { requestId: ctx.requestId, code: err.code, signer: ca.signer.id } });
       throw err;
     }
-    this.metrics?.signerSeconds.observe({ signer: ca.name }, Number(process.hrtime.bigint() - signStart) / 1e9);
 
     // Assembled from the exact signed TBS bytes: no second serialisation that could differ.
     const der = derSequence(tbsDer, tbs.signatureAlgorithm, derBitString(sig));

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Store } from "../store/types.js";
 
 /** A job's writes, made through the batch's transaction handle. */
@@ -27,8 +28,12 @@ export class GroupCommit {
   constructor(private readonly store: Store, private readonly maxBatch = 128) {}
 
   run<T>(fn: CommitJob<T>): Promise<T> {
+    // Each job runs in its caller's async context (the request it belongs to, for the audit events it records),
+    // not in that of whichever caller scheduled the flush.
+    const inCaller = AsyncLocalStorage.snapshot();
+    const job: CommitJob<unknown> = (tx) => inCaller(fn, tx);
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn: job, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }

@@ -10,18 +10,39 @@ import type { SignatureAlgorithmName, Signer } from "../signers/signer.js";
  * result with the signer's public key before anyone sees it.
  */
 export async function signAndVerify(signer: Signer, tbs: Uint8Array): Promise<Buffer> {
+  const o = observers.get(signer);
+  const t0 = o ? performance.now() : 0;
   let sig: Buffer;
   try {
     sig = await signer.sign(tbs);
   } catch (e) {
+    o?.failed();
     throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer failed", { signer: signer.id, cause: (e as Error).message });
   }
-  if (signer.verifyAfterSign === false) return sig;
-  const params = paramsFor(signer.algorithm);
-  if (!params || !verifySignature(signer.publicKey, params, tbs, sig)) {
-    throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer produced a signature that does not verify", { signer: signer.id });
+  if (signer.verifyAfterSign !== false) {
+    const params = paramsFor(signer.algorithm);
+    if (!params || !verifySignature(signer.publicKey, params, tbs, sig)) {
+      o?.failed();
+      throw new GatewayError("RA_ERR_SIGNER_FAILED", "the signer produced a signature that does not verify", { signer: signer.id });
+    }
   }
+  o?.signed((performance.now() - t0) / 1000);
   return sig;
+}
+
+/** Told about every signature of one signer made through signAndVerify (the gateway's metrics). */
+export interface SignerObserver {
+  /** A signature made (and verified where the signer asks for it), in seconds. */
+  signed(seconds: number): void;
+  /** The signer failed or its signature did not verify. */
+  failed(): void;
+}
+
+/** Per signer object, so every caller (engine, CRLs, OCSP) is measured without being handed the metrics. */
+const observers = new WeakMap<Signer, SignerObserver>();
+
+export function observeSigner(signer: Signer, observer: SignerObserver): void {
+  observers.set(signer, observer);
 }
 
 /** Verification parameters by algorithm name: fixed per algorithm, so derived once. */

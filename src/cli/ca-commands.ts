@@ -1,54 +1,79 @@
-import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
-import { AuditLog } from "../audit/audit-log.js";
-import { caDirsUnder, loadAuthorities } from "../ca/authority.js";
-import { initCaPair, type KeyAlgorithmName } from "../ca/init.js";
-import type { GatewayConfig } from "../config/schema.js";
+import { X509Certificate } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { GatewayError } from "../errors.js";
-import { publicUrls } from "../gateway.js";
-import { openStore } from "../store/open.js";
+import type { CliInput } from "./args.js";
+import { printRows } from "./paging.js";
 
-const KEYS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"];
+export const KEYS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"] as const;
 
-export async function caCommand(config: GatewayConfig, rest: string[], argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, allowPositionals: true, strict: false,
-    options: {
-      key: { type: "string" }, pss: { type: "boolean" }, "root-name": { type: "string" }, "issuing-name": { type: "string" },
-      "root-subject": { type: "string" }, "issuing-subject": { type: "string" },
-      pkcs11: { type: "boolean" }, module: { type: "string" }, token: { type: "string" }, "pin-file": { type: "string" }, "pin-env": { type: "string" },
-    },
-  });
-  const casDir = join(config.dataDir, "cas");
-  if (rest[0] === "list") {
-    const cas = await loadAuthorities([...caDirsUnder(casDir), ...config.cas.map((c) => c.dir)]);
-    for (const c of cas.all) console.log(`${c.name}\t${c.role}\t${c.signer.id}\t${c.signer.algorithm}\t${c.cert.subject.replace(/\n/g, ", ")}\tuntil ${new Date(c.cert.validTo).toISOString()}`);
-    return 0;
+interface CaRow {
+  name: string;
+  role: string;
+  signer: string;
+  algorithm: string;
+  subject: string;
+  notAfter: string;
+  dir: string;
+}
+
+/**
+ * `gateway ca list`: what each CA directory's ca.json and certificate say. No key is opened (a PKCS#11 CA
+ * is listed without its token or PIN), nothing is written.
+ */
+export async function caList(i: CliInput): Promise<number> {
+  const root = join(i.config.dataDir, "cas");
+  const under = existsSync(root) ? readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(root, e.name)).sort() : [];
+  const rows: CaRow[] = [];
+  for (const dir of [...under, ...i.config.cas.map((c) => c.dir)]) {
+    const path = join(dir, "ca.json");
+    if (!existsSync(path)) continue;
+    const d = JSON.parse(readFileSync(path, "utf8")) as { name: string; role: string; certFile: string; signer: { type: string; uri?: string; algorithm: string } };
+    const cert = new X509Certificate(readFileSync(resolve(dir, d.certFile)));
+    rows.push({
+      name: d.name, role: d.role, signer: d.signer.type === "pkcs11" ? d.signer.uri ?? "pkcs11" : d.signer.type, algorithm: d.signer.algorithm,
+      subject: cert.subject.replace(/\n/g, ", "), notAfter: new Date(cert.validTo).toISOString(), dir,
+    });
   }
-  if (rest[0] !== "init") throw new GatewayError("RA_ERR_MALFORMED", "ca: expected `init` or `list`");
-  const key = (values.key as string | undefined) ?? config.devPki.keyAlgorithm;
-  if (!KEYS.includes(key)) throw new GatewayError("RA_ERR_MALFORMED", `--key must be one of ${KEYS.join(", ")}`);
+  printRows(rows, {
+    header: ["NAME", "ROLE", "SIGNER", "ALGORITHM", "SUBJECT", "NOT_AFTER"],
+    cells: (r) => [r.name, r.role, r.signer, r.algorithm, r.subject, r.notAfter],
+    json: (r) => r,
+  }, i.json);
+  return 0;
+}
+
+/** `gateway ca init`: a root and an issuing CA (software keys, or inside a PKCS#11 token). */
+export async function caInit(i: CliInput): Promise<number> {
+  const { config } = i;
+  const s = (k: string) => (typeof i.opts[k] === "string" ? (i.opts[k] as string) : undefined);
+  const { initCaPair } = await import("../ca/init.js");
+  const key = (s("key") ?? config.devPki.keyAlgorithm) as (typeof KEYS)[number];
   let pkcs11: Parameters<typeof initCaPair>[0]["pkcs11"];
-  if (values.pkcs11) {
-    const module = (values.module as string | undefined) ?? config.pkcs11?.module ?? "/usr/lib/softhsm/libsofthsm2.so";
-    const token = values.token as string | undefined;
+  if (i.opts.pkcs11) {
+    const module = s("module") ?? config.pkcs11?.module ?? "/usr/lib/softhsm/libsofthsm2.so";
+    const token = s("token");
     if (!token) throw new GatewayError("RA_ERR_MALFORMED", "--pkcs11 needs --token LABEL");
-    const pinFile = values["pin-file"] as string | undefined;
-    const pinEnv = values["pin-env"] as string | undefined;
+    const pinFile = s("pin-file");
+    const pinEnv = s("pin-env");
     if (!pinFile && !pinEnv) throw new GatewayError("RA_ERR_MALFORMED", "--pkcs11 needs --pin-file FILE or --pin-env VAR");
     const pin = pinFile ? readFileSync(pinFile, "utf8").trim() : process.env[pinEnv!];
     if (!pin) throw new GatewayError("RA_ERR_MALFORMED", `PIN environment variable ${pinEnv} is empty`);
-    pkcs11 = { module, tokenLabel: token, pin, pinRef: pinFile ? { file: pinFile } : { env: pinEnv! } };
+    // The PIN file is named in ca.json and read by every later start: by its absolute path, whatever the working directory.
+    pkcs11 = { module, tokenLabel: token, pin, pinRef: pinFile ? { file: resolve(pinFile) } : { env: pinEnv! } };
   }
-  const rootName = (values["root-name"] as string | undefined) ?? "root";
-  const issuingName = (values["issuing-name"] as string | undefined) ?? "issuing";
+  const casDir = join(config.dataDir, "cas");
+  const rootName = s("root-name") ?? "root";
+  const issuingName = s("issuing-name") ?? "issuing";
+  const { publicUrls } = await import("../gateway.js");
   const out = await initCaPair({
     casDir, rootName, issuingName,
-    rootSubject: (values["root-subject"] as string | undefined) ?? config.devPki.rootSubject.replace("Dev Root", "Root"),
-    issuingSubject: (values["issuing-subject"] as string | undefined) ?? config.devPki.issuingSubject.replace("Dev Issuing", "Issuing"),
-    keyAlgorithm: key as KeyAlgorithmName, pss: Boolean(values.pss), httpBase: publicUrls(config).http, pkcs11,
+    rootSubject: s("root-subject") ?? config.devPki.rootSubject.replace("Dev Root", "Root"),
+    issuingSubject: s("issuing-subject") ?? config.devPki.issuingSubject.replace("Dev Issuing", "Issuing"),
+    keyAlgorithm: key, pss: Boolean(i.opts.pss), httpBase: publicUrls(config).http, pkcs11,
   });
+  const { openStore } = await import("../store/open.js");
+  const { AuditLog } = await import("../audit/audit-log.js");
   const store = await openStore(config, config.dataDir);
   await new AuditLog(store).record({ type: "ca.initialized", actor: "cli", target: issuingName, data: { root: rootName, keyAlgorithm: key, backend: pkcs11 ? "pkcs11" : "software" } });
   await store.close();

@@ -1,79 +1,84 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load.js";
-import { isGatewayError } from "../errors.js";
-import { ProfileSet } from "../policy/profile.js";
-import { adminCommand } from "./admin-commands.js";
-import { BACKUP_USAGE, backupCommand } from "./backup.js";
-import { caCommand } from "./ca-commands.js";
-import { DB_USAGE, dbCommand } from "./db-commands.js";
-import { LIFECYCLE_USAGE, lifecycleCommand } from "./lifecycle-commands.js";
-import { REPORT_USAGE, reportCommand } from "./report-commands.js";
-import { scepCommand } from "./scep-commands.js";
-import { SERVE_USAGE, serveCommand } from "./serve.js";
+import { COMMON, commandHelp, parseCommand, summaryLines, UsageError, type CommandSpec, type OptionSpec } from "./args.js";
+import { COMMANDS, commandsUnder, findCommand } from "./commands.js";
 
-const USAGE = `usage: gateway <command> [options]
+/*
+ * Exit codes: 0 done; 1 the operation failed (error: … [RA_ERR_…]); 2 usage or configuration refused (unknown
+ * command, option or value; check-config or serve refusing the configuration); 3 a verification found damage.
+ */
 
-  ${SERVE_USAGE}
-  check-config                  validate the configuration and profiles, then exit
-  ca init [--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096] [--pss] [--root-name N] [--issuing-name N]
-          [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]
-  ca list
-  cert list [--status S] [--profile P] [--name TEXT] [--expiring-days N] [--owner O] [--limit N | --all] [--cursor C]
-                                newest first; with rows left, stderr names the --cursor that continues
-  cert show SERIAL [--pem]
-  cert issue --profile P --csr FILE [--out FILE]
-  cert revoke SERIAL [--reason keyCompromise|superseded|...]
-  approvals list [--status pending|approved|rejected|issued|failed|all] [--limit N | --all] [--cursor C]
-  approvals approve ID [--comment C] | reject ID [--reason R]
-  audit verify | audit list [--type T] [--target T] [--limit N | --all] [--cursor SEQ]
-  secret create --profile P [--subject S] [--protocols est,scep,cmp] [--ttl-minutes N]
-  acme eab create --profiles P[,P] [--suffixes example.com,...] [--endpoint NAME] [--ttl-hours N]
-                                mint an ACME external account binding key (MAC key printed once)
-  acme eab list
-  token create --name NAME      mint another admin API token (printed once)
-${LIFECYCLE_USAGE}
-  ${BACKUP_USAGE}
-  ${DB_USAGE}
-  ${REPORT_USAGE[0]}
-                                record TLS endpoints' chains and certificate files as unmanaged inventory; list expiring or weak ones
-  ${REPORT_USAGE[1]}
-                                crypto inventory per issuer and profile, and what to move to post-quantum algorithms first
-  scep ra-init [--endpoint NAME] --token LABEL (--pin-file F | --pin-env VAR) [--module PATH]
-                                make a SCEP RA key inside a PKCS#11 token and its certificate
+const USAGE = [
+  "usage: gateway <command> [options]        (gateway <command> --help for one command)",
+  "",
+  ...summaryLines(COMMANDS),
+  "",
+  "common options: --config FILE (or GATEWAY_CONFIG), --data-dir DIR, --help; listings and show commands take --json",
+  "exit codes: 0 ok, 1 failed, 2 usage error or configuration refused, 3 verification found damage",
+].join("\n");
 
-common options: --config FILE (or GATEWAY_CONFIG), --data-dir DIR`;
+/** Every option any command takes, so the command words can be told apart from option values before the strict parse. */
+function allOptions(): Record<string, OptionSpec & { short?: string }> {
+  const all: Record<string, OptionSpec & { short?: string }> = { ...COMMON, help: { type: "boolean", short: "h" }, json: { type: "boolean" } };
+  for (const c of COMMANDS) Object.assign(all, c.options);
+  return all;
+}
+
+function groupHelp(words: string[], specs: CommandSpec[]): string {
+  return [`usage: gateway ${words.join(" ")} <command> [options]`, "", ...summaryLines(specs)].join("\n");
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: { config: { type: "string" }, "data-dir": { type: "string" }, workers: { type: "string" }, help: { type: "boolean", short: "h" } },
-  });
-  const [cmd, ...rest] = positionals;
-  if (!cmd || values.help) {
-    console.log(USAGE);
-    return cmd ? 0 : 2;
-  }
-  const configPath = (values.config as string | undefined) ?? process.env.GATEWAY_CONFIG;
-  const { config, source } = loadConfig(configPath, { dataDir: values["data-dir"] as string | undefined });
-
-  if (cmd === "check-config") {
-    const profiles = ProfileSet.loadDir(config.profilesDir);
-    console.log(`configuration ${source} is valid; ${profiles.all().length} profiles: ${profiles.all().map((p) => p.name).join(", ")}`);
+  const { values, positionals } = parseArgs({ args: argv, options: allOptions(), allowPositionals: true, strict: false });
+  const help = values.help === true;
+  const words = positionals[0] === "help" ? positionals.slice(1) : positionals;
+  if (positionals[0] === "help" || (help && !words.length)) {
+    const spec = findCommand(words);
+    const group = commandsUnder(words);
+    if (words.length && !(spec && spec.path.length === words.length) && !group.length) {
+      console.error(`error: unknown command: ${words.join(" ")} (see gateway --help)`);
+      return 2;
+    }
+    console.log(spec && spec.path.length === words.length ? commandHelp(spec) : words.length ? groupHelp(words, group) : USAGE);
     return 0;
   }
-  if (cmd === "serve") return serveCommand(config, source, values.workers);
-  if (cmd === "ca") return caCommand(config, rest, argv);
-  if (cmd === "backup" || cmd === "restore") return backupCommand(config, cmd, argv);
-  if (cmd === "db") return dbCommand(config, rest);
-  if (cmd === "scep") return scepCommand(config, rest, argv);
-  if (cmd === "discover" || cmd === "report") return reportCommand(config, cmd, rest, argv);
-  if (cmd === "lifecycle" || cmd === "enforce" || (cmd === "audit" && rest[0] === "export") || (cmd === "cert" && rest[0] === "classify")) {
-    return lifecycleCommand(config, cmd, rest, argv);
+  if (!words.length) {
+    console.error(USAGE);
+    return 2;
   }
-  return adminCommand(config, cmd, rest, argv);
+  const spec = findCommand(words);
+  if (!spec) {
+    // A group word alone (`gateway cert`) or with an unknown command after it (`gateway cert frobnicate`).
+    const depth = [2, 1].find((n) => words.length >= n && commandsUnder(words.slice(0, n)).length > 0);
+    if (depth !== undefined) {
+      const group = words.slice(0, depth);
+      if (help) {
+        console.log(groupHelp(group, commandsUnder(group)));
+        return 0;
+      }
+      const sub = words[depth];
+      console.error(`error: ${sub === undefined ? `${group.join(" ")} needs a command` : `unknown command: ${group.join(" ")} ${sub}`}; one of: ${commandsUnder(group).map((c) => c.path.slice(depth).join(" ")).join(", ")}`);
+      return 2;
+    }
+    console.error(`error: unknown command: ${words[0]} (see gateway --help)`);
+    return 2;
+  }
+  if (help) {
+    console.log(commandHelp(spec));
+    return 0;
+  }
+  const { args, opts } = parseCommand(spec, argv);
+  const { loadConfig } = await import("../config/load.js");
+  const configPath = (opts.config as string | undefined) ?? process.env.GATEWAY_CONFIG;
+  let loaded;
+  try {
+    loaded = loadConfig(configPath, { dataDir: opts["data-dir"] as string | undefined });
+  } catch (e) {
+    // check-config reports a refused file as its result (exit 2), the same way as every other problem.
+    if (spec.path[0] === "check-config") return (await import("./check-config.js")).reportLoadFailure(e, opts.json === true);
+    throw e;
+  }
+  return spec.run({ config: loaded.config, source: loaded.source, args, opts, json: opts.json === true, argv });
 }
 
 /** Exits once stdout and stderr are written out: on a pipe, lines still queued would otherwise be lost. */
@@ -89,9 +94,15 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) void exitFlushed(code);
   },
-  (e: unknown) => {
+  async (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}`);
+      return void exitFlushed(2);
+    }
+    const { isGatewayError } = await import("../errors.js");
     if (isGatewayError(e)) console.error(`error: ${e.message} [${e.code}]`);
     else console.error(`error: ${(e as Error).message ?? String(e)}`);
-    void exitFlushed(1);
+    // A refused configuration is the caller's to fix, like a usage error.
+    void exitFlushed(isGatewayError(e) && e.code === "RA_ERR_CONFIG" ? 2 : 1);
   },
 );

@@ -1,9 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { caDirsUnder, loadAuthorities } from "../ca/authority.js";
 import { initPkcs11Ra } from "../ca/ra.js";
-import type { GatewayConfig } from "../config/schema.js";
+import type { CliInput } from "./args.js";
 import { GatewayError } from "../errors.js";
 import { ProfileSet } from "../policy/profile.js";
 
@@ -12,12 +11,8 @@ import { ProfileSet } from "../policy/profile.js";
  * PKCS#11 token (sign and decrypt, never extractable) and its certificate under the endpoint profile's issuing
  * CA; prints the `ra:` block to put in the endpoint's configuration.
  */
-export async function scepCommand(config: GatewayConfig, rest: string[], argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, allowPositionals: true, strict: false,
-    options: { endpoint: { type: "string" }, module: { type: "string" }, token: { type: "string" }, label: { type: "string" }, "pin-file": { type: "string" }, "pin-env": { type: "string" } },
-  });
-  if (rest[0] !== "ra-init") throw new GatewayError("RA_ERR_MALFORMED", "scep: expected `ra-init`");
+export async function scepRaInit(i: CliInput): Promise<number> {
+  const { config, opts: values } = i;
   const name = (values.endpoint as string | undefined) ?? config.scep.defaultEndpoint;
   const ep = config.scep.endpoints.find((e) => e.name === name);
   if (!ep) throw new GatewayError("RA_ERR_MALFORMED", `no SCEP endpoint ${name} in the configuration`);

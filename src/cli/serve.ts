@@ -4,7 +4,9 @@ import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.js";
 import { openGateway, prepareGateway } from "../gateway.js";
 import { createLogger } from "../log.js";
+import { servePreflight } from "./serve-preflight.js";
 import { clusterWideMetrics, isReadyMessage, superviseWorkers, WORKER_SLOT_ENV, type ReadyMessage } from "../server/cluster.js";
+import { exitOnSignals, type DrainResult } from "../server/shutdown.js";
 
 export const SERVE_USAGE = "serve [--workers N|auto]      start the gateway (HTTPS 8443, HTTP 8080 by default); N worker processes share the listeners";
 
@@ -28,13 +30,14 @@ export async function serveCommand(config: GatewayConfig, source: string, worker
     console.error(`error: --workers must be a whole number from 1 to 1024 or "auto" (got ${JSON.stringify(workersFlag ?? config.workers)})`);
     return 2;
   }
+  if (!servePreflight(config)) return 2;
   if (workers === 1) return serveInProcess(config, source, createLogger(config.log.level));
   return servePrimary(config, workers);
 }
 
 interface Started {
   banner: string;
-  stop(): Promise<void>;
+  stop(): Promise<DrainResult>;
 }
 
 /** Opens the gateway, binds both listeners and starts the schedules: what one process of `serve` runs. */
@@ -72,30 +75,16 @@ async function startGateway(config: GatewayConfig, source: string, log: Logger):
   return {
     banner,
     async stop() {
-      await servers.close();
+      const drained = await servers.close();
       await gw.close();
+      return drained;
     },
   };
 }
 
-/** SIGINT/SIGTERM stop the listeners, let work in flight finish, close the store, and exit 0 (once, whichever comes first). */
-function exitOnSignals(stop: () => Promise<void>, log: Logger): void {
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) return;
-    stopping = true;
-    stop().then(() => process.exit(0), (e: unknown) => {
-      log.error({ err: (e as Error).message }, "shutdown failed");
-      process.exit(1);
-    });
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-}
-
 async function serveInProcess(config: GatewayConfig, source: string, log: Logger): Promise<number> {
   const s = await startGateway(config, source, log);
-  console.log(s.banner);
+  console.error(s.banner); // stderr: stdout carries the JSON log stream
   exitOnSignals(s.stop, log);
   return -1;
 }
@@ -124,7 +113,7 @@ async function servePrimary(config: GatewayConfig, workers: number): Promise<num
     onReady(m: ReadyMessage, all: number[]) {
       pids = all;
       const banner = createdAdminToken ? m.banner.replace(/(Authorization: Bearer <token from [^>]*)>/, "$1, created now>") : m.banner;
-      console.log(`${banner}\n  workers        ${workers} processes (pids ${pids.join(", ")}), primary pid ${process.pid}`);
+      console.error(`${banner}\n  workers        ${workers} processes (pids ${pids.join(", ")}), primary pid ${process.pid}`);
     },
     isReady: isReadyMessage,
   }).exited;

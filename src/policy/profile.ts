@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { oidUnder } from "../asn1/device-names.js";
-import { formatIssues } from "../config/load.js";
+import { issueLines } from "../config/load.js";
 import { secretSchema } from "../config/schema-secret.js";
 import { GatewayError } from "../errors.js";
 import { parseDuration } from "./duration.js";
@@ -158,16 +158,24 @@ export function acceptedHwTypes(profile: Profile, format: AttestationFormat): st
 export type KeyRule = z.infer<typeof keyRule>;
 
 export function parseProfile(raw: unknown, source: string): Profile {
+  const r = checkProfile(raw);
+  if (!r.profile) throw new GatewayError("RA_ERR_CONFIG", `profile ${source} is invalid:\n${r.problems.map((p) => `  - ${p}`).join("\n")}`);
+  return r.profile;
+}
+
+/** Validates one profile document: the profile, or every problem found (not only the first). */
+export function checkProfile(raw: unknown): { profile?: Profile; problems: string[] } {
   const r = profileSchema.safeParse(raw);
-  if (!r.success) throw new GatewayError("RA_ERR_CONFIG", `profile ${source} is invalid:\n${formatIssues(r.error.issues)}`);
+  if (!r.success) return { problems: issueLines(r.error.issues, profileSchema) };
+  const problems: string[] = [];
   const att = r.data.attestation;
   if (att?.unprovenIdentifier === "authorizationWebhook" && r.data.authorization?.webhook?.onError !== "deny") {
-    throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: attestation.unprovenIdentifier: authorizationWebhook needs authorization.webhook with onError: deny`);
+    problems.push("attestation.unprovenIdentifier: authorizationWebhook needs authorization.webhook with onError: deny");
   }
   if (att?.san === "hardwareModuleName") {
     for (const f of att.formats) {
       if (!oidUnder(att.hwType!, acceptedHwTypes(r.data, f))) {
-        throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: attestation.hwType ${att.hwType} is not a hardware type ${f} attestations prove (attestation.hwTypes.${f})`);
+        problems.push(`attestation.hwType ${att.hwType} is not a hardware type ${f} attestations prove (attestation.hwTypes.${f})`);
       }
     }
   }
@@ -176,10 +184,10 @@ export function parseProfile(raw: unknown, source: string): Profile {
     try {
       new RegExp(p);
     } catch {
-      throw new GatewayError("RA_ERR_CONFIG", `profile ${source}: names pattern ${JSON.stringify(p)} is not a valid regular expression`);
+      problems.push(`names pattern ${JSON.stringify(p)} is not a valid regular expression`);
     }
   }
-  return r.data;
+  return problems.length ? { problems } : { profile: r.data, problems };
 }
 
 /** Attestation root paths are written relative to the profile file. */
@@ -187,6 +195,48 @@ function withAbsoluteRoots(p: Profile, dir: string): Profile {
   if (!p.attestation) return p;
   const roots = Object.fromEntries(Object.entries(p.attestation.roots).map(([f, files]) => [f, files?.map((x) => resolve(dir, x))]));
   return { ...p, attestation: { ...p.attestation, roots } };
+}
+
+/**
+ * Every profile of a directory with every problem of every file (check-config lists them all; the start stops
+ * on any). Each problem names its file. Two files defining one name is a problem too.
+ */
+export function loadProfileDir(dir: string): { profiles: Profile[]; problems: string[]; files: Map<string, string>; broken: string[] } {
+  const files = new Map<string, string>();
+  /** Names the refused files give themselves: references to them are not reported as missing on top. */
+  const broken: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch (e) {
+    return { profiles: [], problems: [`profilesDir ${dir}: ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`], files, broken };
+  }
+  const profiles: Profile[] = [];
+  const problems: string[] = [];
+  for (const f of names) {
+    const path = join(dir, f);
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(path, "utf8"));
+    } catch (e) {
+      problems.push(`profile ${path}: ${(e as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    const r = checkProfile(raw);
+    for (const p of r.problems) problems.push(`profile ${path}: ${p}`);
+    if (!r.profile) {
+      const name = (raw as { name?: unknown } | null)?.name;
+      if (typeof name === "string") broken.push(name);
+      continue;
+    }
+    const other = files.get(r.profile.name);
+    if (other) problems.push(`profile ${r.profile.name} is defined twice (${other} and ${path})`);
+    else {
+      files.set(r.profile.name, path);
+      profiles.push(withAbsoluteRoots(r.profile, dir));
+    }
+  }
+  return { profiles, problems, files, broken };
 }
 
 export class ProfileSet {
@@ -198,13 +248,9 @@ export class ProfileSet {
     }
   }
   static loadDir(dir: string): ProfileSet {
-    let files: string[];
-    try {
-      files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-    } catch (e) {
-      throw new GatewayError("RA_ERR_CONFIG", `profilesDir ${dir}: ${(e as NodeJS.ErrnoException).code ?? "unreadable"}`);
-    }
-    return new ProfileSet(files.map((f) => withAbsoluteRoots(parseProfile(parseYaml(readFileSync(join(dir, f), "utf8")), join(dir, f)), dir)));
+    const r = loadProfileDir(dir);
+    if (r.problems.length) throw new GatewayError("RA_ERR_CONFIG", r.problems.length === 1 ? r.problems[0] : `profiles are invalid:\n${r.problems.map((p) => `  - ${p}`).join("\n")}`);
+    return new ProfileSet(r.profiles);
   }
   get(name: string): Profile {
     const p = this.byName.get(name);

@@ -48,6 +48,8 @@ const LEASE_MS = 60_000;
  */
 export class CrlPublisher {
   readonly stats: CrlBuildStats = { started: 0, completed: 0, failed: 0, maxInFlight: 0 };
+  /** CRLs this process built and stored, by CA (gateway_crls_generated_total reads it when scraped). */
+  readonly generated = new Map<string, number>();
   private readonly slots = new Map<string, Slot>();
   private readonly cache = new Map<string, CrlRecord>();
   private readonly active = new Map<string, number>();
@@ -232,6 +234,7 @@ export class CrlPublisher {
       await crl.markClean(ca.name, generation, began);
       this.cache.set(ca.name, rec);
       this.stats.completed++;
+      this.generated.set(ca.name, (this.generated.get(ca.name) ?? 0) + 1);
       const ms = (a: number, b: number) => Math.round(b - a);
       this.opts.log?.info({ ca: ca.name, number, entries: w.entries, bytes: der.length, ms: { rows: ms(t0, t1), sign: ms(t1, t2), store: ms(t2, performance.now()) } }, "CRL published");
       return rec;

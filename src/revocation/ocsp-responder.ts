@@ -42,7 +42,14 @@ export interface OcspAnswer {
   etag?: string;
   /** Served pre-signed, without signing. */
   cached: boolean;
+  /**
+   * For metrics: the certificate status stated (good, revoked, unknown; with several CertIDs the most severe),
+   * or the error status (malformedRequest, internalError, unauthorized).
+   */
+  status?: OcspStatusLabel;
 }
+
+export type OcspStatusLabel = "good" | "revoked" | "unknown" | "malformedRequest" | "internalError" | "unauthorized";
 
 /** A signed response for one CertID and the status it states. */
 interface Presigned {
@@ -161,7 +168,7 @@ export class OcspResponder {
     const sig = await signAndVerify(responder.signer, tbs);
     const der = successfulResponseDer(tbs, responderParts(responder).algorithm, sig, responder.certDer);
     const etag = nonce ? undefined : `"${createHash("sha256").update(der).digest("base64url").slice(0, 27)}"`;
-    const miss: OcspAnswer = { der, thisUpdate, nextUpdate, etag, cached: false };
+    const miss: OcspAnswer = { der, thisUpdate, nextUpdate, etag, cached: false, status: statusLabel(statuses) };
     return {
       statusKey, refreshAt: thisMs + validityMs * this.refreshFraction, nextUpdateMs: nextUpdate.getTime(),
       miss, hit: { ...miss, cached: true },
@@ -179,7 +186,18 @@ function failed<T>(e: unknown, onError: ((err: GatewayError, about: T) => void) 
   } catch {
     // Logging must not turn an answer into a crash.
   }
-  return { der: errorResponse(statusFor(err)), cached: false };
+  const status = statusFor(err);
+  return { der: errorResponse(status), cached: false, status: status === OcspStatus.malformedRequest ? "malformedRequest" : status === OcspStatus.unauthorized ? "unauthorized" : "internalError" };
+}
+
+/** revoked over unknown over good: a response that says "revoked" about anything counts as revoked. */
+function statusLabel(statuses: CertStatus[]): OcspStatusLabel {
+  let worst: OcspStatusLabel = "good";
+  for (const s of statuses) {
+    if (s.status === "revoked") return "revoked";
+    if (s.status === "unknown") worst = "unknown";
+  }
+  return worst;
 }
 
 /** By code, not kind: only the request's own faults may be blamed on the client (a config error is ours). */

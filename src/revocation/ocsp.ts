@@ -3,7 +3,7 @@ import { OcspResponder, type OcspResponderOptions, type StatusLookup } from "./o
 
 export type { CertStatus } from "./ocsp-der.js";
 export { OCSP_MAX_NONCE_BYTES, OCSP_MAX_REQUESTS } from "./ocsp-request.js";
-export { errorResponse, OcspResponder, OcspStatus, type OcspAnswer, type OcspResponderOptions, type StatusLookup } from "./ocsp-responder.js";
+export { errorResponse, OcspResponder, OcspStatus, type OcspAnswer, type OcspResponderOptions, type OcspStatusLabel, type StatusLookup } from "./ocsp-responder.js";
 
 /**
  * One answer, signed for this request alone (no pre-signed responses unless `opts.cacheEntries` is set):

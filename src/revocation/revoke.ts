@@ -7,6 +7,9 @@ import type { CrlPublisher } from "./crl.js";
 import { parseReason, reasonName } from "./reasons.js";
 
 export class RevocationService {
+  /** Revocations this process committed, by reason name (gateway_revocations_total reads it when scraped). */
+  readonly revoked = new Map<string, number>();
+
   constructor(
     private readonly store: Store,
     private readonly cas: CaRegistry,
@@ -35,6 +38,7 @@ export class RevocationService {
       return true;
     });
     if (!done) throw new GatewayError("RA_ERR_ALREADY_REVOKED", `certificate ${serial} is already revoked`);
+    this.count(reasonName(code), 1);
     this.crls.schedule(rec.caName);
     return { serial, reason: reasonName(code), revokedAt: at };
   }
@@ -58,8 +62,13 @@ export class RevocationService {
         await this.audit.record({ type: "certificate.revoked", actor, target: serial, data: { reason: reasonName(code), ca: rec.caName, profile: rec.profile } }, tx);
       }
     });
+    if (done.length) this.count(reasonName(code), done.length);
     for (const name of cas) this.crls.schedule(name);
     return done;
+  }
+
+  private count(reason: string, n: number): void {
+    this.revoked.set(reason, (this.revoked.get(reason) ?? 0) + n);
   }
 
   /**

@@ -166,8 +166,12 @@ export function adminRouter(gw: Gateway, secrets: EnrollmentSecrets, sessions?: 
 
   r.get("/audit", async (req, res) => {
     // `after=<seq>` and `cursor=<next>` are the same position: the sequence number of the last event seen.
+    // `order=desc` lists newest first (the console's default); its pages follow `cursor` only ("after" would mislead).
+    const order = str(req.query.order) ?? "asc";
+    if (order !== "asc" && order !== "desc") throw new GatewayError("RA_ERR_MALFORMED", "order must be asc or desc");
+    if (order === "desc" && req.query.after !== undefined) throw new GatewayError("RA_ERR_MALFORMED", "with order=desc, page with cursor (the next value of the previous page), not after");
     const page = pageParams(req, req.query.cursor === undefined ? "after" : "cursor");
-    const out = await gw.store.pageAudit({ type: str(req.query.type), target: str(req.query.target) }, page);
+    const out = await gw.store.pageAudit({ type: str(req.query.type), target: str(req.query.target), order }, page);
     res.json({ events: out.items, next: out.next });
   });
   r.get("/audit/verify", async (_req, res) => {

@@ -11,6 +11,7 @@ import { adminRouter } from "./admin-api.js";
 import { ConsoleSessions, mountConsole } from "./console.js";
 import { enforcementHookRouter } from "./enforcement-hook.js";
 import { jsonErrors, requestContext } from "./middleware.js";
+import { observeGateway } from "./metrics-gateway.js";
 import { opsRouter } from "./ops.js";
 import { ocspHttp, type OcspHttp } from "./ocsp-http.js";
 import { publicRouter } from "./public-routes.js";
@@ -30,6 +31,7 @@ export interface Apps {
 
 /** The HTTPS app (admin API, ACME, EST) and the plain HTTP app (CRL, OCSP, SCEP; later CMP). */
 export async function buildApps(gw: Gateway): Promise<Apps> {
+  observeGateway(gw); // scrape-time metrics (expiry, readiness, outbox, revocations, CRLs): once per gateway
   const secrets = new EnrollmentSecrets(gw.store, gw.profiles, gw.audit, gw.secretSealKey);
   const ocsp = ocspHttp(gw);
   const base = (name: string) => {

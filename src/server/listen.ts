@@ -8,6 +8,7 @@ import type { Gateway } from "../gateway.js";
 import { heartbeat, LeasedJob } from "../lifecycle/job-lease.js";
 import { buildApps, type Apps } from "./apps.js";
 import { capConnectionsPerAddress, type ConnectionCap } from "./connection-guard.js";
+import { drainAll, SHUTDOWN_GRACE_MS, trackRequests, type DrainResult } from "./shutdown.js";
 
 export interface RunningServers {
   https: Server;
@@ -17,7 +18,8 @@ export interface RunningServers {
   httpPort: number;
   /** Open connections per client address on each listener. */
   connections: Record<"https" | "http", ConnectionCap>;
-  close(): Promise<void>;
+  /** Stops accepting, lets requests in flight finish within `graceMs`, closes every connection, stops the schedules. */
+  close(graceMs?: number): Promise<DrainResult>;
 }
 
 /**
@@ -73,6 +75,7 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
   const cap = (name: "https" | "http", s: Server) =>
     capConnectionsPerAddress(s, gw.config.limits.maxConnectionsPerAddress, () => gw.metrics.connectionsRefused.inc({ listener: name }));
   const connections = { https: cap("https", https), http: cap("http", http) };
+  const requests = [trackRequests(https), trackRequests(http)];
   const httpsPort = await listen(https, gw.config.listen.https.host, gw.config.listen.https.port);
   const httpPort = await listen(http, gw.config.listen.http.host, gw.config.listen.http.port);
   // Without configured external URLs, protocol documents must name the ports actually bound (port 0 in tests).
@@ -104,11 +107,12 @@ export async function startServers(gw: Gateway): Promise<RunningServers> {
 
   return {
     https, http, httpsPort, httpPort, apps, connections,
-    async close() {
+    async close(graceMs = SHUTDOWN_GRACE_MS) {
       await heartbeat.remove(crlJob); // releases the lease: another instance's next heartbeat takes the schedule over
-      await Promise.all([https, http].map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      const drained = await drainAll(requests, graceMs);
       await apps.acme?.drain();
       await apps.cmp?.close();
+      return drained;
     },
   };
 }

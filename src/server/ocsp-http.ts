@@ -8,6 +8,8 @@ import { SqliteStore } from "../store/sqlite/store.js";
 import type { CertificateStatusRow } from "../store/types.js";
 import { collectBody } from "./read-body.js";
 import { requestCounter, startRequest, type RequestContext } from "./middleware.js";
+import type { Metrics } from "./metrics.js";
+import { observeSigner } from "../ca/sign-object.js";
 
 /*
  * OCSP over HTTP (RFC 6960 appendix A, RFC 5019). The listeners hand /ocsp requests to `front` before the
@@ -27,6 +29,7 @@ export interface OcspHttp {
 }
 
 const CONTENT_TYPE = "application/ocsp-response";
+const MALFORMED: OcspAnswer = { der: errorResponse(OcspStatus.malformedRequest), cached: false, status: "malformedRequest" };
 
 export function ocspHttp(gw: Gateway): OcspHttp {
   const statusOf = (caName: string, rec: CertificateStatusRow | undefined): CertStatus => {
@@ -39,6 +42,8 @@ export function ocspHttp(gw: Gateway): OcspHttp {
   const sqlite = gw.store instanceof SqliteStore ? gw.store : undefined;
   const lookup: StatusLookup = (caName, serial) =>
     sqlite?.readsNow ? statusOf(caName, sqlite.tables.certificateStatus(serial)) : gw.store.certificateStatus(serial).then((rec) => statusOf(caName, rec));
+  const metrics = gw.metrics;
+  for (const ca of gw.cas.all) if (ca.ocsp) observeSigner(ca.ocsp.signer, metrics.signerObserver(`ocsp:${ca.name}`));
   const responder = new OcspResponder(() => gw.cas.issuing, lookup, {
     validityMinutes: gw.config.ocsp.responseValidityMinutes,
     cacheEntries: gw.config.ocsp.cacheEntries,
@@ -53,16 +58,16 @@ export function ocspHttp(gw: Gateway): OcspHttp {
   };
 
   const answer = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse, der: Uint8Array | undefined, get: boolean): void => {
-    const a = der ? responder.respondNow(der, onError, ctx) : { der: errorResponse(OcspStatus.malformedRequest), cached: false };
+    const a = der ? responder.respondNow(der, onError, ctx) : MALFORMED;
     if (a instanceof Promise) {
-      a.then((x) => send(ctx, req, res, x, get)).catch((e: unknown) => fail(ctx, req, res, e));
+      a.then((x) => send(metrics, ctx, req, res, x, get)).catch((e: unknown) => fail(metrics, ctx, req, res, e));
       return;
     }
     // A pre-signed answer is written now, without a trip through the microtask queue.
     try {
-      send(ctx, req, res, a, get);
+      send(metrics, ctx, req, res, a, get);
     } catch (e) {
-      fail(ctx, req, res, e);
+      fail(metrics, ctx, req, res, e);
     }
   };
 
@@ -77,7 +82,7 @@ export function ocspHttp(gw: Gateway): OcspHttp {
       if (refused) {
         // The shared rule for an over-cap body (413) or an encoded one (415), with an OCSP answer in it; the rest is not read.
         res.shouldKeepAlive = false;
-        send(ctx, req, res, { der: errorResponse(OcspStatus.malformedRequest), cached: false }, false, refused === "encoded" ? 415 : 413);
+        send(metrics, ctx, req, res, MALFORMED, false, refused === "encoded" ? 415 : 413);
         return;
       }
       answer(ctx, req, res, body.length ? body : undefined, false);
@@ -102,9 +107,9 @@ export function ocspHttp(gw: Gateway): OcspHttp {
 }
 
 /** A failure after the answer was made: internalError when nothing was sent yet, else the connection is dropped. */
-function fail(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown): void {
+function fail(metrics: Metrics, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown): void {
   ctx.log.error({ err: e instanceof Error ? e.message : String(e) }, "OCSP internal error");
-  if (!res.headersSent) send(ctx, req, res, { der: errorResponse(OcspStatus.internalError), cached: false }, false);
+  if (!res.headersSent) send(metrics, ctx, req, res, { der: errorResponse(OcspStatus.internalError), cached: false, status: "internalError" }, false);
   else res.destroy();
 }
 
@@ -114,7 +119,8 @@ function fail(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e:
  * POST answers and nonce or error answers carry no shared-cache headers. All headers go in one
  * writeHead array, which Node writes without building a header object.
  */
-function send(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, a: OcspAnswer, get: boolean, status = 200): void {
+function send(metrics: Metrics, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, a: OcspAnswer, get: boolean, status = 200): void {
+  metrics.ocspResponse(a.status ?? "internalError");
   const head = req.method === "HEAD";
   if (get && a.etag && a.thisUpdate && a.nextUpdate) {
     const dates = httpDates(a, a.thisUpdate, a.nextUpdate);

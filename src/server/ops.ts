@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { Gateway } from "../gateway.js";
+import { readiness } from "./readiness.js";
 
 /** Liveness, readiness (database and every CA signer reachable) and Prometheus metrics. */
 export function opsRouter(gw: Gateway): Router {
@@ -8,16 +9,7 @@ export function opsRouter(gw: Gateway): Router {
     res.json({ status: "ok" });
   });
   r.get("/readyz", async (_req, res) => {
-    const checks: Record<string, boolean> = {};
-    try {
-      checks.database = await gw.store.ping();
-    } catch {
-      checks.database = false;
-    }
-    for (const ca of gw.cas.all) {
-      checks[`signer:${ca.name}`] = await ca.signer.ping().catch(() => false);
-    }
-    const ok = Object.values(checks).every(Boolean);
+    const { ok, checks } = await readiness(gw);
     res.status(ok ? 200 : 503).json({ status: ok ? "ready" : "not ready", checks });
   });
   r.get("/metrics", async (_req, res) => {

@@ -7,7 +7,10 @@ import { GatewayError } from "../errors.js";
 import { MIGRATIONS } from "./sqlite/migrations.js";
 import { SqliteStore } from "./sqlite/store.js";
 import type { PgOptions } from "./postgres/db.js";
-import { migrate, migrationStatus, openPostgresStore, type PostgresStore } from "./postgres/store.js";
+import type { PostgresStore } from "./postgres/store.js";
+
+/** The PostgreSQL engine (and `pg`) loads only when the config names it: SQLite deployments and CLI start-up skip it. */
+const postgres = () => import("./postgres/store.js");
 
 /** The config's `store:` key with what the engines need: the SQLite file, or the PostgreSQL pool's options. */
 type StoreTarget = { kind: "sqlite"; path: string } | { kind: "postgres"; options: PgOptions };
@@ -37,7 +40,7 @@ export async function openStore(
   onDatabaseError?: (err: Error) => void,
 ): Promise<SqliteStore | PostgresStore> {
   const t = target(cfg, dataDir);
-  return t.kind === "sqlite" ? new SqliteStore(t.path) : openPostgresStore({ ...t.options, onError: onDatabaseError });
+  return t.kind === "sqlite" ? new SqliteStore(t.path) : (await postgres()).openPostgresStore({ ...t.options, onError: onDatabaseError });
 }
 
 /** What a log line or `gateway db status` may say about the store: never the password. */
@@ -54,7 +57,7 @@ export function describeStore(cfg: Pick<GatewayConfig, "store">, dataDir: string
 /** `gateway db status`: the schema version in the database and the newest this gateway knows. */
 export async function storeStatus(cfg: Pick<GatewayConfig, "store">, dataDir: string): Promise<{ engine: "sqlite" | "postgres"; current: number; latest: number }> {
   const t = target(cfg, dataDir);
-  if (t.kind === "postgres") return { engine: "postgres", ...(await migrationStatus(t.options)) };
+  if (t.kind === "postgres") return { engine: "postgres", ...(await (await postgres()).migrationStatus(t.options)) };
   if (!existsSync(t.path)) return { engine: "sqlite", current: 0, latest: MIGRATIONS.length };
   const db = new Database(t.path, { readonly: true, fileMustExist: true });
   try {
@@ -67,7 +70,7 @@ export async function storeStatus(cfg: Pick<GatewayConfig, "store">, dataDir: st
 /** `gateway db migrate`: applies the missing migrations (what opening the store does anyway) and says from which version to which. */
 export async function migrateStore(cfg: Pick<GatewayConfig, "store">, dataDir: string): Promise<{ engine: "sqlite" | "postgres"; from: number; to: number }> {
   const t = target(cfg, dataDir);
-  if (t.kind === "postgres") return { engine: "postgres", ...(await migrate(t.options)) };
+  if (t.kind === "postgres") return { engine: "postgres", ...(await (await postgres()).migrate(t.options)) };
   const { current: from } = await storeStatus(cfg, dataDir);
   mkdirSync(dirname(t.path), { recursive: true, mode: 0o700 });
   const store = new SqliteStore(t.path);

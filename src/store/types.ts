@@ -154,6 +154,8 @@ export interface AuditQuery {
   to?: string;
   afterSeq?: number;
   limit?: number;
+  /** pageAudit only: "desc" lists newest first, and the cursor (`afterSeq`) is then the upper bound (events before it). */
+  order?: "asc" | "desc";
 }
 
 /**

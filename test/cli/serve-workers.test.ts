@@ -27,11 +27,14 @@ describe("serve --workers", () => {
     const dir = tempDir("serve-workers-");
     const cfg = join(dir, "config.yaml");
     writeFileSync(cfg, `dataDir: ${join(dir, "data")}\nlog: { level: silent }\n`);
-    for (const bad of [["--workers", "0"], ["--workers", "lots"], ["--workers"]]) {
+    for (const bad of [["--workers", "0"], ["--workers", "lots"]]) {
       const r = await runGatewayCli(["serve", "--config", cfg, ...bad]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain("--workers must be a whole number from 1 to 1024 or \"auto\"");
     }
+    const none = await runGatewayCli(["serve", "--config", cfg, "--workers"]);
+    expect(none.code, none.stderr).toBe(2);
+    expect(none.stderr).toBe("error: serve: option --workers needs a value\n");
     expect(existsSync(join(dir, "data"))).toBe(false);
   });
 });

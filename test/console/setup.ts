@@ -31,6 +31,8 @@ export interface ConsoleEnv {
   /** Browser console errors and uncaught exceptions seen so far (expected 401/403 answers left out). */
   errors: string[];
   shot(name: string): Promise<void>;
+  /** What the page's clipboard holds now. */
+  clipboard(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,8 @@ export async function consoleEnv(): Promise<ConsoleEnv> {
   const e = env;
   // The gateway's TLS certificate chains to its own dev root, which Chromium does not know.
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
+  // The copy buttons write to the clipboard; the tests read it back to see what an operator would paste.
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: e.https });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(`pageerror: ${err.message}`));
@@ -89,6 +93,7 @@ export async function consoleEnv(): Promise<ConsoleEnv> {
     estEnroll: (label, csrBody, user, password) =>
       curl(estTarget, ["-u", `${user}:${password}`, "-H", "Content-Type: application/pkcs10", "--data-binary", `@${csrBody}`, `${e.https}/.well-known/est/${label}/simpleenroll`]),
     shot: async (name) => void (await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })),
+    clipboard: () => page.evaluate(() => navigator.clipboard.readText()),
     async close() {
       await browser!.close();
       await e.close();

@@ -28,29 +28,29 @@ describe("event sinks in a short-lived CLI process", () => {
     writeFileSync(cfg, [
       `dataDir: ${t.config.dataDir}`, `profilesDir: ${t.config.profilesDir}`, "log: { level: silent }",
       "events:", "  pollIntervalMs: 50", "  sinks:",
-      `    - { type: webhook, name: hook, url: "http://127.0.0.1:${port}/hook", hmacSecret: { env: TEST_HOOK_SECRET }, types: ["config.*"] }`,
+      `    - { type: webhook, name: hook, url: "http://127.0.0.1:${port}/hook", hmacSecret: { env: TEST_HOOK_SECRET }, types: ["config.*", "admin.*"] }`,
     ].join("\n"));
-    const run = await cli(["cert", "list", "--config", cfg], { TEST_HOOK_SECRET: "cli-secret" });
+    const run = await cli(["token", "create", "--name", "cli-event", "--config", cfg], { TEST_HOOK_SECRET: "cli-secret" });
     expect(run.code, run.out).toBe(0);
     expect(run.out).not.toContain("cli-secret");
 
     const db = new Database(t.config.dataDir + "/gateway.db", { readonly: true });
     const rows = db.prepare("SELECT status, attempts FROM event_outbox WHERE sink = 'hook'").all() as Array<{ status: string; attempts: number }>;
     db.close();
-    // config.loaded of the CLI run: given back uncounted if the CLI had started sending it.
+    // admin.token_created of the CLI run (read-only commands record nothing): given back uncounted if the CLI had started sending it.
     expect(rows).toEqual([{ status: "pending", attempts: 0 }]);
 
     const r = await new WebhookReceiver("cli-secret").start();
     cleanups.push(() => r.stop());
     const server = await openGateway({ ...t.config, events: { pollIntervalMs: 50, sinks: [
-      { type: "webhook", name: "hook", url: r.url, hmacSecret: "cli-secret", types: ["config.*"], timeoutMs: 5000, maxAttempts: 10, backoff: { initialMs: 50, maxMs: 200 } },
+      { type: "webhook", name: "hook", url: r.url, hmacSecret: "cli-secret", types: ["config.*", "admin.*"], timeoutMs: 5000, maxAttempts: 10, backoff: { initialMs: 50, maxMs: 200 } },
     ] } }, silentLog());
     cleanups.push(() => server.close());
-    // Its own config.loaded and the CLI's: both, signed, the CLI's first.
+    // The CLI's event and the server's own config.loaded: both, signed, the CLI's first.
     await waitFor(() => r.delivered().length >= 2, "the CLI's event and the server's");
     expect(r.received.every((x) => x.signatureValid)).toBe(true);
     const seqs = r.delivered().map((e) => e.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-    expect(r.delivered().map((e) => e.type)).toEqual(["config.loaded", "config.loaded"]);
+    expect(r.delivered().map((e) => e.type)).toEqual(["admin.token_created", "config.loaded"]);
   });
 });

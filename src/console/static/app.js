@@ -78,6 +78,46 @@ function Login({ onLogin, notify }) {
     </main>`;
 }
 
+/**
+ * Who is signed in: sessions carry the admin token's name, and "bootstrap" alone would puzzle anyone who did
+ * not read gateway.ts, so say what it is and why one token per person is better.
+ */
+function SignedIn({ name }) {
+  const first = name === "bootstrap";
+  const ref = useRef(null);
+  // A popover should go away like one: on Escape (focus back on its "?") and on a click elsewhere.
+  useEffect(() => {
+    const close = (e) => {
+      const d = ref.current;
+      if (!d?.open) return;
+      if (e.type === "keydown" && e.key === "Escape") {
+        d.open = false;
+        d.querySelector("summary")?.focus();
+      } else if (e.type === "click" && !d.contains(e.target)) d.open = false;
+    };
+    addEventListener("keydown", close);
+    addEventListener("click", close);
+    return () => {
+      removeEventListener("keydown", close);
+      removeEventListener("click", close);
+    };
+  }, []);
+  return html`
+    <div class="user">
+      <span id="signed-in">Signed in with admin token <strong>“${name}”</strong>${first ? html` <span class="what">(the token created at first start)</span>` : ""}</span>
+      <details class="help" ref=${ref}>
+        <summary title="About this token" aria-describedby="signed-in"><span aria-hidden="true">?</span><span class="visually-hidden">About this token</span></summary>
+        <div class="help-body" id="signed-in-help">
+          ${first
+            ? html`<p><strong>bootstrap</strong> is the admin token the gateway made at its first start and keeps in <code>admin-token</code> in its data directory.</p>
+              <p>Give each operator a token of their own (<code>gateway token create --name alice</code>): the audit trail then names who did what.</p>`
+            : html`<p><strong>${name}</strong> is the name of the admin token you signed in with: made with <code>gateway token create --name ${name}</code> or listed under <code>admin.tokens</code> in the configuration.</p>`}
+          <p>Your actions are recorded in the audit trail as <code>admin:${name}</code>.</p>
+        </div>
+      </details>
+    </div>`;
+}
+
 function Shell({ user, route, notify, onLogout }) {
   const section = `/${route.parts[0] === "certificates" ? "inventory" : route.parts[0] ?? ""}`;
   const skip = (e) => {
@@ -92,7 +132,7 @@ function Shell({ user, route, notify, onLogout }) {
       <nav aria-label="Console">
         <ul>${NAV.map(([path, label]) => html`<li key=${path}><a href=${`#${path}`} aria-current=${section === path ? "page" : undefined}>${label}</a></li>`)}</ul>
       </nav>
-      <span class="user">Signed in as <strong>${user.name}</strong></span>
+      <${SignedIn} name=${user.name} />
       <button type="button" class="secondary" onClick=${onLogout}>Log out</button>
     </header>
     <main id="main" tabindex="-1">
@@ -135,7 +175,7 @@ function App() {
   const onLogin = (s) => {
     setSession(s);
     setUser(s);
-    notify("ok", `Signed in as ${s.name}.`);
+    notify("ok", `Signed in with admin token “${s.name}”.`);
   };
   const onLogout = async () => {
     try {

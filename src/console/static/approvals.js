@@ -2,7 +2,7 @@
 // SCEP PENDING, CMP pollReq, ACME processing) picks up.
 import { useEffect, useState } from "preact/hooks";
 import { admin } from "./api.js";
-import { certHref, Facts, fmtTime, html, Loading, Names, PageTitle } from "./ui.js";
+import { certHref, Facts, fmtTime, html, Loading, Names, PageTitle, Short } from "./ui.js";
 
 function Request({ a, onDecided, notify }) {
   const [comment, setComment] = useState("");
@@ -45,7 +45,7 @@ function Request({ a, onDecided, notify }) {
         ["Key", s.key],
         ["Received", fmtTime(a.createdAt)],
         ["Why it waits", a.reason],
-        ["Request", html`<span class="mono small">${a.id}</span>`],
+        ["Request", html`<${Short} value=${a.id} label="request id" />`],
       ]} />
       <form class="decision" onSubmit=${(e) => (e.preventDefault(), decide("approve"))}>
         <div class="field grow">
@@ -88,7 +88,7 @@ export function ApprovalsPage({ notify }) {
       <p class="muted grow">Requests for profiles with <code>approval: true</code> wait here, oldest first.</p>
       <button type="button" class="secondary" onClick=${() => (setList(undefined), load())}>Refresh</button>
     </div>
-    ${issued ? html`<p>Last issued: <a href=${certHref(issued)} class="mono">${issued}</a></p>` : ""}
+    ${issued ? html`<p>Last issued: <${Short} value=${issued} label="serial" href=${certHref(issued)} /></p>` : ""}
     ${list === undefined ? html`<${Loading} />`
       : list.length === 0 ? html`<p>No request is waiting for approval.</p>`
       : html`<p aria-live="polite">${list.length} pending</p>${list.map((a) => html`<${Request} key=${a.id} a=${a} onDecided=${decided} notify=${notify} />`)}`}`;

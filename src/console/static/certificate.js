@@ -2,10 +2,14 @@
 // (decoded fields and extensions), with download and a confirmed revoke.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { admin } from "./api.js";
-import { certHref, EventData, Facts, fmtTime, html, Loading, Names, PageTitle, reasonName, REVOCATION_REASONS, StatusBadge } from "./ui.js";
+import { certHref, EventData, Facts, fmtTime, html, Loading, Names, PageTitle, RevokedAt, REVOCATION_REASONS, Short, shorten, StatusBadge } from "./ui.js";
+
+/** Key identifiers and other digests: one token of hex. */
+const HEXISH = /^[0-9a-f:]{24,}$/i;
 
 function ExtensionValue({ value }) {
   if (value === undefined || value === null) return "";
+  if (typeof value === "string" && HEXISH.test(value)) return html`<${Short} value=${value} label="identifier" />`;
   if (typeof value === "string") return html`<span class="pre-line">${value}</span>`;
   if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.join(", ");
   return html`<code class="data">${JSON.stringify(value)}</code>`;
@@ -70,7 +74,7 @@ function RevokeDialog({ serial, open, onClose, onRevoked, notify }) {
     <dialog ref=${ref} aria-labelledby="revoke-title" aria-describedby="revoke-desc" onClose=${onClose}>
       <form onSubmit=${submit}>
         <h2 id="revoke-title">Revoke this certificate?</h2>
-        <p id="revoke-desc">Serial <code>${serial}</code>. Revocation cannot be undone (except a certificate hold): the CRL and OCSP report it at once.</p>
+        <p id="revoke-desc">Serial <code class="break">${serial}</code>. Revocation cannot be undone (except a certificate hold): the CRL and OCSP report it at once.</p>
         <label for="revoke-reason">Reason</label>
         <select id="revoke-reason" value=${reason} onChange=${(e) => setReason(e.currentTarget.value)}>
           ${REVOCATION_REASONS.map((r) => html`<option key=${r} value=${r}>${r}</option>`)}
@@ -85,7 +89,7 @@ function RevokeDialog({ serial, open, onClose, onRevoked, notify }) {
 
 function Overview({ c }) {
   return html`<${Facts} rows=${[
-    ["Status", html`<${StatusBadge} status=${c.status} />`],
+    ["Status", html`<${StatusBadge} status=${c.status} /> <${RevokedAt} c=${c} time=${fmtTime} />`],
     ["Subject", c.subject],
     ["Names", html`<${Names} names=${c.sans} />`],
     ["Profile", c.profile],
@@ -93,9 +97,8 @@ function Overview({ c }) {
     ["Valid from", fmtTime(c.notBefore)],
     ["Valid until", fmtTime(c.notAfter)],
     ["Key", c.keyAlgorithm],
-    ["Revoked", c.revokedAt ? `${fmtTime(c.revokedAt)} (${reasonName(c.revocationReason)})` : undefined],
-    ["Replaced by", c.replacedBy ? html`<a href=${certHref(c.replacedBy)} class="mono">${c.replacedBy}</a>` : undefined],
-    ["Renewal of", c.renewalOf ? html`<a href=${certHref(c.renewalOf)} class="mono">${c.renewalOf}</a>` : undefined],
+    ["Replaced by", c.replacedBy ? html`<${Short} value=${c.replacedBy} label="serial" href=${certHref(c.replacedBy)} />` : undefined],
+    ["Renewal of", c.renewalOf ? html`<${Short} value=${c.renewalOf} label="serial" href=${certHref(c.renewalOf)} />` : undefined],
     ["Owner", c.owner], ["Application", c.application], ["Environment", c.environment], ["Criticality", c.criticality],
   ]} />`;
 }
@@ -106,18 +109,18 @@ function Decoded({ d }) {
   const alg = pk?.algorithm ?? "";
   const key = pk ? [alg, pk.curve && !alg.includes(pk.curve) ? pk.curve : "", pk.size && !alg.includes(String(pk.size)) && !pk.curve ? `${pk.size} bits` : ""].filter(Boolean).join(" ") : undefined;
   return html`<${Facts} rows=${[
-    ["Subject", d.subject], ["Issuer", d.issuer], ["Serial number", html`<span class="mono">${d.serialNumber}</span>`],
+    ["Subject", d.subject], ["Issuer", d.issuer], ["Serial number", d.serialNumber ? html`<${Short} value=${d.serialNumber} label="serial" />` : undefined],
     ["Not before", fmtTime(d.notBefore)], ["Not after", fmtTime(d.notAfter)], ["Signature algorithm", d.signatureAlgorithm],
-    ["Public key", key], ["SHA-256 fingerprint", d.fingerprintSha256 ? html`<span class="mono break">${d.fingerprintSha256}</span>` : undefined],
+    ["Public key", key], ["SHA-256 fingerprint", d.fingerprintSha256 ? html`<${Short} value=${d.fingerprintSha256} label="fingerprint" />` : undefined],
   ]} />`;
 }
 
 function RequestFacts({ r, certificate: c }) {
   if (!r) {
-    return html`<${Facts} rows=${[["Protocol", c.protocol], ["Requester", `${c.requesterKind}:${c.requesterId}`], ["Request", c.requestId]]} />`;
+    return html`<${Facts} rows=${[["Protocol", c.protocol], ["Requester", `${c.requesterKind}:${c.requesterId}`], ["Request", html`<${Short} value=${c.requestId} label="request id" />`]]} />`;
   }
   return html`<${Facts} rows=${[
-    ["Protocol", r.protocol], ["Requester", `${r.requesterKind}:${r.requesterId}`], ["Request", html`<span class="mono">${r.id}</span>`],
+    ["Protocol", r.protocol], ["Requester", `${r.requesterKind}:${r.requesterId}`], ["Request", html`<${Short} value=${r.id} label="request id" />`],
     ["Profile asked for", r.profile], ["Request status", r.status], ["Received", fmtTime(r.createdAt)],
     ["Decided by", r.decidedBy], ["Decided", fmtTime(r.decidedAt)], ["Reason", r.reason],
   ]} />`;
@@ -154,7 +157,7 @@ export function CertificatePage({ serial, notify }) {
   const d = details.decoded ?? {};
   return html`
     <p class="crumbs"><a href="#/inventory">← Inventory</a></p>
-    <${PageTitle}>Certificate <span class="mono">${c.serial}</span><//>
+    <${PageTitle}>Certificate <span class="mono" title=${c.serial}>${shorten(c.serial)}</span><//>
     <div class="toolbar">
       <a class="button secondary" href=${admin.url(path, { format: "pem" })} download=${`${c.serial}.pem`}>Download PEM</a>
       <a class="button secondary" href=${admin.url(path, { format: "der" })} download=${`${c.serial}.cer`}>Download DER</a>

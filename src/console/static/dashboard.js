@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { admin } from "./api.js";
 import { BarChart } from "./chart.js";
-import { certHref, fmtDate, fmtTime, html, Loading, PageTitle } from "./ui.js";
+import { certHref, fmtDate, fmtTime, html, Loading, PageTitle, Short } from "./ui.js";
 
 const TOTALS = [
   ["valid", "Valid"],
@@ -46,7 +46,7 @@ function Missed({ list }) {
         <thead><tr><th scope="col">Serial</th><th scope="col">Subject</th><th scope="col">Profile</th><th scope="col">Owner</th><th scope="col">Expired</th></tr></thead>
         <tbody>${list.map((c) => html`
           <tr key=${c.serial}>
-            <th scope="row"><a href=${certHref(c.serial)} class="mono">${c.serial}</a></th>
+            <th scope="row"><${Short} value=${c.serial} label="serial" href=${certHref(c.serial)} /></th>
             <td>${c.subject}</td><td>${c.profile}</td><td>${c.owner ?? ""}</td><td>${fmtDate(c.notAfter)}</td>
           </tr>`)}
         </tbody>

@@ -2,7 +2,7 @@
 // and the browser's back button returns to it from a certificate's details.
 import { useEffect, useState } from "preact/hooks";
 import { admin, qs } from "./api.js";
-import { certHref, daysUntil, fmtDate, html, Loading, PageTitle, PROTOCOLS, StatusBadge } from "./ui.js";
+import { certHref, daysUntil, fmtDate, html, Loading, PageTitle, PROTOCOLS, RevokedAt, Short, StatusBadge } from "./ui.js";
 
 const PAGE = 50;
 const FILTERS = ["name", "status", "profile", "protocol", "owner", "ca", "expiringWithinDays"];
@@ -72,14 +72,14 @@ function Results({ certificates }) {
         <tbody>
           ${certificates.map((c) => html`
             <tr key=${c.serial}>
-              <th scope="row"><a href=${certHref(c.serial)} class="mono">${c.serial}</a></th>
+              <th scope="row"><${Short} value=${c.serial} label="serial" href=${certHref(c.serial)} /></th>
               <td><div>${c.subject}</div><div class="muted small">${(c.sans ?? []).join(", ")}</div></td>
               <td>${c.profile}</td>
               <td>${c.protocol}</td>
               <td>${c.owner ?? html`<span class="muted">none</span>`}</td>
               <td>${c.caName}</td>
               <td>${fmtDate(c.notAfter)}${c.status === "valid" ? html`<div class="muted small">in ${daysUntil(c.notAfter)} days</div>` : ""}</td>
-              <td><${StatusBadge} status=${c.status} /></td>
+              <td><${StatusBadge} status=${c.status} />${c.status === "revoked" ? html`<div class="small"><${RevokedAt} c=${c} /></div>` : ""}</td>
             </tr>`)}
         </tbody>
       </table>

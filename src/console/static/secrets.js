@@ -3,7 +3,7 @@
 // dismissed or the page is left: shown once, by design.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { admin } from "./api.js";
-import { Facts, fmtTime, html, PageTitle } from "./ui.js";
+import { CopyButton, Facts, fmtTime, html, PageTitle } from "./ui.js";
 
 const SECRET_PROTOCOLS = ["est", "scep", "cmp"];
 
@@ -21,29 +21,69 @@ function Once({ id, title, rows, hint, onDismiss }) {
     </div>`;
 }
 
-function Checkboxes({ legend, name, options, value, onChange }) {
+/** `refused` options are shown muted, with a tooltip saying what ticking them does (`refusedTip`). */
+function Checkboxes({ legend, name, options, value, onChange, describedBy, refused = [], refusedTip, children }) {
   const toggle = (o) => onChange(value.includes(o) ? value.filter((x) => x !== o) : [...value, o]);
   return html`
-    <fieldset class="checks">
+    <fieldset class="checks" aria-describedby=${describedBy}>
       <legend>${legend}</legend>
       ${options.length ? "" : html`<p class="muted">None available.</p>`}
       ${options.map((o) => html`
-        <label key=${o} class="check"><input type="checkbox" name=${name} value=${o} checked=${value.includes(o)} onChange=${() => toggle(o)} /> ${o}</label>`)}
+        <label key=${o} class=${`check${refused.includes(o) ? " refused" : ""}`} title=${refused.includes(o) ? refusedTip?.(o) : undefined}>
+          <input type="checkbox" name=${name} value=${o} checked=${value.includes(o)} onChange=${() => toggle(o)} /> ${o}</label>`)}
+      ${children}
     </fieldset>`;
 }
 
+/** The secret protocols `p` allows. */
+const allows = (p) => SECRET_PROTOCOLS.filter((x) => p?.protocols?.includes(x));
+
+/**
+ * The profile for `wanted` protocols: the first that allows them all, else the one allowing most of them
+ * (the first `preferred` wins ties, so a change of ticks keeps the chosen profile when it still fits).
+ */
+function profileFor(usable, wanted, preferred) {
+  const score = (p) => wanted.filter((x) => allows(p).includes(x)).length;
+  const ranked = [...usable].sort((a, b) => score(b) - score(a) || (b.name === preferred) - (a.name === preferred));
+  return ranked[0];
+}
+
+/**
+ * The profile and the ticked protocols move together, so the form never sends a protocol its profile refuses:
+ * choosing a profile unticks what it refuses (and ticks all it allows when nothing would be left); ticking a
+ * protocol the profile refuses moves to a profile that allows every ticked one.
+ */
 function SecretForm({ profiles, notify }) {
-  const usable = profiles.filter((p) => p.protocols?.some((x) => SECRET_PROTOCOLS.includes(x)));
-  const [f, setF] = useState({ profile: "", subject: "", protocols: [...SECRET_PROTOCOLS], ttlMinutes: "60" });
+  const usable = profiles.filter((p) => allows(p).length);
+  const offered = SECRET_PROTOCOLS.filter((x) => usable.some((p) => allows(p).includes(x)));
+  // Until the operator chooses, the form follows the default: every protocol some profile offers, on the best profile.
+  const [choice, setChoice] = useState(undefined);
+  const [f, setF] = useState({ subject: "", ttlMinutes: "60" });
   const [minted, setMinted] = useState(undefined);
-  const profile = f.profile || usable[0]?.name || "";
+  const fallback = profileFor(usable, offered);
+  const current = choice ?? { profile: fallback?.name ?? "", protocols: offered.filter((x) => allows(fallback).includes(x)) };
+  const profile = usable.find((p) => p.name === current.profile);
+
+  const chooseProfile = (name) => {
+    const p = usable.find((x) => x.name === name);
+    const kept = current.protocols.filter((x) => allows(p).includes(x));
+    setChoice({ profile: name, protocols: kept.length ? kept : allows(p) });
+  };
+  const chooseProtocols = (protocols) => {
+    if (protocols.every((x) => allows(profile).includes(x))) return setChoice({ profile: current.profile, protocols });
+    const p = profileFor(usable, protocols, current.profile);
+    const kept = protocols.filter((x) => allows(p).includes(x));
+    setChoice({ profile: p.name, protocols: kept });
+    notify("ok", `Profile ${current.profile} does not allow ${protocols.filter((x) => !allows(profile).includes(x)).join(", ")}: switched to profile ${p.name} (${allows(p).join(", ")}).`);
+  };
+
   const submit = async (e) => {
     e.preventDefault();
-    if (!f.protocols.length) return notify("error", "Choose at least one protocol.");
+    if (!current.protocols.length) return notify("error", "Choose at least one protocol.");
     try {
-      const body = { profile, protocols: f.protocols, ttlMinutes: Number(f.ttlMinutes) || 60, ...(f.subject.trim() ? { subject: f.subject.trim() } : {}) };
+      const body = { profile: current.profile, protocols: current.protocols, ttlMinutes: Number(f.ttlMinutes) || 60, ...(f.subject.trim() ? { subject: f.subject.trim() } : {}) };
       setMinted(await admin.post("/enrollment-secrets", body));
-      notify("ok", `One-time secret minted for profile ${profile}.`);
+      notify("ok", `One-time secret minted for profile ${current.profile}.`);
     } catch (err) {
       notify("error", err.message);
     }
@@ -54,8 +94,8 @@ function SecretForm({ profiles, notify }) {
       <form onSubmit=${submit} class="stack">
         <div class="field">
           <label for="sec-profile">Profile</label>
-          <select id="sec-profile" value=${profile} onChange=${(e) => setF({ ...f, profile: e.currentTarget.value })}>
-            ${usable.map((p) => html`<option key=${p.name} value=${p.name}>${p.name}</option>`)}
+          <select id="sec-profile" value=${current.profile} onChange=${(e) => chooseProfile(e.currentTarget.value)}>
+            ${usable.map((p) => html`<option key=${p.name} value=${p.name}>${p.name} (${allows(p).join(", ")})</option>`)}
           </select>
         </div>
         <div class="field">
@@ -64,7 +104,12 @@ function SecretForm({ profiles, notify }) {
             onInput=${(e) => setF({ ...f, subject: e.currentTarget.value })} />
           <p id="sec-subject-hint" class="hint">When set, the request must carry this name.</p>
         </div>
-        <${Checkboxes} legend="Protocols" name="sec-protocols" options=${SECRET_PROTOCOLS} value=${f.protocols} onChange=${(v) => setF({ ...f, protocols: v })} />
+        <${Checkboxes} legend="Protocols" name="sec-protocols" options=${offered} value=${current.protocols} onChange=${chooseProtocols} describedBy="sec-protocols-hint"
+          refused=${offered.filter((x) => !allows(profile).includes(x))} refusedTip=${(x) => `Profile ${current.profile} does not allow ${x}: ticking it switches to a profile that does.`}>
+          <p id="sec-protocols-hint" class="hint">${profile
+            ? `Profile ${profile.name} allows ${allows(profile).join(", ")}${allows(profile).length < offered.length ? "; ticking another protocol switches to a profile that allows it" : ""}.`
+            : ""}</p>
+        <//>
         <div class="field">
           <label for="sec-ttl">Valid for (minutes)</label>
           <input id="sec-ttl" type="number" min="1" max="10080" value=${f.ttlMinutes} onInput=${(e) => setF({ ...f, ttlMinutes: e.currentTarget.value })} />
@@ -73,8 +118,8 @@ function SecretForm({ profiles, notify }) {
       </form>
       ${minted ? html`<${Once} key=${minted.id} id="sec-once" title="New enrollment secret" onDismiss=${() => setMinted(undefined)}
         rows=${[
-          ["ID", html`<code id="secret-id">${minted.id}</code>`],
-          ["Secret", html`<code id="secret-value" class="break">${minted.secret}</code>`],
+          ["ID", html`<code id="secret-id">${minted.id}</code> <${CopyButton} value=${minted.id} label="secret id" />`],
+          ["Secret", html`<code id="secret-value" class="break">${minted.secret}</code> <${CopyButton} value=${minted.secret} label="secret" />`],
           ["Profile", minted.profile], ["Bound to", minted.subject], ["Protocols", minted.protocols?.join(", ")], ["Expires", fmtTime(minted.expiresAt)],
         ]}
         hint=${[
@@ -125,8 +170,8 @@ function EabForm({ profiles, notify }) {
       </form>
       ${minted ? html`<${Once} key=${minted.kid} id="eab-once" title="New EAB key" onDismiss=${() => setMinted(undefined)}
         rows=${[
-          ["Key ID (kid)", html`<code id="eab-kid">${minted.kid}</code>`],
-          ["HMAC key", html`<code id="eab-hmac" class="break">${minted.hmacKey}</code>`],
+          ["Key ID (kid)", html`<code id="eab-kid">${minted.kid}</code> <${CopyButton} value=${minted.kid} label="key id" />`],
+          ["HMAC key", html`<code id="eab-hmac" class="break">${minted.hmacKey}</code> <${CopyButton} value=${minted.hmacKey} label="HMAC key" />`],
           ["Profiles", minted.profiles?.join(", ")], ["Name suffixes", minted.nameSuffixes?.join(", ")], ["Endpoint", minted.endpoint],
           ["Expires", fmtTime(minted.expiresAt)],
         ]}

@@ -89,15 +89,19 @@ export function requestPageSql(status: RequestStatus | undefined, after?: string
   return { sql: `SELECT * FROM requests WHERE ${where.join(" AND ")} ORDER BY row_id LIMIT $${p.values.length + 1}`, values: p.values };
 }
 
-/** Audit events by sequence number after `after`, with the query's filters (queryAudit and pageAudit). */
+/**
+ * Audit events by sequence number after `after`, with the query's filters (queryAudit and pageAudit). Newest first
+ * (`order: "desc"`), `after` is the upper bound instead, 0 meaning none: the last event's seq is the next cursor either way.
+ */
 export function auditPageSql(f: AuditQuery, after: number): PageSql {
   const p = new Params();
-  const where: string[] = [`seq > ${p.add(after)}`];
+  const desc = f.order === "desc";
+  const where: string[] = [desc ? (after > 0 ? `seq < ${p.add(after)}` : "TRUE") : `seq > ${p.add(after)}`];
   if (f.type) where.push(`type = ${p.add(f.type)}`);
   if (f.target) where.push(`target = ${p.add(f.target)}`);
   if (f.from) where.push(`ts >= ${p.add(f.from)}`);
   if (f.to) where.push(`ts < ${p.add(f.to)}`);
-  return { sql: `SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $${p.values.length + 1}`, values: p.values };
+  return { sql: `SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT $${p.values.length + 1}`, values: p.values };
 }
 
 /** Runs a page query for one row more than the page, to know whether another page follows. */

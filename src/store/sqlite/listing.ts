@@ -74,15 +74,19 @@ export function requestPageSql(status: RequestStatus | undefined, after?: string
   return { sql: `SELECT rowid AS row_id, * FROM requests WHERE rowid > @after${status ? " AND status = @status" : ""} ORDER BY rowid LIMIT @limit`, args };
 }
 
-/** The page query for audit events by sequence number (immutable, an INTEGER PRIMARY KEY). */
+/**
+ * The page query for audit events by sequence number (immutable, an INTEGER PRIMARY KEY). Newest first
+ * (`order: "desc"`), `after` is the upper bound instead, 0 meaning none: the last event's seq is the next cursor either way.
+ */
 export function auditPageSql(q: AuditQuery, after: number): { sql: string; args: Record<string, unknown> } {
-  const where: string[] = ["seq > @after"];
-  const args: Record<string, unknown> = { after };
+  const desc = q.order === "desc";
+  const where: string[] = [desc ? (after > 0 ? "seq < @after" : "1 = 1") : "seq > @after"];
+  const args: Record<string, unknown> = desc && after <= 0 ? {} : { after };
   if (q.type) { where.push("type = @type"); args.type = q.type; }
   if (q.target) { where.push("target = @target"); args.target = q.target; }
   if (q.from) { where.push("ts >= @from"); args.from = q.from; }
   if (q.to) { where.push("ts < @to"); args.to = q.to; }
-  return { sql: `SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq LIMIT @limit`, args };
+  return { sql: `SELECT * FROM audit_events WHERE ${where.join(" AND ")} ORDER BY seq${desc ? " DESC" : ""} LIMIT @limit`, args };
 }
 
 /** Runs a page query for one row more than the page, to know whether another page follows. */
