@@ -156,7 +156,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (i) => (await import("./backup.js")).backupCommand(i.config, "restore", i.argv),
   },
   {
-    path: ["db", "status"], synopsis: "", summary: "the database's schema version and the newest this gateway knows",
+    path: ["db", "status"], synopsis: "[--json]", summary: "the database's schema version and the newest this gateway knows", json: true,
     run: async (i) => (await import("./db-commands.js")).dbCommand(i.config, ["status"], i.argv),
   },
   {

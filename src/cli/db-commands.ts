@@ -17,7 +17,8 @@ export async function dbCommand(config: GatewayConfig, rest: string[], argv: str
   if (rest[0] === "status") {
     const s = await storeStatus(config, config.dataDir);
     const state = s.current === s.latest ? "up to date" : s.current < s.latest ? `${s.latest - s.current} migration(s) to apply` : "NEWER than this gateway (upgrade the gateway)";
-    console.log(`${where}: schema version ${s.current} of ${s.latest} (${state})`);
+    if (argv.includes("--json")) console.log(JSON.stringify({ store: where, engine: s.engine, schemaVersion: s.current, latest: s.latest, state: s.current === s.latest ? "current" : s.current < s.latest ? "behind" : "newer" }));
+    else console.log(`${where}: schema version ${s.current} of ${s.latest} (${state})`);
     return s.current > s.latest ? 3 : 0;
   }
   if (rest[0] === "migrate") {

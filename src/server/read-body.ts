@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { requestScope, type ActiveRequest } from "./request-context.js";
 
 /** Why a body was not collected: over the cap (declared or streamed), content-encoded, or the upload broke off. */
 export type BodyRefusal = "tooLarge" | "encoded" | "aborted";
@@ -13,6 +14,8 @@ interface Collecting {
   more: Buffer[] | undefined;
   cb: (body: Buffer, refused: BodyRefusal | undefined, arg: unknown) => void;
   arg: unknown;
+  /** The request scope at the start: the stream's events run in the connection's async context, not the request's. */
+  scope: ActiveRequest | undefined;
 }
 
 const STATE = Symbol("collectBody");
@@ -28,7 +31,7 @@ export function collectBody<T = undefined>(req: IncomingMessage, max: number, cb
   const encoding = req.headers["content-encoding"];
   if (encoding && encoding.toLowerCase() !== "identity") return cb(EMPTY, "encoded", arg as T);
   if (Number(req.headers["content-length"] ?? 0) > max) return cb(EMPTY, "tooLarge", arg as T);
-  (req as CollectingRequest)[STATE] = { max, size: 0, first: undefined, more: undefined, cb: cb as Collecting["cb"], arg };
+  (req as CollectingRequest)[STATE] = { max, size: 0, first: undefined, more: undefined, cb: cb as Collecting["cb"], arg, scope: requestScope.getStore() };
   req.on("data", onData);
   req.on("end", onEnd);
   req.on("error", onError);
@@ -40,7 +43,10 @@ function finish(req: CollectingRequest, body: Buffer, refused?: BodyRefusal): vo
   if (!s) return;
   req[STATE] = undefined;
   req.removeListener("data", onData);
-  s.cb(body, refused, s.arg);
+  // Node 24's AsyncLocalStorage (async context frames) does not carry the request's scope into 'end': restore it,
+  // so the audit events and the refusal of this request are attributed to it.
+  if (s.scope) requestScope.run(s.scope, s.cb, body, refused, s.arg);
+  else s.cb(body, refused, s.arg);
 }
 
 function onData(this: CollectingRequest, c: Buffer): void {

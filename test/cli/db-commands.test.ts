@@ -27,6 +27,9 @@ describe("gateway db status | migrate | after-restore", () => {
     expect(m.stdout).toMatch(/migrated from schema version 0 to \d+/);
     expect((await runGatewayCli(["db", "migrate", "--config", cfg])).stdout).toMatch(/already at schema version \d+/);
     expect((await runGatewayCli(["db", "status", "--config", cfg])).stdout).toMatch(/schema version (\d+) of \1 \(up to date\)/);
+    const json = JSON.parse((await runGatewayCli(["db", "status", "--json", "--config", cfg])).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ engine: "sqlite", state: "current" });
+    expect(json.schemaVersion).toBe(json.latest);
   }, 120_000);
 
   it("on PostgreSQL: two migrate commands at once migrate once; status never shows the password", async () => {
