@@ -121,8 +121,10 @@ export class EndEntityTemplates {
   /** Validity is clamped to the CA's own. */
   prepare(plan: IssuancePlan, ca: CertificateAuthority, serial: Uint8Array): PreparedTbs {
     const c = this.constant(plan.profile, ca);
-    const caNotAfter = caValidity(ca).to;
-    const notBefore = wholeSeconds(plan.notBefore);
+    const { from: caNotBefore, to: caNotAfter } = caValidity(ca);
+    // A leaf's backdated start must not precede its issuer's: right after a new issuing CA takes over, every
+    // issuance would otherwise fail the lint until the backdate has passed.
+    const notBefore = wholeSeconds(plan.notBefore.getTime() < caNotBefore ? new Date(caNotBefore) : plan.notBefore);
     const notAfter = wholeSeconds(plan.notAfter.getTime() > caNotAfter ? new Date(caNotAfter) : plan.notAfter);
     const subject = nameDer(plan.subject);
     const san: PreparedExtension | undefined = sanCount(plan.sans) > 0 ? { oid: SAN, critical: plan.subject.length === 0, value: generalNamesDer(plan.sans) } : undefined;

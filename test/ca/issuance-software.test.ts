@@ -30,6 +30,22 @@ async function issue(profile: string, name: string, csrOpts: Parameters<typeof m
 }
 
 describe("issuance through the software signer (dev PKI, ECDSA P-256)", () => {
+  it("a start before the issuing CA's own is moved up to it, not refused by the lint", async () => {
+    const issuing = t.gw.cas.issuing[0];
+    const caFrom = new Date(issuing.cert.validFrom);
+    const { der } = makeCsr(dir, "early", { sans: ["DNS:early.example.com"], key: "ec-p256" });
+    const out = await t.gw.enrollment.enroll({
+      requestId: EnrollmentService.newRequestId(), protocol: "admin", requester: { kind: "admin", id: "t" }, profile: "tls-server", csr: der,
+      validity: { notBefore: new Date(caFrom.getTime() - 30 * 60_000) },
+    });
+    expect(out.status).toBe("issued");
+    if (out.status !== "issued") return;
+    const path = join(dir, "early.pem");
+    writeFileSync(path, derToPem(out.certificate.der));
+    expect(new Date(openssl(["x509", "-in", path, "-noout", "-startdate"]).trim().replace("notBefore=", "")).getTime()).toBe(caFrom.getTime());
+    expect(openssl(["verify", "-CAfile", join(dir, "root.pem"), "-untrusted", join(dir, "issuing.pem"), path])).toContain(": OK");
+  });
+
   it("tls-server: verifies against the chain and carries the profile's extensions", async () => {
     const { path, out } = await issue("tls-server", "web", { sans: ["DNS:www.example.com", "DNS:api.example.com", "IP:10.1.2.3"], key: "ec-p256" });
     expect(openssl(["verify", "-CAfile", join(dir, "root.pem"), "-untrusted", join(dir, "issuing.pem"), "-purpose", "sslserver", path])).toContain(": OK");
