@@ -123,8 +123,9 @@ export class EndEntityTemplates {
     const c = this.constant(plan.profile, ca);
     const { from: caNotBefore, to: caNotAfter } = caValidity(ca);
     // A leaf's backdated start must not precede its issuer's: right after a new issuing CA takes over, every
-    // issuance would otherwise fail the lint until the backdate has passed.
-    const notBefore = wholeSeconds(plan.notBefore.getTime() < caNotBefore ? new Date(caNotBefore) : plan.notBefore);
+    // issuance would otherwise fail the lint until the backdate has passed. A CA not valid yet is left to the lint.
+    const early = plan.notBefore.getTime() < caNotBefore && caNotBefore <= Date.now();
+    const notBefore = wholeSeconds(early ? new Date(caNotBefore) : plan.notBefore);
     const notAfter = wholeSeconds(plan.notAfter.getTime() > caNotAfter ? new Date(caNotAfter) : plan.notAfter);
     const subject = nameDer(plan.subject);
     const san: PreparedExtension | undefined = sanCount(plan.sans) > 0 ? { oid: SAN, critical: plan.subject.length === 0, value: generalNamesDer(plan.sans) } : undefined;
