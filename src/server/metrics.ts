@@ -51,7 +51,11 @@ export class Metrics {
   /** One finished HTTP request: its duration, and its refusal code if a front-end refused it. */
   httpRequest(route: RouteLabel, method: string, status: number, seconds: number, refusal: string | undefined): void {
     let byOutcome = this.httpChildren.get(route);
-    if (!byOutcome) this.httpChildren.set(route, (byOutcome = [new Map(), new Map(), new Map()]));
+    if (!byOutcome) {
+      byOutcome = [new Map(), new Map(), new Map()];
+      // Route labels are interned up to a cap (route-template.ts); past it a label is a fresh object per request.
+      if (this.httpChildren.size < 2000) this.httpChildren.set(route, byOutcome);
+    }
     const i = outcomeIndex(status);
     let h = byOutcome[i].get(method);
     if (!h) {
