@@ -97,9 +97,11 @@ async function seed(s: Side, kind: "held" | "revoked" | "target", count: number)
   s.n += count;
   await s.sql.query("VACUUM ANALYZE certificates");
   await s.sql.query("VACUUM ANALYZE certificate_names");
-  // The seed's bulk writes go through a small buffer ring, so the new index pages start outside shared_buffers and
-  // every random-key insert would read a leaf from the OS cache: load the indexes, as on a server in steady state.
+  // The seed's bulk writes go through a small buffer ring, so the new pages start outside shared_buffers and every
+  // random-key insert would read a leaf, every renewal its old row, from the OS cache: load the tables and their
+  // indexes, as on a server in steady state whose buffer cache is sized for its data (BENCH_PG_SHARED_BUFFERS).
   await s.sql.query("CREATE EXTENSION IF NOT EXISTS pg_prewarm");
+  await s.sql.query(`SELECT pg_prewarm(c) FROM unnest(ARRAY['certificates'::regclass, 'certificate_names'::regclass]) AS c`);
   await s.sql.query(`SELECT pg_prewarm(indexrelid::regclass) FROM pg_index
     WHERE indrelid IN ('certificates'::regclass, 'certificate_names'::regclass)`);
   // Write the seed's dirty pages out now: the checkpointer flushing a million rows during the measured window
@@ -164,6 +166,28 @@ async function blocks(s: Side): Promise<Blocks> {
   return { read: Number(r.read), hit: Number(r.hit) };
 }
 
+const STATEMENTS = process.env.BENCH_PG_STATEMENTS === "1";
+
+async function resetStatements(sides: Side[]): Promise<void> {
+  if (!STATEMENTS) return;
+  for (const s of sides) await s.sql.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  await sides[0].sql.query("SELECT pg_stat_statements_reset()");
+}
+
+/** Each side's statements: calls, execution ms and shared pages per call, biggest total time first. */
+async function printStatements(sides: Side[]): Promise<void> {
+  if (!STATEMENTS) return;
+  for (const s of sides) {
+    const r = await s.sql.query<{ calls: string; ms: number; hit: number; read: number; rows: number; query: string }>(`
+      SELECT calls, total_exec_time / calls AS ms, shared_blks_hit::float8 / calls AS hit, shared_blks_read::float8 / calls AS read,
+        rows::float8 / calls AS rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 25`);
+    console.error(`scale bench: ${s.label} statements (calls, exec ms/call, pages hit/call, read/call, rows/call):`);
+    for (const q of r.rows) console.error(`  ${q.calls.padStart(6)} ${q.ms.toFixed(4).padStart(8)} ${q.hit.toFixed(1).padStart(6)} ${q.read.toFixed(1).padStart(5)} ${q.rows.toFixed(1).padStart(5)}  ${q.query}`);
+  }
+}
+
 /** (a) The issuance store work; op i renews held device (i*7919) % held when even, a new device when odd. */
 export async function holdingCurve(pgUrl: string, postmaster: number, o: { base: number; big: number; ops: number; warmup: number }): Promise<void> {
   const base = await openSide(pgUrl, "holding-base");
@@ -191,8 +215,11 @@ export async function holdingCurve(pgUrl: string, postmaster: number, o: { base:
         }, tx);
       });
     };
+    await new Promise((r) => setTimeout(r, 1500)); // the seed's own page counts reach pg_stat_database first
     const before = new Map<Side, Blocks>([[base, await blocks(base)], [big, await blocks(big)]]);
+    await resetStatements([base, big]);
     await paired(base, big, postmaster, o.ops, o.warmup, op);
+    await printStatements([base, big]);
     await new Promise((r) => setTimeout(r, 1500)); // backends flush their counters to pg_stat_database at most once a second
     const io = new Map<Side, Blocks>();
     for (const s of [base, big]) {
@@ -200,12 +227,17 @@ export async function holdingCurve(pgUrl: string, postmaster: number, o: { base:
       io.set(s, { read: (b.read - before.get(s)!.read) / s.next, hit: (b.hit - before.get(s)!.hit) / s.next });
     }
     const replaced = async (s: Side) => Number((await s.sql.query("SELECT count(*) AS n FROM audit_events WHERE type = 'certificate.replaced'")).rows[0].n);
+    const updates = async (s: Side) => (await s.sql.query<{ upd: string; hot: string }>(
+      "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relid = 'certificates'::regclass")).rows[0];
     const rb = await replaced(base);
     const rg = await replaced(big);
+    const upd = new Map([[base, await updates(base)], [big, await updates(big)]]);
     reportPair("pg-issuance-store-work-requester", (s) => held.get(s)!, base, big, (s) => ({
       requester_holding: held.get(s), seed_seconds: seeded.get(s), implicit_renewals: s === base ? rb : rg, issuances_incl_warmup: s.next,
       // Pages per issuance (warm-up included) found in shared_buffers and read from outside them (the OS cache).
       pg_blocks_hit_per_op: Math.round(io.get(s)!.hit * 10) / 10, pg_blocks_read_per_op: Math.round(io.get(s)!.read * 10) / 10,
+      // Row updates (completions, replacements) and how many of them were heap-only (no index entry written).
+      certificate_updates: Number(upd.get(s)!.upd), heap_only_updates: Number(upd.get(s)!.hot),
     }));
   } finally {
     await closeSide(base);

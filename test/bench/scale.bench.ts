@@ -18,7 +18,8 @@
 //      BENCH_ACME_CLIENTS (8), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (2), BENCH_SCALE_CONCURRENCY (8),
 //      BENCH_SCALE_POOL (10, connections per gateway process), BENCH_AUDIT_WRITERS (4), BENCH_AUDIT_EVENTS (2500
 //      per writer), BENCH_AUDIT_INFLIGHT (1 per writer), BENCH_CURVE_BASE (1000), BENCH_CURVE_BIG (1000000),
-//      BENCH_CURVE_OPS (500), BENCH_CURVE_CASES (holding,crl), BENCH_PG_SHARED_BUFFERS (512MB).
+//      BENCH_CURVE_OPS (500), BENCH_CURVE_CASES (holding,crl), BENCH_PG_SHARED_BUFFERS (2GB),
+//      BENCH_PG_STATEMENTS (0; 1 prints each curve side's statements from pg_stat_statements to stderr).
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
@@ -118,9 +119,12 @@ async function main(): Promise<number> {
   const parts = list("BENCH_SCALE_PARTS", "protocols,audit,curves");
   const needPg = parts.some((p) => p !== "protocols") || list("BENCH_SCALE_STORES", "sqlite,postgres").includes("postgres");
   console.error(`scale bench: ${CORES} cores shared by the load generator, the gateway and PostgreSQL; load average at start: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
-  // A production-sized buffer cache (the tests' 32 MB would send a 1,000,000-row table's index pages to the OS
-  // cache on every lookup, which measures the cache size, not the cost curve).
-  const cluster = needPg ? await startPostgres({ shared_buffers: process.env.BENCH_PG_SHARED_BUFFERS ?? "512MB" }) : undefined;
+  // A buffer cache that holds the curves' data, as a server sized for a 1,000,000-certificate inventory has (the
+  // tests' 32 MB would send every lookup's pages to the OS cache, which measures the cache size, not the curve).
+  const settings: Record<string, string> = { shared_buffers: process.env.BENCH_PG_SHARED_BUFFERS ?? "2GB" };
+  // BENCH_PG_STATEMENTS=1: per-statement figures (pg_stat_statements) of the curves' two sides, on stderr.
+  if (process.env.BENCH_PG_STATEMENTS === "1") Object.assign(settings, { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" });
+  const cluster = needPg ? await startPostgres(settings) : undefined;
   const postmaster = cluster ? postmasterPid(cluster.dir) : undefined;
   let ok = true;
   try {

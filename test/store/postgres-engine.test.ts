@@ -57,6 +57,15 @@ describe("PostgreSQL store engine", () => {
     expect(await cols("certificates_archive")).toEqual([...ARCHIVE_COLUMNS.split(", "), "archived_at"]);
   });
 
+  it("completing an issuance is a heap-only update: no index on certificates names stage or der, pages keep room", async () => {
+    const s = await open();
+    const defs = (await s.pool.query<{ d: string }>("SELECT pg_get_indexdef(indexrelid) AS d FROM pg_index WHERE indrelid = 'certificates'::regclass")).rows.map((r) => r.d);
+    expect(defs.length).toBeGreaterThanOrEqual(8);
+    expect(defs.filter((d) => /\b(stage|der)\b/.test(d))).toEqual([]);
+    const opts = (await s.pool.query<{ o: string[] | null }>("SELECT reloptions AS o FROM pg_class WHERE oid = 'certificates'::regclass")).rows[0].o;
+    expect(opts).toContain("fillfactor=85");
+  });
+
   it("4 instances appending 200 events each at once make one chain: seq 1..800, every link intact", async () => {
     const fresh = await testDatabase();
     extraDbs.push(fresh);
