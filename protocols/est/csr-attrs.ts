@@ -10,7 +10,7 @@ import { derSetOf, smallInteger } from "../../src/cms/der.js";
 export type CsrAttrItem = { oid: string } | { type: string; values: Uint8Array[] };
 
 /** The key rules csrAttrsFor reads; the profile's KeyRule fits this shape. */
-export type CsrAttrKeyRule = { type: "ec"; curves: ("P-256" | "P-384")[] } | { type: "rsa"; minBits: number };
+export type CsrAttrKeyRule = { type: "ec"; curves: ("P-256" | "P-384")[] } | { type: "rsa"; minBits: number } | { type: "ml-dsa"; levels: (44 | 65 | 87)[] };
 
 const CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7";
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
@@ -18,6 +18,8 @@ const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 const CURVES = { "P-256": "1.2.840.10045.3.1.7", "P-384": "1.3.132.0.34" } as const;
 const ECDSA_WITH = { "P-256": "1.2.840.10045.4.3.2", "P-384": "1.2.840.10045.4.3.3" } as const;
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
+/** id-ml-dsa-* (RFC 9881): one OID names both the key and the signature algorithm. */
+const ML_DSA = { 44: "2.16.840.1.101.3.4.3.17", 65: "2.16.840.1.101.3.4.3.18", 87: "2.16.840.1.101.3.4.3.19" } as const;
 
 const DOTTED_OID = /^[0-2]\.(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
 
@@ -61,6 +63,8 @@ export function csrAttrsFor(o: { keys: CsrAttrKeyRule[]; challengePassword: bool
     out.push({ type: EC_PUBLIC_KEY, values: [oidDer(CURVES[curve])] }, { oid: ECDSA_WITH[curve] });
   } else if (rule?.type === "rsa") {
     out.push({ type: RSA_ENCRYPTION, values: [smallInteger(rule.minBits)] }, { oid: SHA256_WITH_RSA });
+  } else if (rule?.type === "ml-dsa" && rule.levels.length) {
+    out.push({ oid: ML_DSA[rule.levels[0]] });
   }
   return out;
 }

@@ -39,6 +39,7 @@ const inflight = new Map<string, Promise<void>>();
 /** What the gateway generates for serverkeygen: the profile's first allowed key type, at its smallest allowed size. */
 function keySpecFor(profile: Profile): KeySpec {
   const rule = profile.keys[0];
+  if (rule.type === "ml-dsa") return { kind: "ml-dsa", level: rule.levels[0] };
   return rule.type === "ec" ? { kind: "ec", curve: rule.curves[0] } : { kind: "rsa", bits: Math.max(rule.minBits, 2048) };
 }
 

@@ -1,5 +1,8 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { childSpans, header } from "./der-walk.js";
+import { GatewayError } from "../errors.js";
+import { mlDsaLevelOf, ML_DSA_SIZES } from "./algorithms.js";
+import { oidText } from "./der-values.js";
 
 const EC_PUBLIC_KEY = Buffer.from("06072a8648ce3d0201", "hex");
 const RSA_ENCRYPTION = Buffer.from("06092a864886f70d010101", "hex");
@@ -13,7 +16,8 @@ const CURVES: Record<string, { crv: string; size: number }> = {
  * Imports a DER SubjectPublicKeyInfo. OpenSSL 3's DER decoder costs ~150 µs a key; the
  * JWK path builds the same key from its numbers in a fraction of that (RSA ~5 µs), so
  * uncompressed EC points and RSA keys go that way. Anything else uses the DER decoder.
- * Input must have passed checkDer.
+ * ML-DSA keys are held to RFC 9881 first (no parameters, the raw key of its level's exact length): a
+ * GatewayError says which rule failed. Input must have passed checkDer.
  */
 export function importSpki(spki: Uint8Array): KeyObject {
   const fallback = () => createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
@@ -24,6 +28,13 @@ export function importSpki(spki: Uint8Array): KeyObject {
   const bits = spki.subarray(header(spki, keySpan[0]).contentStart, keySpan[1]);
   if (bits[0] !== 0) return fallback();
   const key = bits.subarray(1);
+  const mlDsa = oid[0] === 0x06 ? mlDsaLevelOf(oidText(oid.subarray(2)) ?? "") : undefined;
+  if (mlDsa) {
+    if (alg.length !== 1) throw new GatewayError("RA_ERR_MALFORMED", `ML-DSA-${mlDsa} public key: the AlgorithmIdentifier must have no parameters (RFC 9881)`);
+    const want = ML_DSA_SIZES[mlDsa].publicKey;
+    if (key.length !== want) throw new GatewayError("RA_ERR_KEY_WEAK", `ML-DSA-${mlDsa} public key is ${key.length} bytes, not ${want}`);
+    return fallback();
+  }
   if (oid.equals(EC_PUBLIC_KEY) && alg[1]) {
     const curve = CURVES[Buffer.from(spki.subarray(alg[1][0], alg[1][1])).toString("hex")];
     if (!curve || key[0] !== 0x04 || key.length !== 1 + 2 * curve.size) return fallback();

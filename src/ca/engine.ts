@@ -1,3 +1,4 @@
+import { keySpecText } from "../policy/keys.js";
 import { hash } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import { GatewayError } from "../errors.js";
@@ -91,7 +92,7 @@ export class IssuingEngine {
       requesterKind: ctx.requester.kind, requesterId: ctx.requester.id, subject: rdnsToText(plan.subject),
       sans: sanList(plan.sans),
       notBefore: tbs.notBefore.toISOString(), notAfter: tbs.notAfter.toISOString(),
-      keyAlgorithm: plan.keySpec.kind === "ec" ? `EC ${plan.keySpec.curve}` : `RSA ${plan.keySpec.bits}`,
+      keyAlgorithm: keySpecText(plan.keySpec),
       stage: "intent", tbsSha256: hash("sha256", tbsDer, "hex"), renewalOf: ctx.renewalOf, createdAt: new Date().toISOString(),
       ...plan.classification,
     };

@@ -16,9 +16,11 @@ import { buildTbs, publicOf } from "./tbs.js";
 import { emptySans } from "../policy/request.js";
 import type { SecretRef } from "../config/schema.js";
 
-export type KeyAlgorithmName = "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096";
+export const KEY_ALGORITHMS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87"] as const;
+export type KeyAlgorithmName = (typeof KEY_ALGORITHMS)[number];
 
 export function keySpecFor(name: KeyAlgorithmName, pss = false): KeySpec {
+  if (name.startsWith("ml-dsa-")) return { kind: "ml-dsa", level: Number(name.slice(7)) as 44 | 65 | 87 };
   if (name === "ec-p256") return { kind: "ec", curve: "P-256" };
   if (name === "ec-p384") return { kind: "ec", curve: "P-384" };
   return { kind: "rsa", bits: Number(name.slice(4)), pss };
@@ -75,7 +77,12 @@ export interface CaInitOptions {
   issuingName: string;
   rootSubject: string;
   issuingSubject: string;
+  /** The issuing CA's key (and the root's unless rootKeyAlgorithm says otherwise). */
   keyAlgorithm: KeyAlgorithmName;
+  /** The root's key when it differs from the issuing CA's: a mixed chain (e.g. ML-DSA under ECDSA). */
+  rootKeyAlgorithm?: KeyAlgorithmName;
+  /** Create only the issuing CA, under this existing root CA of `casDir` (its key signs the new certificate). */
+  under?: string;
   pss?: boolean;
   httpBase: string;
   pkcs11?: Pkcs11Target;
@@ -83,57 +90,81 @@ export interface CaInitOptions {
   issuingDays?: number;
 }
 
+/** The root that signs a new issuing CA: made now, or an existing one of `casDir` (`under`). */
+interface RootPart { name: string; dir: string; signer: Signer; subject: Uint8Array | ReturnType<typeof buildName>; keyId: Uint8Array; der: Uint8Array; chain: Uint8Array[] }
+
+async function newRoot(o: CaInitOptions, spec: KeySpec): Promise<RootPart> {
+  const dir = join(o.casDir, o.rootName);
+  const root = await newKey(dir, "root", spec, o.pkcs11);
+  const subject = parseNameString(o.rootSubject);
+  const keyId = keyIdForSpki(spkiDer(root.signer.publicKey));
+  const der = await certify({
+    signer: root.signer, issuer: subject, subject, publicKey: root.signer.publicKey, days: o.rootDays ?? 7300,
+    extensions: [basicConstraints(true, 1), keyUsage(["keyCertSign", "cRLSign"]), subjectKeyId(keyId)],
+  });
+  writeFileSync(join(dir, "cert.pem"), derToPem(der));
+  writeDescriptor(dir, { name: o.rootName, role: "root", certFile: "cert.pem", chainFiles: [], signer: root.ref });
+  return { name: o.rootName, dir, signer: root.signer, subject, keyId, der, chain: [] };
+}
+
+async function existingRoot(o: CaInitOptions, name: string): Promise<RootPart> {
+  const dir = join(o.casDir, name);
+  if (!existsSync(join(dir, "ca.json"))) throw new GatewayError("RA_ERR_CONFIG", `no CA named ${name} in ${o.casDir}`);
+  const { loadAuthority } = await import("./authority.js");
+  const ca = await loadAuthority(dir);
+  if (!ca.cert.ca) throw new GatewayError("RA_ERR_CONFIG", `${name} is not a CA certificate`);
+  return { name, dir, signer: ca.signer, subject: ca.subjectDer, keyId: ca.keyId, der: ca.certDer, chain: ca.chain };
+}
+
 /**
- * Creates a root and an issuing CA (keys in software or inside a PKCS#11 token), the
- * issuing CA's delegated OCSP responder, and their `ca.json` descriptors. The root key
- * signs only the issuing CA certificate here (and root CRLs via `gateway ca root-crl`).
+ * Creates a root and an issuing CA (keys in software or inside a PKCS#11 token), or only an issuing CA under an
+ * existing root (`under`), the issuing CA's delegated OCSP responder, and their `ca.json` descriptors. The root
+ * key signs only the issuing CA certificate here (and root CRLs via `gateway ca root-crl`). Root and issuing CA
+ * may use different algorithms (rootKeyAlgorithm, or an existing root): operators migrate one layer at a time.
  */
 export async function initCaPair(o: CaInitOptions): Promise<{ rootDir: string; issuingDir: string }> {
-  const rootDir = join(o.casDir, o.rootName);
+  const rootDir = join(o.casDir, o.under ?? o.rootName);
   const issuingDir = join(o.casDir, o.issuingName);
-  for (const d of [rootDir, issuingDir]) {
+  for (const d of o.under ? [issuingDir] : [rootDir, issuingDir]) {
     if (existsSync(join(d, "ca.json"))) throw new GatewayError("RA_ERR_CONFIG", `a CA already exists in ${d}`);
-    mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   const spec = keySpecFor(o.keyAlgorithm, o.pss);
+  // Everything is checked before anything is written: a refused name or key leaves no directory behind.
+  const root = o.under ? await existingRoot(o, o.under) : undefined;
+  for (const d of o.under ? [issuingDir] : [rootDir, issuingDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const top = root ?? await newRoot(o, keySpecFor(o.rootKeyAlgorithm ?? o.keyAlgorithm, o.pss));
+  try {
+    const issuing = await newKey(issuingDir, "issuing", spec, o.pkcs11);
+    const issuingSubject = parseNameString(o.issuingSubject);
+    const issuingKeyId = keyIdForSpki(spkiDer(issuing.signer.publicKey));
+    const issuingDer = await certify({
+      signer: top.signer, issuer: top.subject, subject: issuingSubject, publicKey: issuing.signer.publicKey, days: o.issuingDays ?? 3650,
+      extensions: [
+        basicConstraints(true, 0), keyUsage(["digitalSignature", "keyCertSign", "cRLSign"]), subjectKeyId(issuingKeyId), authorityKeyId(top.keyId),
+        crlDistributionPoint(`${o.httpBase}/crl/${top.name}.crl`),
+      ],
+    });
+    writeFileSync(join(issuingDir, "cert.pem"), derToPem(issuingDer));
+    writeFileSync(join(issuingDir, "chain.pem"), [top.der, ...top.chain].map((d) => derToPem(d)).join(""));
 
-  const root = await newKey(rootDir, "root", spec, o.pkcs11);
-  const rootSubject = parseNameString(o.rootSubject);
-  const rootKeyId = keyIdForSpki(spkiDer(root.signer.publicKey));
-  const rootDer = await certify({
-    signer: root.signer, issuer: rootSubject, subject: rootSubject, publicKey: root.signer.publicKey, days: o.rootDays ?? 7300,
-    extensions: [basicConstraints(true, 1), keyUsage(["keyCertSign", "cRLSign"]), subjectKeyId(rootKeyId)],
-  });
-  writeFileSync(join(rootDir, "cert.pem"), derToPem(rootDer));
-  writeDescriptor(rootDir, { name: o.rootName, role: "root", certFile: "cert.pem", chainFiles: [], signer: root.ref });
-
-  const issuing = await newKey(issuingDir, "issuing", spec, o.pkcs11);
-  const issuingSubject = parseNameString(o.issuingSubject);
-  const issuingKeyId = keyIdForSpki(spkiDer(issuing.signer.publicKey));
-  const issuingDer = await certify({
-    signer: root.signer, issuer: rootSubject, subject: issuingSubject, publicKey: issuing.signer.publicKey, days: o.issuingDays ?? 3650,
-    extensions: [
-      basicConstraints(true, 0), keyUsage(["digitalSignature", "keyCertSign", "cRLSign"]), subjectKeyId(issuingKeyId), authorityKeyId(rootKeyId),
-      crlDistributionPoint(`${o.httpBase}/crl/${o.rootName}.crl`),
-    ],
-  });
-  writeFileSync(join(issuingDir, "cert.pem"), derToPem(issuingDer));
-  writeFileSync(join(issuingDir, "chain.pem"), derToPem(rootDer));
-
-  // Delegated OCSP responder: its own software key so OCSP load never touches the CA key.
-  const ocspSpec: KeySpec = spec.kind === "ec" ? spec : { kind: "rsa", bits: 2048 };
-  const ocsp = await newKey(issuingDir, "ocsp", ocspSpec);
-  const ocspDer = await certify({
-    signer: issuing.signer, issuer: issuingSubject, subject: buildName([["CN", `${o.issuingName} OCSP Responder`]]), publicKey: ocsp.signer.publicKey, days: 365,
-    extensions: [basicConstraints(false), keyUsage(["digitalSignature"]), extendedKeyUsage(["1.3.6.1.5.5.7.3.9"]), ocspNoCheck(),
-      subjectKeyId(keyIdForSpki(spkiDer(ocsp.signer.publicKey))), authorityKeyId(issuingKeyId)],
-  });
-  writeFileSync(join(issuingDir, "ocsp.pem"), derToPem(ocspDer));
-  writeDescriptor(issuingDir, {
-    name: o.issuingName, role: "issuing", certFile: "cert.pem", chainFiles: ["chain.pem"], signer: issuing.ref,
-    ocsp: { certFile: "ocsp.pem", signer: ocsp.ref },
-  });
-  for (const s of [root.signer, issuing.signer]) await s.close?.();
+    // Delegated OCSP responder: its own software key so OCSP load never touches the CA key; the CA's algorithm
+    // family, so an ML-DSA CA's OCSP answers are ML-DSA-signed too (RSA CAs get a 2048-bit responder).
+    const ocspSpec: KeySpec = spec.kind === "rsa" ? { kind: "rsa", bits: 2048 } : spec;
+    const ocsp = await newKey(issuingDir, "ocsp", ocspSpec);
+    const ocspDer = await certify({
+      signer: issuing.signer, issuer: issuingSubject, subject: buildName([["CN", `${o.issuingName} OCSP Responder`]]), publicKey: ocsp.signer.publicKey, days: 365,
+      extensions: [basicConstraints(false), keyUsage(["digitalSignature"]), extendedKeyUsage(["1.3.6.1.5.5.7.3.9"]), ocspNoCheck(),
+        subjectKeyId(keyIdForSpki(spkiDer(ocsp.signer.publicKey))), authorityKeyId(issuingKeyId)],
+    });
+    writeFileSync(join(issuingDir, "ocsp.pem"), derToPem(ocspDer));
+    writeDescriptor(issuingDir, {
+      name: o.issuingName, role: "issuing", certFile: "cert.pem", chainFiles: ["chain.pem"], signer: issuing.ref,
+      ocsp: { certFile: "ocsp.pem", signer: ocsp.ref },
+    });
+    await issuing.signer.close?.();
+  } finally {
+    await top.signer.close?.();
+  }
   return { rootDir, issuingDir };
 }
 

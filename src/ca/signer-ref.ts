@@ -3,7 +3,7 @@ import { secretSchema } from "../config/schema-secret.js";
 
 const algorithm = z.enum([
   "ecdsa-sha256", "ecdsa-sha384", "ecdsa-sha512", "rsa-pkcs1-sha256", "rsa-pkcs1-sha384", "rsa-pkcs1-sha512",
-  "rsa-pss-sha256", "rsa-pss-sha384", "rsa-pss-sha512",
+  "rsa-pss-sha256", "rsa-pss-sha384", "rsa-pss-sha512", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87",
 ]);
 
 /** Where a signing key lives: a PEM file or a PKCS#11 token object. */

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { GatewayError } from "../errors.js";
 import type { CliInput } from "./args.js";
+import type { KeyAlgorithmName } from "../ca/init.js";
 import { printRows } from "./paging.js";
 
-export const KEYS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"] as const;
 
 interface CaRow {
   name: string;
@@ -48,7 +48,10 @@ export async function caInit(i: CliInput): Promise<number> {
   const { config } = i;
   const s = (k: string) => (typeof i.opts[k] === "string" ? (i.opts[k] as string) : undefined);
   const { initCaPair } = await import("../ca/init.js");
-  const key = (s("key") ?? config.devPki.keyAlgorithm) as (typeof KEYS)[number];
+  const key = (s("key") ?? config.devPki.keyAlgorithm) as KeyAlgorithmName;
+  const rootKey = s("root-key") as KeyAlgorithmName | undefined;
+  const under = s("under");
+  if (under && (rootKey || s("root-name") || s("root-subject"))) throw new GatewayError("RA_ERR_MALFORMED", "--under uses an existing root: --root-key, --root-name and --root-subject do not apply");
   let pkcs11: Parameters<typeof initCaPair>[0]["pkcs11"];
   if (i.opts.pkcs11) {
     const module = s("module") ?? config.pkcs11?.module ?? "/usr/lib/softhsm/libsofthsm2.so";
@@ -70,14 +73,14 @@ export async function caInit(i: CliInput): Promise<number> {
     casDir, rootName, issuingName,
     rootSubject: s("root-subject") ?? config.devPki.rootSubject.replace("Dev Root", "Root"),
     issuingSubject: s("issuing-subject") ?? config.devPki.issuingSubject.replace("Dev Issuing", "Issuing"),
-    keyAlgorithm: key, pss: Boolean(i.opts.pss), httpBase: publicUrls(config).http, pkcs11,
+    keyAlgorithm: key, rootKeyAlgorithm: rootKey, under, pss: Boolean(i.opts.pss), httpBase: publicUrls(config).http, pkcs11,
   });
   const { openStore } = await import("../store/open.js");
   const { AuditLog } = await import("../audit/audit-log.js");
   const store = await openStore(config, config.dataDir);
-  await new AuditLog(store).record({ type: "ca.initialized", actor: "cli", target: issuingName, data: { root: rootName, keyAlgorithm: key, backend: pkcs11 ? "pkcs11" : "software" } });
+  await new AuditLog(store).record({ type: "ca.initialized", actor: "cli", target: issuingName, data: { root: under ?? rootName, keyAlgorithm: key, rootKeyAlgorithm: under ? undefined : rootKey ?? key, backend: pkcs11 ? "pkcs11" : "software" } });
   await store.close();
-  console.log(`created root CA in ${out.rootDir} and issuing CA in ${out.issuingDir}${pkcs11 ? ` (keys inside token "${pkcs11.tokenLabel}", not extractable)` : ""}`);
+  console.log(`${under ? `created issuing CA in ${out.issuingDir} under the root CA in ${out.rootDir}` : `created root CA in ${out.rootDir} and issuing CA in ${out.issuingDir}`}${pkcs11 ? ` (keys inside token "${pkcs11.tokenLabel}", not extractable)` : ""}`);
   console.log(`profiles sign with it when they say \`issuer: ${issuingName}\``);
   return 0;
 }

@@ -17,6 +17,9 @@ const PKCS11 = { pkcs11: b, module: s, token: s, "pin-file": s, "pin-env": s };
 const admin = () => import("./admin-commands.js");
 const lifecycle = () => import("./lifecycle-commands.js");
 
+/** `ca init` key algorithms (src/ca/init.ts KEY_ALGORITHMS; listed here so that help loads no crypto code). */
+const KEY_ALGS = ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87"];
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ["serve"], synopsis: "[--workers N|auto]", summary: "start the gateway (HTTPS 8443, HTTP 8080 by default)",
@@ -33,11 +36,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (i) => (await import("./check-config.js")).checkConfigCommand(i),
   },
   {
-    path: ["ca", "init"], synopsis: "[--key ALG] [--pss] [--root-name N] [--issuing-name N] [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]",
-    summary: "create a root and an issuing CA (software keys, or inside a PKCS#11 token)",
-    details: ["--key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096 (default devPki.keyAlgorithm); --root-subject DN, --issuing-subject DN"],
-    options: { key: s, pss: b, "root-name": s, "issuing-name": s, "root-subject": s, "issuing-subject": s, ...PKCS11 },
-    enums: { key: ["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"] },
+    path: ["ca", "init"], synopsis: "[--key ALG] [--root-key ALG | --under ROOT] [--pss] [--root-name N] [--issuing-name N] [--pkcs11 --module PATH --token LABEL (--pin-file F | --pin-env VAR)]",
+    summary: "create a root and an issuing CA, or an issuing CA under an existing root (software keys, or inside a PKCS#11 token)",
+    details: [
+      `--key ${KEY_ALGS.join("|")} (default devPki.keyAlgorithm); --root-subject DN, --issuing-subject DN`,
+      "--root-key ALG: the new root's key when it differs (a mixed chain); --under ROOT: only the issuing CA, signed by that root",
+    ],
+    options: { key: s, "root-key": s, under: s, pss: b, "root-name": s, "issuing-name": s, "root-subject": s, "issuing-subject": s, ...PKCS11 },
+    enums: { key: KEY_ALGS, "root-key": KEY_ALGS },
     run: async (i) => (await import("./ca-commands.js")).caInit(i),
   },
   {

@@ -31,7 +31,7 @@ const limitsSchema = z
   .strict()
   .refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, { message: "headersTimeoutMs must not exceed requestTimeoutMs", path: ["headersTimeoutMs"] });
 
-const keyAlgorithm = z.enum(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]);
+const keyAlgorithm = z.enum(["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87"]);
 
 export const configSchema = z
   .object({

@@ -1,3 +1,4 @@
+import { keySpecText } from "./keys.js";
 import { createHash, createHmac } from "node:crypto";
 import { z } from "zod";
 import { rdnsToText } from "../asn1/name.js";
@@ -83,7 +84,7 @@ export function buildAuthorizationBody(req: EnrollmentRequest, plan: IssuancePla
     subject: rdnsToText(plan.subject),
     names: plan.sans,
     // Same wording as the inventory's keyAlgorithm column, so receivers and reports agree.
-    key: { algorithm: k.kind === "ec" ? `EC ${k.curve}` : `RSA ${k.bits}`, spkiSha256: createHash("sha256").update(plan.spki).digest("hex") },
+    key: { algorithm: keySpecText(k), spkiSha256: createHash("sha256").update(plan.spki).digest("hex") },
     ...(req.attested ? { attestation: { format: req.attested.format, identifier: { ...req.attested.identifier }, facts: { ...req.attested.facts }, identityProven: req.attested.identity === "attested" } } : {}),
     ...(req.renewalOf ? { renewalOf: req.renewalOf } : {}),
   };

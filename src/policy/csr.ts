@@ -6,7 +6,7 @@ import { nameToString } from "../asn1/name.js";
 import { checkDer } from "../asn1/der-limits.js";
 import { childSpans, header } from "../asn1/der-walk.js";
 import { oidDer, oidText } from "../asn1/der-values.js";
-import { verifyParamsFor, verifySignature, WEAK_SIGNATURE_OIDS } from "../asn1/algorithms.js";
+import { mlDsaLevelOf, verifyParamsFor, verifySignature, WEAK_SIGNATURE_OIDS } from "../asn1/algorithms.js";
 import { GatewayError } from "../errors.js";
 import { emptySans, type SanSet } from "./request.js";
 import { generalNamesDerToSans, generalNamesToSans } from "../asn1/general-names.js";
@@ -91,6 +91,9 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
   if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm) && !sha1KeyType) {
     throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} (MD5/SHA-1) is not accepted`);
   }
+  if (mlDsaLevelOf(sigAlg.algorithm) && sigAlg.parameters !== undefined && sigAlg.parameters !== null) {
+    throw new GatewayError("RA_ERR_MALFORMED", "CSR signature algorithm: an ML-DSA AlgorithmIdentifier must have no parameters (RFC 9881)");
+  }
   const params = sha1KeyType ? undefined : verifyParamsFor(sigAlg);
   if (!params && !sha1KeyType) throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} is not supported`);
   if (der[sigSpan[0]] !== 0x03) throw malformed("signature is not a BIT STRING");
@@ -108,7 +111,8 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
   let publicKey: KeyObject;
   try {
     publicKey = importSpki(spki);
-  } catch {
+  } catch (e) {
+    if (e instanceof GatewayError) throw e;
     throw new GatewayError("RA_ERR_KEY_WEAK", "CSR public key is not usable (unknown type or explicit curve parameters)");
   }
   // The signature covers the exact bytes of certificationRequestInfo as sent.

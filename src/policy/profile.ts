@@ -43,6 +43,11 @@ const keyRule = z.discriminatedUnion("type", [
     minBits: z.number().int().min(2048).default(2048),
     maxBits: z.number().int().max(8192).default(4096),
   }).strict(),
+  /** ML-DSA (FIPS 204, RFC 9881): the allowed security levels. */
+  z.object({
+    type: z.literal("ml-dsa"),
+    levels: z.array(z.union([z.literal(44), z.literal(65), z.literal(87)])).min(1).default([44, 65, 87]),
+  }).strict(),
 ]);
 
 export const CRITICALITIES = ["low", "medium", "high", "critical"] as const;

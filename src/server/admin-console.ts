@@ -7,7 +7,7 @@ import { deserializeRequest } from "../enrollment/payload.js";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
 import { parseCsr } from "../policy/csr.js";
-import { describeKey } from "../policy/keys.js";
+import { describeKey, keySpecText } from "../policy/keys.js";
 import { sanList, type EnrollmentRequest } from "../policy/request.js";
 import type { KeySpec } from "../signers/signer.js";
 import type { RequestRecord } from "../store/types.js";
@@ -15,7 +15,7 @@ import { certJson } from "./admin-helpers.js";
 import { decodeCertificate } from "./cert-details.js";
 
 const DAY = 86_400_000;
-const keyText = (k: KeySpec) => (k.kind === "ec" ? `EC ${k.curve}` : `RSA ${k.bits}`);
+const keyText = (k: KeySpec) => keySpecText(k);
 
 /** What an operator needs to decide an approval: who, which names, which key (decoded from the stored request). */
 export function requestSummary(payload: string): { subject?: string; names: string[]; key?: string } {

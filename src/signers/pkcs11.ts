@@ -206,6 +206,9 @@ export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions):
   const common = { token: true, label: opts.label, id };
   let mech: MechanismType;
   let pubT: ITemplate;
+  if (opts.spec.kind === "ml-dsa") {
+    throw new Error("ML-DSA keys inside a PKCS#11 token are not supported yet");
+  }
   if (opts.spec.kind === "ec") {
     const params = EC_PARAMS[opts.spec.curve];
     if (!params) throw new Error(`unsupported curve ${String(opts.spec.curve)}`);

@@ -10,17 +10,25 @@ export type SignatureAlgorithmName =
   | "rsa-pkcs1-sha512"
   | "rsa-pss-sha256"
   | "rsa-pss-sha384"
-  | "rsa-pss-sha512";
+  | "rsa-pss-sha512"
+  | "ml-dsa-44"
+  | "ml-dsa-65"
+  | "ml-dsa-87";
+
+/** ML-DSA security levels (FIPS 204 parameter sets). */
+export type MlDsaLevel = 44 | 65 | 87;
+export const ML_DSA_LEVELS: readonly MlDsaLevel[] = [44, 65, 87];
 
 export type KeySpec =
   | { kind: "ec"; curve: "P-256" | "P-384" }
-  | { kind: "rsa"; bits: number; pss?: boolean };
+  | { kind: "rsa"; bits: number; pss?: boolean }
+  | { kind: "ml-dsa"; level: MlDsaLevel };
 
 /**
  * The one interface every signing key sits behind (software or PKCS#11).
  * `sign` receives the exact bytes to be signed (e.g. a DER TBSCertificate) and
  * returns the signature in X.509 encoding: DER `Ecdsa-Sig-Value` for ECDSA,
- * the raw big-endian signature for RSA.
+ * the raw big-endian signature for RSA, the raw octets for ML-DSA (RFC 9881).
  */
 export interface Signer {
   /** Stable description for logs and /readyz, never secret (e.g. "software:issuing-ca" or a pkcs11: URI without PIN). */
@@ -42,10 +50,21 @@ export interface Signer {
 }
 
 export function defaultAlgorithmFor(spec: KeySpec): SignatureAlgorithmName {
+  if (spec.kind === "ml-dsa") return `ml-dsa-${spec.level}`;
   if (spec.kind === "ec") return spec.curve === "P-384" ? "ecdsa-sha384" : "ecdsa-sha256";
   return spec.pss ? "rsa-pss-sha256" : "rsa-pkcs1-sha256";
 }
 
+/** ML-DSA signs the message itself (pure mode, empty context): no hash is chosen outside the algorithm. */
+export function isMlDsa(alg: SignatureAlgorithmName): alg is "ml-dsa-44" | "ml-dsa-65" | "ml-dsa-87" {
+  return alg.startsWith("ml-dsa");
+}
+
+/**
+ * The hash an algorithm signs with; for ML-DSA, the digest to pair with it where a protocol needs one next to the
+ * signature (SHA-512, as RFC 9882 asks for CMS).
+ */
 export function hashOf(alg: SignatureAlgorithmName): "sha256" | "sha384" | "sha512" {
+  if (isMlDsa(alg)) return "sha512";
   return alg.endsWith("sha512") ? "sha512" : alg.endsWith("sha384") ? "sha384" : "sha256";
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, constants, type KeyObject } from "node:crypto";
-import { hashOf, type KeySpec, type Signer, type SignatureAlgorithmName } from "./signer.js";
+import { hashOf, isMlDsa, type KeySpec, type Signer, type SignatureAlgorithmName } from "./signer.js";
 
 /** Signer backed by a node:crypto KeyObject (dev default and delegated OCSP/TLS keys). */
 export class SoftwareSigner implements Signer {
@@ -23,6 +23,8 @@ export class SoftwareSigner implements Signer {
   }
 
   signSync(data: Uint8Array): Buffer {
+    // ML-DSA: pure mode, empty context (RFC 9881); OpenSSL hashes inside the algorithm.
+    if (isMlDsa(this.algorithm)) return cryptoSign(null, data, this.privateKey);
     const hash = hashOf(this.algorithm);
     if (this.algorithm.startsWith("rsa-pss")) {
       return cryptoSign(hash, data, {
@@ -39,7 +41,7 @@ export class SoftwareSigner implements Signer {
     return true;
   }
 
-  /** PKCS#8 PEM, for writing a dev key file with mode 0600. Never logged. */
+  /** PKCS#8 PEM (ML-DSA in the 32-byte seed form), for writing a key file with mode 0600. Never logged. */
   exportPkcs8Pem(): string {
     return this.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   }
@@ -49,7 +51,9 @@ export function hashLength(hash: "sha256" | "sha384" | "sha512"): number {
   return hash === "sha512" ? 64 : hash === "sha384" ? 48 : 32;
 }
 
+/** A new private key; an ML-DSA key exports as PKCS#8 in the seed form (RFC 9881 `seed [0]`), 54 bytes. */
 export function generateSoftwareKey(spec: KeySpec): KeyObject {
+  if (spec.kind === "ml-dsa") return generateKeyPairSync(`ml-dsa-${spec.level}`).privateKey;
   if (spec.kind === "ec") {
     return generateKeyPairSync("ec", { namedCurve: spec.curve === "P-384" ? "secp384r1" : "prime256v1" }).privateKey;
   }
