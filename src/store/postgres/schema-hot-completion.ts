@@ -5,7 +5,9 @@
  * inventory (one B-tree level per index). The predicates now leave `stage` out: every query that uses these indexes
  * says `stage = 'issued'` and re-checks it on the row, and an intent lives for milliseconds. With no indexed column
  * changed and room kept on each page (fillfactor 85, for pages written from now on), the completion is a heap-only
- * tuple update. The rebuild locks the table against writes for the time it takes (seconds per million rows).
+ * tuple update. `replaced_by` stays in the predicates: the missed-renewal listings walk the unreplaced index and
+ * would otherwise visit every replaced certificate. The rebuild locks the table against writes for the time it
+ * takes (seconds per million rows).
  */
 export const HOT_COMPLETION_SCHEMA = `
 ALTER TABLE certificates SET (fillfactor = 85);
