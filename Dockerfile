@@ -30,5 +30,5 @@ VOLUME ["/data"]
 EXPOSE 8443 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini reaps and passes SIGTERM (docker stop) to node, which drains requests and exits 0.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "/app/dist/src/cli/main.js"]
 CMD ["serve", "--data-dir", "/data"]

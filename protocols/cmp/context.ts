@@ -69,6 +69,8 @@ export interface Reply {
   audited?: boolean;
   /** Called with our senderNonce once the answer is built (a transaction remembers it for the follow-up). */
   remember?: (ourNonce: Uint8Array) => Promise<unknown>;
+  /** For extraCerts besides the responder's: the issued certificate's CA certificates below the root (RFC 9483 §4.1.1). */
+  extraCerts?: Uint8Array[];
 }
 
 /** The cmp.request audit event of one answered message: label, transactionID, body type, decision and details. */

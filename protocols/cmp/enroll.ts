@@ -64,8 +64,11 @@ function answer(c: CmpCall, kind: RepKind, certReqId: bigint, out: EnrollmentOut
   }
   const cert = out.certificate;
   const caPubs = kind === "ip" ? [cert.chain[cert.chain.length - 1]] : undefined;
+  // The issuing CA (and any CA between it and the root) goes along: the client cannot build the path from the
+  // root in caPubs alone, least of all when the layers differ in algorithm (an ML-DSA issuing CA under an EC root).
+  const extraCerts = cert.chain.length > 1 ? cert.chain.slice(0, -1) : [];
   return {
-    body: acceptedCertRepDer(kind, certReqId, cert.der, caPubs), implicitConfirm: implicit, ...accepted(cert.serial, implicit),
+    body: acceptedCertRepDer(kind, certReqId, cert.der, caPubs), implicitConfirm: implicit, extraCerts, ...accepted(cert.serial, implicit),
     remember: implicit ? (was && (() => c.deps.tx.finish(was))) : (nonce) => keep({
       ...base, state: "waitingConfirm", certDer: cert.der, serial: cert.serial, lastNonce: nonce, expiresAt: Date.now() + c.deps.gw.config.cmp.confirmWaitSeconds * 1000,
     }),

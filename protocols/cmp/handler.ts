@@ -162,11 +162,13 @@ async function protect(d: DecodedMessage | undefined, req: PKIHeader, reply: Rep
       nonce = h.senderNonce;
       return h.der;
     };
-    der = await macProtectDer(header, reply.body instanceof Uint8Array ? reply.body : toDer(reply.body), auth.protection.secret, keys, req.protectionAlg);
+    der = await macProtectDer(header, reply.body instanceof Uint8Array ? reply.body : toDer(reply.body), auth.protection.secret, keys, req.protectionAlg, reply.extraCerts);
   } else {
     const hdr = responseHeader(req, { sender: deps.responderSender, implicitConfirm: reply.implicitConfirm });
     nonce = new Uint8Array(hdr.senderNonce!);
-    der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain: responder.chain, keyType: responder.keyType, sign: responder.sign });
+    const known = (d: Uint8Array) => responder.chain.some((c) => Buffer.from(c).equals(Buffer.from(d)));
+    const chain = [...responder.chain, ...(reply.extraCerts ?? []).filter((d) => !known(d))];
+    der = await signProtect(hdr, reply.body, { cert: responder.certDer, chain, keyType: responder.keyType, sign: responder.sign });
   }
   // Durable before the answer leaves: the follow-up may reach another instance at once.
   await reply.remember?.(nonce!);

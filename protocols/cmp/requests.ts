@@ -205,7 +205,7 @@ export function certConfirms(body: PKIBody): CertConfirm[] {
 
 /**
  * Whether a certConf's certHash is the hash of `certDer`: by hashAlg when given (RFC 9480 §2.10), else by the
- * certificate's signature hash (SHA-512 for Ed25519, RFC 9481 §2). SHA-1 and unknown hashes never match.
+ * certificate's signature hash (SHA-512 for Ed25519, RFC 9481 §2, and for ML-DSA). SHA-1 and unknown hashes never match.
  */
 export function certHashMatches(c: Pick<CertConfirm, "certHash" | "hashAlgOid">, certDer: Uint8Array): boolean {
   const hash = c.hashAlgOid ? HASH_BY_OID[c.hashAlgOid] : signatureHashOf(certDer);
@@ -216,6 +216,8 @@ const SIG_HASH: Record<string, HashName> = {
   "1.2.840.10045.4.3.2": "sha256", "1.2.840.10045.4.3.3": "sha384", "1.2.840.10045.4.3.4": "sha512",
   "1.2.840.113549.1.1.11": "sha256", "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
   "1.3.101.112": "sha512",
+  // ML-DSA has no hash of its own: SHA-512, as for Ed25519 and as CMS uses with ML-DSA.
+  "2.16.840.1.101.3.4.3.17": "sha512", "2.16.840.1.101.3.4.3.18": "sha512", "2.16.840.1.101.3.4.3.19": "sha512",
 };
 
 function signatureHashOf(certDer: Uint8Array): HashName | undefined {

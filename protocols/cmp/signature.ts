@@ -14,11 +14,15 @@ const KEY_TYPES: Record<string, readonly string[]> = {
   "1.2.840.113549.1.1.10": ["rsa", "rsa-pss"],
   "1.3.101.112": ["ed25519"],
   "1.3.101.113": ["ed448"],
+  // ML-DSA (RFC 9881): the level is part of the key type, so an ML-DSA-44 key cannot pass for an ML-DSA-65 signature.
+  "2.16.840.1.101.3.4.3.17": ["ml-dsa-44"],
+  "2.16.840.1.101.3.4.3.18": ["ml-dsa-65"],
+  "2.16.840.1.101.3.4.3.19": ["ml-dsa-87"],
 };
 
 /**
  * Verifies `signature` over `data` with the algorithm named by `alg` (allow-list of src/asn1/algorithms.ts:
- * ECDSA, RSA PKCS#1 v1.5 and PSS with SHA-2, Ed25519, Ed448; nothing with MD5 or SHA-1).
+ * ECDSA, RSA PKCS#1 v1.5 and PSS with SHA-2, Ed25519, Ed448, ML-DSA; nothing with MD5 or SHA-1).
  */
 /** `key` as SPKI DER must have passed checkDer (it comes from a decoded message). */
 export function verifyAlgSignature(key: KeyObject | Uint8Array, alg: AlgorithmIdentifier, data: Uint8Array, signature: Uint8Array): { ok: boolean; reason?: string } {

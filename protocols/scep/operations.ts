@@ -116,7 +116,12 @@ async function enroll(c: Context): Promise<Answer> {
     c.requester = { kind: "scep-certificate", id: renewing.subject, attributes: { serial: renewing.serial } };
     request = { ...base, requester: c.requester, profile: renewing.profile, renewalOf: renewing.serial, expectedSubject: renewing.subject, expectedNames: sansFromInventory(renewing.sans) };
   } else {
-    // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3).
+    // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3) and the reply is
+    // encrypted to that key (RSA key transport or EC key agreement): an ML-DSA key can do neither, so say so rather
+    // than "wrong signer".
+    if (csr.publicKey.asymmetricKeyType?.startsWith("ml-dsa")) {
+      return refusedAs("RA_ERR_KEY_NOT_ALLOWED", fail("badAlg", `SCEP cannot certify an ${csr.publicKey.asymmetricKeyType.toUpperCase()} key: a PKCSReq is signed with the requested key and answered encrypted to it, which needs an RSA or EC key; enroll ML-DSA keys over EST, CMP or ACME`));
+    }
     if (!sameKey(csr, c.req)) return refusedAs("RA_ERR_POP_FAILED", fail("badMessageCheck", "the message is not signed with the key of the request"));
     const verdict = await verifyChallenge(c.ep, csr.challengePassword, c.req.transactionId, csr, { store: c.deps.gw.store, secrets: c.deps.secrets });
     c.challengeKind = verdict.kind;

@@ -89,8 +89,8 @@ export function verifyParamsFor(alg: AlgorithmIdentifier): VerifyParams | undefi
     case OID.ed448: return { hash: null, keyType: "ed448" };
     default: {
       const level = ML_DSA_BY_OID[alg.algorithm];
-      // RFC 9881: the parameters field MUST be absent (not even NULL).
-      if (!level || alg.parameters !== undefined && alg.parameters !== null) return undefined;
+      // RFC 9881: the parameters field MUST be absent, not even NULL (which the ASN.1 parser gives as null, absent as undefined).
+      if (!level || alg.parameters !== undefined) return undefined;
       return { hash: null, keyType: `ml-dsa-${level}` };
     }
   }

@@ -130,6 +130,10 @@ export async function initCaPair(o: CaInitOptions): Promise<{ rootDir: string; i
   }
   const spec = keySpecFor(o.keyAlgorithm, o.pss);
   // Everything is checked before anything is written: a refused name or key leaves no directory behind.
+  if (o.pkcs11) {
+    const { checkPkcs11KeySpecs } = await import("../signers/pkcs11.js");
+    checkPkcs11KeySpecs(o.pkcs11.module, o.pkcs11.tokenLabel, o.under ? [spec] : [spec, keySpecFor(o.rootKeyAlgorithm ?? o.keyAlgorithm, o.pss)]);
+  }
   const root = o.under ? await existingRoot(o, o.under) : undefined;
   for (const d of o.under ? [issuingDir] : [rootDir, issuingDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   const top = root ?? await newRoot(o, keySpecFor(o.rootKeyAlgorithm ?? o.keyAlgorithm, o.pss));

@@ -9,7 +9,7 @@ import { generalNamesDerToSans, generalNamesToSans } from "../asn1/general-names
 import type { IssuancePlan } from "../policy/decide.js";
 import { describeKey } from "../policy/keys.js";
 import { sameNames } from "../policy/names.js";
-import { ekuOid, type Profile } from "../policy/profile.js";
+import { ekuOid, KEY_USAGES, ML_DSA_FORBIDDEN_KEY_USAGES, type Profile } from "../policy/profile.js";
 import { sanCount } from "../policy/request.js";
 import type { CertificateAuthority } from "./authority.js";
 import { keyUsageFlags } from "./extensions.js";
@@ -67,6 +67,13 @@ export function lintEndEntity(tbs: PreparedTbs, plan: IssuancePlan, ca: Certific
       if (/keyCertSign|cRLSign/.test(bits.toString())) out.push("CA key usage in an end-entity certificate");
       return out;
     }));
+    // Not bound to the profile's verdict: it depends on the subject key too. Profiles that would do this are refused on load.
+    const mlDsa = /^ml-dsa-(\d+)$/.exec(plan.publicKey.asymmetricKeyType ?? "");
+    if (mlDsa) {
+      const bits = AsnConvert.parse(ku.value, KeyUsage).toNumber();
+      const bad = ML_DSA_FORBIDDEN_KEY_USAGES.filter((u) => bits & (1 << KEY_USAGES.indexOf(u)));
+      if (bad.length) f.push(`keyUsage ${bad.join(", ")} with an ML-DSA-${mlDsa[1]} key (RFC 9881 allows signing uses only)`);
+    }
   }
   const eku = exts.get(id_ce_extKeyUsage);
   const ekuFindings = (): string[] => {

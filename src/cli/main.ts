@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 import { parseArgs } from "node:util";
 import { COMMON, commandHelp, parseCommand, summaryLines, UsageError, type CommandSpec, type OptionSpec } from "./args.js";
 import { COMMANDS, commandsUnder, findCommand } from "./commands.js";

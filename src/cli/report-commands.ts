@@ -36,7 +36,7 @@ export async function reportCrypto(i: CliInput): Promise<number> {
     const out = str(i, "out");
     if (out) {
       writeFileSync(out, text);
-      console.error(`wrote ${out}: ${report.totals.certificates} certificates in ${report.totals.groups} groups, ${report.totals.quantumVulnerable} quantum-vulnerable`);
+      console.error(`wrote ${out}: ${report.totals.certificates} certificates in ${report.totals.groups} groups, ${report.totals.quantumVulnerable} quantum-vulnerable, ${report.totals.quantumSafe} quantum-safe`);
     } else process.stdout.write(text);
     return 0;
   });

@@ -96,7 +96,10 @@ export const configSchema = z
     ocsp: z
       .object({
         responseValidityMinutes: z.number().positive().max(7 * 24 * 60).default(60),
-        /** Pre-signed responses kept in memory (one per CertID, about 1 KB each); 0 signs every response. */
+        /**
+         * Pre-signed responses kept in memory (one per CertID: 1–2 KB classical, 7–12 KB ML-DSA, the table also
+         * capped at 2 KiB × entries bytes); 0 signs every response.
+         */
         cacheEntries: z.number().int().min(0).max(10_000_000).default(100_000),
       })
       .strict()

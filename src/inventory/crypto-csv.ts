@@ -1,7 +1,7 @@
 import type { CryptoReport } from "./crypto-report.js";
 
 export const CRYPTO_CSV_COLUMNS = [
-  "issuer", "profile", "keyAlgorithm", "signatureHashes", "count", "valid", "expired", "revoked", "longLived", "quantumVulnerable", "classicallyWeak",
+  "issuer", "profile", "keyAlgorithm", "signatureHashes", "count", "valid", "expired", "revoked", "longLived", "quantumVulnerable", "quantumSafe", "classicallyWeak",
 ] as const;
 
 /** One row per group × key algorithm; signatureHashes as "sha256;sha1" (most used first). RFC 4180, CRLF. */
@@ -10,7 +10,7 @@ export function cryptoReportCsv(r: CryptoReport): string {
   for (const g of r.groups) {
     for (const k of g.byKey) {
       const hashes = Object.entries(k.signatureHashes).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).map(([h]) => h).join(";");
-      rows.push([g.issuer, g.profile, k.keyAlgorithm, hashes, ...[k.count, k.valid, k.expired, k.revoked, k.longLived, k.quantumVulnerable, k.classicallyWeak].map(String)]);
+      rows.push([g.issuer, g.profile, k.keyAlgorithm, hashes, ...[k.count, k.valid, k.expired, k.revoked, k.longLived, k.quantumVulnerable, k.quantumSafe, k.classicallyWeak].map(String)]);
     }
   }
   return rows.map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";

@@ -20,6 +20,8 @@ export interface KeyStats {
   longLived: number;
   /** Among valid: RSA, ECDSA, EdDSA or DSA keys (all broken by a large quantum computer). */
   quantumVulnerable: number;
+  /** Among valid: post-quantum signature keys (ML-DSA, SLH-DSA). */
+  quantumSafe: number;
   /** Among valid: RSA/DSA < 2048, EC < 256, or an MD5/SHA-1 signature. */
   classicallyWeak: number;
   signatureHashes: Record<string, number>;
@@ -47,6 +49,7 @@ export interface CaSummary {
   signatureAlgorithm: string;
   notAfter: string;
   quantumVulnerable: boolean;
+  quantumSafe: boolean;
   classicallyWeak: boolean;
   /** Valid managed certificates that depend on this CA. */
   dependents: number;
@@ -70,7 +73,7 @@ export interface CryptoReport {
   longLivedCutoff: string;
   totals: {
     certificates: number; managed: number; unmanaged: number; valid: number; expired: number; revoked: number;
-    longLived: number; quantumVulnerable: number; classicallyWeak: number; groups: number;
+    longLived: number; quantumVulnerable: number; quantumSafe: number; classicallyWeak: number; groups: number;
   };
   cas: CaSummary[];
   groups: ReportGroup[];
@@ -108,7 +111,8 @@ async function* entries(store: Store): AsyncGenerator<Entry> {
       } catch {
         const [fam, size] = r.keyAlgorithm.split(" ");
         yield {
-          ...base, keyAlgorithm: r.keyAlgorithm, keyFamily: fam === "RSA" ? "rsa" : fam === "EC" ? "ec" : "other", keySize: Number(/\d+/.exec(size ?? "")?.[0]) || undefined,
+          ...base, keyAlgorithm: r.keyAlgorithm, keyFamily: fam === "RSA" ? "rsa" : fam === "EC" ? "ec" : fam.startsWith("ML-DSA-") ? "pqc" : "other",
+          keySize: Number(/\d+/.exec(size ?? "")?.[0]) || undefined,
           signatureHash: "unknown", lifetimeDays: Math.floor((Date.parse(r.notAfter) - Date.parse(r.notBefore)) / 86_400_000),
         };
       }
@@ -139,7 +143,7 @@ function bucket(days: number): LifetimeBucket {
 }
 
 const emptyKeyStats = (keyAlgorithm: string): KeyStats => ({
-  keyAlgorithm, count: 0, valid: 0, expired: 0, revoked: 0, longLived: 0, quantumVulnerable: 0, classicallyWeak: 0, signatureHashes: {},
+  keyAlgorithm, count: 0, valid: 0, expired: 0, revoked: 0, longLived: 0, quantumVulnerable: 0, quantumSafe: 0, classicallyWeak: 0, signatureHashes: {},
 });
 
 interface Acc {
@@ -165,7 +169,7 @@ export async function buildCryptoReport(src: ReportSource, now = new Date()): Pr
       acc = {
         group: {
           issuer: e.issuer, profile: e.profile, managed: e.managed, total: 0, valid: 0, expired: 0, revoked: 0, longLived: 0, quantumVulnerable: 0,
-          classicallyWeak: 0, keys: {}, signatureHashes: {}, lifetimes: { "<=90d": 0, "<=398d": 0, "<=825d": 0, ">825d": 0 }, byKey: [],
+          quantumSafe: 0, classicallyWeak: 0, keys: {}, signatureHashes: {}, lifetimes: { "<=90d": 0, "<=398d": 0, "<=825d": 0, ">825d": 0 }, byKey: [],
         },
         keys: new Map(), examples: { longLived: [], weak: [], vulnerable: [] },
       };
@@ -178,11 +182,13 @@ export async function buildCryptoReport(src: ReportSource, now = new Date()): Pr
     const valid = status === "valid";
     const longLived = valid && (e.notAfter > LONG_LIVED_CUTOFF || e.lifetimeDays > MAX_TLS_LEAF_DAYS);
     const vulnerable = valid && CLASSICAL.has(e.keyFamily);
+    const safe = valid && e.keyFamily === "pqc";
     const weak = valid && (weakKey(e) || weakSignatureHash(e.signatureHash));
     for (const s of [g, k] as Array<Omit<KeyStats, "keyAlgorithm" | "count">>) {
       s[status]++;
       s.longLived += Number(longLived);
       s.quantumVulnerable += Number(vulnerable);
+      s.quantumSafe += Number(safe);
       s.classicallyWeak += Number(weak);
       s.signatureHashes[e.signatureHash] = (s.signatureHashes[e.signatureHash] ?? 0) + 1;
     }
@@ -210,7 +216,7 @@ export async function buildCryptoReport(src: ReportSource, now = new Date()): Pr
     totals: {
       certificates: sum((g) => g.total), managed: sum((g) => (g.managed ? g.total : 0)), unmanaged: sum((g) => (g.managed ? 0 : g.total)),
       valid: sum((g) => g.valid), expired: sum((g) => g.expired), revoked: sum((g) => g.revoked), longLived: sum((g) => g.longLived),
-      quantumVulnerable: sum((g) => g.quantumVulnerable), classicallyWeak: sum((g) => g.classicallyWeak), groups: list.length,
+      quantumVulnerable: sum((g) => g.quantumVulnerable), quantumSafe: sum((g) => g.quantumSafe), classicallyWeak: sum((g) => g.classicallyWeak), groups: list.length,
     },
     cas,
     groups: list,
@@ -223,7 +229,8 @@ function caSummaries(all: CertificateAuthority[], validByCa: Map<string, number>
     const f = certificateFacts(ca.certDer);
     return {
       name: ca.name, role: ca.role, subject: f.subject, keyAlgorithm: f.keyAlgorithm, signatureAlgorithm: f.signatureAlgorithm, notAfter: f.notAfter,
-      quantumVulnerable: CLASSICAL.has(f.keyFamily), classicallyWeak: weakKey(f) || weakSignatureHash(f.signatureHash), dependents: validByCa.get(ca.name) ?? 0,
+      quantumVulnerable: CLASSICAL.has(f.keyFamily), quantumSafe: f.keyFamily === "pqc", classicallyWeak: weakKey(f) || weakSignatureHash(f.signatureHash),
+      dependents: validByCa.get(ca.name) ?? 0,
     };
   });
   // A root's dependents: every valid certificate under the issuing CAs it signed.

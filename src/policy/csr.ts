@@ -91,7 +91,8 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
   if (WEAK_SIGNATURE_OIDS.has(sigAlg.algorithm) && !sha1KeyType) {
     throw new GatewayError("RA_ERR_WEAK_SIGNATURE_ALG", `CSR signature algorithm ${sigAlg.algorithm} (MD5/SHA-1) is not accepted`);
   }
-  if (mlDsaLevelOf(sigAlg.algorithm) && sigAlg.parameters !== undefined && sigAlg.parameters !== null) {
+  // An encoded NULL parses as null, absent parameters as undefined: RFC 9881 allows only absent.
+  if (mlDsaLevelOf(sigAlg.algorithm) && sigAlg.parameters !== undefined) {
     throw new GatewayError("RA_ERR_MALFORMED", "CSR signature algorithm: an ML-DSA AlgorithmIdentifier must have no parameters (RFC 9881)");
   }
   const params = sha1KeyType ? undefined : verifyParamsFor(sigAlg);
@@ -114,6 +115,11 @@ function parseCsrUncached(der: Uint8Array, maxBytes: number, allowSha1: boolean)
   } catch (e) {
     if (e instanceof GatewayError) throw e;
     throw new GatewayError("RA_ERR_KEY_WEAK", "CSR public key is not usable (unknown type or explicit curve parameters)");
+  }
+  // A key type the signature OID does not name (an ML-DSA-44 key under id-ml-dsa-65) could never verify: say so.
+  if (params?.keyType && publicKey.asymmetricKeyType !== params.keyType) {
+    const keyType = (publicKey.asymmetricKeyType ?? "unknown").toUpperCase();
+    throw new GatewayError("RA_ERR_BAD_CSR_SIGNATURE", `CSR signature algorithm is ${params.keyType.toUpperCase()} but its public key is ${keyType}`);
   }
   // The signature covers the exact bytes of certificationRequestInfo as sent.
   const signed = der.subarray(infoSpan[0], infoSpan[1]);

@@ -39,6 +39,10 @@ export function checkKeyAllowed(spec: KeySpec, rules: KeyRule[]): void {
     return spec.kind === "rsa" && spec.bits >= r.minBits && spec.bits <= r.maxBits;
   });
   if (!ok) {
-    throw new GatewayError("RA_ERR_KEY_NOT_ALLOWED", `${keySpecText(spec)} keys are not allowed by this profile`);
+    throw new GatewayError("RA_ERR_KEY_NOT_ALLOWED", `${keySpecText(spec)} keys are not allowed by this profile (it allows ${rules.map(ruleText).join("; ")})`);
   }
+}
+
+function ruleText(r: KeyRule): string {
+  return r.type === "ec" ? `EC ${r.curves.join(", ")}` : r.type === "rsa" ? `RSA ${r.minBits} to ${r.maxBits}` : `ML-DSA-${r.levels.join(", ML-DSA-")}`;
 }

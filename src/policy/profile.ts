@@ -50,6 +50,11 @@ const keyRule = z.discriminatedUnion("type", [
   }).strict(),
 ]);
 
+/** keyUsage bits RFC 9881 section 5 forbids with an ML-DSA subject key: ML-DSA only signs, it neither encrypts nor agrees keys. */
+export const ML_DSA_FORBIDDEN_KEY_USAGES: readonly (typeof KEY_USAGES)[number][] = [
+  "keyEncipherment", "dataEncipherment", "keyAgreement", "encipherOnly", "decipherOnly",
+];
+
 export const CRITICALITIES = ["low", "medium", "high", "critical"] as const;
 export const ATTESTATION_FORMATS = ["apple", "tpm", "step"] as const;
 export type AttestationFormat = (typeof ATTESTATION_FORMATS)[number];
@@ -183,6 +188,12 @@ export function checkProfile(raw: unknown): { profile?: Profile; problems: strin
         problems.push(`attestation.hwType ${att.hwType} is not a hardware type ${f} attestations prove (attestation.hwTypes.${f})`);
       }
     }
+  }
+  const mlDsa = r.data.keys.find((k) => k.type === "ml-dsa");
+  const encipher = r.data.keyUsage.filter((u) => ML_DSA_FORBIDDEN_KEY_USAGES.includes(u));
+  if (mlDsa && encipher.length) {
+    problems.push(`keyUsage ${encipher.join(", ")} cannot be given to the ML-DSA keys this profile allows (RFC 9881 section 5: ML-DSA keys only sign; `
+      + "use digitalSignature or nonRepudiation, or put the ml-dsa key rule in a profile of its own)");
   }
   const n = r.data.names;
   for (const p of [...(n.dns?.patterns ?? []), ...(n.email?.patterns ?? []), ...(n.uri?.patterns ?? []), ...(n.permanentId?.patterns ?? []), ...(n.hardwareModule?.patterns ?? [])]) {

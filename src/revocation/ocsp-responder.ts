@@ -21,6 +21,11 @@ export interface OcspResponderOptions {
   onError?: (err: GatewayError) => void;
   /** Pre-signed responses kept, least recently used evicted first; 0 (the default here) signs every response. */
   cacheEntries?: number;
+  /**
+   * Bytes of pre-signed responses kept; default `cacheEntries` × 2 KiB. A classical response is under 2 KiB, so the
+   * entry count binds first; an ML-DSA one is 6.5–12 KiB (signature and responder certificate), so fewer are kept.
+   */
+  cacheBytes?: number;
   /** Share of the validity after which a kept response is signed again; default 0.5. */
   refreshFraction?: number;
 }
@@ -68,7 +73,7 @@ interface Presigned {
  * in the next answer. Requests with a nonce or with several CertIDs are signed fresh and never kept.
  */
 export class OcspResponder {
-  private readonly cache?: BoundedMap<string, Presigned>;
+  private readonly cache?: PresignedCache;
   /** Signatures under way per (CertID, status): concurrent misses wait for one signature. */
   private readonly inflight = new Map<string, Promise<Presigned>>();
   private readonly maxRequestBytes: number;
@@ -76,7 +81,7 @@ export class OcspResponder {
 
   constructor(private readonly cas: () => readonly CertificateAuthority[], private readonly lookup: StatusLookup, private readonly opts: OcspResponderOptions) {
     const entries = opts.cacheEntries ?? 0;
-    if (entries > 0) this.cache = new BoundedMap(entries);
+    if (entries > 0) this.cache = new PresignedCache(entries, opts.cacheBytes ?? entries * DEFAULT_BYTES_PER_ENTRY);
     this.maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.refreshFraction = opts.refreshFraction ?? 0.5;
   }
@@ -84,6 +89,11 @@ export class OcspResponder {
   /** Pre-signed responses held now. */
   get cachedCount(): number {
     return this.cache?.size ?? 0;
+  }
+
+  /** DER bytes of the pre-signed responses held now. */
+  get cachedBytes(): number {
+    return this.cache?.bytes ?? 0;
   }
 
   /**
@@ -177,6 +187,44 @@ export class OcspResponder {
 }
 
 const missOf = (p: Presigned) => p.miss;
+
+const DEFAULT_BYTES_PER_ENTRY = 2048;
+
+/** Kept responses, least recently used evicted first once either the entry count or the bytes held pass their cap. */
+class PresignedCache {
+  private readonly map: BoundedMap<string, Presigned>;
+  /** DER bytes held (hit and miss share one buffer). */
+  private held = 0;
+
+  constructor(maxEntries: number, private readonly maxBytes: number) {
+    this.map = new BoundedMap(maxEntries, (_, v) => (this.held -= v.miss.der.length));
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  get(key: string): Presigned | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, p: Presigned): void {
+    const old = this.map.has(key) ? this.map.get(key) : undefined;
+    if (old) this.held -= old.miss.der.length;
+    this.map.set(key, p);
+    this.held += p.miss.der.length;
+    // Iteration runs from the least recently used; the entry just set is the last and always stays.
+    for (const [k, v] of this.map) {
+      if (this.held <= this.maxBytes || k === key) break;
+      this.map.delete(k);
+      this.held -= v.miss.der.length;
+    }
+  }
+}
 
 /** The error answer for a failure, after telling `onError` why (a throwing onError is ignored). */
 function failed<T>(e: unknown, onError: ((err: GatewayError, about: T) => void) | undefined, about: T): OcspAnswer {

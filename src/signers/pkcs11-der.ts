@@ -1,5 +1,8 @@
 /** Minimal DER helpers to turn PKCS#11 key material and signatures into the forms node:crypto and X.509 use. */
 import { unsignedIntegerDer } from "../asn1/der-values.js";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { ML_DSA_SIZES, algorithmIdentifier } from "../asn1/algorithms.js";
+import { ML_DSA_LEVELS, type MlDsaLevel } from "./signer.js";
 import { createPublicKey, type KeyObject } from "node:crypto";
 
 export type Pkcs11Curve = "P-256" | "P-384";
@@ -84,4 +87,33 @@ function b64url(bytes: Buffer): string {
 
 export function rsaPublicKeyFromPkcs11(modulus: Buffer, publicExponent: Buffer): KeyObject {
   return createPublicKey({ key: { kty: "RSA", n: b64url(modulus), e: b64url(publicExponent) }, format: "jwk" });
+}
+
+/** The ML-DSA level whose public key is `length` bytes (1312, 1952, 2592: FIPS 204 table 2). */
+export function mlDsaLevelOfPublicKeyLength(length: number): MlDsaLevel | undefined {
+  return ML_DSA_LEVELS.find((l) => ML_DSA_SIZES[l].publicKey === length);
+}
+
+/**
+ * An ML-DSA CKA_VALUE (the raw public key octets, PKCS#11 3.2) as the RFC 9881 SubjectPublicKeyInfo: the
+ * algorithm identifier without parameters and the octets as the BIT STRING, nothing wrapped around them.
+ */
+export function mlDsaSpkiFromPkcs11(level: MlDsaLevel, value: Buffer): Buffer {
+  if (value.length !== ML_DSA_SIZES[level].publicKey) {
+    throw new Error(`ML-DSA-${level} public key from token is ${value.length} bytes, expected ${ML_DSA_SIZES[level].publicKey}`);
+  }
+  return derTlv(0x30, Buffer.concat([
+    Buffer.from(AsnConvert.serialize(algorithmIdentifier(`ml-dsa-${level}`))),
+    derTlv(0x03, Buffer.concat([Buffer.from([0]), value])),
+  ]));
+}
+
+export function mlDsaPublicKeyFromPkcs11(level: MlDsaLevel, value: Buffer): KeyObject {
+  return createPublicKey({ key: mlDsaSpkiFromPkcs11(level, value), format: "der", type: "spki" });
+}
+
+/** A CK_ULONG attribute read by number (graphene then returns the raw bytes, host order: little-endian here). */
+export function ulongFromPkcs11(value: Buffer): number | undefined {
+  if (value.length !== 4 && value.length !== 8) return undefined;
+  return value.length === 8 && value.readUInt32LE(4) !== 0 ? undefined : value.readUInt32LE(0);
 }

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { Module, SessionFlag, UserType, type Session, type Slot } from "graphene-pk11";
+import { MechanismEnum, Module, SessionFlag, UserType, type Session, type Slot } from "graphene-pk11";
 import { formatPkcs11Uri, type Pkcs11Uri } from "./pkcs11-uri.js";
 
 interface LoadedModule { mod: Module; conf: string | undefined }
@@ -90,6 +90,27 @@ function matchingSlots(mod: Module, uri: Pkcs11Uri): Slot[] {
     matches.push(slot);
   }
   return matches;
+}
+
+export interface TokenMechanism { type: number; name: string; flags: number }
+
+/** Names graphene's PKCS#11 2.40 list lacks, for mechanisms tokens commonly report. */
+const NEWER_MECHANISMS: Readonly<Record<number, string>> = {
+  0x138: "DES3_CMAC", 0x1055: "EC_EDWARDS_KEY_PAIR_GEN", 0x1056: "EC_MONTGOMERY_KEY_PAIR_GEN", 0x1057: "EDDSA",
+  0x1c: "ML_DSA_KEY_PAIR_GEN", 0x1d: "ML_DSA", 0x1f: "HASH_ML_DSA",
+};
+
+/** What the token's C_GetMechanismList and C_GetMechanismInfo say; no session or login needed. */
+export function tokenMechanisms(slot: Slot): TokenMechanism[] {
+  const list = slot.getMechanisms();
+  const out: TokenMechanism[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const m = list.tryGetItem(i);
+    if (!m) continue;
+    const name = NEWER_MECHANISMS[m.type] ?? (MechanismEnum as unknown as Record<number, string | undefined>)[m.type] ?? `0x${m.type.toString(16)}`;
+    out.push({ type: m.type, name, flags: m.flags });
+  }
+  return out;
 }
 
 export interface PinSources {

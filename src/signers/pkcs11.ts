@@ -5,15 +5,20 @@
  */
 import { hash as digestOf, randomBytes, verify as cryptoVerify, constants, type KeyObject } from "node:crypto";
 import {
-  KeyType, MechanismEnum, ObjectClass, RsaMgf, RsaPssParams,
+  KeyType, MechanismEnum, MechanismFlag, ObjectClass, RsaMgf, RsaPssParams, registerAttribute,
   type ITemplate, type MechanismType, type Session, type SessionObject,
 } from "graphene-pk11";
-import { hashOf, type KeySpec, type Signer, type SignatureAlgorithmName } from "./signer.js";
+import { ML_DSA_SIZES } from "../asn1/algorithms.js";
+import { GatewayError } from "../errors.js";
+import { hashOf, isMlDsa, type KeySpec, type MlDsaLevel, type Signer, type SignatureAlgorithmName } from "./signer.js";
 import { hashLength } from "./software.js";
 import { formatPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "./pkcs11-uri.js";
-import { EC_PARAMS, curveFromEcParams, ecPublicKeyFromPkcs11, ecdsaRawToDer, rsaPublicKeyFromPkcs11 } from "./pkcs11-der.js";
 import {
-  closeUserSession, errorText, findSlot, openUserSession, resolvePin, type PinSources,
+  EC_PARAMS, curveFromEcParams, ecPublicKeyFromPkcs11, ecdsaRawToDer, mlDsaLevelOfPublicKeyLength, mlDsaPublicKeyFromPkcs11,
+  rsaPublicKeyFromPkcs11, ulongFromPkcs11,
+} from "./pkcs11-der.js";
+import {
+  closeUserSession, errorText, findSlot, openUserSession, resolvePin, tokenMechanisms, type PinSources, type TokenMechanism,
 } from "./pkcs11-session.js";
 
 export { parsePkcs11Uri, formatPkcs11Uri, type Pkcs11Uri } from "./pkcs11-uri.js";
@@ -21,8 +26,19 @@ export { loadPkcs11Module, finalizePkcs11Modules } from "./pkcs11-session.js";
 
 const CKS_RO_USER_FUNCTIONS = 1;
 const CKS_RW_USER_FUNCTIONS = 3;
+const CKA_VALUE = 0x11;
 const CKA_EC_PARAMS = 0x180;
 const CKA_EC_POINT = 0x181;
+
+// PKCS#11 3.2 ML-DSA identifiers; graphene (a 2.40 header) has no names for them.
+export const CKM_ML_DSA_KEY_PAIR_GEN = 0x1c;
+/** Pure ML-DSA; without a parameter: empty context, and the token's default (hedged) signing. */
+export const CKM_ML_DSA = 0x1d;
+export const CKK_ML_DSA = 0x4a;
+export const CKA_PARAMETER_SET = 0x61d;
+export const CKP_ML_DSA: Readonly<Record<MlDsaLevel, number>> = { 44: 1, 65: 2, 87: 3 };
+// Lets graphene templates carry it by name (it only converts attributes it knows).
+registerAttribute("parameterSet", CKA_PARAMETER_SET, "number");
 
 export interface OpenPkcs11SignerOptions extends PinSources {
   /** `pkcs11:` URI of the private key: token (or serial/slot-id) plus object and/or id. */
@@ -58,6 +74,12 @@ export class Pkcs11Signer implements Signer {
     const hash = hashOf(alg);
     const input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     try {
+      if (isMlDsa(alg)) {
+        // Not graphene's Sign.once: its fixed 1024-byte output buffer is shorter than any ML-DSA signature.
+        const lib = this.session.lib;
+        lib.C_SignInit(this.session.handle, { mechanism: CKM_ML_DSA }, this.privateKey.handle);
+        return lib.C_Sign(this.session.handle, input, Buffer.alloc(ML_DSA_SIZES[mlDsaLevelOf(alg)].signature));
+      }
       if (alg.startsWith("ecdsa")) {
         // CKM_ECDSA signs a precomputed digest; hashing in node keeps long TBS data off the token.
         const digest = digestOf(hash, input, "buffer");
@@ -103,6 +125,10 @@ export class Pkcs11Signer implements Signer {
   }
 }
 
+function mlDsaLevelOf(alg: SignatureAlgorithmName): MlDsaLevel {
+  return Number(alg.slice(7)) as MlDsaLevel;
+}
+
 function rsaMechanism(alg: SignatureAlgorithmName): MechanismType {
   const h = hashOf(alg).toUpperCase() as "SHA256" | "SHA384" | "SHA512";
   if (!alg.startsWith("rsa-pss")) return `${h}_RSA_PKCS`;
@@ -123,21 +149,47 @@ function findOne(session: Session, template: ITemplate): SessionObject | undefin
   return found.length === 1 ? found.items(0) : undefined;
 }
 
+interface TokenPublicKey { key: KeyObject; family: "ec" | "rsa" | "ml-dsa"; defaultAlgorithm: SignatureAlgorithmName }
+
 /** Public key of the pair: the CKO_PUBLIC_KEY object, or for RSA the public attributes of the private key. */
-function readPublicKey(session: Session, priv: SessionObject, uri: Pkcs11Uri): { key: KeyObject; ec: boolean; curve?: string } {
+function readPublicKey(session: Session, priv: SessionObject, uri: Pkcs11Uri): TokenPublicKey {
   const keyType = priv.getAttribute({ keyType: null }).keyType as number;
   const pub = findOne(session, keyTemplate(ObjectClass.PUBLIC_KEY, uri));
   if (keyType === KeyType.EC) {
     if (!pub) throw new Error("no CKO_PUBLIC_KEY object with the same label/id as the EC private key");
     // By number: graphene maps 0x180 back to its alias "paramsECDSA", so a named read comes back empty.
     const params = pub.getAttribute(CKA_EC_PARAMS);
-    return { key: ecPublicKeyFromPkcs11(params, pub.getAttribute(CKA_EC_POINT)), ec: true, curve: curveFromEcParams(params) };
+    const key = ecPublicKeyFromPkcs11(params, pub.getAttribute(CKA_EC_POINT));
+    return { key, family: "ec", defaultAlgorithm: curveFromEcParams(params) === "P-384" ? "ecdsa-sha384" : "ecdsa-sha256" };
   }
   if (keyType === KeyType.RSA) {
     const a = (pub ?? priv).getAttribute({ modulus: null, publicExponent: null });
-    return { key: rsaPublicKeyFromPkcs11(a.modulus as Buffer, a.publicExponent as Buffer), ec: false };
+    return { key: rsaPublicKeyFromPkcs11(a.modulus as Buffer, a.publicExponent as Buffer), family: "rsa", defaultAlgorithm: "rsa-pkcs1-sha256" };
+  }
+  if (keyType === CKK_ML_DSA) {
+    if (!pub) throw new Error("no CKO_PUBLIC_KEY object with the same label/id as the ML-DSA private key");
+    // CKA_VALUE holds the raw public key octets; their length names the level, and CKA_PARAMETER_SET, where the
+    // token reports it, must agree.
+    const value = pub.getAttribute(CKA_VALUE);
+    const level = mlDsaLevelOfPublicKeyLength(value.length);
+    if (!level) throw new Error(`ML-DSA public key from token has ${value.length} bytes, which fits no ML-DSA level`);
+    const set = readUlong(pub, CKA_PARAMETER_SET);
+    if (set !== undefined && set !== CKP_ML_DSA[level]) throw new Error(`ML-DSA public key of ${value.length} bytes (ML-DSA-${level}) but CKA_PARAMETER_SET ${set}`);
+    return { key: mlDsaPublicKeyFromPkcs11(level, value), family: "ml-dsa", defaultAlgorithm: `ml-dsa-${level}` };
   }
   throw new Error(`unsupported PKCS#11 key type ${keyType}`);
+}
+
+function readUlong(obj: SessionObject, type: number): number | undefined {
+  try {
+    return ulongFromPkcs11(obj.getAttribute(type));
+  } catch {
+    return undefined; // CKR_ATTRIBUTE_TYPE_INVALID: not reported
+  }
+}
+
+function familyOf(alg: SignatureAlgorithmName): TokenPublicKey["family"] {
+  return isMlDsa(alg) ? "ml-dsa" : alg.startsWith("ecdsa") ? "ec" : "rsa";
 }
 
 /** Opens a session, logs in and locates the key; the signer holds the session until `close()`. */
@@ -156,8 +208,11 @@ export async function openPkcs11Signer(opts: OpenPkcs11SignerOptions): Promise<P
     const priv = findOne(session, keyTemplate(ObjectClass.PRIVATE_KEY, uri));
     if (!priv) throw new Error("private key not found");
     const pub = readPublicKey(session, priv, uri);
-    const algorithm = opts.algorithm ?? (pub.ec ? (pub.curve === "P-384" ? "ecdsa-sha384" : "ecdsa-sha256") : "rsa-pkcs1-sha256");
-    if (algorithm.startsWith("ecdsa") !== pub.ec) throw new Error(`algorithm ${algorithm} does not fit the ${pub.ec ? "EC" : "RSA"} key`);
+    const algorithm = opts.algorithm ?? pub.defaultAlgorithm;
+    // An ML-DSA key signs at its own level only.
+    if (familyOf(algorithm) !== pub.family || (pub.family === "ml-dsa" && algorithm !== pub.defaultAlgorithm)) {
+      throw new Error(`algorithm ${algorithm} does not fit the ${pub.family === "ml-dsa" ? pub.defaultAlgorithm.toUpperCase() : pub.family.toUpperCase()} key`);
+    }
     const signer = new Pkcs11Signer(id, pub.key, algorithm, session, priv, release);
     selfTest(signer);
     return signer;
@@ -176,7 +231,9 @@ function selfTest(signer: Pkcs11Signer): void {
   const data = randomBytes(32);
   const sig = signer.signSync(data);
   const hash = hashOf(signer.algorithm);
-  const ok = signer.algorithm.startsWith("rsa-pss")
+  const ok = isMlDsa(signer.algorithm)
+    ? cryptoVerify(null, data, signer.publicKey, sig)
+    : signer.algorithm.startsWith("rsa-pss")
     ? cryptoVerify(hash, data, { key: signer.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashLength(hash) }, sig)
     : cryptoVerify(hash, data, signer.publicKey, sig);
   if (!ok) throw new Error("PKCS#11 public key object does not match the private key (self-test signature failed)");
@@ -207,9 +264,11 @@ export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions):
   let mech: MechanismType;
   let pubT: ITemplate;
   if (opts.spec.kind === "ml-dsa") {
-    throw new Error("ML-DSA keys inside a PKCS#11 token are not supported yet");
-  }
-  if (opts.spec.kind === "ec") {
+    const set = CKP_ML_DSA[opts.spec.level];
+    if (set === undefined) throw new Error(`unsupported ML-DSA level ${String(opts.spec.level)}`);
+    mech = { name: CKM_ML_DSA_KEY_PAIR_GEN, params: null };
+    pubT = { ...common, class: ObjectClass.PUBLIC_KEY, keyType: CKK_ML_DSA, parameterSet: set };
+  } else if (opts.spec.kind === "ec") {
     const params = EC_PARAMS[opts.spec.curve];
     if (!params) throw new Error(`unsupported curve ${String(opts.spec.curve)}`);
     mech = "EC_KEY_PAIR_GEN";
@@ -226,6 +285,7 @@ export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions):
     sensitive: true, extractable: false, sign: true, decrypt: opts.decrypt === true && opts.spec.kind === "rsa", unwrap: false, derive: false,
   };
   const slot = findSlot(opts.modulePath, uri);
+  if (opts.spec.kind === "ml-dsa") assertMechanisms(tokenMechanisms(slot), opts.tokenLabel, opts.spec);
   const session = openUserSession(opts.modulePath, slot, opts.pin, true, where);
   try {
     // Labels may repeat (URIs carry label and id); a repeated id would pair keys wrongly.
@@ -237,6 +297,42 @@ export async function generatePkcs11KeyPair(opts: GeneratePkcs11KeyPairOptions):
     closeUserSession(opts.modulePath, slot, session);
   }
   return where;
+}
+
+const ML_DSA_NEEDS = [
+  { type: CKM_ML_DSA_KEY_PAIR_GEN, flag: MechanismFlag.GENERATE_KEY_PAIR, name: "CKM_ML_DSA_KEY_PAIR_GEN" },
+  { type: CKM_ML_DSA, flag: MechanismFlag.SIGN, name: "CKM_ML_DSA" },
+];
+
+/**
+ * Why a token cannot hold an ML-DSA key of `level`, naming what it offers instead; undefined when it can. EC and
+ * RSA are not checked ahead: every token has them, while tokens without PKCS#11 3.2 are today's common case.
+ */
+export function mlDsaMechanismRefusal(offered: TokenMechanism[], tokenLabel: string, level: MlDsaLevel): string | undefined {
+  const missing = ML_DSA_NEEDS.filter((n) => !offered.some((m) => m.type === n.type && (m.flags & n.flag) !== 0));
+  if (missing.length === 0) return undefined;
+  // Public-key mechanisms only: a MAC "signs" too, with a secret key no certificate can name.
+  const names = (flag: number) => offered.filter((m) => (m.flags & flag) !== 0 && !/MAC$/.test(m.name)).map((m) => m.name).join(", ") || "none";
+  const what = missing.length === ML_DSA_NEEDS.length
+    ? `offers no ML-DSA mechanism (${ML_DSA_NEEDS.map((n) => n.name).join(", ")} from PKCS#11 3.2)`
+    : `lacks ${missing.map((n) => n.name).join(", ")} (PKCS#11 3.2) for ML-DSA`;
+  return `token "${tokenLabel}" ${what}, so it cannot hold an ML-DSA-${level} CA key; it offers key-pair generation: ` +
+    `${names(MechanismFlag.GENERATE_KEY_PAIR)}; signing: ${names(MechanismFlag.SIGN)}`;
+}
+
+function assertMechanisms(offered: TokenMechanism[], tokenLabel: string, spec: KeySpec): void {
+  const refusal = spec.kind === "ml-dsa" ? mlDsaMechanismRefusal(offered, tokenLabel, spec.level) : undefined;
+  if (refusal) throw new GatewayError("RA_ERR_CONFIG", refusal);
+}
+
+/**
+ * Refuses (RA_ERR_CONFIG), before anything is created, key specs the token cannot generate and sign with (ML-DSA
+ * without the PKCS#11 3.2 mechanisms). Reads the mechanism list only: no login.
+ */
+export function checkPkcs11KeySpecs(modulePath: string, tokenLabel: string, specs: KeySpec[]): void {
+  if (!specs.some((s) => s.kind === "ml-dsa")) return;
+  const offered = tokenMechanisms(findSlot(modulePath, { token: tokenLabel, other: {} }));
+  for (const spec of specs) assertMechanisms(offered, tokenLabel, spec);
 }
 
 function hexId(s: string): Buffer {

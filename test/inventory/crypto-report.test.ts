@@ -53,7 +53,7 @@ describe("crypto inventory report", () => {
   it("counts keys, hashes, lifetimes and PQC readiness per issuer and profile", async () => {
     const r = await buildCryptoReport(t.gw);
     expect(r.totals).toEqual({
-      certificates: 8, managed: 6, unmanaged: 2, valid: 7, expired: 0, revoked: 1, longLived: 2, quantumVulnerable: 7, classicallyWeak: 1, groups: 4,
+      certificates: 8, managed: 6, unmanaged: 2, valid: 7, expired: 0, revoked: 1, longLived: 2, quantumVulnerable: 7, quantumSafe: 0, classicallyWeak: 1, groups: 4,
     });
     expect(r.groups.map((g) => [g.issuer, g.profile])).toEqual([
       ["dev-issuing", "device"], ["dev-issuing", "tls-server"], ["CN=P384 Test", "(unmanaged)"], ["CN=weak.test", "(unmanaged)"],
@@ -99,12 +99,12 @@ describe("crypto inventory report", () => {
 
   it("renders one CSV row per group and key algorithm", async () => {
     expect(cryptoReportCsv(await buildCryptoReport(t.gw)).split("\r\n")).toEqual([
-      "issuer,profile,keyAlgorithm,signatureHashes,count,valid,expired,revoked,longLived,quantumVulnerable,classicallyWeak",
-      "dev-issuing,device,EC P-256,sha256,1,1,0,0,1,1,0",
-      "dev-issuing,tls-server,EC P-256,sha256,3,2,0,1,0,2,0",
-      "dev-issuing,tls-server,RSA 2048,sha256,2,2,0,0,0,2,0",
-      "CN=P384 Test,(unmanaged),EC P-384,sha384,1,1,0,0,1,1,0",
-      "CN=weak.test,(unmanaged),RSA 1024,sha1,1,1,0,0,0,1,1",
+      "issuer,profile,keyAlgorithm,signatureHashes,count,valid,expired,revoked,longLived,quantumVulnerable,quantumSafe,classicallyWeak",
+      "dev-issuing,device,EC P-256,sha256,1,1,0,0,1,1,0,0",
+      "dev-issuing,tls-server,EC P-256,sha256,3,2,0,1,0,2,0,0",
+      "dev-issuing,tls-server,RSA 2048,sha256,2,2,0,0,0,2,0,0",
+      "CN=P384 Test,(unmanaged),EC P-384,sha384,1,1,0,0,1,1,0,0",
+      "CN=weak.test,(unmanaged),RSA 1024,sha1,1,1,0,0,0,1,0,1",
       "",
     ]);
   });

@@ -194,8 +194,8 @@ describe("CLI", () => {
     const csv = await cli(["report", "crypto", "--format", "csv", "--out", csvPath]);
     expect(csv.code).toBe(0);
     const text = readFileSync(csvPath, "utf8");
-    expect(text.split("\r\n")[0]).toBe("issuer,profile,keyAlgorithm,signatureHashes,count,valid,expired,revoked,longLived,quantumVulnerable,classicallyWeak");
-    expect(text).toContain("CN=weak.test,(unmanaged),RSA 1024,sha1,1,1,0,0,0,1,1");
+    expect(text.split("\r\n")[0]).toBe("issuer,profile,keyAlgorithm,signatureHashes,count,valid,expired,revoked,longLived,quantumVulnerable,quantumSafe,classicallyWeak");
+    expect(text).toContain("CN=weak.test,(unmanaged),RSA 1024,sha1,1,1,0,0,0,1,0,1");
     const json = await cli(["report", "crypto"]);
     expect(JSON.parse(json.stdout).totals.unmanaged).toBe(6);
     expect((await cli(["report", "crypto", "--format", "xml"])).code).toBe(2);

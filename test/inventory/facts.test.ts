@@ -98,8 +98,8 @@ describe("targets and CSV", () => {
 
   it("quotes cells and defuses spreadsheet formulas", () => {
     const report = {
-      groups: [{ issuer: "=HYPERLINK(\"x\")", profile: "CN=a, O=b", byKey: [{ keyAlgorithm: "EC P-256", count: 1, valid: 1, expired: 0, revoked: 0, longLived: 0, quantumVulnerable: 1, classicallyWeak: 0, signatureHashes: { sha256: 1 } }] }],
+      groups: [{ issuer: "=HYPERLINK(\"x\")", profile: "CN=a, O=b", byKey: [{ keyAlgorithm: "EC P-256", count: 1, valid: 1, expired: 0, revoked: 0, longLived: 0, quantumVulnerable: 1, quantumSafe: 0, classicallyWeak: 0, signatureHashes: { sha256: 1 } }] }],
     } as unknown as CryptoReport;
-    expect(cryptoReportCsv(report).split("\r\n")[1]).toBe(`"'=HYPERLINK(""x"")","CN=a, O=b",EC P-256,sha256,1,1,0,0,0,1,0`);
+    expect(cryptoReportCsv(report).split("\r\n")[1]).toBe(`"'=HYPERLINK(""x"")","CN=a, O=b",EC P-256,sha256,1,1,0,0,0,1,0,0`);
   });
 });

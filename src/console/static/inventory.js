@@ -67,7 +67,7 @@ function Results({ certificates }) {
         <caption class="visually-hidden">Certificates</caption>
         <thead><tr>
           <th scope="col">Serial</th><th scope="col">Subject and names</th><th scope="col">Profile</th><th scope="col">Protocol</th>
-          <th scope="col">Owner</th><th scope="col">Issuer</th><th scope="col">Expires</th><th scope="col">Status</th>
+          <th scope="col">Owner</th><th scope="col">Issuer</th><th scope="col">Key</th><th scope="col">Expires</th><th scope="col">Status</th>
         </tr></thead>
         <tbody>
           ${certificates.map((c) => html`
@@ -78,6 +78,7 @@ function Results({ certificates }) {
               <td>${c.protocol}</td>
               <td>${c.owner ?? html`<span class="muted">none</span>`}</td>
               <td>${c.caName}</td>
+              <td class="nowrap">${c.keyAlgorithm}</td>
               <td>${fmtDate(c.notAfter)}${c.status === "valid" ? html`<div class="muted small">in ${daysUntil(c.notAfter)} days</div>` : ""}</td>
               <td><${StatusBadge} status=${c.status} />${c.status === "revoked" ? html`<div class="small"><${RevokedAt} c=${c} /></div>` : ""}</td>
             </tr>`)}
