@@ -40,7 +40,7 @@ describe("docs/operations.md systemd unit", () => {
   it("runs the compiled CLI as an unprivileged user, restarts on failure, stops with SIGTERM within a bound", () => {
     const s = settings(unitText());
     expect(s.get("Service.User")).toEqual(["gateway"]);
-    expect(s.get("Service.ExecStart")).toEqual(["/usr/bin/node /opt/gateway/dist/src/cli/main.js serve --config /etc/gateway/config.yaml"]);
+    expect(s.get("Service.ExecStart")).toEqual(["/usr/bin/node --max-semi-space-size=4 /opt/gateway/dist/src/cli/main.js serve --config /etc/gateway/config.yaml"]);
     expect(s.get("Service.ExecStartPre")?.[0]).toContain("check-config --config /etc/gateway/config.yaml");
     expect(s.get("Service.Restart")).toEqual(["on-failure"]);
     expect(s.get("Service.KillSignal")).toEqual(["SIGTERM"]);
