@@ -178,7 +178,7 @@ describe("EST serverkeygen with an ML-DSA profile", () => {
 describe("strongSwan pki 5.9.8 and an ML-DSA CA", () => {
   it("--estca keeps the EC root and drops the ML-DSA issuing CA it cannot parse", async () => {
     const d = tempDir("est-sw-pq-");
-    const r = await pki(["--estca", "--url", `https://localhost:${env.servers.httpsPort}`, "--cacert", env.rootPem, "--caout", join(d, "ca.der")]);
+    const r = await pki(["--estca", "--url", `https://127.0.0.1:${env.servers.httpsPort}`, "--cacert", env.rootPem, "--caout", join(d, "ca.der")]);
     expect(r.log).toContain("unsupported public key algorithm");
     expect(r.log).toContain("Root CA equals trusted TLS Root CA");
     expect(r.log).not.toMatch(/Sub CA cert/);

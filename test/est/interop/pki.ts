@@ -60,7 +60,11 @@ export async function pkiKeyAndRequest(dir: string, name: string, dn: string, sa
  * in 5.9.11), so only the gateway's default label is reachable.
  */
 export function pkiUrl(env: EstEnv): string {
-  return `${new URL(env.base).origin}/`;
+  // By address: stock Debian's /etc/hosts also maps localhost to ::1, which getaddrinfo returns first, and pki does
+  // not fall back to 127.0.0.1, where the test gateway listens (the dev TLS certificate names both).
+  const u = new URL(env.base);
+  u.hostname = "127.0.0.1";
+  return `${u.origin}/`;
 }
 
 /** `openssl x509 -noout -subject` of a DER certificate file. */
