@@ -2,7 +2,7 @@
 // CPU ms per issuance over the measured loop, next to the same signer's raw sign (the reference) measured in the same run.
 // Every issuance gets a CSR of its own (fresh bytes, own name): the CSR parse and self-signature check are paid each time.
 import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,8 @@ import { initCaPair, type KeyAlgorithmName } from "../../src/ca/init.js";
 import { validateConfig } from "../../src/config/load.js";
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import { openGateway, type Gateway } from "../../src/gateway.js";
-import { cpuRatio, selfCpuMs } from "./cpu.js";
+import { cpuRatio } from "./cpu.js";
+import { timed, type Measured } from "./timed.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -23,43 +24,6 @@ const CONCURRENCY = Math.max(1, Number(process.env.BENCH_CONCURRENCY ?? 16));
 
 type Backend = "software" | "softhsm";
 type Key = "ec-p256" | "rsa-2048";
-
-interface Measured { ops: number; perSecond: number; cpuMsPerOp: number; sysShare: number }
-
-/**
- * Warm-up (JIT, SQLite page cache), then `fn` for SECONDS of wall time with `concurrency` calls in flight,
- * and this process's CPU over the measured loop. `fn` gets a running index.
- */
-async function timed(fn: (i: number) => Promise<void> | void, concurrency = 1): Promise<Measured> {
-  let i = 0;
-  const lanes = async (until: () => boolean) => {
-    let ops = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (until()) {
-        await fn(i++);
-        ops++;
-      }
-    }));
-    return ops;
-  };
-  await lanes(() => i < WARMUP);
-  const cpu0 = selfCpuMs();
-  const sys0 = process.cpuUsage().system;
-  const main0 = mainThreadCpuMs();
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
-  const ops = await lanes(() => performance.now() < end);
-  const wallS = (performance.now() - start) / 1000;
-  const cpuMs = selfCpuMs() - cpu0;
-  const sysMs = (process.cpuUsage().system - sys0) / 1000;
-  if (process.env.BENCH_DEBUG) console.error(JSON.stringify({ ops, cpuMsPerOp: cpuMs / ops, mainThreadMsPerOp: (mainThreadCpuMs() - main0) / ops }));
-  return { ops, perSecond: ops / wallS, cpuMsPerOp: Math.round((cpuMs / ops) * 10_000) / 10_000, sysShare: Math.round((sysMs / cpuMs) * 100) / 100 };
-}
-
-function mainThreadCpuMs(): number {
-  const f = readFileSync("/proc/thread-self/stat", "utf8").split(") ")[1].split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 /** Requests made before the clock starts: a handful of subject keys, one CSR (own name, own bytes) per issuance. */
 function csrPool(count: number): Uint8Array[] {
@@ -116,7 +80,7 @@ async function engineCase(backend: Backend, key: Key) {
     const tbs = Buffer.alloc(600, 7);
     const raw = await timed(async () => {
       await signer.sign(tbs);
-    });
+    }, { seconds: SECONDS, warmup: WARMUP });
     // Enough CSRs for the measured loop at up to ~1.5x the rate the raw signer allows, plus warm-up.
     const pool = csrPool(WARMUP + Math.ceil(Math.min(raw.perSecond, 6000) * SECONDS * 1.5));
     const requester = { kind: "bench", id: "1" };
@@ -124,7 +88,7 @@ async function engineCase(backend: Backend, key: Key) {
       if (i >= pool.length) throw new Error("CSR pool exhausted; raise its size");
       const out = await gw.enrollment.enroll({ requestId: EnrollmentService.newRequestId(), protocol: "admin", requester, profile: "tls-server", csr: pool[i] });
       if (out.status !== "issued") throw new Error("not issued");
-    }, CONCURRENCY);
+    }, { concurrency: CONCURRENCY, seconds: SECONDS, warmup: WARMUP });
     const t = target(backend, key, issue, raw);
     return {
       case: `issue-${backend}-${key}`,

@@ -14,7 +14,8 @@ import { EnrollmentService } from "../../src/enrollment/service.js";
 import { openGateway, type Gateway } from "../../src/gateway.js";
 import { respondOcsp, type CertStatus, type StatusLookup } from "../../src/revocation/ocsp.js";
 import { ocspRequest, parseResponse } from "../revocation/ocsp-helpers.js";
-import { cpuRatio, selfCpuMs } from "./cpu.js";
+import { cpuRatio } from "./cpu.js";
+import { timed } from "./timed.js";
 import { csrPool, type BenchKey } from "./pq-csrs.js";
 import { numberEnv } from "./stats.js";
 
@@ -40,30 +41,6 @@ validity: { default: 30d, max: 90d }
 keyUsage: [digitalSignature]
 extendedKeyUsage: [serverAuth]
 `;
-
-interface Measured { ops: number; perSecond: number; cpuMsPerOp: number }
-
-/** Warm-up, then `fn` for SECONDS of wall time with `concurrency` calls in flight; this process's CPU over the loop. */
-async function timed(fn: (i: number) => Promise<void>, concurrency = 1, seconds = SECONDS, warmup = WARMUP): Promise<Measured> {
-  let i = 0;
-  const lanes = async (until: () => boolean) => {
-    let ops = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (until()) {
-        await fn(i++);
-        ops++;
-      }
-    }));
-    return ops;
-  };
-  await lanes(() => i < warmup);
-  const cpu0 = selfCpuMs();
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  const ops = await lanes(() => performance.now() < end);
-  const wallS = (performance.now() - start) / 1000;
-  return { ops, perSecond: ops / wallS, cpuMsPerOp: Math.round(((selfCpuMs() - cpu0) / ops) * 10_000) / 10_000 };
-}
 
 async function openCase(dir: string, key: BenchKey): Promise<Gateway> {
   const profilesDir = join(dir, "profiles");
@@ -92,7 +69,7 @@ async function benchCase(key: BenchKey) {
     const tbs = Buffer.alloc(600, 7);
     const raw = await timed(async () => {
       await ca.signer.sign(tbs);
-    });
+    }, { seconds: SECONDS, warmup: WARMUP });
     // Enough requests for the measured loop at up to 1.5x the raw signer's rate (capped), plus warm-up.
     const pool = csrPool(key, WARMUP + Math.ceil(Math.min(raw.perSecond, 4000) * SECONDS * 1.5) + CRL_ENTRIES + 1);
     const serials: string[] = [];
@@ -107,7 +84,7 @@ async function benchCase(key: BenchKey) {
       serials.push(out.certificate.serial);
       leafBytes ||= out.certificate.der.length;
     };
-    const issue = await timed(enrollOne, CONCURRENCY);
+    const issue = await timed(enrollOne, { concurrency: CONCURRENCY, seconds: SECONDS, warmup: WARMUP });
     // A short run may not have issued enough to revoke for the CRL: top up, off the clock.
     while (serials.length < CRL_ENTRIES + 1) await enrollOne();
 
@@ -120,7 +97,7 @@ async function benchCase(key: BenchKey) {
     if (parsed.certs[0]?.status !== "good") throw new Error(`OCSP answered ${parsed.certs[0]?.status ?? `status ${parsed.status}`}, not good`);
     const ocsp = await timed(async () => {
       await respondOcsp(request, gw.cas.issuing, lookup, { validityMinutes: 60 });
-    }, 1, Math.min(SECONDS, 2), 50);
+    }, { seconds: Math.min(SECONDS, 2), warmup: 50 });
 
     const crl0 = (await gw.crls.publish(ca)).der.length;
     const revoked = await gw.revocation.revokeMany(serials.slice(0, CRL_ENTRIES), 1, "bench");

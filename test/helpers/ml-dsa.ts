@@ -57,3 +57,19 @@ export function mlDsaCsr(o: MlDsaCsrOptions): { der: Uint8Array; pem: string; ke
   const pem = `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n").replace(/\n?$/, "\n")}-----END CERTIFICATE REQUEST-----\n`;
   return { der, pem, keys };
 }
+
+/** A profile YAML issuing ML-DSA certificates for names under example.com (signing key usage only, RFC 9881). */
+export function pqProfile(o: { name: string; issuer: string; protocols?: string[]; keys?: string[] }): string {
+  const keys = o.keys ?? ["{ type: ml-dsa, levels: [44, 65, 87] }"];
+  return `name: ${o.name}
+issuer: ${o.issuer}
+protocols: [${(o.protocols ?? ["admin"]).join(", ")}]
+keys:
+${keys.map((k) => `  - ${k}`).join("\n")}
+names:
+  dns: { suffixes: [example.com] }
+validity: { default: 30d, max: 90d }
+keyUsage: [digitalSignature]
+extendedKeyUsage: [serverAuth]
+`;
+}

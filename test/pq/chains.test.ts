@@ -12,7 +12,7 @@ import { verifyPath } from "../../src/ca/chain.js";
 import { initCaPair, type KeyAlgorithmName } from "../../src/ca/init.js";
 import type { RunningServers } from "../../src/server/listen.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
-import { mlDsaCsr } from "../helpers/ml-dsa.js";
+import { mlDsaCsr, pqProfile } from "../helpers/ml-dsa.js";
 import { makeCsr, openssl, opensslStatus, tempDir } from "../helpers/openssl.js";
 import { ocspRequest, parseResponse } from "../revocation/ocsp-helpers.js";
 import { flipBit, signedParts, spkiOfCertificate, verifyWithNoble, type MlDsaLevel } from "./verify-independent.js";
@@ -50,18 +50,8 @@ beforeAll(async () => {
   await initCaPair({ casDir, ...subjects("ec-root", "pq-under-ec"), under: "ec-root", keyAlgorithm: "ml-dsa-65", httpBase: HTTP_BASE });
   await initCaPair({ casDir, ...subjects("p384-root", "pq44-mixed"), keyAlgorithm: "ml-dsa-44", rootKeyAlgorithm: "ec-p384", httpBase: HTTP_BASE });
   await initCaPair({ casDir, ...subjects("pq87-root", "ec-under-pq"), keyAlgorithm: "ec-p256", rootKeyAlgorithm: "ml-dsa-87", httpBase: HTTP_BASE });
-  const profiles = Object.fromEntries(CASES.map((c) => [`to-${c.issuing}`, `name: to-${c.issuing}
-issuer: ${c.issuing}
-protocols: [admin]
-keys:
-  - { type: ec, curves: [P-256] }
-  - { type: ml-dsa, levels: [44, 65, 87] }
-names:
-  dns: { suffixes: [example.com] }
-validity: { default: 30d, max: 90d }
-keyUsage: [digitalSignature]
-extendedKeyUsage: [serverAuth]
-`]));
+  const profiles = Object.fromEntries(CASES.map((c) => [`to-${c.issuing}`,
+    pqProfile({ name: `to-${c.issuing}`, issuer: c.issuing, keys: ["{ type: ec, curves: [P-256] }", "{ type: ml-dsa, levels: [44, 65, 87] }"] })]));
   t = await testGateway({ cas: caDirsUnder(casDir).map((d) => ({ dir: d })), crl: { rebuildDelaySeconds: 0 } }, profiles);
   const app = (await appsFor(t.gw)).https;
   for (const c of CASES) {

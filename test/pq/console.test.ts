@@ -10,19 +10,10 @@ import { initCaPair } from "../../src/ca/init.js";
 import { startServers, type RunningServers } from "../../src/server/listen.js";
 import { CHROMIUM, SHOTS } from "../console/setup.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
-import { mlDsaCsr } from "../helpers/ml-dsa.js";
+import { mlDsaCsr, pqProfile } from "../helpers/ml-dsa.js";
 import { makeCsr, tempDir } from "../helpers/openssl.js";
 
-const PQ_PROFILE = `name: pq-server
-issuer: pq-issuing
-protocols: [admin]
-keys: [{ type: ml-dsa }]
-names:
-  dns: { suffixes: [example.com] }
-validity: { default: 30d, max: 90d }
-keyUsage: [digitalSignature]
-extendedKeyUsage: [serverAuth]
-`;
+const PQ_PROFILE = pqProfile({ name: "pq-server", issuer: "pq-issuing", keys: ["{ type: ml-dsa }"] });
 
 let t: TestGateway;
 let servers: RunningServers;

@@ -7,19 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initCaPair } from "../../src/ca/init.js";
 import { buildCryptoReport, type CryptoReport, type ReportGroup } from "../../src/inventory/crypto-report.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
-import { mlDsaCsr, type Level } from "../helpers/ml-dsa.js";
+import { mlDsaCsr, pqProfile, type Level } from "../helpers/ml-dsa.js";
 import { makeCsr, tempDir } from "../helpers/openssl.js";
 
-const PQ_PROFILE = (name: string, issuer: string) => `name: ${name}
-issuer: ${issuer}
-protocols: [admin]
-keys: [{ type: ml-dsa }]
-names:
-  dns: { suffixes: [example.com] }
-validity: { default: 30d, max: 90d }
-keyUsage: [digitalSignature]
-extendedKeyUsage: [serverAuth]
-`;
+const PQ_PROFILE = (name: string, issuer: string) => pqProfile({ name, issuer, keys: ["{ type: ml-dsa }"] });
 
 let t: TestGateway;
 let app: Express;

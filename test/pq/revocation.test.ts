@@ -13,7 +13,7 @@ import { initCaPair, type KeyAlgorithmName } from "../../src/ca/init.js";
 import { OcspResponder } from "../../src/revocation/ocsp.js";
 import type { RunningServers } from "../../src/server/listen.js";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
-import { mlDsaCsr } from "../helpers/ml-dsa.js";
+import { mlDsaCsr, pqProfile } from "../helpers/ml-dsa.js";
 import { makeCsr, openssl, opensslStatus, tempDir } from "../helpers/openssl.js";
 import { newSerial, ocspRequest, parseResponse } from "../revocation/ocsp-helpers.js";
 import { flipBit, mlDsaPublicKey, signedParts, spkiOfCertificate, verifyWithNoble, type MlDsaLevel } from "./verify-independent.js";
@@ -22,17 +22,7 @@ const LEVELS: MlDsaLevel[] = [44, 65, 87];
 const ECDSA_SHA256 = "1.2.840.10045.4.3.2";
 const OCSP_SIGNING = "1.3.6.1.5.5.7.3.9";
 
-const profile = (level: MlDsaLevel) => `name: pq-${level}
-issuer: pq${level}-issuing
-protocols: [admin]
-keys:
-  - { type: ml-dsa, levels: [44, 65, 87] }
-names:
-  dns: { suffixes: [example.com] }
-validity: { default: 30d, max: 90d }
-keyUsage: [digitalSignature]
-extendedKeyUsage: [serverAuth]
-`;
+const profile = (level: MlDsaLevel) => pqProfile({ name: `pq-${level}`, issuer: `pq${level}-issuing` });
 
 interface Issued { serial: string; der: Uint8Array; chain: Uint8Array[]; path: string }
 interface CaUnderTest { name: string; good: Issued; revoked: Issued; issuingDer: Uint8Array; rootDer: Uint8Array }

@@ -3,19 +3,9 @@ import { X509Certificate } from "node:crypto";
 import request from "supertest";
 import { afterAll, describe, expect, it } from "vitest";
 import { appsFor, testGateway, type TestGateway } from "../helpers/gateway.js";
-import { mlDsaCsr } from "../helpers/ml-dsa.js";
+import { mlDsaCsr, pqProfile } from "../helpers/ml-dsa.js";
 
-const PROFILE = `name: pq-server
-issuer: default
-protocols: [acme, est, cmp, admin]
-keys:
-  - { type: ml-dsa, levels: [44, 65, 87] }
-names:
-  dns: { suffixes: [example.com] }
-validity: { default: 30d, max: 90d }
-keyUsage: [digitalSignature]
-extendedKeyUsage: [serverAuth]
-`;
+const PROFILE = pqProfile({ name: "pq-server", issuer: "default", protocols: ["acme", "est", "cmp", "admin"] });
 
 let t: TestGateway;
 afterAll(async () => t?.gw.close());
