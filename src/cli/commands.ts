@@ -162,7 +162,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (i) => (await import("./backup.js")).backupCommand(i.config, "restore", i.argv),
   },
   {
-    path: ["db", "status"], synopsis: "[--json]", summary: "the database's schema version and the newest this gateway knows", json: true,
+    path: ["db", "status"], synopsis: "[--json]", summary: "schema version and the newest this gateway knows; PostgreSQL: buffer cache and huge pages vs. data size", json: true,
     run: async (i) => (await import("./db-commands.js")).dbCommand(i.config, ["status"], i.argv),
   },
   {

@@ -3,8 +3,10 @@ import { describeStore, migrateStore, sqlitePath, storeStatus } from "../store/o
 import { printRestored } from "./backup-common.js";
 import { afterRestorePostgres } from "./backup-postgres.js";
 import { afterRestoreSqlite } from "./backup-sqlite.js";
+import { describeSizing, sizingHints } from "../store/postgres/server-sizing.js";
 
-export const DB_USAGE = `db status                     the database's schema version and the newest this gateway knows
+export const DB_USAGE = `db status                     the database's schema version and the newest this gateway knows; on PostgreSQL
+                                also the server's buffer cache and huge pages against the certificate tables' size
   db migrate                    apply missing migrations (serve does it at start, under a lock; this is for upgrades)
   db after-restore [--keep-unused-secrets]
                                 after restoring by other means (PITR, pg_basebackup, a disk or managed-service
@@ -17,8 +19,17 @@ export async function dbCommand(config: GatewayConfig, rest: string[], argv: str
   if (rest[0] === "status") {
     const s = await storeStatus(config, config.dataDir);
     const state = s.current === s.latest ? "up to date" : s.current < s.latest ? `${s.latest - s.current} migration(s) to apply` : "NEWER than this gateway (upgrade the gateway)";
-    if (argv.includes("--json")) console.log(JSON.stringify({ store: where, engine: s.engine, schemaVersion: s.current, latest: s.latest, state: s.current === s.latest ? "current" : s.current < s.latest ? "behind" : "newer" }));
-    else console.log(`${where}: schema version ${s.current} of ${s.latest} (${state})`);
+    const hints = s.server ? sizingHints(s.server) : [];
+    if (argv.includes("--json")) {
+      console.log(JSON.stringify({
+        store: where, engine: s.engine, schemaVersion: s.current, latest: s.latest, state: s.current === s.latest ? "current" : s.current < s.latest ? "behind" : "newer",
+        ...(s.server ? { server: s.server, hints } : {}),
+      }));
+    } else {
+      console.log(`${where}: schema version ${s.current} of ${s.latest} (${state})`);
+      if (s.server) console.log(`server: ${describeSizing(s.server)}`);
+      for (const h of hints) console.log(`hint: ${h}`);
+    }
     return s.current > s.latest ? 3 : 0;
   }
   if (rest[0] === "migrate") {

@@ -8,6 +8,7 @@ import { MIGRATIONS } from "./sqlite/migrations.js";
 import { SqliteStore } from "./sqlite/store.js";
 import type { PgOptions } from "./postgres/db.js";
 import type { PostgresStore } from "./postgres/store.js";
+import type { ServerSizing } from "./postgres/server-sizing.js";
 
 /** The PostgreSQL engine (and `pg`) loads only when the config names it: SQLite deployments and CLI start-up skip it. */
 const postgres = () => import("./postgres/store.js");
@@ -55,7 +56,7 @@ export function describeStore(cfg: Pick<GatewayConfig, "store">, dataDir: string
 }
 
 /** `gateway db status`: the schema version in the database and the newest this gateway knows. */
-export async function storeStatus(cfg: Pick<GatewayConfig, "store">, dataDir: string): Promise<{ engine: "sqlite" | "postgres"; current: number; latest: number }> {
+export async function storeStatus(cfg: Pick<GatewayConfig, "store">, dataDir: string): Promise<{ engine: "sqlite" | "postgres"; current: number; latest: number; server?: ServerSizing }> {
   const t = target(cfg, dataDir);
   if (t.kind === "postgres") return { engine: "postgres", ...(await (await postgres()).migrationStatus(t.options)) };
   if (!existsSync(t.path)) return { engine: "sqlite", current: 0, latest: MIGRATIONS.length };

@@ -31,6 +31,9 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REQUESTER = { kind: "mdm", id: "fleet-1" };
 const SEED_CHUNK = 100_000;
 
+/** `server` (the cluster's buffer cache and whether it is on huge pages) goes into every line. */
+export interface CurveOptions { base: number; big: number; ops: number; warmup: number; server: Record<string, unknown> }
+
 interface Side { label: string; gw: Gateway; db: TestDatabase; dir: string; sql: pg.Client; n: number; cpu: number; pgCpu: number; lat: number[]; next: number }
 
 async function openSide(pgUrl: string, label: string): Promise<Side> {
@@ -147,15 +150,15 @@ function figures(s: Side) {
   return { ops, gateway_cpu_ms_per_op: r3(s.cpu / ops), postgres_cpu_ms_per_op: r3(s.pgCpu / ops), total_cpu_ms_per_op: r3((s.cpu + s.pgCpu) / ops), p50_ms: round1(percentile(lat, 50)), p99_ms: round1(percentile(lat, 99)) };
 }
 
-function reportPair(prefix: string, size: (s: Side) => number, base: Side, big: Side, extra: (s: Side) => Record<string, unknown>): void {
+function reportPair(prefix: string, size: (s: Side) => number, base: Side, big: Side, extra: (s: Side) => Record<string, unknown>, server: Record<string, unknown>): void {
   const b = figures(base);
   const g = figures(big);
-  console.log(JSON.stringify({ case: `${prefix}-${size(base)}`, ...b, reference: null, cpu_ratio: null, target: "baseline", met: true, store: "postgres", ...extra(base) }));
+  console.log(JSON.stringify({ case: `${prefix}-${size(base)}`, ...b, reference: null, cpu_ratio: null, target: "baseline", met: true, store: "postgres", ...extra(base), ...server }));
   const ratio = cpuRatio(g.total_cpu_ms_per_op, b.total_cpu_ms_per_op);
   console.log(JSON.stringify({
     case: `${prefix}-${size(big)}`, ...g, reference: `${prefix}-${size(base)}`, reference_total_cpu_ms_per_op: b.total_cpu_ms_per_op, cpu_ratio: ratio,
     gateway_cpu_ratio: cpuRatio(g.gateway_cpu_ms_per_op, b.gateway_cpu_ms_per_op), postgres_cpu_ratio: cpuRatio(g.postgres_cpu_ms_per_op, b.postgres_cpu_ms_per_op),
-    target: "total CPU (gateway + PostgreSQL) per op within 10 % of the small baseline", met: ratio !== null && ratio <= 1.1, store: "postgres", ...extra(big),
+    target: "total CPU (gateway + PostgreSQL) per op within 10 % of the small baseline", met: ratio !== null && ratio <= 1.1, store: "postgres", ...extra(big), ...server,
   }));
 }
 
@@ -189,7 +192,7 @@ async function printStatements(sides: Side[]): Promise<void> {
 }
 
 /** (a) The issuance store work; op i renews held device (i*7919) % held when even, a new device when odd. */
-export async function holdingCurve(pgUrl: string, postmaster: number, o: { base: number; big: number; ops: number; warmup: number }): Promise<void> {
+export async function holdingCurve(pgUrl: string, postmaster: number, o: CurveOptions): Promise<void> {
   const base = await openSide(pgUrl, "holding-base");
   const big = await openSide(pgUrl, "holding-big");
   try {
@@ -229,6 +232,9 @@ export async function holdingCurve(pgUrl: string, postmaster: number, o: { base:
     const replaced = async (s: Side) => Number((await s.sql.query("SELECT count(*) AS n FROM audit_events WHERE type = 'certificate.replaced'")).rows[0].n);
     const updates = async (s: Side) => (await s.sql.query<{ upd: string; hot: string }>(
       "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relid = 'certificates'::regclass")).rows[0];
+    const tables = async (s: Side) => Number((await s.sql.query(
+      "SELECT pg_total_relation_size('certificates') + pg_total_relation_size('certificate_names') AS n")).rows[0].n);
+    const bytes = new Map([[base, await tables(base)], [big, await tables(big)]]);
     const rb = await replaced(base);
     const rg = await replaced(big);
     const upd = new Map([[base, await updates(base)], [big, await updates(big)]]);
@@ -238,7 +244,9 @@ export async function holdingCurve(pgUrl: string, postmaster: number, o: { base:
       pg_blocks_hit_per_op: Math.round(io.get(s)!.hit * 10) / 10, pg_blocks_read_per_op: Math.round(io.get(s)!.read * 10) / 10,
       // Row updates (completions, replacements) and how many of them were heap-only (no index entry written).
       certificate_updates: Number(upd.get(s)!.upd), heap_only_updates: Number(upd.get(s)!.hot),
-    }));
+      // The certificate tables with their indexes (what the buffer cache should hold), after the run.
+      certificate_tables_mb: Math.round(bytes.get(s)! / 1e6),
+    }), o.server);
   } finally {
     await closeSide(base);
     await closeSide(big);
@@ -246,7 +254,7 @@ export async function holdingCurve(pgUrl: string, postmaster: number, o: { base:
 }
 
 /** (b) Revocations with N revoked present, then the build of each side's CRL. */
-export async function crlCurve(pgUrl: string, postmaster: number, o: { base: number; big: number; ops: number; warmup: number }): Promise<void> {
+export async function crlCurve(pgUrl: string, postmaster: number, o: CurveOptions): Promise<void> {
   const base = await openSide(pgUrl, "crl-base");
   const big = await openSide(pgUrl, "crl-big");
   try {
@@ -260,7 +268,7 @@ export async function crlCurve(pgUrl: string, postmaster: number, o: { base: num
       await s.gw.revocation.revoke(targets.get(s)![i], "keyCompromise", "admin:bench");
     });
     const buildsDuring = base.gw.crls.stats.started + big.gw.crls.stats.started - builds0;
-    reportPair("pg-revoke-crl-entries", (s) => present.get(s)!, base, big, (s) => ({ revoked_present: present.get(s), seed_seconds: seeded.get(s), crl_builds_during: buildsDuring }));
+    reportPair("pg-revoke-crl-entries", (s) => present.get(s)!, base, big, (s) => ({ revoked_present: present.get(s), seed_seconds: seeded.get(s), crl_builds_during: buildsDuring }), o.server);
     for (const s of [base, big]) {
       const ca = s.gw.cas.issuing[0];
       await s.gw.crls.publish(ca); // warm-up: JIT, buffers
@@ -276,7 +284,7 @@ export async function crlCurve(pgUrl: string, postmaster: number, o: { base: num
       console.log(JSON.stringify({
         case: `pg-crl-build-${entries}`, ops: 1, entries, wall_ms: Math.round(wall), gateway_cpu_ms_per_op: Math.round(cpu), postgres_cpu_ms_per_op: Math.round(pgCpu),
         total_cpu_ms_per_op: Math.round(cpu + pgCpu), cpu_us_per_entry: Math.round(((cpu + pgCpu) / entries) * 10_000) / 10, der_bytes: rec.der.length, crl_number: rec.number,
-        reference: null, cpu_ratio: null, target: "< 10 s for 1M entries (streaming encoder, keyset pages)", met: wall < 10_000 * (entries / 1_000_000) || wall < 10_000, store: "postgres",
+        reference: null, cpu_ratio: null, target: "< 10 s for 1M entries (streaming encoder, keyset pages)", met: wall < 10_000 * (entries / 1_000_000) || wall < 10_000, store: "postgres", ...o.server,
       }));
     }
   } finally {

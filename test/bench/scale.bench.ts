@@ -19,7 +19,9 @@
 //      BENCH_SCALE_POOL (10, connections per gateway process), BENCH_AUDIT_WRITERS (4), BENCH_AUDIT_EVENTS (2500
 //      per writer), BENCH_AUDIT_INFLIGHT (1 per writer), BENCH_CURVE_BASE (1000), BENCH_CURVE_BIG (1000000),
 //      BENCH_CURVE_OPS (500), BENCH_CURVE_CASES (holding,crl), BENCH_PG_SHARED_BUFFERS (2GB),
-//      BENCH_PG_STATEMENTS (0; 1 prints each curve side's statements from pg_stat_statements to stderr).
+//      BENCH_PG_STATEMENTS (0; 1 prints each curve side's statements from pg_stat_statements to stderr),
+//      BENCH_PG_HUGE_PAGES (auto: the cluster's buffer cache on 2 MiB pages when root can reserve them; off), see
+//      huge-pages.ts.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
@@ -27,6 +29,7 @@ import { makeTempDir, removeTempDir } from "./child.js";
 import { makeCsrPool } from "./est-csrs.js";
 import { auditAppendRate } from "./scale-audit.js";
 import { postmasterPid } from "./scale-cpu.js";
+import { reserveHugePages } from "./huge-pages.js";
 import { crlCurve, holdingCurve } from "./scale-curves.js";
 import { measureAcme, measureEst, measureScep, type LoadSettings, type Measured } from "./scale-protocols.js";
 import { startScaleServer, type Protocol, type StoreKind } from "./scale-servers.js";
@@ -124,7 +127,18 @@ async function main(): Promise<number> {
   const settings: Record<string, string> = { shared_buffers: process.env.BENCH_PG_SHARED_BUFFERS ?? "2GB" };
   // BENCH_PG_STATEMENTS=1: per-statement figures (pg_stat_statements) of the curves' two sides, on stderr.
   if (process.env.BENCH_PG_STATEMENTS === "1") Object.assign(settings, { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" });
-  const cluster = needPg ? await startPostgres(settings) : undefined;
+  const huge = needPg ? reserveHugePages(settings.shared_buffers) : undefined;
+  let cluster: PgCluster | undefined;
+  if (huge) {
+    cluster = await startPostgres({ ...settings, huge_pages: huge.setting }).catch((e: unknown) => {
+      if (huge.setting === "off") throw e;
+      console.error(`scale bench: PostgreSQL did not start on huge pages (${(e as Error).message.split("\n")[0]}); without them`);
+      huge.release();
+      Object.assign(huge, { setting: "off", reason: "PostgreSQL could not map them" });
+      return startPostgres({ ...settings, huge_pages: "off" });
+    });
+    console.error(`scale bench: PostgreSQL shared_buffers ${settings.shared_buffers}, huge pages ${huge.setting}${huge.reason ? ` (${huge.reason})` : ""}`);
+  }
   const postmaster = cluster ? postmasterPid(cluster.dir) : undefined;
   let ok = true;
   try {
@@ -135,13 +149,17 @@ async function main(): Promise<number> {
       })) && ok;
     }
     if (parts.includes("curves")) {
-      const o = { base: numberEnv("BENCH_CURVE_BASE", 1000, 100), big: numberEnv("BENCH_CURVE_BIG", 1_000_000, 100), ops: numberEnv("BENCH_CURVE_OPS", 500, 50), warmup: 100 };
+      const o = {
+        base: numberEnv("BENCH_CURVE_BASE", 1000, 100), big: numberEnv("BENCH_CURVE_BIG", 1_000_000, 100), ops: numberEnv("BENCH_CURVE_OPS", 500, 50), warmup: 100,
+        server: { pg_shared_buffers: settings.shared_buffers, pg_huge_pages: huge!.setting === "on" },
+      };
       const cases = list("BENCH_CURVE_CASES", "holding,crl");
       if (cases.includes("holding")) await holdingCurve(cluster!.url, postmaster!, o);
       if (cases.includes("crl")) await crlCurve(cluster!.url, postmaster!, o);
     }
   } finally {
     await cluster?.stop();
+    huge?.release();
   }
   return ok ? 0 : 1;
 }

@@ -43,7 +43,14 @@ describe("gateway db status | migrate | after-restore", () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     // One of them applied the versions; the other found them applied (it waited on the migration lock).
     expect([a.stdout, b.stdout].filter((s) => /migrated from schema version 0/.test(s)).length).toBe(1);
-    expect((await runGatewayCli(["db", "status", "--config", cfg], env)).stdout).toMatch(/schema version (\d+) of \1 \(up to date\)/);
+    const status = (await runGatewayCli(["db", "status", "--config", cfg], env)).stdout;
+    expect(status).toMatch(/schema version (\d+) of \1 \(up to date\)/);
+    // The server's sizing, read from the server: the test cluster runs with shared_buffers=32MB.
+    expect(status).toMatch(/^server: PostgreSQL \d+\.\d+.*, shared_buffers 32 MB, huge_pages (on|off|try)[^;]*; certificate tables and indexes \d+(\.\d)? kB$/m);
+    const json = JSON.parse((await runGatewayCli(["db", "status", "--json", "--config", cfg], env)).stdout) as { server: Record<string, unknown>; hints: string[] };
+    expect(json.server).toMatchObject({ sharedBuffersBytes: 32 * 1024 * 1024 });
+    expect(json.server.certificateBytes).toBeGreaterThan(0);
+    expect(json.hints).toEqual([]);
   }, 120_000);
 
   it("after-restore on SQLite: verifies the chain, clears what must not come back, records store.restored", async () => {

@@ -17,6 +17,7 @@ import { PgDiscoveryStore } from "./discovery.js";
 import { PgLeaseStore } from "./lease.js";
 import { PgOutboxStore } from "./outbox.js";
 import { PgSessionStore } from "./session.js";
+import { serverSizing, type ServerSizing } from "./server-sizing.js";
 
 export type { PgOptions } from "./db.js";
 
@@ -118,10 +119,10 @@ export async function openPostgresStore(o: PgOptions): Promise<PostgresStore> {
 }
 
 /** `gateway db status`: the schema version recorded in the database and the one this gateway brings. */
-export async function migrationStatus(o: PgOptions): Promise<MigrationStatus> {
+export async function migrationStatus(o: PgOptions): Promise<MigrationStatus & { server: ServerSizing }> {
   const pool = createPool({ ...o, poolSize: 1 });
   try {
-    return { current: await schemaVersion(pool), latest: PG_MIGRATIONS.length };
+    return { current: await schemaVersion(pool), latest: PG_MIGRATIONS.length, server: await serverSizing(pool) };
   } finally {
     await pool.end();
   }
