@@ -6,7 +6,8 @@ import { q, type Queryable, type Row } from "./db.js";
  * Keyset paging for the inventory listings on PostgreSQL: what sqlite/listing.ts does with the rowid, done with
  * the row_id identity column (assigned on insert, increasing, never updated or reused). A walk sees every row
  * that existed when it began exactly once. The cursor format is SQLite's (kind, row id, key); a cursor whose
- * row id does not hold that key (forged, or the row was archived) is refused rather than skipping or repeating.
+ * row id holds another key, or no row that retention archived, is refused rather than skipping or repeating. A
+ * cursor row that retention moved to the archive keeps its place: row ids are never reused, so the walk goes on.
  */
 
 const MAX_ROW_ID = "9223372036854775807";
@@ -36,7 +37,7 @@ function badCursor(): GatewayError {
   return new GatewayError("RA_ERR_MALFORMED", "the cursor is not valid for this listing; start again without one");
 }
 
-/** The row id a cursor continues after, checked against the row it names (one primary-key lookup). */
+/** The row id a cursor continues after, checked against the row it names (one primary-key lookup, two if archived). */
 export async function decodeCursor(c: Queryable, kind: Kind, cursor: string): Promise<string> {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw badCursor();
   const m = /^([cr]):(\d{1,19}):(.{1,128})$/s.exec(Buffer.from(cursor, "base64url").toString("utf8"));
@@ -44,8 +45,9 @@ export async function decodeCursor(c: Queryable, kind: Kind, cursor: string): Pr
   const rows = kind === "c"
     ? await q<{ k: string }>(c, "core_cursor_cert", "SELECT serial AS k FROM certificates WHERE row_id = $1", [m[2]])
     : await q<{ k: string }>(c, "core_cursor_request", "SELECT id AS k FROM requests WHERE row_id = $1", [m[2]]);
-  if (rows[0]?.k !== m[3]) throw badCursor();
-  return m[2];
+  if (rows[0]?.k === m[3]) return m[2];
+  if (!rows[0] && kind === "c" && (await q(c, "core_cursor_archived", "SELECT 1 FROM certificates_archive WHERE serial = $1", [m[3]])).length) return m[2];
+  throw badCursor();
 }
 
 /**

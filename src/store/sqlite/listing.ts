@@ -4,10 +4,11 @@ import { MAX_PAGE_SIZE, type AuditQuery, type CertificateQuery, type RequestStat
 
 /**
  * Keyset paging for the inventory listings. Certificates and requests are walked by SQLite rowid:
- * assigned on insert, larger than every rowid before it (rows are never deleted), and never
- * changed by an update. A walk therefore sees each row that existed when it began exactly once,
- * however many rows are issued, revoked or classified meanwhile. The cursor carries the rowid and
- * the row's key; a cursor whose rowid no longer holds that key (VACUUM may renumber rowids) is
+ * assigned on insert, larger than every rowid before it (only retention deletes rows, the long-expired
+ * ones, never the newest, so no rowid is handed out twice), and never changed by an update. A walk
+ * therefore sees each row that existed when it began exactly once, however many rows are issued,
+ * revoked, classified or archived meanwhile. The cursor carries the rowid and the row's key; a cursor
+ * whose rowid holds another key (VACUUM may renumber rowids), or no row that retention archived, is
  * refused instead of silently skipping or repeating rows.
  */
 
@@ -24,15 +25,17 @@ function badCursor(): GatewayError {
   return new GatewayError("RA_ERR_MALFORMED", "the cursor is not valid for this listing; start again without one");
 }
 
-/** The rowid a cursor continues after, checked against the row it names. */
+/** The rowid a cursor continues after, checked against the row it names (or its archived copy). */
 export function decodeCursor(prepare: Prepare, kind: Kind, cursor: string): string {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(cursor)) throw badCursor();
   const m = /^([cr]):(\d{1,19}):(.{1,128})$/s.exec(Buffer.from(cursor, "base64url").toString("utf8"));
   if (!m || m[1] !== kind) throw badCursor();
   const sql = kind === "c" ? "SELECT serial AS k FROM certificates WHERE rowid = ?" : "SELECT id AS k FROM requests WHERE rowid = ?";
   const row = prepare(sql).get(BigInt(m[2])) as { k: string } | undefined;
-  if (row?.k !== m[3]) throw badCursor();
-  return m[2];
+  if (row?.k === m[3]) return m[2];
+  // Retention moved the cursor's row to the archive: the rows before it are where they were.
+  if (!row && kind === "c" && prepare("SELECT 1 FROM certificates_archive WHERE serial = ?").get(m[3])) return m[2];
+  throw badCursor();
 }
 
 /**

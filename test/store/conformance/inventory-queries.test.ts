@@ -101,6 +101,33 @@ describe.each(ENGINES)("conformance: certificate queries ($name)", (engine) => {
     expect(set(await s.findValidByName(`dns:${host}`, at(0), 10))).toEqual([v1.serial, v2.serial, held.serial].sort());
   });
 
+  it("a keyset walk goes on when retention archives the row its cursor names, and still refuses a cursor whose row id holds another certificate", async () => {
+    const s = await engine.fresh();
+    const profile = `arch-walk-${tag()}`;
+    // Oldest first: 6 expired long ago (archivable), then 6 valid. The walk is newest first, 4 per page.
+    const expired: string[] = [];
+    for (let i = 0; i < 6; i++) expired.push((await issue(s, { profile, notBefore: at(-400), notAfter: at(-100 + i) })).serial);
+    const valid: string[] = [];
+    for (let i = 0; i < 6; i++) valid.push((await issue(s, { profile })).serial);
+    const p1 = await s.pageCertificates({ profile }, { limit: 4 });
+    const p2 = await s.pageCertificates({ profile }, { limit: 4, cursor: p1.next });
+    // Page 2 ends on the newest expired certificate (expired[5]): archive every expired one, the cursor's row too.
+    expect(p2.items.map((c) => c.serial)).toEqual([valid[1], valid[0], expired[5], expired[4]]);
+    expect(await s.transaction((tx) => tx.archiveExpired(at(-30), at(0), 100))).toMatchObject({ count: 6 });
+    const p3 = await s.pageCertificates({ profile }, { limit: 4, cursor: p2.next });
+    // What is left of the walk is what is still in the inventory, and nothing repeats.
+    expect(p3.items).toEqual([]);
+    expect(p3.next).toBeUndefined();
+    // The same after a cursor on a row that was archived between two pages of a longer walk.
+    const q1 = await s.pageCertificates({ profile }, { limit: 2 });
+    expect(q1.items.map((c) => c.serial)).toEqual([valid[5], valid[4]]);
+    const q2 = await s.pageCertificates({ profile }, { limit: 4, cursor: q1.next });
+    expect(q2.items.map((c) => c.serial)).toEqual([valid[3], valid[2], valid[1], valid[0]]);
+    // A cursor naming a row id that holds another certificate, or an archived serial at another row's place, is refused.
+    const forged = Buffer.from(Buffer.from(q1.next!, "base64url").toString("utf8").replace(/:[^:]+$/, `:${expired[0]}`)).toString("base64url");
+    await expect(s.pageCertificates({ profile }, { limit: 4, cursor: forged })).rejects.toMatchObject({ code: "RA_ERR_MALFORMED" });
+  });
+
   it("archiveExpired moves the oldest expired in batches; getCertificate says archived, certificateStatus still answers, listings leave them out", async () => {
     const s = await engine.fresh();
     const e1 = await issue(s, { notBefore: at(-400), notAfter: at(-100) });
