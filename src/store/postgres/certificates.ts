@@ -37,9 +37,11 @@ export class PgCertificateTables {
   }
 
   async certificateStatus(serial: string): Promise<CertificateStatusRow | undefined> {
-    // The archive only on a miss: OCSP still answers for a certificate retention moved out.
-    const r = (await q(this.c, "cert_status", "SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates WHERE serial = $1", [serial]))[0]
-      ?? (await q(this.c, "cert_status_archive", "SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates_archive WHERE serial = $1", [serial]))[0];
+    // The archive only on a miss: OCSP still answers for a certificate retention moved out. Serials are stored
+    // lowercase, as getCertificate looks them up.
+    const s = serial.toLowerCase();
+    const r = (await q(this.c, "cert_status", "SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates WHERE serial = $1", [s]))[0]
+      ?? (await q(this.c, "cert_status_archive", "SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates_archive WHERE serial = $1", [s]))[0];
     if (!r) return undefined;
     return { caName: r.ca_name as string, stage: r.stage as IssuanceStage, revokedAt: (r.revoked_at as string) ?? undefined, revocationReason: (r.revocation_reason as number) ?? undefined };
   }

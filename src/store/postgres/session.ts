@@ -35,7 +35,7 @@ export class PgSessionStore implements SessionStore {
   }
 
   async touch(idHash: string, at: string, ifBefore: string): Promise<boolean> {
-    return (await exec(this.c, "session_touch", "UPDATE console_sessions SET last_seen = $1 WHERE id_hash = $2 AND last_seen < $3", [at, idHash, ifBefore])) === 1;
+    return (await exec(this.c, "session_touch", "UPDATE console_sessions SET last_seen = $1 WHERE id_hash = $2 AND last_seen < $3 AND last_seen < $1", [at, idHash, ifBefore])) === 1;
   }
 
   async delete(idHash: string): Promise<boolean> {

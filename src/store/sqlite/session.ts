@@ -34,7 +34,7 @@ export class SqliteSessionStore implements Synchronous<SessionStore> {
   }
 
   touch(idHash: string, at: string, ifBefore: string): boolean {
-    return this.st("UPDATE console_sessions SET last_seen = ? WHERE id_hash = ? AND last_seen < ?").run(at, idHash, ifBefore).changes === 1;
+    return this.st("UPDATE console_sessions SET last_seen = @at WHERE id_hash = @idHash AND last_seen < @ifBefore AND last_seen < @at").run({ at, idHash, ifBefore }).changes === 1;
   }
 
   delete(idHash: string): boolean {

@@ -138,9 +138,11 @@ export class SqliteTables implements SyncStore {
   }
 
   certificateStatus(serial: string): CertificateStatusRow | undefined {
-    // The archive only on a miss: OCSP still answers for a certificate retention moved out.
-    const r = (this.st("SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates WHERE serial = ?").get(serial)
-      ?? this.st("SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates_archive WHERE serial = ?").get(serial)) as Row | undefined;
+    // The archive only on a miss: OCSP still answers for a certificate retention moved out. Serials are stored
+    // lowercase, as getCertificate looks them up.
+    const s = serial.toLowerCase();
+    const r = (this.st("SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates WHERE serial = ?").get(s)
+      ?? this.st("SELECT ca_name, stage, revoked_at, revocation_reason FROM certificates_archive WHERE serial = ?").get(s)) as Row | undefined;
     if (!r) return undefined;
     return { caName: r.ca_name as string, stage: r.stage as IssuanceStage, revokedAt: (r.revoked_at as string) ?? undefined, revocationReason: (r.revocation_reason as number) ?? undefined };
   }

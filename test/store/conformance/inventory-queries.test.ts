@@ -147,6 +147,7 @@ describe.each(ENGINES)("conformance: certificate queries ($name)", (engine) => {
     expect((await s.getCertificate(kept.serial))!.archived).toBeUndefined();
     expect(await s.certificateStatus(e2.serial)).toEqual({ caName: "ca-test", stage: "issued", revokedAt: at(-200), revocationReason: 1 });
     expect(await s.certificateStatus(e3.serial)).toEqual({ caName: "ca-test", stage: "issued" });
+    expect(await s.certificateStatus(e3.serial.toUpperCase())).toEqual({ caName: "ca-test", stage: "issued" });
     const listed = (await s.findCertificates({ limit: 1000 })).map((c) => c.serial);
     expect(listed.sort()).toEqual([kept.serial, valid.serial].sort());
     expect((await s.pageCertificates({}, { limit: 1000 })).items.map((c) => c.serial).sort()).toEqual([kept.serial, valid.serial].sort());

@@ -61,6 +61,7 @@ describe.each(ENGINES)("conformance: certificates ($name)", (engine) => {
     const s = await engine.open();
     const c = await issue(s, { caName: "ca-status" });
     expect(await s.certificateStatus(c.serial)).toEqual({ caName: "ca-status", stage: "issued" });
+    expect(await s.certificateStatus(c.serial.toUpperCase())).toEqual({ caName: "ca-status", stage: "issued" }); // as getCertificate
     expect(await s.revoke(c.serial, 4, at(-1))).toBe(true);
     expect(await s.revoke(c.serial, 1, at(0))).toBe(false);
     expect(await s.certificateStatus(c.serial)).toEqual({ caName: "ca-status", stage: "issued", revokedAt: at(-1), revocationReason: 4 });

@@ -26,6 +26,9 @@ describe.each(ENGINES)("conformance: console sessions ($name)", (engine) => {
     expect((await a.sessions.get(x.idHash))!.lastSeen).toBe(at(0.1));
     expect(await a.sessions.touch(x.idHash, at(0.15), at(0.1))).toBe(false);
     expect(await a.sessions.touch(sha256(tag()), at(0.2), at(0.2))).toBe(false);
+    // An older time never replaces a newer one, whatever ifBefore says (a slow instance's late write).
+    expect(await a.sessions.touch(x.idHash, at(0.08), at(0.2))).toBe(false);
+    expect((await b.sessions.get(x.idHash))!.lastSeen).toBe(at(0.1));
     expect(await b.sessions.delete(x.idHash)).toBe(true); // a logout anywhere ends it everywhere
     expect(await b.sessions.delete(x.idHash)).toBe(false);
     expect(await a.sessions.get(x.idHash)).toBeUndefined();
