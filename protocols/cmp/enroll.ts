@@ -94,7 +94,9 @@ async function enroll(c: CmpCall, kind: RepKind, certReqId: bigint, request: Enr
     return audited && out.status === "issued" ? { ...reply, audited } : reply;
   } catch (e) {
     const err = toGatewayError(e);
-    if (err.kind === "internal") throw e;
+    // Not the request's fault, so not a rejection of it: an internal failure (systemFailure) or the database down
+    // (systemUnavail, Retry-After, counted under the store's own code) is answered by the handler's error message.
+    if (err.kind === "internal" || err.kind === "unavailable") throw e;
     return rejection(kind, certReqId, err);
   }
 }

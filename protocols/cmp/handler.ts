@@ -181,7 +181,10 @@ function refusalCode(failInfo: string[]): string {
     case "badMessageCheck": case "signerNotTrusted": case "notAuthorized": return "RA_ERR_UNAUTHORIZED";
     case "badPOP": return "RA_ERR_POP_FAILED";
     case "badAlg": return "RA_ERR_ALGORITHM_NOT_ALLOWED";
-    case "systemUnavail": return "RA_ERR_RATE_LIMITED"; // throttled or busy MAC work (also in gateway_cmp_mac_refused_total)
+    // Raised as a CmpFailure only for load the gateway sheds: throttled or busy MAC work (also in
+    // gateway_cmp_mac_refused_total) and the cap on open transactions. A database outage is a GatewayError and is
+    // counted under its own code (RA_ERR_STORE_UNAVAILABLE), never here.
+    case "systemUnavail": return "RA_ERR_RATE_LIMITED";
     default: return "RA_ERR_MALFORMED";
   }
 }

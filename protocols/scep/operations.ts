@@ -104,6 +104,13 @@ async function enroll(c: Context): Promise<Answer> {
   const key = lookupKey(c);
   const prior = await previous(c, key);
   if (prior) return prior;
+  // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3) and the reply is
+  // encrypted to that key (RSA key transport or EC key agreement); a RenewalReq is signed with the current certificate,
+  // whose key will next be the new one. An ML-DSA key can neither decrypt nor sign a SCEP message this RA verifies,
+  // so such a certificate would be a dead end for SCEP: say so (before any challenge is looked at) rather than issue.
+  if (csr.publicKey.asymmetricKeyType?.startsWith("ml-dsa")) {
+    return refusedAs("RA_ERR_KEY_NOT_ALLOWED", fail("badAlg", `SCEP cannot certify an ${csr.publicKey.asymmetricKeyType.toUpperCase()} key: SCEP messages are signed with the certificate's key and answered encrypted to it, which needs an RSA or EC key; enroll ML-DSA keys over EST, CMP or ACME`));
+  }
   const renewing = c.req.messageType === MessageType.RenewalReq ? await ownValidCertificate(c.deps.gw.store, c.deps.gw.cas, c.req.signerCert) : undefined;
   const base: EnrollmentRequest = {
     requestId: EnrollmentService.newRequestId(), protocol: "scep", requester: { kind: "scep", id: c.ep.cfg.name }, profile: c.ep.profile.name, csr: csr.der, lookupKey: key,
@@ -116,12 +123,6 @@ async function enroll(c: Context): Promise<Answer> {
     c.requester = { kind: "scep-certificate", id: renewing.subject, attributes: { serial: renewing.serial } };
     request = { ...base, requester: c.requester, profile: renewing.profile, renewalOf: renewing.serial, expectedSubject: renewing.subject, expectedNames: sansFromInventory(renewing.sans) };
   } else {
-    // A PKCSReq is signed with the key being certified (a self-signed certificate, RFC 8894 §2.3) and the reply is
-    // encrypted to that key (RSA key transport or EC key agreement): an ML-DSA key can do neither, so say so rather
-    // than "wrong signer".
-    if (csr.publicKey.asymmetricKeyType?.startsWith("ml-dsa")) {
-      return refusedAs("RA_ERR_KEY_NOT_ALLOWED", fail("badAlg", `SCEP cannot certify an ${csr.publicKey.asymmetricKeyType.toUpperCase()} key: a PKCSReq is signed with the requested key and answered encrypted to it, which needs an RSA or EC key; enroll ML-DSA keys over EST, CMP or ACME`));
-    }
     if (!sameKey(csr, c.req)) return refusedAs("RA_ERR_POP_FAILED", fail("badMessageCheck", "the message is not signed with the key of the request"));
     const verdict = await verifyChallenge(c.ep, csr.challengePassword, c.req.transactionId, csr, { store: c.deps.gw.store, secrets: c.deps.secrets });
     c.challengeKind = verdict.kind;

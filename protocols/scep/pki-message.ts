@@ -121,8 +121,16 @@ export async function openPkiMessage(der: Uint8Array, o: OpenOptions): Promise<P
   partial.signerCert = signerCert;
 
   const digest = DIGESTS[si.digestAlg];
-  if (!digest || (digest === "sha1" && !o.allowLegacy)) throw fail("badAlg", `digest algorithm ${digest ?? named(si.digestAlg)} is not allowed`);
-  partial.digest = digest;
+  const digestAllowed = digest !== undefined && (digest !== "sha1" || o.allowLegacy);
+  if (digestAllowed) partial.digest = digest;
+  // A message signed by an ML-DSA key (a RenewalReq from an ML-DSA certificate; CMS per RFC 9882) cannot be checked:
+  // SignerInfos here are RSA or ECDSA. RFC 8894 §3.2.1.4.5 makes that badAlg (unsupported algorithm), not
+  // badMessageCheck (a signature checked and found wrong). Told first, whatever digest or OID the SignerInfo names.
+  const signerType = signer.publicKey.asymmetricKeyType;
+  if (signerType?.startsWith("ml-dsa")) {
+    throw fail("badAlg", `the message is signed with an ${signerType.toUpperCase()} key, which SCEP here does not verify (RSA or EC signers only); renew or enroll ML-DSA certificates over EST, CMP or ACME`);
+  }
+  if (!digestAllowed) throw fail("badAlg", `digest algorithm ${digest ?? named(si.digestAlg)} is not allowed`);
   const sigAlg = SIGNATURES[si.signatureAlg.oid];
   if (!sigAlg || (sigAlg.hash && sigAlg.hash !== digest)) throw fail("badAlg", `signature algorithm ${named(si.signatureAlg.oid)} is not allowed with ${digest}`);
 

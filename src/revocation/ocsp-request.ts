@@ -11,7 +11,13 @@ import { GatewayError } from "../errors.js";
 
 export const OCSP_MAX_REQUESTS = 16;
 export const OCSP_MAX_NONCE_BYTES = 128;
-export const DEFAULT_MAX_REQUEST_BYTES = 8 * 1024;
+/**
+ * The body cap of an OCSP request, a constant against abuse sized for the largest request answered: one signed
+ * with ML-DSA-87 (RFC 6960 §4.1.2; a 4,627-byte signature) carrying the requestor's ML-DSA-87 certificate and its
+ * issuing CA's (about 7.6 KB each) is about 20 KB; with 16 SHA-512 CertIDs and the largest nonce, about 23 KB.
+ * 32 KiB leaves about 9 KB for longer names and request extensions.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 32 * 1024;
 
 export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
 
@@ -73,6 +79,8 @@ export function parseOcspRequest(der: Uint8Array, maxBytes = DEFAULT_MAX_REQUEST
   const h = header(der, 0);
   const top = children(der, { tag: der[0], start: 0, contentStart: h.contentStart, end: h.end });
   // OCSPRequest ::= SEQUENCE { tbsRequest, optionalSignature [0] EXPLICIT Signature OPTIONAL }
+  // The optionalSignature is not verified: status is public (RFC 6960 §4.1.2 lets a responder not require it), so a
+  // signed request is answered as an unsigned one; its certificates only count towards the size cap.
   if (top.length < 1 || top.length > 2 || (top.length === 2 && top[1].tag !== 0xa0)) throw malformed("not an OCSPRequest");
   const tbs = children(der, expect(top[0], 0x30, "tbsRequest"));
   let i = 0;

@@ -15,7 +15,7 @@ export type StatusLookup = (caName: string, serialHex: string) => CertStatus | P
 export interface OcspResponderOptions {
   validityMinutes: number;
   now?: () => Date;
-  /** Cap on the DER request size; default 8 KiB. */
+  /** Cap on the DER request size; default DEFAULT_MAX_REQUEST_BYTES (32 KiB). */
   maxRequestBytes?: number;
   /** Told why a request got a non-successful response (the response itself never says). Must not throw; if it does, that is ignored. */
   onError?: (err: GatewayError) => void;

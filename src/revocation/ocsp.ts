@@ -13,7 +13,11 @@ export async function respondOcsp(requestDer: Uint8Array, cas: CertificateAuthor
   return (await new OcspResponder(() => cas, lookup, opts).respond(requestDer)).der;
 }
 
-/** A GET path component is base64 of a small DER request; this bounds the work before decoding. */
+/**
+ * A GET path component is base64 of a small DER request (RFC 6960 A.1); this bounds the work before decoding. Node's
+ * 16 KiB limit on the request line and headers bounds the URL anyway, and 16 Ki characters decode to at most 12 KiB,
+ * under DEFAULT_MAX_REQUEST_BYTES: whatever GET can carry, POST takes too. Larger requests (a signed ML-DSA one) are POSTed.
+ */
 const MAX_GET_PATH_CHARS = 16 * 1024;
 
 /**

@@ -42,6 +42,8 @@ export interface CmpEnvOptions {
   secrets?: Array<{ kid: string; secret: string }>;
   /** Further `cmp:` settings. */
   cmp?: Record<string, unknown>;
+  /** A `store:` section (default: SQLite in the data dir). */
+  store?: Record<string, unknown>;
 }
 
 /** A gateway on real HTTP with CMP labels: `default` (device profile, one MAC secret), `approve` (approval profile). */
@@ -53,6 +55,7 @@ export async function cmpEnv(o: CmpEnvOptions = {}): Promise<CmpEnv> {
       labels: [{ name: "default", profile: "device", secrets }, { name: "approve", profile: "cmp-approval", secrets }], pollAfterSeconds: 1,
       ...(o.confirmWaitSeconds && { confirmWaitSeconds: o.confirmWaitSeconds }), ...o.cmp,
     },
+    ...(o.store && { store: o.store }),
   }, { "cmp-approval": APPROVAL_PROFILE });
   const servers = await startServers(t.gw);
   return {

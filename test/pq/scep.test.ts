@@ -1,18 +1,23 @@
 // SCEP where the profile issues from an ML-DSA CA (ML-DSA-65 under the EC root): the RA stays RSA (clients encrypt
 // to it), classical keys enroll with the project's client and micromdm's scepclient, strongSwan's pki cannot load
-// the ML-DSA-signed RA certificate, and an ML-DSA CSR is refused.
-import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate } from "node:crypto";
+// the ML-DSA-signed RA certificate, and an ML-DSA CSR is refused (PKCSReq and RenewalReq), as is a RenewalReq signed
+// by an ML-DSA certificate.
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContentInfo, SignedData } from "@peculiar/asn1-cms";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeSerial } from "../../src/ca/serial.js";
+import { algId, contentInfo, OID } from "../../src/cms/der.js";
+import { prepareSignedData } from "../../src/cms/signed-data.js";
+import { EnrollmentService } from "../../src/enrollment/service.js";
 import { EnrollmentSecrets } from "../../src/enrollment/secrets.js";
+import { octetAttr, printableAttr, SCEP_OID } from "../../protocols/scep/scep-attrs.js";
 import { makeCsr } from "../helpers/csr.js";
-import { mlDsaCsr } from "../helpers/ml-dsa.js";
+import { ML_DSA_OID, mlDsaCsr } from "../helpers/ml-dsa.js";
 import { openssl, tempDir } from "../helpers/openssl.js";
-import { buildPkiMessage, openCertRep } from "../helpers/scep-client.js";
+import { buildPkiMessage, openCertRep, pkcsPkiEnvelope } from "../helpers/scep-client.js";
 import { output, pki, pkiRsaKey, scepclient, sha256Fingerprint } from "../scep/interop/clients.js";
 import { expectSignedBy, pqEnv, type PqEnv } from "./protocol-env.js";
 
@@ -54,17 +59,35 @@ async function caCertsOf(endpoint: string): Promise<X509Certificate[]> {
   return (sd.certificates ?? []).map((c) => new X509Certificate(Buffer.from(AsnConvert.serialize(c.certificate!))));
 }
 
-/** One PKIOperation by the project's client (AES-256, SHA-256), the CertRep's RA signature checked and opened. */
-async function pkcsReq(csrDer: Uint8Array, signer: { cert: Uint8Array; keyFile: string }) {
-  const ra = new Uint8Array(getCaCert[0].raw);
-  const der = buildPkiMessage({
-    messageType: 19, transactionId: createHash("sha256").update(randomBytes(16)).digest("hex"), senderNonce: new Uint8Array(randomBytes(16)), content: csrDer,
-    signerCert: signer.cert, signerKey: createPrivateKey(readFileSync(signer.keyFile)), recipientCert: ra, digest: "sha256", contentEncryption: "aes-256-cbc",
-  });
+const newTransactionId = () => createHash("sha256").update(randomBytes(16)).digest("hex");
+
+/** Posts a pkiMessage to the `pq` endpoint; the CertRep's RA signature is checked and it is opened. */
+async function operation(der: Uint8Array, recipientKey: KeyObject) {
   const res = await fetch(`${url("pq")}?operation=PKIOperation`, { method: "POST", headers: { "Content-Type": "application/x-pki-message" }, body: Buffer.from(der) });
   expect(res.status).toBe(200);
-  return openCertRep(new Uint8Array(await res.arrayBuffer()), { recipientKey: createPrivateKey(readFileSync(signer.keyFile)), raCert: ra });
+  return openCertRep(new Uint8Array(await res.arrayBuffer()), { recipientKey, raCert: new Uint8Array(getCaCert[0].raw) });
 }
+
+/** One PKIOperation by the project's client (AES-256, SHA-256): PKCSReq (19) or RenewalReq (17). */
+async function pkcsReq(csrDer: Uint8Array, signer: { cert: Uint8Array; keyFile: string }, messageType = 19) {
+  const der = buildPkiMessage({
+    messageType, transactionId: newTransactionId(), senderNonce: new Uint8Array(randomBytes(16)), content: csrDer,
+    signerCert: signer.cert, signerKey: createPrivateKey(readFileSync(signer.keyFile)), recipientCert: new Uint8Array(getCaCert[0].raw), digest: "sha256", contentEncryption: "aes-256-cbc",
+  });
+  return operation(der, createPrivateKey(readFileSync(signer.keyFile)));
+}
+
+/** A RenewalReq signed the RFC 9882 way by an ML-DSA certificate: SHA-512 digest, the ML-DSA OID without parameters. */
+function mlDsaSignedRenewal(csrDer: Uint8Array, cert: Uint8Array, key: KeyObject, level: 44 | 65 | 87, transactionId: string): Uint8Array {
+  const p = prepareSignedData({
+    contentType: OID.data, content: pkcsPkiEnvelope(csrDer, new Uint8Array(getCaCert[0].raw), "aes-256-cbc"),
+    signer: { cert, hash: "sha512", signatureAlg: algId(ML_DSA_OID[level]) },
+    attributes: [printableAttr(SCEP_OID.messageType, "17"), printableAttr(SCEP_OID.transactionID, transactionId), octetAttr(SCEP_OID.senderNonce, new Uint8Array(randomBytes(16)))],
+  });
+  return contentInfo(OID.signedData, p.finish(new Uint8Array(sign(null, p.toBeSigned, key))));
+}
+
+const lastScepEvent = async () => (await env.t.gw.store.queryAudit({ type: "scep.request", limit: 1000 })).at(-1)!;
 
 /** An RSA key with its CSR (challenge in it) and the self-signed certificate that signs the SCEP message. */
 function rsaClient(name: string) {
@@ -121,6 +144,52 @@ describe("SCEP with an ML-DSA issuing CA", () => {
     const ev = (await env.t.gw.store.queryAudit({ type: "scep.request", limit: 1000 })).at(-1)!;
     expect(ev.data).toMatchObject({ decision: "FAILURE", failInfo: "badAlg" });
     expect(String(ev.data.reason)).toContain("SCEP cannot certify an ML-DSA-65 key");
+  });
+
+  it("a RenewalReq for an ML-DSA key, signed by the current RSA certificate, is refused with badAlg the same way; an RSA key renews", async () => {
+    const c = rsaClient("scep-renew-rsa");
+    const issued = await pkcsReq(c.csrDer, c);
+    expect(issued.status).toBe("SUCCESS");
+    const current = { cert: issued.certs[0], keyFile: c.keyFile };
+    const serial = normalizeSerial(new X509Certificate(Buffer.from(current.cert)).serialNumber);
+    const before = (await env.t.gw.store.findCertificates({ limit: 1000 })).length;
+
+    const rep = await pkcsReq(mlDsaCsr({ level: 87, cn: "scep-renew-rsa.example.com" }).der, current, 17);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg" });
+    const ev = await lastScepEvent();
+    expect(ev.data).toMatchObject({ messageType: "RenewalReq", decision: "FAILURE", failInfo: "badAlg" });
+    expect(String(ev.data.reason)).toContain("SCEP cannot certify an ML-DSA-87 key");
+    expect(String(ev.data.reason)).toContain("enroll ML-DSA keys over EST, CMP or ACME");
+    expect((await env.t.gw.store.findCertificates({ limit: 1000 })).length).toBe(before);
+    expect((await env.t.gw.store.getCertificate(serial))?.replacedBy).toBeUndefined();
+
+    // The same signer renews an RSA key: the refusal is the key's, not the renewal's.
+    const next = makeCsr(dir, "scep-renew-rsa-next", { subject: "/CN=scep-renew-rsa.example.com", keyKind: "rsa-2048" });
+    const renewed = await pkcsReq(new Uint8Array(Buffer.from(readFileSync(next.body, "utf8").replace(/\s+/g, ""), "base64")), current, 17);
+    expect(renewed.status).toBe("SUCCESS");
+    expect((await env.t.gw.store.getCertificate(serial))?.replacedBy).toBe(normalizeSerial(new X509Certificate(Buffer.from(renewed.certs[0])).serialNumber));
+  });
+
+  it("a RenewalReq signed by an ML-DSA certificate of this gateway gets a signed CertRep FAILURE badAlg naming the key", async () => {
+    const csr = mlDsaCsr({ level: 65, cn: "scep-mldsa-holder.example.com", dns: ["scep-mldsa-holder.example.com"] });
+    const out = await env.t.gw.enrollment.enroll({
+      requestId: EnrollmentService.newRequestId(), protocol: "admin", requester: { kind: "admin", id: "test" }, profile: "pq-mixed", csr: csr.der,
+    });
+    if (out.status !== "issued") throw new Error(`not issued: ${out.status}`);
+    const cert = out.certificate.der;
+    expect(new X509Certificate(Buffer.from(cert)).publicKey.asymmetricKeyType).toBe("ml-dsa-65");
+    const before = (await env.t.gw.store.findCertificates({ limit: 1000 })).length;
+
+    const rsa = rsaClient("scep-renew-from-mldsa");
+    const transactionId = newTransactionId();
+    const der = mlDsaSignedRenewal(rsa.csrDer, cert, csr.keys.privateKey, 65, transactionId);
+    const rep = await operation(der, csr.keys.privateKey);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", transactionId });
+    const ev = await lastScepEvent();
+    expect(ev.data).toMatchObject({ transactionId, decision: "FAILURE", failInfo: "badAlg" });
+    expect(String(ev.data.reason)).toContain("signed with an ML-DSA-65 key, which SCEP here does not verify");
+    expect((await env.t.gw.store.findCertificates({ limit: 1000 })).length).toBe(before);
+    expect((await env.t.gw.store.getCertificate(normalizeSerial(new X509Certificate(Buffer.from(cert)).serialNumber)))?.replacedBy).toBeUndefined();
   });
 
   // strongSwan's X.509 parser knows no ML-DSA: it drops the RA and CA certificates the ML-DSA CA signed. Recorded

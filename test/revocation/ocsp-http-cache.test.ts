@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import type { CertificateAuthority } from "../../src/ca/authority.js";
+import { DEFAULT_MAX_REQUEST_BYTES } from "../../src/revocation/ocsp-request.js";
 import type { RunningServers } from "../../src/server/listen.js";
 import { SqliteStore } from "../../src/store/sqlite/store.js";
 import { testGateway, type TestGateway } from "../helpers/gateway.js";
@@ -103,7 +104,7 @@ describe("OCSP over HTTP with pre-signed responses", () => {
       expect(res.status).toBe(200);
       expect(Array.from(await bytes(res))).toEqual(malformed);
     }
-    const big = await post(new Uint8Array(9000));
+    const big = await post(new Uint8Array(DEFAULT_MAX_REQUEST_BYTES + 1));
     expect(big.status).toBe(413);
     expect(Array.from(await bytes(big))).toEqual(malformed);
     // Without Content-Length (chunked), the cap holds too.
@@ -114,7 +115,7 @@ describe("OCSP over HTTP with pre-signed responses", () => {
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
       });
       r.on("error", reject);
-      for (let i = 0; i < 10; i++) r.write(new Uint8Array(1024));
+      for (let i = 0; i <= DEFAULT_MAX_REQUEST_BYTES / 1024; i++) r.write(new Uint8Array(1024));
       r.end();
     });
     expect(chunked.status).toBe(413);

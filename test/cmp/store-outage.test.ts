@@ -1,0 +1,113 @@
+// CMP with the database unavailable: an error message with PKIFailureInfo systemUnavail and Retry-After, counted in
+// gateway_refusals_total under RA_ERR_STORE_UNAVAILABLE (not as a rate limit), on SQLite (the write lock held by
+// another process past busy_timeout) and on PostgreSQL (the server stopped), at the transaction claim and in the
+// enrollment itself; nothing is issued, and the same client enrolls once the database is back.
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failInfoNames } from "../../protocols/cmp/bodies.js";
+import { decodePkiMessage } from "../../protocols/cmp/codec.js";
+import { GatewayError } from "../../src/errors.js";
+import { createDatabase, startPostgres, type PgCluster } from "../helpers/postgres.js";
+import { capturedIr, cmpEnv, type CmpEnv } from "./env.js";
+
+interface Answer { bodyType: string; failInfo: string[]; text: string; retryAfter: string | null }
+
+async function post(env: CmpEnv, der: Uint8Array): Promise<Answer> {
+  const res = await fetch(`${env.http}/.well-known/cmp`, { method: "POST", headers: { "content-type": "application/pkixcmp" }, body: Buffer.from(der) });
+  expect(res.status).toBe(200);
+  const m = decodePkiMessage(new Uint8Array(await res.arrayBuffer()));
+  const err = m.message.body.error;
+  const rep = m.message.body.ip?.response[0]?.status;
+  const info = err?.pKIStatusInfo ?? rep;
+  return { bodyType: m.bodyType, failInfo: info?.failInfo ? failInfoNames(info.failInfo) : [], text: info?.statusString?.join(" ") ?? "", retryAfter: res.headers.get("retry-after") };
+}
+
+/** gateway_refusals_total{protocol="cmp"} by code, from /metrics. */
+async function cmpRefusals(env: CmpEnv): Promise<Record<string, number>> {
+  const text = await (await fetch(`${env.http}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^gateway_refusals_total\{protocol="cmp",code="([A-Z_]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+}
+
+const issuedCount = async (env: CmpEnv) => (await env.t.gw.store.findCertificates({ limit: 1000 })).length;
+
+const expectStoreDown = (a: Answer) => {
+  expect(a).toMatchObject({ bodyType: "error", failInfo: ["systemUnavail"] });
+  expect(a.text).toMatch(/database is (busy|unavailable); retry later/);
+  expect(Number(a.retryAfter)).toBeGreaterThan(0);
+};
+
+describe("CMP with SQLite's write lock held by another process", () => {
+  let env: CmpEnv;
+  beforeAll(async () => {
+    env = await cmpEnv();
+  });
+  afterAll(async () => env?.close());
+
+  it("systemUnavail with Retry-After, counted as RA_ERR_STORE_UNAVAILABLE; enrolls once the lock is gone", async () => {
+    const ir = await capturedIr(env, "sqlite-locked");
+    const before = await issuedCount(env);
+    const other = new Database(env.t.gw.paths.db);
+    other.pragma("busy_timeout = 0");
+    other.prepare("BEGIN IMMEDIATE").run();
+    let answer: Answer;
+    try {
+      answer = await post(env, ir);
+    } finally {
+      other.prepare("ROLLBACK").run();
+      other.close();
+    }
+    expectStoreDown(answer);
+    expect(await cmpRefusals(env)).toEqual({ RA_ERR_STORE_UNAVAILABLE: 1 });
+    expect(await issuedCount(env)).toBe(before);
+    expect((await post(env, await capturedIr(env, "sqlite-back"))).bodyType).toBe("ip");
+    expect(await issuedCount(env)).toBe(before + 1);
+  }, 60_000);
+
+  it("the database lost during the enrollment itself: the same error message, not a badCertTemplate rejection", async () => {
+    const counted = (await cmpRefusals(env)).RA_ERR_STORE_UNAVAILABLE ?? 0;
+    const service = env.t.gw.enrollment;
+    const enroll = service.enroll.bind(service);
+    // What the store throws when it cannot be reached (src/store/postgres/db.ts), from inside the engine.
+    service.enroll = () => Promise.reject(new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is unavailable; retry later", {}, { retryAfterSeconds: 2 }));
+    let answer: Answer;
+    try {
+      answer = await post(env, await capturedIr(env, "engine-down"));
+    } finally {
+      service.enroll = enroll;
+    }
+    expectStoreDown(answer);
+    expect(answer.retryAfter).toBe("2");
+    expect(await cmpRefusals(env)).toMatchObject({ RA_ERR_STORE_UNAVAILABLE: counted + 1 });
+    expect((await cmpRefusals(env)).RA_ERR_RATE_LIMITED).toBeUndefined();
+  });
+});
+
+describe("CMP with the PostgreSQL server stopped", () => {
+  let cluster: PgCluster;
+  let env: CmpEnv;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    env = await cmpEnv({ store: { kind: "postgres", url: (await createDatabase(cluster.url)).url, poolSize: 2, connectTimeoutMs: 1000, statementTimeoutMs: 5000 } });
+  }, 120_000);
+  afterAll(async () => {
+    await env?.close();
+    await cluster?.stop();
+  });
+
+  it("systemUnavail with Retry-After, counted as RA_ERR_STORE_UNAVAILABLE; enrolls once it is back", async () => {
+    const ir = await capturedIr(env, "pg-down");
+    const before = await issuedCount(env);
+    await cluster.halt();
+    let answer: Answer;
+    try {
+      answer = await post(env, ir);
+    } finally {
+      await cluster.resume();
+    }
+    expectStoreDown(answer);
+    expect(await cmpRefusals(env)).toEqual({ RA_ERR_STORE_UNAVAILABLE: 1 });
+    expect(await issuedCount(env)).toBe(before);
+    expect((await post(env, await capturedIr(env, "pg-back"))).bodyType).toBe("ip");
+    expect(await issuedCount(env)).toBe(before + 1);
+  }, 120_000);
+});
