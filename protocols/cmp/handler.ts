@@ -141,10 +141,23 @@ export async function handleCmp(label: CmpLabel, der: Uint8Array, deps: CmpDeps,
       return { der: await protect(d, header, reply, auth, deps), retryAfterSeconds: err.hints?.retryAfterSeconds };
     }
   }
-  // Joins the issuance commits in flight (group commit) instead of a transaction of its own; durable before the answer
-  // leaves. An answer with a certificate was recorded in the certificate's commit already.
-  if (!reply.audited) await deps.gw.audit.recordAsync(requestEvent(label.cfg.name, auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated", transactionId, d.bodyType, reply));
-  return { der: await protect(d, header, reply, auth, deps) };
+  try {
+    // Joins the issuance commits in flight (group commit) instead of a transaction of its own; durable before the answer
+    // leaves. An answer with a certificate was recorded in the certificate's commit already.
+    if (!reply.audited) await deps.gw.audit.recordAsync(requestEvent(label.cfg.name, auth ? `${auth.requester.kind}:${auth.requester.id}` : "cmp:unauthenticated", transactionId, d.bodyType, reply));
+    return { der: await protect(d, header, reply, auth, deps) };
+  } catch (e) {
+    // The database went away after the decision: an answer that cannot be audited, or whose transaction state cannot
+    // be kept for the follow-up, is not sent. The client is told to retry, in CMP. A certificate issued meanwhile is in
+    // the inventory (recorded before this point) and, never confirmed, is handled as any unconfirmed one.
+    const err = toGatewayError(e);
+    if (err.kind !== "unavailable") throw e;
+    noteRefusal(err.code);
+    deps.gw.log.warn({ transactionId, reason: err.message }, "CMP answer withheld: database unavailable");
+    const failInfo = ["systemUnavail"];
+    const down: Reply = { body: errorBody({ failInfo, text: err.message }), decision: "error", failInfo, detail: { reason: err.message } };
+    return { der: await protect(d, header, down, auth, deps), retryAfterSeconds: err.hints?.retryAfterSeconds };
+  }
 }
 
 /** Protects the answer like the request: MAC with the same secret, else the responder's signature (also for failed protection). */

@@ -1,7 +1,8 @@
 // CMP with the database unavailable: an error message with PKIFailureInfo systemUnavail and Retry-After, counted in
 // gateway_refusals_total under RA_ERR_STORE_UNAVAILABLE (not as a rate limit), on SQLite (the write lock held by
 // another process past busy_timeout) and on PostgreSQL (the server stopped), at the transaction claim and in the
-// enrollment itself; nothing is issued, and the same client enrolls once the database is back.
+// enrollment itself, and after the decision (an answer that cannot be audited is not sent); nothing is issued, and
+// the same client enrolls once the database is back.
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failInfoNames } from "../../protocols/cmp/bodies.js";
@@ -79,6 +80,28 @@ describe("CMP with SQLite's write lock held by another process", () => {
     expect(answer.retryAfter).toBe("2");
     expect(await cmpRefusals(env)).toMatchObject({ RA_ERR_STORE_UNAVAILABLE: counted + 1 });
     expect((await cmpRefusals(env)).RA_ERR_RATE_LIMITED).toBeUndefined();
+  });
+
+  it("a refusal whose audit event cannot be written is not sent: systemUnavail instead, never a bare HTTP error", async () => {
+    const ir = await capturedIr(env, "audit-down");
+    expect((await post(env, ir)).bodyType).toBe("ip");
+    // The same message again is refused (its transactionID is taken); that refusal is audited, and the database is gone.
+    const refused = await post(env, ir);
+    expect(refused.bodyType).toBe("error");
+    expect(refused.failInfo).not.toContain("systemUnavail");
+    const counted = (await cmpRefusals(env)).RA_ERR_STORE_UNAVAILABLE ?? 0;
+    const audit = env.t.gw.audit;
+    const recordAsync = audit.recordAsync.bind(audit);
+    audit.recordAsync = () => Promise.reject(new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is unavailable; retry later", {}, { retryAfterSeconds: 3 }));
+    let answer: Answer;
+    try {
+      answer = await post(env, ir);
+    } finally {
+      audit.recordAsync = recordAsync;
+    }
+    expectStoreDown(answer);
+    expect(answer.retryAfter).toBe("3");
+    expect((await cmpRefusals(env)).RA_ERR_STORE_UNAVAILABLE).toBe(counted + 1);
   });
 });
 
