@@ -1,5 +1,5 @@
 import { GatewayError } from "../../src/errors.js";
-import type { AcmeAccountRecord } from "../../src/store/acme-types.js";
+import type { AcmeAccountRecord, AcmeOrderCursor } from "../../src/store/acme-types.js";
 import { newId, type AcmeContext, type AcmeUrls } from "./context.js";
 import { importAccountJwk } from "./jwk.js";
 import { parseJws, verifyJws } from "./jws.js";
@@ -113,12 +113,29 @@ export async function keyChange(ctx: AcmeContext, urls: AcmeUrls, r: SignedReque
   return { json: accountJson((await ctx.store.getAccount(account.id))!, urls), location: urls.account(account.id) };
 }
 
-/** The account's orders (§7.1.2.1), paged by creation time with Link rel="next". */
+/** Orders listed per page of the account's orders. */
+export const ORDERS_PAGE_SIZE = 100;
+
+/** The account's orders (§7.1.2.1), paged by (creation time, id) with Link rel="next". */
 export async function listOrders(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string, after: string | undefined): Promise<AcmeReply> {
   if (accountOf(r).id !== id) throw new GatewayError("RA_ERR_UNAUTHORIZED", "the orders URL belongs to another account");
-  const page = await ctx.store.orderIdsForAccount(id, after, 101);
-  const more = page.length > 100;
-  const shown = page.slice(0, 100);
-  const links = more ? [{ url: `${urls.orders(id)}?after=${encodeURIComponent(shown[shown.length - 1].createdAt)}`, rel: "next" }] : [];
+  const page = await ctx.store.orderIdsForAccount(id, after === undefined ? undefined : parseOrderCursor(after), ORDERS_PAGE_SIZE + 1);
+  const more = page.length > ORDERS_PAGE_SIZE;
+  const shown = page.slice(0, ORDERS_PAGE_SIZE);
+  const last = shown[shown.length - 1];
+  const links = more ? [{ url: `${urls.orders(id)}?after=${encodeURIComponent(`${last.createdAt}~${last.id}`)}`, rel: "next" }] : [];
   return { json: { orders: shown.map((o) => urls.order(o.id)) }, links };
+}
+
+const CURSOR = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z)(?:~([A-Za-z0-9_-]{1,128}))?$/;
+
+/**
+ * `after` of a next link: "<createdAt>~<order id>", the last order of the page before, so a page that ends inside a
+ * run of orders created in the same millisecond continues inside it. A bare time (links before the id was added)
+ * means after every order of that time: "~" sorts above every id character.
+ */
+function parseOrderCursor(after: string): AcmeOrderCursor {
+  const m = CURSOR.exec(after);
+  if (!m) throw new GatewayError("RA_ERR_MALFORMED", "after must be the position given in a next link of this list");
+  return { createdAt: m[1], id: m[2] ?? "~" };
 }

@@ -63,6 +63,13 @@ export const acmeConfigSchema = z
     reuseValidAuthz: z.boolean().default(true),
     /** Largest JWS body accepted, in bytes. */
     maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+    /**
+     * A finalization not settled this long after finalize claimed the order is abandoned when the order is next read
+     * (its instance died): the order becomes invalid (serverInternal) and the client places a new one. Never applies
+     * while the request awaits an operator's approval; counts from the approval once given. Above the authorization
+     * webhooks' timeout (at most 60 s) and the slowest signing, so a live instance is never overtaken.
+     */
+    finalizeTimeoutSeconds: z.number().int().min(60).max(86_400).default(300),
     /** Retry-After (seconds) sent on processing orders and challenges. */
     retryAfterSeconds: z.number().int().min(1).max(3600).default(1),
     /** Token buckets per account and per client address, kept per instance (rate-limit.ts says why). */

@@ -1,7 +1,8 @@
 import { EnrollmentService } from "../../src/enrollment/service.js";
 import { GatewayError, isErrorCode, toGatewayError } from "../../src/errors.js";
 import type { Profile } from "../../src/policy/profile.js";
-import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifierRecord, AcmeOrderRecord } from "../../src/store/acme-types.js";
+import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifierRecord, AcmeOrderRecord, AcmeProblemRecord } from "../../src/store/acme-types.js";
+import type { RequestRecord } from "../../src/store/types.js";
 import { certificateForCertId } from "./ari.js";
 import { newId, randomToken, type AcmeContext, type AcmeUrls } from "./context.js";
 import { checkOrderIdentifiers, isDeviceIdentifier, normaliseIdentifiers, sansOf } from "./identifiers.js";
@@ -114,23 +115,55 @@ export async function newOrder(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
   return { status: 201, json: orderJson(order, orderStatus(order, authzs, nowIso), urls), location: urls.order(order.id) };
 }
 
-/** Loads an order of this account and settles a processing order whose approval was decided meanwhile. */
+/**
+ * Loads an order of this account and settles a processing order: from its request once issued, rejected or failed,
+ * or abandoned when its finalization stalled (see abandonStalled).
+ */
 export async function loadOrder(ctx: AcmeContext, r: SignedRequest, id: string): Promise<{ order: AcmeOrderRecord; authzs: AcmeAuthzRecord[] }> {
   const account = accountOf(r);
   let order = await ctx.store.getOrder(id);
   if (!order || order.accountId !== account.id) throw new GatewayError("RA_ERR_NOT_FOUND", "no such order for this account");
   if (order.status === "processing" && order.requestId) {
     const req = await ctx.gw.store.getRequest(order.requestId);
-    if (req?.status === "issued" && req.certificateSerial) await ctx.store.updateOrder(id, { status: "valid", certSerial: req.certificateSerial });
+    let wrote = true;
+    // Every settlement is conditional on `processing`: whichever instance settles first decides the order.
+    if (req?.status === "issued" && req.certificateSerial) await ctx.store.settleOrder(id, { status: "valid", certSerial: req.certificateSerial });
     else if (req && (req.status === "rejected" || req.status === "failed")) {
       // A request that failed after approval keeps its own error (policy, authorization webhook); an operator's no is a rejection.
       const stored = req.errorCode && isErrorCode(req.errorCode) ? req.errorCode : undefined;
       const code = req.status === "rejected" ? stored ?? "RA_ERR_APPROVAL_REJECTED" : stored ?? "RA_ERR_INTERNAL";
-      await ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(new GatewayError(code, req.reason ?? `the request was ${req.status}`)) });
-    }
-    order = (await ctx.store.getOrder(id))!;
+      await ctx.store.settleOrder(id, { status: "invalid", error: problemRecord(new GatewayError(code, req.reason ?? `the request was ${req.status}`)) });
+    } else wrote = await abandonStalled(ctx, order, req);
+    if (wrote) order = (await ctx.store.getOrder(id))!;
   }
   return { order, authzs: await ctx.store.getAuthzs(order.authzIds) };
+}
+
+/**
+ * RFC 8555 §7.1.6: a finalization that fails makes the order invalid, and the client places a new one. One whose
+ * instance died after the claim (its request missing, or approved with the certificate never completed) would stay
+ * processing forever: once `finalizeTimeoutSeconds` have passed since the claim (or since an operator's approval,
+ * which may come days later), the next read of the order, on any instance, abandons it. A request awaiting approval
+ * is never abandoned. True when the order may have changed (this call or a concurrent one settled it).
+ */
+async function abandonStalled(ctx: AcmeContext, order: AcmeOrderRecord, req: RequestRecord | undefined): Promise<boolean> {
+  if (req && req.status !== "approved") return false;
+  const timeout = ctx.cfg.finalizeTimeoutSeconds;
+  const before = new Date(Date.now() - timeout * 1000).toISOString();
+  const started = order.finalizeStartedAt;
+  if (!started) return false;
+  const since = req?.decidedAt && req.decidedAt > started ? req.decidedAt : started;
+  if (since >= before) return false;
+  const reason = `the finalization of this order was interrupted (not settled within ${timeout} s); place a new order`;
+  const error: AcmeProblemRecord = { type: "urn:ietf:params:acme:error:serverInternal", detail: reason, status: 500 };
+  return ctx.gw.store.transaction(async (tx) => {
+    // The store re-checks order and request in its conditional writes: of two instances reading at once, one abandons.
+    if (!(await tx.acme.abandonFinalize(order.id, before, error, reason))) return true;
+    await ctx.gw.audit.record({ type: "acme.order.abandoned", actor: "system", target: order.id, data: {
+      account: order.accountId, requestId: order.requestId, request: req?.status ?? "missing", finalizeStartedAt: order.finalizeStartedAt, timeoutSeconds: timeout,
+    } }, tx);
+    return true;
+  });
 }
 
 function orderReply(ctx: AcmeContext, urls: AcmeUrls, order: AcmeOrderRecord, authzs: AcmeAuthzRecord[]): AcmeReply {
@@ -159,6 +192,7 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
   const requestId = EnrollmentService.newRequestId();
   if (!(await ctx.store.claimOrderForFinalize(id, requestId))) throw new GatewayError("RA_ERR_ORDER_NOT_READY", "the order is already being finalized");
   let settled: AcmeOrderRecord = { ...order, status: "processing", requestId };
+  let issued: string | undefined;
   try {
     const out = await ctx.gw.enrollment.enroll({
       requestId, protocol: "acme", requester: { kind: "acme-account", id: account.id, attributes: { endpoint: urls.endpoint.name, ...(account.eabKeyId ? { eab: account.eabKeyId } : {}) } },
@@ -167,18 +201,36 @@ export async function finalize(ctx: AcmeContext, urls: AcmeUrls, r: SignedReques
       validity: order.notBefore || order.notAfter ? { notBefore: order.notBefore ? new Date(order.notBefore) : undefined, notAfter: order.notAfter ? new Date(order.notAfter) : undefined } : undefined,
       renewalOf: order.replaces,
     });
-    if (out.status === "issued") {
-      await ctx.store.updateOrder(id, { status: "valid", certSerial: out.certificate.serial });
-      settled = { ...settled, status: "valid", certSerial: out.certificate.serial };
-    }
+    if (out.status === "issued") issued = out.certificate.serial;
   } catch (e) {
     const err = csrProblem(toGatewayError(e));
     // A bad CSR ends the order (§7.4: the order becomes invalid); the client sees the problem at once.
-    await ctx.store.updateOrder(id, { status: "invalid", error: problemRecord(err) });
+    await ctx.store.settleOrder(id, { status: "invalid", error: problemRecord(err) });
     throw err;
+  }
+  if (issued !== undefined) {
+    if (await ctx.store.settleOrder(id, { status: "valid", certSerial: issued })) settled = { ...settled, status: "valid", certSerial: issued };
+    else return settledElsewhere(ctx, urls, r, id, requestId, issued, authzs);
   }
   // Only the order row changed, as written above (the claim keeps others off it); the authorizations are still current.
   return orderReply(ctx, urls, settled, authzs);
+}
+
+/**
+ * The order was no longer processing when this finalization issued. Either a poll settled it from the issued request
+ * meanwhile (valid with this certificate: nothing to do), or, this finalization having outlasted
+ * `finalizeTimeoutSeconds`, a read abandoned it: the order stays invalid (the client was told to order again), and the
+ * certificate, issued and in the inventory, is on record for the operator, who may revoke it. The client gets the
+ * order as it now is.
+ */
+async function settledElsewhere(ctx: AcmeContext, urls: AcmeUrls, r: SignedRequest, id: string, requestId: string, serial: string, authzs: AcmeAuthzRecord[]): Promise<AcmeReply> {
+  const now = await ctx.store.getOrder(id);
+  if (!now) throw new GatewayError("RA_ERR_NOT_FOUND", "no such order for this account");
+  if (now.status !== "valid" || now.certSerial !== serial) {
+    ctx.gw.log.warn({ order: id, requestId, serial }, "ACME certificate issued after its order was abandoned; the order stays invalid");
+    await ctx.gw.audit.record({ type: "acme.order.issuedAfterAbandonment", actor: `acme-account:${accountOf(r).id}`, target: id, data: { requestId, serial } });
+  }
+  return orderReply(ctx, urls, now, authzs);
 }
 
 /** What the order's device-attest-01 proved: the CSR must be for that key. */

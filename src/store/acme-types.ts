@@ -50,7 +50,18 @@ export interface AcmeOrderRecord {
   /** Serial (hex) of the certificate this order renews (ARI `replaces`). */
   replaces?: string;
   createdAt: string;
+  /** When finalize claimed the order: a finalization unsettled long after it was abandoned (protocols/acme/orders.ts). */
+  finalizeStartedAt?: string;
 }
+
+/** Where a page of an account's orders continues: after this (createdAt, id) in that order. */
+export interface AcmeOrderCursor {
+  createdAt: string;
+  id: string;
+}
+
+/** How a processing order ends: with its certificate, or invalid with the problem. */
+export type AcmeOrderSettlement = { status: "valid"; certSerial: string } | { status: "invalid"; error: AcmeProblemRecord };
 
 export interface AcmeChallengeRecord {
   type: "http-01" | "dns-01" | "tls-alpn-01" | "device-attest-01";
@@ -115,9 +126,19 @@ export interface AcmeStore {
   insertOrder(o: AcmeOrderRecord): Promise<void>;
   getOrder(id: string): Promise<AcmeOrderRecord | undefined>;
   updateOrder(id: string, f: Partial<Pick<AcmeOrderRecord, "status" | "error" | "requestId" | "certSerial">>): Promise<void>;
-  /** Atomically moves a ready order to processing under `requestId`; false when another finalize won. */
-  claimOrderForFinalize(id: string, requestId: string): Promise<boolean>;
-  orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Promise<Array<{ id: string; createdAt: string }>>;
+  /** Atomically moves a ready order to processing under `requestId`, at `startedAt` (now when absent); false when another finalize won. */
+  claimOrderForFinalize(id: string, requestId: string, startedAt?: string): Promise<boolean>;
+  /** Ends a processing order, only if it is still processing: false when it was settled or abandoned meanwhile. */
+  settleOrder(id: string, s: AcmeOrderSettlement): Promise<boolean>;
+  /**
+   * Abandons a finalization no instance will finish: the order, if still processing since before `startedBefore` and
+   * its request missing or approved (by an operator: before `startedBefore` too), becomes invalid with `error`, and an
+   * approved request becomes failed with `reason`. Both writes are conditional, so of several callers one wins (true).
+   * Call it inside a transaction: both writes then commit together.
+   */
+  abandonFinalize(id: string, startedBefore: string, error: AcmeProblemRecord, reason: string): Promise<boolean>;
+  /** The account's orders in (createdAt, id) order, after `after`: keyset paging, so a full walk lists each order once. */
+  orderIdsForAccount(accountId: string, after: AcmeOrderCursor | undefined, limit: number): Promise<AcmeOrderCursor[]>;
 
   insertAuthz(a: AcmeAuthzRecord): Promise<void>;
   getAuthz(id: string): Promise<AcmeAuthzRecord | undefined>;

@@ -19,6 +19,7 @@ export function toOrder(r: Row): AcmeOrderRecord {
     identifiers: json(r.identifiers) ?? [], authzIds: json(r.authz_ids) ?? [], profile: r.profile as string,
     notBefore: opt(r.not_before), notAfter: opt(r.not_after), expires: r.expires as string, error: json(r.error),
     requestId: opt(r.request_id), certSerial: opt(r.cert_serial), replaces: opt(r.replaces), createdAt: r.created_at as string,
+    finalizeStartedAt: opt(r.finalize_started_at),
   };
 }
 

@@ -42,12 +42,12 @@ export interface AcmeTestEnv {
 
 /**
  * A gateway on ephemeral ports with real http-01 validation against a local responder:
- * every name under example.com resolves to 127.0.0.1 through hostOverrides.
+ * every name under example.com resolves to 127.0.0.1 through hostOverrides. `gateway` adds other config (e.g. `store`).
  */
-export async function acmeEnv(acme: Record<string, unknown> = {}, extraProfiles: Record<string, string> = {}): Promise<AcmeTestEnv> {
+export async function acmeEnv(acme: Record<string, unknown> = {}, extraProfiles: Record<string, string> = {}, gateway: Record<string, unknown> = {}): Promise<AcmeTestEnv> {
   const http01 = await Http01Responder.start();
   const validation = { httpPort: http01.port, allow: ["127.0.0.0/8"], deny: [], hostOverrides: { "*.example.com": "127.0.0.1" }, timeoutMs: 3000, ...(acme.validation as object) };
-  const t = await testGateway({ acme: { ...acme, validation } }, extraProfiles);
+  const t = await testGateway({ ...gateway, acme: { ...acme, validation } }, extraProfiles);
   const servers = await startServers(t.gw);
   const rootPem = readFileSync(join(t.config.dataDir, "cas", "dev-root", "cert.pem"), "utf8");
   const directory = (endpoint = "default") => `${t.gw.urls.https}/acme${endpoint === "default" ? "" : `/${endpoint}`}/directory`;

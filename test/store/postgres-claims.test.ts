@@ -97,7 +97,7 @@ describe("PostgreSQL claims across two instances", () => {
       expect(o?.status).toBe("processing");
       expect(o?.requestId).toBe(x ? "req-a" : "req-b");
     }
-    expect((await a.acme.orderIdsForAccount("acc1", iso(9), 5)).map((o) => o.id)).toEqual(["ord10", "ord11", "ord12", "ord13", "ord14"]);
+    expect((await a.acme.orderIdsForAccount("acc1", { createdAt: iso(9), id: "ord9" }, 5)).map((o) => o.id)).toEqual(["ord10", "ord11", "ord12", "ord13", "ord14"]);
 
     await a.acme.insertEabKey({ id: "kid1", hmacKey: "k", profiles: [], nameSuffixes: [], createdBy: "t", createdAt: iso(0) });
     const [x, y] = await Promise.all([a.acme.bindEabKey("kid1", "acc1"), b.acme.bindEabKey("kid1", "acc2")]);

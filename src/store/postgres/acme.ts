@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type {
-  AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderRecord, AcmeStore,
+  AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderCursor, AcmeOrderRecord,
+  AcmeOrderSettlement, AcmeProblemRecord, AcmeStore,
 } from "../acme-types.js";
 import { toAccount, toAuthz, toEab, toOrder } from "../rows-acme.js";
 import { exec, q, type Queryable, type Row } from "./db.js";
@@ -65,9 +66,11 @@ export class PgAcmeStore implements AcmeStore {
 
   async insertOrder(o: AcmeOrderRecord): Promise<void> {
     await exec(this.c, "acme_insert_order", `INSERT INTO acme_orders (id, account_id, endpoint, status, identifiers, authz_ids, profile, not_before,
-      not_after, expires, error, request_id, cert_serial, replaces, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      not_after, expires, error, request_id, cert_serial, replaces, created_at, finalize_started_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
     [o.id, o.accountId, o.endpoint, o.status, JSON.stringify(o.identifiers), JSON.stringify(o.authzIds), o.profile, o.notBefore ?? null,
-      o.notAfter ?? null, o.expires, o.error ? JSON.stringify(o.error) : null, o.requestId ?? null, o.certSerial ?? null, o.replaces ?? null, o.createdAt]);
+      o.notAfter ?? null, o.expires, o.error ? JSON.stringify(o.error) : null, o.requestId ?? null, o.certSerial ?? null, o.replaces ?? null, o.createdAt,
+      o.finalizeStartedAt ?? null]);
   }
 
   async getOrder(id: string): Promise<AcmeOrderRecord | undefined> {
@@ -81,15 +84,37 @@ export class PgAcmeStore implements AcmeStore {
     [id, f.status ?? null, f.error ? JSON.stringify(f.error) : null, f.requestId ?? null, f.certSerial ?? null]);
   }
 
-  async claimOrderForFinalize(id: string, requestId: string): Promise<boolean> {
+  async claimOrderForFinalize(id: string, requestId: string, startedAt = new Date().toISOString()): Promise<boolean> {
     // A concurrent claimer waits on the row lock, then re-checks the status of the committed row and changes nothing.
-    return (await exec(this.c, "acme_claim_finalize",
-      "UPDATE acme_orders SET status = 'processing', request_id = $1 WHERE id = $2 AND status IN ('pending', 'ready')", [requestId, id])) === 1;
+    return (await exec(this.c, "acme_claim_finalize", `UPDATE acme_orders SET status = 'processing', request_id = $1, finalize_started_at = $2
+      WHERE id = $3 AND status IN ('pending', 'ready')`, [requestId, startedAt, id])) === 1;
   }
 
-  async orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Promise<Array<{ id: string; createdAt: string }>> {
-    const rows = await q(this.c, "acme_order_ids", `SELECT id, created_at FROM acme_orders WHERE account_id = $1 AND created_at > $2
-      ORDER BY created_at, id LIMIT $3`, [accountId, afterCreatedAt ?? "", limit]);
+  async settleOrder(id: string, s: AcmeOrderSettlement): Promise<boolean> {
+    return (await exec(this.c, "acme_settle_order", "UPDATE acme_orders SET status = $2, cert_serial = $3, error = $4 WHERE id = $1 AND status = 'processing'",
+      [id, s.status, s.status === "valid" ? s.certSerial : null, s.status === "invalid" ? JSON.stringify(s.error) : null])) === 1;
+  }
+
+  async abandonFinalize(id: string, startedBefore: string, error: AcmeProblemRecord, reason: string): Promise<boolean> {
+    // The request's state is re-checked in the same statement: one that was issued, rejected or failed (or approved
+    // by an operator only recently) meanwhile keeps the order. A concurrent abandoner waits on the row lock and then
+    // finds the order no longer processing.
+    const abandoned = (await exec(this.c, "acme_abandon_order", `UPDATE acme_orders SET status = 'invalid', error = $3
+      WHERE id = $1 AND status = 'processing' AND finalize_started_at < $2 AND NOT EXISTS (SELECT 1 FROM requests r
+        WHERE r.id = acme_orders.request_id AND (r.status <> 'approved' OR COALESCE(r.decided_at, '') >= $2))`,
+    [id, startedBefore, JSON.stringify(error)])) === 1;
+    if (abandoned) {
+      // As a failed request does elsewhere, it releases its retry key.
+      await exec(this.c, "acme_abandon_request", `UPDATE requests SET status = 'failed', reason = $2, error_code = 'RA_ERR_INTERNAL', lookup_key = NULL
+        WHERE id = (SELECT request_id FROM acme_orders WHERE id = $1) AND status = 'approved'`, [id, reason]);
+    }
+    return abandoned;
+  }
+
+  async orderIdsForAccount(accountId: string, after: AcmeOrderCursor | undefined, limit: number): Promise<AcmeOrderCursor[]> {
+    // The row comparison continues inside a run of equal created_at, and is an index condition on acme_orders_account.
+    const rows = await q(this.c, "acme_order_ids", `SELECT id, created_at FROM acme_orders WHERE account_id = $1 AND (created_at, id) > ($2, $3)
+      ORDER BY created_at, id LIMIT $4`, [accountId, after?.createdAt ?? "", after?.id ?? "", limit]);
     return rows.map((r) => ({ id: r.id as string, createdAt: r.created_at as string }));
   }
 

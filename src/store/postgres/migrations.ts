@@ -3,13 +3,14 @@ import { CORE_SCHEMA } from "./schema-core.js";
 import { PROTOCOL_SCHEMA } from "./schema-protocols.js";
 import { AUDIT_APPEND_SCHEMA } from "./schema-audit-append.js";
 import { HOT_COMPLETION_SCHEMA } from "./schema-hot-completion.js";
+import { ACME_FINALIZE_SCHEMA } from "./schema-acme-finalize.js";
 
 /**
  * The PostgreSQL engine's own schema history (independent of SQLite's numbering): index + 1 is the version
  * recorded in schema_migrations. Versions 1 and 2 are the tables; 3 the one-round-trip audit append; 4
- * the heap-only completion of an issuance. Append only.
+ * the heap-only completion of an issuance; 5 when finalize claimed an ACME order. Append only.
  */
-export const PG_MIGRATIONS: string[] = [CORE_SCHEMA, PROTOCOL_SCHEMA, AUDIT_APPEND_SCHEMA, HOT_COMPLETION_SCHEMA];
+export const PG_MIGRATIONS: string[] = [CORE_SCHEMA, PROTOCOL_SCHEMA, AUDIT_APPEND_SCHEMA, HOT_COMPLETION_SCHEMA, ACME_FINALIZE_SCHEMA];
 
 /** pg_advisory_lock key held while migrating (any fixed bigint: "gwmg"). */
 export const MIGRATION_LOCK_KEY = 0x67776d67;

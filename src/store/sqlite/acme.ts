@@ -3,14 +3,15 @@ import type Database from "better-sqlite3";
 import { BoundedMap } from "../../bounded-map.js";
 import { StatementCache } from "./statements.js";
 import type {
-  AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderRecord, AcmeStore,
+  AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeIdentifierRecord, AcmeOrderCursor, AcmeOrderRecord,
+  AcmeOrderSettlement, AcmeProblemRecord, AcmeStore,
 } from "../acme-types.js";
 import type { Synchronous } from "./facade.js";
 import { toAccount, toAuthz, toEab, toOrder } from "../rows-acme.js";
 
 type Row = Record<string, unknown>;
 
-/** The ACME tables of the embedded SQLite store (migrations 2 and 10). */
+/** The ACME tables of the embedded SQLite store (migrations 2, 10 and 14). */
 export class SqliteAcmeStore implements Synchronous<AcmeStore> {
   private readonly stmts: StatementCache;
   private readonly dataVersion: Database.Statement;
@@ -114,11 +115,11 @@ export class SqliteAcmeStore implements Synchronous<AcmeStore> {
 
   insertOrder(o: AcmeOrderRecord): void {
     this.st(`INSERT INTO acme_orders (id, account_id, endpoint, status, identifiers, authz_ids, profile, not_before, not_after, expires,
-      error, request_id, cert_serial, replaces, created_at) VALUES (@id, @accountId, @endpoint, @status, @identifiers, @authzIds, @profile,
-      @notBefore, @notAfter, @expires, @error, @requestId, @certSerial, @replaces, @createdAt)`).run({
+      error, request_id, cert_serial, replaces, created_at, finalize_started_at) VALUES (@id, @accountId, @endpoint, @status, @identifiers,
+      @authzIds, @profile, @notBefore, @notAfter, @expires, @error, @requestId, @certSerial, @replaces, @createdAt, @finalizeStartedAt)`).run({
       ...o, identifiers: JSON.stringify(o.identifiers), authzIds: JSON.stringify(o.authzIds), notBefore: o.notBefore ?? null,
       notAfter: o.notAfter ?? null, error: o.error ? JSON.stringify(o.error) : null, requestId: o.requestId ?? null,
-      certSerial: o.certSerial ?? null, replaces: o.replaces ?? null,
+      certSerial: o.certSerial ?? null, replaces: o.replaces ?? null, finalizeStartedAt: o.finalizeStartedAt ?? null,
     });
   }
 
@@ -134,13 +135,35 @@ export class SqliteAcmeStore implements Synchronous<AcmeStore> {
     });
   }
 
-  claimOrderForFinalize(id: string, requestId: string): boolean {
-    return this.st("UPDATE acme_orders SET status = 'processing', request_id = ? WHERE id = ? AND status IN ('pending', 'ready')").run(requestId, id).changes === 1;
+  claimOrderForFinalize(id: string, requestId: string, startedAt = new Date().toISOString()): boolean {
+    return this.st(`UPDATE acme_orders SET status = 'processing', request_id = ?, finalize_started_at = ?
+      WHERE id = ? AND status IN ('pending', 'ready')`).run(requestId, startedAt, id).changes === 1;
   }
 
-  orderIdsForAccount(accountId: string, afterCreatedAt: string | undefined, limit: number): Array<{ id: string; createdAt: string }> {
-    const rows = this.st(`SELECT id, created_at FROM acme_orders WHERE account_id = ? AND created_at > ? ORDER BY created_at, id LIMIT ?`)
-      .all(accountId, afterCreatedAt ?? "", limit) as Row[];
+  settleOrder(id: string, s: AcmeOrderSettlement): boolean {
+    return this.st("UPDATE acme_orders SET status = ?, cert_serial = ?, error = ? WHERE id = ? AND status = 'processing'")
+      .run(s.status, s.status === "valid" ? s.certSerial : null, s.status === "invalid" ? JSON.stringify(s.error) : null, id).changes === 1;
+  }
+
+  abandonFinalize(id: string, startedBefore: string, error: AcmeProblemRecord, reason: string): boolean {
+    // The request's state is re-checked in the same statement: one that was issued, rejected or failed (or approved
+    // by an operator only recently) meanwhile keeps the order.
+    const abandoned = this.st(`UPDATE acme_orders SET status = 'invalid', error = @error
+      WHERE id = @id AND status = 'processing' AND finalize_started_at < @before AND NOT EXISTS (SELECT 1 FROM requests r
+        WHERE r.id = acme_orders.request_id AND (r.status <> 'approved' OR COALESCE(r.decided_at, '') >= @before))`)
+      .run({ id, before: startedBefore, error: JSON.stringify(error) }).changes === 1;
+    if (abandoned) {
+      // As a failed request does elsewhere, it releases its retry key.
+      this.st(`UPDATE requests SET status = 'failed', reason = ?, error_code = 'RA_ERR_INTERNAL', lookup_key = NULL
+        WHERE id = (SELECT request_id FROM acme_orders WHERE id = ?) AND status = 'approved'`).run(reason, id);
+    }
+    return abandoned;
+  }
+
+  orderIdsForAccount(accountId: string, after: AcmeOrderCursor | undefined, limit: number): AcmeOrderCursor[] {
+    // The row comparison continues inside a run of equal created_at, and seeks in acme_orders_account (account_id, created_at, id).
+    const rows = this.st(`SELECT id, created_at FROM acme_orders WHERE account_id = ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`)
+      .all(accountId, after?.createdAt ?? "", after?.id ?? "", limit) as Row[];
     return rows.map((r) => ({ id: r.id as string, createdAt: r.created_at as string }));
   }
 

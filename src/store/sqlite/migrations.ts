@@ -336,4 +336,13 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE job_leases ADD COLUMN last_run TEXT;
   `,
+  // 14: ACME finalize across instance deaths and exact order paging. finalize_started_at is when finalize claimed the
+  // order: one unsettled long after is abandoned (protocols/acme/orders.ts). Orders already processing count from the
+  // upgrade. The account's orders page by (created_at, id), so the index carries id for the row comparison.
+  `
+  ALTER TABLE acme_orders ADD COLUMN finalize_started_at TEXT;
+  UPDATE acme_orders SET finalize_started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE status = 'processing';
+  DROP INDEX acme_orders_account;
+  CREATE INDEX acme_orders_account ON acme_orders(account_id, created_at, id);
+  `,
 ];

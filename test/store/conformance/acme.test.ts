@@ -1,11 +1,11 @@
-// Store conformance, ACME: the nonce key and single-use nonces, accounts, orders and the finalize claim,
-// authorizations and the challenge compare-and-set, authorization reuse, EAB keys. Every engine (test/store/engines.ts).
+// Store conformance, ACME: the nonce key and single-use nonces, accounts, orders, the finalize claim, its settlement
+// and abandonment, keyset paging of an account's orders, authorizations and the challenge compare-and-set, authorization reuse, EAB keys. Every engine (test/store/engines.ts).
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeOrderRecord } from "../../../src/store/acme-types.js";
-import type { Store } from "../../../src/store/types.js";
+import type { RequestRecord, Store } from "../../../src/store/types.js";
 import { ENGINES } from "../engines.js";
-import { at, tag } from "./fixtures.js";
+import { at, requestRecord, tag } from "./fixtures.js";
 
 const account = (over: Partial<AcmeAccountRecord> = {}): AcmeAccountRecord => ({
   id: `acct-${tag()}`, endpoint: "acme", thumbprint: `tp-${tag(16)}`, jwk: JSON.stringify({ kty: "EC", crv: "P-256", x: tag(16), y: tag(16) }),
@@ -108,9 +108,9 @@ describe.each(ENGINES)("conformance: ACME ($name)", (engine) => {
     expect(await s.acme.getOrder(o.id)).toEqual(o);
     expect(await s.acme.getOrder(`ord-${tag()}`)).toBeUndefined();
     await s.acme.updateOrder(o.id, { status: "ready" });
-    expect(await s.acme.claimOrderForFinalize(o.id, "req-1")).toBe(true);
+    expect(await s.acme.claimOrderForFinalize(o.id, "req-1", at(-1))).toBe(true);
     expect(await s.acme.claimOrderForFinalize(o.id, "req-2")).toBe(false);
-    expect(await s.acme.getOrder(o.id)).toEqual({ ...o, status: "processing", requestId: "req-1" });
+    expect(await s.acme.getOrder(o.id)).toEqual({ ...o, status: "processing", requestId: "req-1", finalizeStartedAt: at(-1) });
     await s.acme.updateOrder(o.id, { status: "valid", certSerial: "0def" });
     expect(await s.acme.getOrder(o.id)).toMatchObject({ status: "valid", requestId: "req-1", certSerial: "0def" });
     // Stored "pending" may be ready by its authorizations (derived on read): it can be claimed.
@@ -125,7 +125,7 @@ describe.each(ENGINES)("conformance: ACME ($name)", (engine) => {
     expect(await s.acme.getOrder(bad.id)).toEqual({ ...bad, status: "invalid", error });
   });
 
-  it("orderIdsForAccount pages an account's orders by creation time", async () => {
+  it("orderIdsForAccount pages an account's orders by (creation time, id)", async () => {
     const s = await engine.open();
     const a = await newAccount(s);
     const os = [3, 1, 4, 2].map((d) => order(a.id, { createdAt: at(d) }));
@@ -133,8 +133,90 @@ describe.each(ENGINES)("conformance: ACME ($name)", (engine) => {
     await s.acme.insertOrder(order((await newAccount(s)).id));
     const sorted = [...os].sort((x, y) => x.createdAt.localeCompare(y.createdAt)).map((o) => ({ id: o.id, createdAt: o.createdAt }));
     expect(await s.acme.orderIdsForAccount(a.id, undefined, 3)).toEqual(sorted.slice(0, 3));
-    expect(await s.acme.orderIdsForAccount(a.id, sorted[2].createdAt, 3)).toEqual(sorted.slice(3));
+    expect(await s.acme.orderIdsForAccount(a.id, sorted[2], 3)).toEqual(sorted.slice(3));
     expect(await s.acme.orderIdsForAccount(`acct-${tag()}`, undefined, 3)).toEqual([]);
+  });
+
+  it("orderIdsForAccount: a page ending inside a run of equal creation times continues inside it; each order once", async () => {
+    const s = await engine.open();
+    const a = await newAccount(s);
+    // 23 orders in the same millisecond between two others: pages of 4 end inside the run five times.
+    const os = [order(a.id, { createdAt: at(1) }), ...Array.from({ length: 23 }, () => order(a.id, { createdAt: at(2) })), order(a.id, { createdAt: at(3) })];
+    for (const o of os) await s.acme.insertOrder(o);
+    const seen: string[] = [];
+    let after: { createdAt: string; id: string } | undefined;
+    for (;;) {
+      const page = await s.acme.orderIdsForAccount(a.id, after, 4);
+      seen.push(...page.map((o) => o.id));
+      if (page.length < 4) break;
+      after = page[page.length - 1];
+    }
+    const expected = [...os].sort((x, y) => x.createdAt.localeCompare(y.createdAt) || (x.id < y.id ? -1 : 1)).map((o) => o.id);
+    expect(seen).toEqual(expected);
+    expect(new Set(seen).size).toBe(os.length);
+  });
+
+  it("settleOrder ends a processing order only: valid with its certificate, or invalid with the problem", async () => {
+    const s = await engine.open();
+    const a = await newAccount(s);
+    const o = order(a.id, { status: "ready" });
+    await s.acme.insertOrder(o);
+    expect(await s.acme.settleOrder(o.id, { status: "valid", certSerial: "0a" })).toBe(false); // not claimed yet
+    expect(await s.acme.claimOrderForFinalize(o.id, "req-s")).toBe(true);
+    expect(await s.acme.settleOrder(o.id, { status: "valid", certSerial: "0a" })).toBe(true);
+    const error = { type: "urn:ietf:params:acme:error:badCSR", detail: "no", status: 400 };
+    expect(await s.acme.settleOrder(o.id, { status: "invalid", error })).toBe(false);
+    expect(await s.acme.getOrder(o.id)).toMatchObject({ status: "valid", certSerial: "0a", error: undefined });
+    const p = order(a.id);
+    await s.acme.insertOrder(p);
+    await s.acme.claimOrderForFinalize(p.id, "req-t");
+    expect(await s.acme.settleOrder(p.id, { status: "invalid", error })).toBe(true);
+    expect(await s.acme.settleOrder(p.id, { status: "valid", certSerial: "0b" })).toBe(false);
+    expect(await s.acme.getOrder(p.id)).toMatchObject({ status: "invalid", error, certSerial: undefined });
+  });
+
+  it("abandonFinalize: a processing order claimed before the bound, request missing or approved; never pending or settled", async () => {
+    const s = await engine.open();
+    const a = await newAccount(s);
+    const cutoff = at(-1);
+    const error = { type: "urn:ietf:params:acme:error:serverInternal", detail: "interrupted", status: 500 };
+    const claimed = async (startedAt: string, req?: Partial<RequestRecord>) => {
+      const o = order(a.id);
+      await s.acme.insertOrder(o);
+      const requestId = `r-${tag()}`;
+      if (req) await s.insertRequest(requestRecord({ id: requestId, protocol: "acme", ...req }));
+      expect(await s.acme.claimOrderForFinalize(o.id, requestId, startedAt)).toBe(true);
+      return { id: o.id, requestId };
+    };
+    const missing = await claimed(at(-2));
+    expect(await s.acme.abandonFinalize(missing.id, cutoff, error, "gone")).toBe(true);
+    expect(await s.acme.abandonFinalize(missing.id, cutoff, error, "gone")).toBe(false);
+    expect(await s.acme.getOrder(missing.id)).toMatchObject({ status: "invalid", error });
+    expect(await s.acme.settleOrder(missing.id, { status: "valid", certSerial: "0c" })).toBe(false); // a late finish loses
+
+    const key = `lk-${tag()}`;
+    const approved = await claimed(at(-2), { status: "approved", lookupKey: key });
+    expect(await s.acme.abandonFinalize(approved.id, cutoff, error, "gone")).toBe(true);
+    expect(await s.getRequest(approved.requestId)).toMatchObject({ status: "failed", reason: "gone", errorCode: "RA_ERR_INTERNAL" });
+    expect(await s.findRequestByLookupKey(key)).toBeUndefined();
+
+    const fresh = await claimed(at(0));
+    const pending = await claimed(at(-2), { status: "pending" });
+    const issued = await claimed(at(-2), { status: "issued", certificateSerial: "0d" });
+    const lately = await claimed(at(-3), { status: "pending" });
+    expect(await s.decideRequest(lately.requestId, "approved", "admin:alice")).toBe(true); // decided now, after the cutoff
+    for (const [name, kept] of Object.entries({ fresh, pending, issued, lately })) {
+      expect(await s.acme.abandonFinalize(kept.id, cutoff, error, "gone"), name).toBe(false);
+      expect((await s.acme.getOrder(kept.id))?.status).toBe("processing");
+    }
+    expect((await s.getRequest(pending.requestId))?.status).toBe("pending");
+    // Counted from the approval: a bound that ends after it abandons the order.
+    expect(await s.acme.abandonFinalize(lately.id, new Date(Date.now() + 60_000).toISOString(), error, "gone")).toBe(true);
+    expect((await s.getRequest(lately.requestId))?.status).toBe("failed");
+    const settled = await claimed(at(-2));
+    await s.acme.settleOrder(settled.id, { status: "valid", certSerial: "0e" });
+    expect(await s.acme.abandonFinalize(settled.id, cutoff, error, "gone")).toBe(false);
+    expect((await s.acme.getOrder(settled.id))?.status).toBe("valid");
   });
 
   it("authorizations round-trip; getAuthzs skips unknown ids; updateAuthz moves updatedAt", async () => {

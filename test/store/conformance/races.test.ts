@@ -54,7 +54,7 @@ describe.each(ENGINES)("conformance: races between two instances ($name)", (engi
     expect(done.filter((x) => x.status === "fulfilled")).toHaveLength(1);
   });
 
-  it("ACME: finalize claim, challenge claim and EAB binding each won once", async () => {
+  it("ACME: finalize claim, abandonment, challenge claim and EAB binding each won once", async () => {
     const [a, b] = await pair();
     const acct = { id: `acct-${tag()}`, endpoint: "acme", thumbprint: tag(16), jwk: "{}", status: "valid" as const, contact: [], createdAt: at(0) };
     await a.acme.insertAccount(acct);
@@ -67,6 +67,18 @@ describe.each(ENGINES)("conformance: races between two instances ($name)", (engi
       expires: at(1), token: tag(), challenges: [{ type: "http-01" as const, status: "pending" as const }], updatedAt: at(-1) };
     await a.acme.insertAuthz(az);
     expect(wins(await race(a, b, (s) => s.acme.claimChallenge(az.id, "http-01", [{ type: "http-01", status: "processing" }], az.updatedAt)))).toBe(1);
+    // A stalled finalization abandoned by every instance reading it at once: one abandons, and a late finish loses.
+    const stalled = `ord-${tag()}`;
+    const stalledReq = requestRecord({ protocol: "acme", status: "approved" });
+    await a.insertRequest(stalledReq);
+    await a.acme.insertOrder({ id: stalled, accountId: acct.id, endpoint: "acme", status: "ready", identifiers: [], authzIds: [], profile: "p", expires: at(1), createdAt: at(0) });
+    await a.acme.claimOrderForFinalize(stalled, stalledReq.id, at(-1));
+    const error = { type: "urn:ietf:params:acme:error:serverInternal", detail: "interrupted", status: 500 };
+    const abandoned = await race(a, b, (s) => s.acme.abandonFinalize(stalled, at(0), error, "interrupted"));
+    expect(wins(abandoned)).toBe(1);
+    expect(await race(a, b, (s) => s.acme.settleOrder(stalled, { status: "valid", certSerial: "0f" }))).not.toContain(true);
+    expect(await b.acme.getOrder(stalled)).toMatchObject({ status: "invalid", error });
+    expect((await b.getRequest(stalledReq.id))?.status).toBe("failed");
     const kid = `kid-${tag()}`;
     await a.acme.insertEabKey({ id: kid, hmacKey: tag(32), profiles: [], nameSuffixes: [], createdBy: "t", createdAt: at(0) });
     const bound = await race(a, b, (s, i) => s.acme.bindEabKey(kid, `acct-${i}`));
