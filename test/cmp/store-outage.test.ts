@@ -31,6 +31,21 @@ async function cmpRefusals(env: CmpEnv): Promise<Record<string, number>> {
 
 const issuedCount = async (env: CmpEnv) => (await env.t.gw.store.findCertificates({ limit: 1000 })).length;
 
+/** Runs `run` while `obj[method]` fails as the store does when it cannot be reached (src/store/postgres/db.ts). */
+async function whileDown<T extends object>(obj: T, method: keyof T & string, retryAfterSeconds: number, run: () => Promise<Answer>): Promise<Answer> {
+  const original = Object.getOwnPropertyDescriptor(obj, method);
+  Object.defineProperty(obj, method, {
+    configurable: true, writable: true,
+    value: () => Promise.reject(new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is unavailable; retry later", {}, { retryAfterSeconds })),
+  });
+  try {
+    return await run();
+  } finally {
+    if (original) Object.defineProperty(obj, method, original);
+    else delete (obj as Record<string, unknown>)[method];
+  }
+}
+
 const expectStoreDown = (a: Answer) => {
   expect(a).toMatchObject({ bodyType: "error", failInfo: ["systemUnavail"] });
   expect(a.text).toMatch(/database is (busy|unavailable); retry later/);
@@ -66,16 +81,8 @@ describe("CMP with SQLite's write lock held by another process", () => {
 
   it("the database lost during the enrollment itself: the same error message, not a badCertTemplate rejection", async () => {
     const counted = (await cmpRefusals(env)).RA_ERR_STORE_UNAVAILABLE ?? 0;
-    const service = env.t.gw.enrollment;
-    const enroll = service.enroll.bind(service);
-    // What the store throws when it cannot be reached (src/store/postgres/db.ts), from inside the engine.
-    service.enroll = () => Promise.reject(new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is unavailable; retry later", {}, { retryAfterSeconds: 2 }));
-    let answer: Answer;
-    try {
-      answer = await post(env, await capturedIr(env, "engine-down"));
-    } finally {
-      service.enroll = enroll;
-    }
+    const ir = await capturedIr(env, "engine-down");
+    const answer = await whileDown(env.t.gw.enrollment, "enroll", 2, () => post(env, ir));
     expectStoreDown(answer);
     expect(answer.retryAfter).toBe("2");
     expect(await cmpRefusals(env)).toMatchObject({ RA_ERR_STORE_UNAVAILABLE: counted + 1 });
@@ -90,15 +97,7 @@ describe("CMP with SQLite's write lock held by another process", () => {
     expect(refused.bodyType).toBe("error");
     expect(refused.failInfo).not.toContain("systemUnavail");
     const counted = (await cmpRefusals(env)).RA_ERR_STORE_UNAVAILABLE ?? 0;
-    const audit = env.t.gw.audit;
-    const recordAsync = audit.recordAsync.bind(audit);
-    audit.recordAsync = () => Promise.reject(new GatewayError("RA_ERR_STORE_UNAVAILABLE", "the database is unavailable; retry later", {}, { retryAfterSeconds: 3 }));
-    let answer: Answer;
-    try {
-      answer = await post(env, ir);
-    } finally {
-      audit.recordAsync = recordAsync;
-    }
+    const answer = await whileDown(env.t.gw.audit, "recordAsync", 3, () => post(env, ir));
     expectStoreDown(answer);
     expect(answer.retryAfter).toBe("3");
     expect((await cmpRefusals(env)).RA_ERR_STORE_UNAVAILABLE).toBe(counted + 1);
