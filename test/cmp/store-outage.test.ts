@@ -46,6 +46,15 @@ async function whileDown<T extends object>(obj: T, method: keyof T & string, ret
   }
 }
 
+/** The one refusal while the database was down, nothing issued by it, and an enrollment once it is back. */
+async function expectDownThenBack(env: CmpEnv, answer: Answer, issuedBefore: number, label: string): Promise<void> {
+  expectStoreDown(answer);
+  expect(await cmpRefusals(env)).toEqual({ RA_ERR_STORE_UNAVAILABLE: 1 });
+  expect(await issuedCount(env)).toBe(issuedBefore);
+  expect((await post(env, await capturedIr(env, label))).bodyType).toBe("ip");
+  expect(await issuedCount(env)).toBe(issuedBefore + 1);
+}
+
 const expectStoreDown = (a: Answer) => {
   expect(a).toMatchObject({ bodyType: "error", failInfo: ["systemUnavail"] });
   expect(a.text).toMatch(/database is (busy|unavailable); retry later/);
@@ -72,11 +81,7 @@ describe("CMP with SQLite's write lock held by another process", () => {
       other.prepare("ROLLBACK").run();
       other.close();
     }
-    expectStoreDown(answer);
-    expect(await cmpRefusals(env)).toEqual({ RA_ERR_STORE_UNAVAILABLE: 1 });
-    expect(await issuedCount(env)).toBe(before);
-    expect((await post(env, await capturedIr(env, "sqlite-back"))).bodyType).toBe("ip");
-    expect(await issuedCount(env)).toBe(before + 1);
+    await expectDownThenBack(env, answer, before, "sqlite-back");
   }, 60_000);
 
   it("the database lost during the enrollment itself: the same error message, not a badCertTemplate rejection", async () => {
@@ -126,10 +131,6 @@ describe("CMP with the PostgreSQL server stopped", () => {
     } finally {
       await cluster.resume();
     }
-    expectStoreDown(answer);
-    expect(await cmpRefusals(env)).toEqual({ RA_ERR_STORE_UNAVAILABLE: 1 });
-    expect(await issuedCount(env)).toBe(before);
-    expect((await post(env, await capturedIr(env, "pg-back"))).bodyType).toBe("ip");
-    expect(await issuedCount(env)).toBe(before + 1);
+    await expectDownThenBack(env, answer, before, "pg-back");
   }, 120_000);
 });
